@@ -1,0 +1,126 @@
+"""Every setting SynapScale reads, taken from environment variables (and `.env`).
+
+Nothing here runs at import time: `Settings.from_env()` is called by the composition root.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me"
+DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+DEFAULT_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="  # Fernet key, dev only
+
+DEFAULT_EXTENSIONS = ".pdf,.doc,.docx,.txt,.md,.csv,.json,.xlsx,.png,.jpg,.jpeg"
+
+
+class ConfigurationError(RuntimeError):
+    """The environment describes a configuration the service refuses to run with."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    version: str = "1.0.0"
+    secret_key: str = DEFAULT_SECRET_KEY
+    log_level: str = "INFO"
+
+    mongodb_uri: str = ""  # empty: start the embedded server
+    mongodb_database: str = "synapscale"
+    mongodb_timeout_ms: int = 2000
+    embedded_mongo_path: str = "var/mongo"
+    embedded_mongo_port: int = 27027
+
+    jwt_secret_key: str = DEFAULT_JWT_SECRET
+    jwt_access_token_expires: int = 900  # seconds
+    jwt_refresh_token_expires: int = 604800
+
+    cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    trusted_proxies: int = 0  # number of proxies in front (X-Forwarded-For hops to trust)
+
+    encryption_key: str = DEFAULT_ENCRYPTION_KEY
+    max_content_length: int = 1 * 1024 * 1024  # JSON bodies
+    max_file_size: int = 10 * 1024 * 1024
+    allowed_extensions: tuple[str, ...] = _list(DEFAULT_EXTENSIONS)
+    workspace_storage_quota: int = 1024 * 1024 * 1024
+
+    ratelimit_enabled: bool = True
+    ratelimit_auth: str = "10 per minute"
+    ratelimit_default: str = "600 per minute"
+    ratelimit_llm: str = "60 per minute"
+
+    models_config: str = "config/models.yaml"
+    default_model: str = ""
+    llm_timeout_s: float = 60.0
+    llm_max_reply_chars: int = 200_000
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "SynapScale <no-reply@synapscale.local>"
+    smtp_tls: bool = True
+
+    metrics_token: str = ""
+    public_base_url: str = ""
+    outbound_allowlist: tuple[str, ...] = ()
+
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f.name.upper())
+            if raw is None:
+                continue
+            default = getattr(cls, f.name, None)
+            if isinstance(default, bool):
+                values[f.name] = _bool(raw)
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            elif isinstance(default, tuple):
+                values[f.name] = _list(raw)
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        return replace(self, **overrides)
+
+    def check(self) -> None:
+        if not self.is_production:
+            return
+        defaults = {
+            "JWT_SECRET_KEY": self.jwt_secret_key == DEFAULT_JWT_SECRET,
+            "SECRET_KEY": self.secret_key == DEFAULT_SECRET_KEY,
+            "ENCRYPTION_KEY": self.encryption_key == DEFAULT_ENCRYPTION_KEY,
+        }
+        unset = [name for name, is_default in defaults.items() if is_default]
+        if unset:
+            raise ConfigurationError(
+                "APP_ENV=production refuses default secrets; set " + ", ".join(unset)
+            )
+        if "*" in self.cors_origins:
+            raise ConfigurationError("APP_ENV=production refuses CORS_ORIGINS=*")

@@ -1,0 +1,1 @@
+"""Flask blueprints (HTTP and WebSocket), schemas, the error handler and the OpenAPI set-up."""

@@ -1,0 +1,68 @@
+"""Service routes: index, health checks."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from controllers.deps import settings, use_cases
+
+blp = Blueprint("service", __name__, description="Service status")
+
+
+class IndexSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+    status = fields.String()
+    docs = fields.String()
+
+
+class DatabaseHealthSchema(Schema):
+    status = fields.String()
+    latency_ms = fields.Float()
+    error = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    service = fields.String()
+    version = fields.String()
+    database = fields.Nested(DatabaseHealthSchema)
+
+
+class DetailedHealthSchema(HealthSchema):
+    models = fields.Raw()
+    storage = fields.Raw()
+    uptime_s = fields.Float()
+
+
+@blp.get("/")
+@blp.response(200, IndexSchema)
+def index():
+    return {"name": "SynapScale Backend API", "version": settings().version,
+            "status": "running", "docs": "/docs"}
+
+
+def _health(detailed: bool):
+    report = use_cases().health.execute(detailed=detailed)
+    body = {
+        "status": "healthy" if report.healthy else "unhealthy",
+        "service": "synapscale-backend",
+        "version": settings().version,
+        "database": report.database,
+        **report.extra,
+    }
+    return body, 200 if report.healthy else 503
+
+
+@blp.get("/health")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema, description="Database unreachable")
+def health():
+    return _health(detailed=False)
+
+
+@blp.get("/api/health")
+@blp.response(200, DetailedHealthSchema)
+@blp.alt_response(503, schema=DetailedHealthSchema, description="Database unreachable")
+def health_detailed():
+    return _health(detailed=True)

@@ -1,0 +1,1 @@
+"""The domain: plain classes and errors. Imports nothing outside the standard library."""

@@ -1,0 +1,98 @@
+"""Domain errors. Use cases raise these; one handler in controllers maps them to HTTP."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str = "", details: dict[str, Any] | None = None):
+        super().__init__(message or self.__class__.__name__)
+        self.message = message or self.default_message
+        self.details = details or {}
+
+    default_message = "Error"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    default_message = "Not found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    default_message = "You do not have permission to do this"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    default_message = "Conflict"
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+    default_message = "Validation failed"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    default_message = "Authentication required"
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    default_message = "Invalid email or password"
+
+
+class TokenRevoked(Unauthorized):
+    code = "token_revoked"
+    default_message = "Token has been revoked"
+
+
+class QuotaExceeded(DomainError):
+    code = "quota_exceeded"
+    default_message = "Storage quota exceeded"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    default_message = "Payload too large"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    default_message = "File type not allowed"
+
+
+class BudgetExceeded(DomainError):
+    code = "budget_exceeded"
+    default_message = "Budget exceeded"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    default_message = "Too many requests"
+
+    def __init__(self, message: str = "", retry_after: int | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class UpstreamError(DomainError):
+    code = "upstream_error"
+    default_message = "The model provider failed"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+    default_message = "The model provider timed out"
+
+
+class UpstreamRateLimited(RateLimited):
+    default_message = "The model provider is rate limiting requests"
+
+
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    default_message = "Service temporarily unavailable"

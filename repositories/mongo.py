@@ -1,0 +1,75 @@
+"""The one MongoClient of a process, and small helpers every repository shares."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import MongoClient
+from pymongo.database import Database
+from pymongo.monitoring import CommandListener
+
+from entities.errors import NotFound
+from entities.pagination import Page, PageRequest
+
+
+def connect(
+    uri: str,
+    timeout_ms: int = 2000,
+    listeners: Iterable[CommandListener] = (),
+) -> MongoClient:
+    """A client that fails fast: an unreachable server raises within ~timeout_ms."""
+    return MongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 10, 30_000),
+        tz_aware=True,
+        appname="synapscale",
+        event_listeners=list(listeners),
+        connect=False,  # sockets open on first use, after gunicorn has forked
+    )
+
+
+def object_id(value: str | None, what: str = "Resource") -> ObjectId:
+    """Parse an id from the API; a malformed id is simply an unknown one."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        raise NotFound(f"{what} not found") from None
+
+
+def maybe_object_id(value: str | None) -> ObjectId | None:
+    try:
+        return ObjectId(value) if value else None
+    except (InvalidId, TypeError):
+        return None
+
+
+def str_id(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def paginate(collection, query: dict, request: PageRequest, sort: list, mapper) -> Page:
+    total = collection.count_documents(query)
+    cursor = collection.find(query).sort(sort).skip(request.skip).limit(request.size)
+    return Page([mapper(doc) for doc in cursor], request.page, request.size, total)
+
+
+class MongoRepository:
+    """Base for repositories: holds the database and declares indexes."""
+
+    collection_name: str = ""
+    indexes: list[tuple[list, dict]] = []
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.collection = db[self.collection_name]
+
+    def ensure_indexes(self) -> None:
+        for keys, options in self.indexes:
+            self.collection.create_index(keys, **options)
+
+
+def ping(db: Database) -> None:
+    db.command("ping")

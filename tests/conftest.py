@@ -1,0 +1,83 @@
+"""Shared fixtures: a real MongoDB wire server, an app bound to a fresh database, a client.
+
+MongoDB is `MONGODB_URI` when set, else one embedded SecantusDB server for the whole session.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from adapters.embedded_mongo import EmbeddedMongo, free_port  # noqa: E402
+from app import create_app  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from tests.support.api import ApiClient  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory):
+    if os.environ.get("MONGODB_URI"):
+        yield None
+        return
+    server = EmbeddedMongo(tmp_path_factory.mktemp("mongo"), free_port())
+    server.ensure_running()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(mongo_server) -> str:
+    return os.environ.get("MONGODB_URI") or mongo_server.uri
+
+
+def make_settings(mongo_uri: str, **overrides) -> Settings:
+    base = dict(
+        mongodb_uri=mongo_uri,
+        mongodb_database=f"test_{uuid.uuid4().hex[:12]}",
+        log_level="WARNING",
+        ratelimit_default="10000 per minute",
+        ratelimit_auth="1000 per minute",
+        ratelimit_llm="10000 per minute",
+    )
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Override in a test module to change the app's settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(mongo_uri, settings_overrides) -> Settings:
+    return make_settings(mongo_uri, **settings_overrides)
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    yield application
+    container = application.extensions["synapscale"]
+    container.client.drop_database(settings.mongodb_database)
+    shutdown = getattr(container, "shutdown", None)
+    if shutdown:
+        shutdown()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client) -> ApiClient:
+    return ApiClient(client)
+
+
+@pytest.fixture
+def db(app):
+    return app.extensions["synapscale"].db

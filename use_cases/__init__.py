@@ -1,0 +1,1 @@
+"""Application rules, one module per area. Ports (interfaces) live in use_cases.ports."""
