@@ -5,10 +5,11 @@ Nothing here runs at import time: `Settings.from_env()` is called by the composi
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
-DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me"
+DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me-in-production!"
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
 DEFAULT_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="  # Fernet key, dev only
 
@@ -81,7 +82,7 @@ class Settings:
         return self.app_env == "production"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -106,7 +107,7 @@ class Settings:
         settings.check()
         return settings
 
-    def with_overrides(self, **overrides: Any) -> "Settings":
+    def with_overrides(self, **overrides: Any) -> Settings:
         return replace(self, **overrides)
 
     def check(self) -> None:

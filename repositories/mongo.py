@@ -1,7 +1,8 @@
 """The one MongoClient of a process, and small helpers every repository shares."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId

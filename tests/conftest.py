@@ -11,10 +11,10 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from adapters.embedded_mongo import EmbeddedMongo, free_port  # noqa: E402
-from app import create_app  # noqa: E402
-from config.settings import Settings  # noqa: E402
-from tests.support.api import ApiClient  # noqa: E402
+from adapters.embedded_mongo import EmbeddedMongo, free_port
+from app import create_app
+from config.settings import Settings
+from tests.support.api import ApiClient
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,117 @@
+"""JWT handling with flask-jwt-extended: issuing token pairs, checking them, and `authenticated`.
+
+Every token carries its login session id (`sid`); a token is valid only while that session is
+live, which makes logout, password changes and deactivation effective at once for the price of
+one indexed lookup per request.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+
+from flask import Flask, g
+from flask_jwt_extended import (
+    JWTManager,
+    create_access_token,
+    create_refresh_token,
+    decode_token,
+    get_jwt,
+    jwt_required,
+)
+
+from controllers.errors import error_response
+from controllers.openapi import BEARER
+from entities.actor import Actor
+from entities.user import GlobalRole
+
+jwt = JWTManager()
+
+
+def init_jwt(app: Flask, settings, sessions) -> None:
+    app.config.update(
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_access_token_expires),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_refresh_token_expires),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    jwt.init_app(app)
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header, payload):
+        return not sessions.is_active(payload.get("sid"))
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return error_response(401, "token_expired", "Token has expired")
+
+    @jwt.revoked_token_loader
+    def _revoked_response(_header, _payload):
+        return error_response(401, "token_revoked", "Token has been revoked")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason):
+        return error_response(401, "unauthorized", "Invalid token")
+
+    @jwt.unauthorized_loader
+    def _missing(reason):
+        return error_response(401, "unauthorized", "Missing or malformed Authorization header")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header, _payload):
+        return error_response(401, "unauthorized", "Fresh token required")
+
+    @jwt.user_lookup_error_loader
+    def _lookup(_header, _payload):
+        return error_response(401, "unauthorized", "Unknown user")
+
+
+def issue_tokens(user, session, settings) -> dict:
+    claims = {"sid": session.id, "role": user.role.value}
+    return {
+        "access_token": create_access_token(identity=user.id, additional_claims=claims),
+        "refresh_token": create_refresh_token(
+            identity=user.id, additional_claims={"sid": session.id, "jti": session.refresh_jti}),
+        "token_type": "bearer",
+        "expires_in": settings.jwt_access_token_expires,
+    }
+
+
+def _actor_from_claims(claims: dict) -> Actor:
+    return Actor(user_id=claims["sub"], role=GlobalRole(claims.get("role", "user")),
+                 session_id=claims.get("sid"))
+
+
+def current_actor() -> Actor:
+    return g.actor
+
+
+def authenticated(view=None, *, refresh: bool = False):
+    """jwt_required plus: the Actor in `g`, the user id in the access log, bearer in the spec."""
+
+    def decorate(fn):
+        @wraps(fn)
+        @jwt_required(refresh=refresh)
+        def wrapper(*args, **kwargs):
+            g.actor = _actor_from_claims(get_jwt())
+            g.user_id = g.actor.user_id
+            return fn(*args, **kwargs)
+
+        docs = getattr(fn, "_apidoc", {})
+        wrapper._apidoc = {**docs, "manual_doc": {**docs.get("manual_doc", {}), "security": BEARER}}
+        return wrapper
+
+    return decorate(view) if view else decorate
+
+
+def actor_from_token(token: str, sessions) -> Actor | None:
+    """For WebSockets (`?token=`): verify an access token by hand; None when it is not valid."""
+    try:
+        claims = decode_token(token)
+    except Exception:  # any PyJWT / flask-jwt-extended failure means "not authenticated"
+        return None
+    if claims.get("type") != "access" or not sessions.is_active(claims.get("sid")):
+        return None
+    return _actor_from_claims(claims)
