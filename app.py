@@ -15,12 +15,14 @@ from flask_cors import CORS
 from pymongo.errors import ConnectionFailure
 
 from adapters.embedded_mongo import EmbeddedMongo
+from adapters.event_bus import MongoEventBus
 from adapters.passwords import BcryptHasher
 from config.logging_setup import configure_logging
 from config.settings import Settings
 from controllers import auth, service, workspaces
 from controllers.errors import register_error_handlers
 from controllers.openapi import create_api
+from controllers.realtime import init_realtime
 from controllers.request_context import install_request_context
 from controllers.security import init_jwt
 from repositories.audit import MongoAuditLog
@@ -58,6 +60,9 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
         return repo
 
     c.health = CheckHealth(MongoProbe(db))
+    c.events = MongoEventBus(db)
+    c.repositories.append(c.events)
+    c.closers = [c.events.close]
 
     # identity and tenancy
     c.users = repository(MongoUserRepository)
@@ -70,6 +75,12 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
                           c.audit)
     c.workspaces = Workspaces(c.workspace_repo, c.memberships, c.access)
     return c
+
+
+def shutdown(container: SimpleNamespace) -> None:
+    """Flush and stop background work (usage batches, listeners) before the process exits."""
+    for close in reversed(container.closers):
+        close()
 
 
 def ensure_indexes(container: SimpleNamespace) -> None:
@@ -108,6 +119,7 @@ def create_app(config: Settings | None = None) -> Flask:
     for blueprint in (service.blp, auth.blp, workspaces.blp):
         api.register_blueprint(blueprint)
     init_jwt(app, settings, container.sessions)
+    init_realtime(app)
     register_error_handlers(app, unavailable=(ConnectionFailure,))
     return app
 

@@ -62,10 +62,8 @@ def app(settings):
     application = create_app(settings)
     yield application
     container = application.extensions["synapscale"]
+    shutdown(container)
     container.client.drop_database(settings.mongodb_database)
-    shutdown = getattr(container, "shutdown", None)
-    if shutdown:
-        shutdown()
 
 
 @pytest.fixture

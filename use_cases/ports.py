@@ -30,6 +30,33 @@ class DatabaseProbe(ABC):
         """Round-trip time of a trivial command; raises when the database is unreachable."""
 
 
+# --- Events -------------------------------------------------------------------------------------
+
+class Subscription(ABC):
+    @abstractmethod
+    def get(self, timeout: float) -> dict | None:
+        """The next event ({"topic", ...payload}), or None after `timeout` seconds."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class EventBus(ABC):
+    """Events that reach subscribers in every process (gunicorn worker, host) of the service."""
+
+    @abstractmethod
+    def publish(self, topic: str, event: dict) -> None: ...
+
+    @abstractmethod
+    def subscribe(self, topics: list[str]) -> Subscription: ...
+
+
 # --- Identity and tenancy -----------------------------------------------------------------------
 
 class PasswordHasher(ABC):

@@ -1,0 +1,58 @@
+"""WebSocket plumbing (flask-sock): token check, JSON frames, and the user's event feed."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from flask import Flask, g, request
+from flask_sock import Sock
+
+from controllers.deps import use_cases
+from controllers.security import actor_from_token
+from entities.actor import Actor
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+MAX_FRAME_BYTES = 64 * 1024
+PING_INTERVAL_S = 25
+
+sock = Sock()
+
+
+def init_realtime(app: Flask) -> None:
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": PING_INTERVAL_S,
+                                         "max_message_size": MAX_FRAME_BYTES}
+    sock.init_app(app)
+
+
+def send_json(ws, payload: dict) -> None:
+    ws.send(json.dumps(payload, default=str))
+
+
+def authenticate(ws) -> Actor | None:
+    """The caller of `?token=`, or None after closing the socket with 4401."""
+    actor = actor_from_token(request.args.get("token", ""), use_cases().sessions)
+    if actor is None:
+        ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return None
+    g.user_id = actor.user_id
+    return actor
+
+
+def forward_events(ws, topics: list[str], until: Callable[[dict], bool] | None = None) -> None:
+    """Send every event of `topics` to the socket until it closes or `until(event)` is true."""
+    with use_cases().events.subscribe(topics) as subscription:
+        while ws.connected:
+            event = subscription.get(timeout=1.0)
+            if event is None:
+                continue
+            send_json(ws, event)
+            if until and until(event):
+                return
+
+
+@sock.route("/api/v1/ws/user")
+def user_events(ws):
+    actor = authenticate(ws)
+    if actor:
+        forward_events(ws, [f"user:{actor.user_id}"])
