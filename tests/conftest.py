@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
-from app import create_app
+from app import create_app, shutdown
 from config.settings import Settings
 from tests.support.api import ApiClient
 
