@@ -7,6 +7,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
+import sys
 from types import SimpleNamespace
 
 from dotenv import load_dotenv
@@ -113,7 +115,7 @@ def create_app(config: Settings | None = None) -> Flask:
     except ConnectionFailure:
         log.warning("database unreachable at start-up; run `flask --app app init-db` later")
 
-    install_request_context(app)
+    install_request_context(app, settings.max_content_length)
     CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID"])
     api = create_api(app, settings.version)
     for blueprint in (service.blp, auth.blp, workspaces.blp):
@@ -125,5 +127,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
 
 if __name__ == "__main__":
+    # SIGTERM exits through atexit too, so the embedded database is stopped cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     application = create_app()
     application.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "5000")))

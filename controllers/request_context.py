@@ -7,6 +7,7 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 access_log = logging.getLogger("synapscale.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -41,6 +42,19 @@ def _finish(response):
     return response
 
 
-def install_request_context(app: Flask) -> None:
+def _body_limit(max_bytes: int):
+    """JSON bodies get a small limit; multipart uploads are bounded by the file-size rules."""
+
+    def check() -> None:
+        if request.mimetype == "multipart/form-data":
+            return
+        if (request.content_length or 0) > max_bytes:
+            raise RequestEntityTooLarge(f"Request body larger than {max_bytes} bytes")
+
+    return check
+
+
+def install_request_context(app: Flask, max_body_bytes: int) -> None:
     app.before_request(_begin)
+    app.before_request(_body_limit(max_body_bytes))
     app.after_request(_finish)

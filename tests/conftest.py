@@ -15,6 +15,9 @@ from adapters.embedded_mongo import EmbeddedMongo, free_port
 from app import create_app, shutdown
 from config.settings import Settings
 from tests.support.api import ApiClient
+from tests.support.fixtures import MOCK_DEFAULT_MODEL, mock_catalogue_path
+
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +44,8 @@ def make_settings(mongo_uri: str, **overrides) -> Settings:
         ratelimit_default="10000 per minute",
         ratelimit_auth="1000 per minute",
         ratelimit_llm="10000 per minute",
+        models_config=str(mock_catalogue_path()),
+        default_model=MOCK_DEFAULT_MODEL,
     )
     base.update(overrides)
     return Settings(**base)

@@ -22,6 +22,7 @@ PRIMARY = "mock-primary"
 FALLBACK = "mock-fallback"
 INPUT_COST = 0.000001
 OUTPUT_COST = 0.000002
+JUNK = "<html>this is {not json"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class Behaviour:
     status: int | None = None  # e.g. 429 or 500
     retry_after: int | None = None  # Retry-After header with a 429
     junk: bool = False  # a 200 whose body is not JSON
+    body: str | None = None  # a raw 200 body instead of an answer (JSON of the wrong shape...)
     hang: float = 0.0  # seconds to wait before answering (longer than the client timeout)
-    times: int | None = None  # apply status/junk/hang this many times, then answer normally
+    times: int | None = None  # apply status/junk/body/hang this many times, then answer normally
 
 
 def tokens(text: str) -> list[str]:
@@ -185,8 +187,9 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
                 extra = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after else {}
                 kind = "rate_limit_exceeded" if behaviour.status == 429 else "server_error"
                 return self._json(behaviour.status, _error(f"mock {behaviour.status}", kind), extra)
-            if failing and behaviour.junk:
-                return self._raw(200, b"<html>this is {not json", "application/json")
+            if failing and (behaviour.junk or behaviour.body is not None):
+                raw = JUNK if behaviour.junk else behaviour.body
+                return self._raw(200, raw.encode(), "application/json")
             messages = body.get("messages") or []
             reply = behaviour.reply if behaviour.reply is not None else (
                 f"Echo: {last_user_text(messages)}")

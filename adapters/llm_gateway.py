@@ -1,0 +1,359 @@
+"""Every model call, through a `litellm.Router` built from the model catalogue.
+
+Workspace keys get their own Router, cached by a fingerprint of the keys (least recently used
+evicted). Passing api_key per call instead would send a workspace's OpenAI key to the Anthropic
+fallback hop too, and would share cooldowns between the server's key and the workspace's: a
+workspace whose key is rate limited must not push every other workspace onto the fallbacks.
+
+LiteLLM is imported on first use: it takes seconds, and the app must start fast.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from adapters.llm_errors import upstream_error
+from adapters.model_catalogue import Catalogue, ModelEntry, load_catalogue, provider_key
+from entities.errors import UpstreamError, ValidationFailed
+from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
+from use_cases.ports import LLMGateway
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_WINDOW = 8192
+LOCAL_MODEL = "local/smollm2"
+
+
+class LiteLLMGateway(LLMGateway):
+    def __init__(self, models_config: str | Path = "config/models.yaml", default_model: str = "",
+                 timeout_s: float = 60.0, max_reply_chars: int = 200_000,
+                 environ: Mapping[str, str] | None = None, max_routers: int = 64):
+        self.catalogue: Catalogue = load_catalogue(models_config, environ)
+        self.configured_default = default_model
+        self.timeout_s = timeout_s
+        self.max_reply_chars = max_reply_chars
+        self.max_routers = max_routers
+        self._litellm: Any = None
+        self._routers: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._import_lock = threading.Lock()
+        self._model_info: dict[str, dict] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LiteLLMGateway:
+        return cls(settings.models_config, settings.default_model, settings.llm_timeout_s,
+                   settings.llm_max_reply_chars)
+
+    # --- catalogue ---------------------------------------------------------------------------
+
+    def models(self, credentials: dict[str, ProviderCredential]) -> list[ModelInfo]:
+        entries = self._entries(credentials)
+        default = self.default_model(credentials)
+        infos = []
+        for name in self.catalogue.names:
+            entry = entries[name]
+            info = self._info(entry)
+            infos.append(ModelInfo(
+                id=name,
+                provider=entry.provider,
+                available=entry.unavailable_reason() is None,
+                default=name == default,
+                context_window=self.context_window(name),
+                input_cost_per_token=self._price(entry, "input_cost_per_token"),
+                output_cost_per_token=self._price(entry, "output_cost_per_token"),
+                supports_vision=bool(entry.model_info.get("supports_vision",
+                                                          info.get("supports_vision"))),
+            ))
+        return infos
+
+    def default_model(self, credentials: dict[str, ProviderCredential]) -> str:
+        available = self._available(self._entries(credentials))
+        if self.configured_default in available:
+            return self.configured_default
+        if available:
+            return available[0]
+        local = next((e.name for e in self.catalogue.entries if e.is_local), None)
+        return local or LOCAL_MODEL
+
+    def context_window(self, model: str) -> int:
+        entry = self.catalogue.get(model)
+        if entry is None:
+            return DEFAULT_CONTEXT_WINDOW
+        for source in (entry.model_info, self._info(entry)):
+            window = source.get("max_input_tokens") or source.get("max_tokens")
+            if window:
+                return int(window)
+        return DEFAULT_CONTEXT_WINDOW
+
+    def count_tokens(self, model: str, messages: list[dict]) -> int:
+        entry = self.catalogue.get(model)
+        try:
+            return int(self._lib().token_counter(
+                model=entry.litellm_model if entry else model, messages=messages))
+        except Exception:  # an exotic message shape must not break a chat: estimate instead
+            return sum(len(str(m.get("content") or "")) for m in messages) // 4 + 4 * len(messages)
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        requested, candidate, router, kwargs = self._prepare(request)
+        started = time.perf_counter()
+        try:
+            response = router.completion(model=candidate, messages=request.messages, **kwargs)
+        except Exception as exc:
+            raise upstream_error(exc, requested) from exc
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            choice = response.choices[0]
+            content = choice.message.content or ""
+            tool_calls = [call.model_dump() for call in choice.message.tool_calls or []] or None
+            answered = self._answered_by(response, candidate)
+            usage = response.usage
+            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+            completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise UpstreamError("The model provider sent a malformed reply",
+                                details={"model": requested}) from exc
+        self._check_reply(content, tool_calls, requested)
+        return self._result(
+            response_id=getattr(response, "id", None), requested=requested, answered=answered,
+            content=content, tool_calls=tool_calls, finish_reason=choice.finish_reason,
+            prompt_tokens=prompt_tokens or self.count_tokens(answered, request.messages),
+            completion_tokens=completion_tokens or self._count_text(answered, content),
+            latency_ms=latency_ms, ttft_ms=None)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        """Errors before the first token (after retries and fallbacks) raise here, so a caller
+        can still answer with a plain error; later errors raise while iterating."""
+        requested, candidate, router, kwargs = self._prepare(request)
+        started = time.perf_counter()
+        try:
+            response = router.completion(model=candidate, messages=request.messages, stream=True,
+                                         stream_options={"include_usage": True}, **kwargs)
+        except Exception as exc:
+            raise upstream_error(exc, requested) from exc
+        return self._deltas(response, request, requested, candidate, started)
+
+    def _deltas(self, response, request: ChatRequest, requested: str, candidate: str,
+                started: float) -> Iterator[StreamChunk]:
+        parts: list[str] = []
+        size = 0
+        tool_calls: dict[int, dict] = {}
+        answered, response_id, finish_reason, usage, ttft_ms = candidate, None, "stop", None, None
+        try:
+            for chunk in response:
+                if response_id is None:
+                    response_id = getattr(chunk, "id", None)
+                    answered = self._answered_by(chunk, candidate)
+                usage = getattr(chunk, "usage", None) or usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish_reason = choice.finish_reason or finish_reason
+                _merge_tool_calls(tool_calls, getattr(choice.delta, "tool_calls", None))
+                text = choice.delta.content or ""
+                if not text:
+                    continue
+                if ttft_ms is None:
+                    ttft_ms = (time.perf_counter() - started) * 1000
+                size += len(text)
+                if size > self.max_reply_chars:
+                    raise self._too_large(requested)
+                parts.append(text)
+                yield StreamChunk(delta=text)
+        except UpstreamError:
+            raise
+        except Exception as exc:
+            raise upstream_error(exc, requested) from exc
+        content = "".join(parts)
+        calls = [tool_calls[index] for index in sorted(tool_calls)] or None
+        self._check_reply(content, calls, requested)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        yield StreamChunk(result=self._result(
+            response_id=response_id, requested=requested, answered=answered, content=content,
+            tool_calls=calls, finish_reason=finish_reason,
+            prompt_tokens=prompt_tokens or self.count_tokens(answered, request.messages),
+            completion_tokens=completion_tokens or self._count_text(answered, content),
+            latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms))
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _prepare(self, request: ChatRequest) -> tuple[str, str, Any, dict[str, Any]]:
+        """The requested model, the model to call first, its router and the call's arguments.
+
+        A requested model without credentials starts at its first available fallback, as the
+        router would after an authentication error, minus the doomed call."""
+        requested = request.model or self.default_model(request.credentials)
+        entry = self.catalogue.get(requested)
+        if entry is None:
+            raise ValidationFailed(f"Unknown model '{requested}'",
+                                   details={"model": [f"Unknown model '{requested}'"]})
+        entries = self._entries(request.credentials)
+        available = self._available(entries)
+        chain = [requested, *self.catalogue.fallbacks_of(requested)]
+        candidates = [name for name in dict.fromkeys(chain) if name in available]
+        if not candidates:
+            reason = entries[requested].unavailable_reason()
+            raise UpstreamError(f"Model {requested} is not available: {reason}",
+                                details={"model": requested})
+        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}], "drop_params": True}
+        for name in ("temperature", "max_tokens", "stop"):
+            if getattr(request, name) is not None:
+                kwargs[name] = getattr(request, name)
+        kwargs.update(request.extra)
+        return requested, candidates[0], self._router(request.credentials), kwargs
+
+    def _result(self, *, response_id: str | None, requested: str, answered: str, content: str,
+                tool_calls: list | None, finish_reason: str | None, prompt_tokens: int,
+                completion_tokens: int, latency_ms: float, ttft_ms: float | None) -> ChatResult:
+        entry = self.catalogue.get(answered)
+        cost = 0.0
+        if entry is not None:
+            cost = (prompt_tokens * (self._price(entry, "input_cost_per_token") or 0.0)
+                    + completion_tokens * (self._price(entry, "output_cost_per_token") or 0.0))
+        return ChatResult(
+            id=response_id or f"chatcmpl-{uuid.uuid4().hex}",
+            model=answered,
+            provider=entry.provider if entry else answered.split("/", 1)[0],
+            content=content,
+            usage=Usage(prompt_tokens, completion_tokens, cost),
+            latency_ms=round(latency_ms, 1),
+            ttft_ms=round(ttft_ms, 1) if ttft_ms is not None else None,
+            fallback_used=answered != requested,
+            finish_reason=finish_reason or "stop",
+            tool_calls=tool_calls,
+        )
+
+    def _check_reply(self, content: str, tool_calls: list | None, model: str) -> None:
+        if len(content) > self.max_reply_chars:
+            raise self._too_large(model)
+        if not content and not tool_calls:
+            raise UpstreamError("The model provider sent an empty or unreadable reply",
+                                details={"model": model})
+
+    def _too_large(self, model: str) -> UpstreamError:
+        return UpstreamError(f"The model's reply exceeded {self.max_reply_chars} characters",
+                             details={"model": model})
+
+    @staticmethod
+    def _answered_by(response: Any, fallback: str) -> str:
+        """The deployment ids are "<model_name>#<n>": the router reports which one answered."""
+        model_id = (getattr(response, "_hidden_params", None) or {}).get("model_id")
+        return model_id.rsplit("#", 1)[0] if isinstance(model_id, str) and "#" in model_id else fallback
+
+    def _count_text(self, model: str, text: str) -> int:
+        if not text:
+            return 0
+        entry = self.catalogue.get(model)
+        try:
+            return int(self._lib().token_counter(model=entry.litellm_model if entry else model,
+                                                 text=text))
+        except Exception:
+            return len(text) // 4 + 1
+
+    def _deployments(self, credentials: dict[str, ProviderCredential]) -> list[ModelEntry]:
+        """Every catalogue entry, with the workspace's keys in place of the server's."""
+        keys = {provider_key(name): credential for name, credential in (credentials or {}).items()}
+        deployments = []
+        for entry in self.catalogue.entries:
+            credential = keys.get(entry.provider)
+            if credential is not None:
+                entry = entry.with_credential(credential.api_key, credential.api_base)
+            deployments.append(entry)
+        return deployments
+
+    def _entries(self, credentials: dict[str, ProviderCredential]) -> dict[str, ModelEntry]:
+        entries: dict[str, ModelEntry] = {}
+        for entry in self._deployments(credentials):
+            entries.setdefault(entry.name, entry)
+        return entries
+
+    def _available(self, entries: dict[str, ModelEntry]) -> list[str]:
+        return [name for name, entry in entries.items() if entry.unavailable_reason() is None]
+
+    def _router(self, credentials: dict[str, ProviderCredential]) -> Any:
+        fingerprint = _fingerprint(credentials, {e.provider for e in self.catalogue.entries})
+        with self._lock:
+            router = self._routers.get(fingerprint)
+            if router is None:
+                router = self._build_router(self._deployments(credentials))
+                self._routers[fingerprint] = router
+                while len(self._routers) > self.max_routers:
+                    self._routers.popitem(last=False)
+            self._routers.move_to_end(fingerprint)
+            return router
+
+    def _build_router(self, deployments: list[ModelEntry]) -> Any:
+        model_list = [
+            {"model_name": entry.name, "litellm_params": entry.litellm_params,
+             "model_info": {**entry.model_info, "id": f"{entry.name}#{index}"}}
+            for index, entry in enumerate(deployments) if entry.unavailable_reason() is None
+        ]
+        settings = {k: v for k, v in self.catalogue.router_settings.items() if k != "fallbacks"}
+        settings.setdefault("timeout", self.timeout_s)
+        return self._lib().Router(model_list=model_list, **settings)
+
+    def _info(self, entry: ModelEntry) -> dict:
+        """LiteLLM's cost map entry for the model ({} when it is not in the map)."""
+        if entry.name not in self._model_info:
+            try:
+                info = dict(self._lib().get_model_info(entry.litellm_model))
+            except Exception:
+                info = {}
+            self._model_info[entry.name] = info
+        return self._model_info[entry.name]
+
+    def _price(self, entry: ModelEntry, kind: str) -> float | None:
+        explicit = entry.price(kind)
+        if explicit is not None:
+            return explicit
+        value = self._info(entry).get(kind)
+        return float(value) if value is not None else None
+
+    def _lib(self) -> Any:
+        with self._import_lock:
+            if self._litellm is None:
+                self._litellm = _import_litellm(any(e.is_local for e in self.catalogue.entries))
+        return self._litellm
+
+
+def _import_litellm(with_local_model: bool) -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.disable_hf_tokenizer_download = True  # token counts use tiktoken: no downloads
+    if with_local_model:
+        from adapters.local_model import register
+
+        register()
+    return litellm
+
+
+def _fingerprint(credentials: dict[str, ProviderCredential], providers: set[str]) -> str:
+    relevant = sorted(
+        (provider_key(name), c.api_key or "", c.api_base or "")
+        for name, c in (credentials or {}).items() if provider_key(name) in providers
+    )
+    return hashlib.sha256(repr(relevant).encode()).hexdigest()
+
+
+def _merge_tool_calls(calls: dict[int, dict], deltas: Any) -> None:
+    """Streamed tool calls arrive in pieces keyed by index: join their arguments."""
+    for delta in deltas or []:
+        call = calls.setdefault(delta.index or 0, {"id": None, "type": "function",
+                                                   "function": {"name": "", "arguments": ""}})
+        call["id"] = delta.id or call["id"]
+        function = getattr(delta, "function", None)
+        if function is not None:
+            call["function"]["name"] += function.name or ""
+            call["function"]["arguments"] += function.arguments or ""

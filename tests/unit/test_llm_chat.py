@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from entities.errors import BudgetExceeded, NotFound, UpstreamError, ValidationFailed
+from entities.llm import (
+    ChatRequest,
+    ChatResult,
+    ModelInfo,
+    ProviderCredential,
+    StreamChunk,
+    Usage,
+)
+from use_cases.llm_chat import LLMChat
+from use_cases.ports import LLMGateway, ProviderCredentials, UsageRepository
+from use_cases.usage_recorder import UsageRecorder
+
+WORKSPACE_KEY = ProviderCredential("openai", "sk-ws")
+
+
+@dataclass
+class Membership:
+    workspace_id: str
+
+
+class FakeAccess:
+    def __init__(self):
+        self.calls = []
+
+    def require(self, user_id, workspace_id, minimum):
+        self.calls.append((user_id, workspace_id, minimum))
+        if user_id == "stranger":
+            raise NotFound("Workspace not found")
+        return Membership(workspace_id or f"personal-{user_id}")
+
+
+class FakeCredentials(ProviderCredentials):
+    def for_workspace(self, workspace_id):
+        return {"openai": WORKSPACE_KEY} if workspace_id == "ws-keys" else {}
+
+
+class FakeGateway(LLMGateway):
+    def __init__(self):
+        self.requests: list[ChatRequest] = []
+        self.error: Exception | None = None
+
+    def models(self, credentials):
+        return [ModelInfo("fake/model", "fake", bool(credentials), True, 8192, None, None)]
+
+    def default_model(self, credentials):
+        return "fake/model"
+
+    def _result(self, request):
+        return ChatResult(id="r1", model=request.model, provider="fake", content="hi",
+                          usage=Usage(3, 2, 0.01), latency_ms=5.0)
+
+    def complete(self, request):
+        self.requests.append(request)
+        if self.error:
+            raise self.error
+        return self._result(request)
+
+    def stream(self, request):
+        self.requests.append(request)
+        if self.error:
+            raise self.error
+        return iter([StreamChunk(delta="h"), StreamChunk(delta="i"),
+                     StreamChunk(result=self._result(request))])
+
+    def count_tokens(self, model, messages):
+        return 1
+
+    def context_window(self, model):
+        return 8192
+
+
+class FakeUsageRepository(UsageRepository):
+    def __init__(self):
+        self.records = []
+
+    def add_many(self, records):
+        self.records.extend(records)
+
+
+@pytest.fixture
+def repo():
+    return FakeUsageRepository()
+
+
+@pytest.fixture
+def gateway():
+    return FakeGateway()
+
+
+@pytest.fixture
+def access():
+    return FakeAccess()
+
+
+@pytest.fixture
+def recorder(repo):
+    recorder = UsageRecorder(repo, flush_interval=60)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def chat(gateway, access, recorder):
+    return LLMChat(gateway, FakeCredentials(), access, recorder)
+
+
+def hello(**kwargs) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": "hello"}], **kwargs)
+
+
+def test_a_chat_uses_the_workspace_keys_and_the_default_model(chat, gateway, access):
+    result = chat.chat("u1", "ws-keys", hello())
+
+    assert result.content == "hi"
+    sent = gateway.requests[-1]
+    assert sent.model == "fake/model" and sent.credentials == {"openai": WORKSPACE_KEY}
+    assert access.calls == [("u1", "ws-keys", "member")]
+
+
+def test_a_chat_is_recorded_as_usage(chat, recorder, repo):
+    chat.chat("u1", "ws-1", hello(model="fake/model"), api_key_id="k1", source="openai")
+    recorder.flush()
+
+    [record] = repo.records
+    assert (record.workspace_id, record.user_id, record.api_key_id) == ("ws-1", "u1", "k1")
+    assert (record.model, record.status, record.source) == ("fake/model", "success", "openai")
+    assert (record.prompt_tokens, record.completion_tokens, record.cost_usd) == (3, 2, 0.01)
+
+
+def test_no_workspace_means_the_personal_workspace(chat, recorder, repo):
+    chat.chat("u1", None, hello())
+    recorder.flush()
+
+    assert repo.records[0].workspace_id == "personal-u1"
+
+
+def test_a_non_member_cannot_chat_and_nothing_is_called(chat, gateway):
+    with pytest.raises(NotFound):
+        chat.chat("stranger", "ws-1", hello())
+
+    assert gateway.requests == []
+
+
+def test_a_spent_budget_stops_the_call_before_the_provider(gateway, access, recorder):
+    checked = []
+
+    def budget(workspace_id, api_key_id):
+        checked.append((workspace_id, api_key_id))
+        raise BudgetExceeded("Workspace budget spent")
+
+    chat = LLMChat(gateway, FakeCredentials(), access, recorder, budget_guard=budget)
+
+    with pytest.raises(BudgetExceeded):
+        chat.chat("u1", "ws-1", hello(), api_key_id="k1")
+
+    assert checked == [("ws-1", "k1")] and gateway.requests == []
+
+
+def test_empty_messages_are_rejected(chat, gateway):
+    with pytest.raises(ValidationFailed):
+        chat.chat("u1", "ws-1", ChatRequest(messages=[]))
+
+    assert gateway.requests == []
+
+
+def test_a_failed_call_is_recorded_as_an_error(chat, gateway, recorder, repo):
+    gateway.error = UpstreamError("provider down")
+
+    with pytest.raises(UpstreamError):
+        chat.chat("u1", "ws-1", hello())
+    with pytest.raises(UpstreamError):
+        chat.chat_stream("u1", "ws-1", hello())
+    recorder.flush()
+
+    assert [(r.status, r.error) for r in repo.records] == [("error", "upstream_error")] * 2
+
+
+def test_a_stream_is_recorded_once_it_finishes(chat, recorder, repo):
+    chunks = list(chat.chat_stream("u1", "ws-1", hello()))
+    recorder.flush()
+
+    assert "".join(c.delta for c in chunks) == "hi" and chunks[-1].result is not None
+    assert [r.status for r in repo.records] == ["success"]
+
+
+def test_a_stream_abandoned_midway_is_recorded_as_cancelled(chat, recorder, repo):
+    stream = chat.chat_stream("u1", "ws-1", hello())
+    next(stream)
+    stream.close()
+    recorder.flush()
+
+    assert [(r.status, r.error) for r in repo.records] == [("error", "cancelled")]
+
+
+def test_models_are_listed_with_the_workspace_keys(chat, access):
+    assert chat.models("u1", "ws-keys")[0].available
+    assert not chat.models("u1", "ws-other")[0].available
+    assert access.calls[0] == ("u1", "ws-keys", "viewer")
