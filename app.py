@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 from types import SimpleNamespace
 
 from dotenv import load_dotenv
@@ -16,26 +17,74 @@ from flask import Flask
 from flask_cors import CORS
 from pymongo.errors import ConnectionFailure
 
+from adapters.content_sniffer import SignatureSniffer
 from adapters.embedded_mongo import EmbeddedMongo
+from adapters.llm_gateway import LiteLLMGateway
+from adapters.encryption import FernetEncryptor
 from adapters.event_bus import MongoEventBus
+from adapters.link_signer import SignedLinks
+from adapters.mail import SmtpMailer
+from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
+from adapters.text_extraction import DocumentText
 from config.logging_setup import configure_logging
 from config.settings import Settings
-from controllers import auth, service, workspaces
+from controllers import (
+    admin,
+    auth,
+    chatai,
+    files,
+    service,
+    talk_socket,
+    talks,
+    webhooks,
+    workspaces,
+)
 from controllers.errors import register_error_handlers
+from controllers.file_commands import purge_files_command
 from controllers.openapi import create_api
+from controllers.rate_limits import init_rate_limits, trust_proxies
 from controllers.realtime import init_realtime
 from controllers.request_context import install_request_context
 from controllers.security import init_jwt
+from data.cli import register_commands
+from entities.webhook import RetryPolicy
 from repositories.audit import MongoAuditLog
+from repositories.file_storage import GridFSStorage
+from repositories.files import MongoFileRepository
 from repositories.health import MongoProbe
 from repositories.mongo import connect
+from repositories.one_time_tokens import MongoOneTimeTokenRepository
+from repositories.outbox import MongoOutboxMailer
+from repositories.provider_keys import MongoProviderKeyRepository
 from repositories.sessions import MongoSessionRepository
+from repositories.storage_usage import MongoStorageUsage
+from repositories.talks import MongoMessageRepository, MongoTalkRepository
+from repositories.usage import MongoUsageRepository
 from repositories.users import MongoUserRepository
+from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
 from use_cases.access import WorkspaceAccess
+from use_cases.admin import UserAdministration
 from use_cases.auth import Accounts, Sessions
+from use_cases.email_verification import EmailVerification
+from use_cases.file_context import AttachedFiles
+from use_cases.file_downloads import FileDownloads
+from use_cases.file_ingest import FileIngest, FilePolicy
+from use_cases.files import Files
 from use_cases.health import CheckHealth
+from use_cases.llm_chat import LLMChat
+from use_cases.chat import Chat
+from use_cases.chat_context import ContextBuilder
+from use_cases.generations import Generations
+from use_cases.talk_events import TalkEvents
+from use_cases.talks import Talks
+from use_cases.usage_recorder import UsageRecorder
+from use_cases.one_time_tokens import OneTimeTokens
+from use_cases.passwords import Passwords
+from use_cases.provider_keys import ProviderKeys, StoredProviderCredentials
+from use_cases.webhook_delivery import WebhookDispatcher
+from use_cases.webhooks import WebhookFanout, Webhooks
 from use_cases.workspaces import Workspaces
 
 log = logging.getLogger("synapscale")
@@ -62,8 +111,11 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
         return repo
 
     c.health = CheckHealth(MongoProbe(db))
-    c.events = MongoEventBus(db)
-    c.repositories.append(c.events)
+    bus = MongoEventBus(db)
+    c.repositories.append(bus)
+    c.webhook_repo = repository(MongoWebhookRepository)
+    c.deliveries = repository(MongoDeliveryRepository)
+    c.events = WebhookFanout(bus, c.webhook_repo, c.deliveries)
     c.closers = [c.events.close]
 
     # identity and tenancy
@@ -73,9 +125,66 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
     c.audit = repository(MongoAuditLog)
     c.sessions = Sessions(repository(MongoSessionRepository), settings.jwt_refresh_token_expires)
     c.access = WorkspaceAccess(c.workspace_repo, c.memberships)
-    c.accounts = Accounts(c.users, c.workspace_repo, c.memberships, BcryptHasher(), c.sessions,
-                          c.audit)
-    c.workspaces = Workspaces(c.workspace_repo, c.memberships, c.access)
+    c.mailer = (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
+                           settings.smtp_user, settings.smtp_password, settings.smtp_tls)
+                if settings.smtp_host else repository(MongoOutboxMailer))
+    hasher = BcryptHasher(settings.bcrypt_rounds)
+    tokens = OneTimeTokens(repository(MongoOneTimeTokenRepository))
+    c.email_verification = EmailVerification(c.users, tokens, c.mailer, c.audit)
+    c.accounts = Accounts(c.users, c.workspace_repo, c.memberships, hasher, c.sessions,
+                          c.audit, c.email_verification)
+    c.passwords = Passwords(c.users, hasher, c.sessions, tokens, c.mailer, c.audit)
+    c.admin = UserAdministration(c.users, c.sessions, c.audit)
+    c.workspaces = Workspaces(c.workspace_repo, c.memberships, c.access, c.users, c.audit,
+                              c.events)
+    provider_keys = repository(MongoProviderKeyRepository)
+    encryptor = FernetEncryptor(settings.encryption_key)
+    c.provider_keys = ProviderKeys(provider_keys, encryptor, c.access, c.audit)
+    c.provider_credentials = StoredProviderCredentials(provider_keys, encryptor)
+
+    # LLM gateway and usage
+    c.gateway = LiteLLMGateway.from_settings(settings)
+    c.usage = UsageRecorder(repository(MongoUsageRepository))
+    c.closers.append(c.usage.close)
+    c.llm_chat = LLMChat(c.gateway, c.provider_credentials, c.access, c.usage)
+
+    # webhooks
+    outbound = GuardedHttpClient.from_settings(settings)
+    c.webhooks = Webhooks(c.webhook_repo, c.deliveries, encryptor, outbound, c.access, c.audit,
+                          settings.webhook_max_per_workspace)
+    c.webhook_dispatcher = WebhookDispatcher(
+        c.webhook_repo, c.deliveries, encryptor, outbound,
+        RetryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_base_s,
+                    settings.webhook_backoff_max_s),
+        settings.webhook_timeout_s, settings.webhook_poll_interval_s)
+    c.events.on_enqueued = c.webhook_dispatcher.wake
+    c.closers.append(c.webhook_dispatcher.close)
+
+    # files
+    c.file_repo = repository(MongoFileRepository)
+    c.file_storage = repository(GridFSStorage)
+    file_policy = FilePolicy.of(settings.max_file_size, settings.allowed_extensions,
+                                settings.workspace_storage_quota)
+    ingest = FileIngest(c.file_storage, repository(MongoStorageUsage), SignatureSniffer(),
+                        file_policy)
+    c.files = Files(c.file_repo, ingest, c.access, c.events, c.audit)
+    c.file_downloads = FileDownloads(c.file_repo, c.file_storage, SignedLinks(settings.secret_key),
+                                     c.access, timedelta(seconds=settings.file_link_ttl_s))
+    c.file_context = AttachedFiles(c.file_repo, c.file_storage, DocumentText(), c.access,
+                                   settings.file_context_max_chars,
+                                   settings.file_context_max_image_bytes)
+
+    # talks and chat
+    c.talk_repo = repository(MongoTalkRepository)
+    c.message_repo = repository(MongoMessageRepository)
+    c.talks = Talks(c.talk_repo, c.message_repo, c.workspace_repo, c.access, TalkEvents(c.events),
+                    model_ids=lambda: [model.id for model in c.gateway.models({})])
+    c.generations = Generations(settings.chat_max_generations)
+    c.closers.append(c.generations.close)
+    c.chat = Chat(c.talks, c.message_repo, c.workspace_repo, c.gateway,
+                  ContextBuilder(c.message_repo, c.gateway, c.file_context), c.usage,
+                  c.generations, c.events, c.provider_credentials,
+                  flush_interval=settings.chat_flush_interval_s)
     return c
 
 
@@ -85,19 +194,27 @@ def shutdown(container: SimpleNamespace) -> None:
         close()
 
 
+def drain(app: Flask) -> None:
+    """The worker stops taking requests (gunicorn.conf.py): live event feeds end with close code
+    1012 so their clients reconnect to another worker; requests in flight may still finish."""
+    app.extensions["synapscale"].events.close()
+
+
 def ensure_indexes(container: SimpleNamespace) -> None:
     for repo in container.repositories:
         repo.ensure_indexes()
 
 
-def create_app(config: Settings | None = None) -> Flask:
+def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
+    """`mongo_listeners`: pymongo CommandListeners for the app's clients (tests count commands)."""
     if config is None:
         load_dotenv()
         config = Settings.from_env()
     settings = config
     configure_logging(settings.log_level)
 
-    client = connect(mongodb_uri(settings), settings.mongodb_timeout_ms)
+    database_uri = mongodb_uri(settings)
+    client = connect(database_uri, settings.mongodb_timeout_ms, mongo_listeners)
     db = client[settings.mongodb_database]
 
     app = Flask(__name__)
@@ -115,14 +232,24 @@ def create_app(config: Settings | None = None) -> Flask:
     except ConnectionFailure:
         log.warning("database unreachable at start-up; run `flask --app app init-db` later")
 
+    container.webhook_dispatcher.start()
+
     install_request_context(app, settings.max_content_length)
+    trust_proxies(app, settings.trusted_proxies)
+    container.closers.append(init_rate_limits(app, settings, database_uri, mongo_listeners))
     CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID"])
     api = create_api(app, settings.version)
-    for blueprint in (service.blp, auth.blp, workspaces.blp):
+    for blueprint in (service.blp, auth.blp, workspaces.blp, webhooks.blp, admin.blp):
         api.register_blueprint(blueprint)
+    api.register_blueprint(files.blp)
+    api.register_blueprint(talks.blp)
+    api.register_blueprint(chatai.blp)
+    talk_socket.document(api)
     init_jwt(app, settings, container.sessions)
     init_realtime(app)
     register_error_handlers(app, unavailable=(ConnectionFailure,))
+    register_commands(app, ensure_indexes)
+    app.cli.add_command(purge_files_command)
     return app
 
 

@@ -31,6 +31,11 @@ class _LocalSubscription(Subscription):
         self.bus = bus
         self.topics = topics
         self.queue: queue.Queue = queue.Queue(maxsize=10_000)
+        self.bus_closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self.bus_closed
 
     def deliver(self, event: dict) -> None:
         try:
@@ -39,6 +44,8 @@ class _LocalSubscription(Subscription):
             log.warning("dropping event for a slow subscriber")
 
     def get(self, timeout: float) -> dict | None:
+        if self.bus_closed:
+            return None
         try:
             return self.queue.get(timeout=timeout)
         except queue.Empty:
@@ -66,6 +73,9 @@ class MongoEventBus(EventBus):
 
     def subscribe(self, topics: list[str]) -> Subscription:
         subscription = _LocalSubscription(self, list(topics))
+        if self._stopped.is_set():
+            subscription.bus_closed = True
+            return subscription
         with self._lock:
             for topic in subscription.topics:
                 self._subscribers[topic].add(subscription)
@@ -81,7 +91,12 @@ class MongoEventBus(EventBus):
                     del self._subscribers[topic]
 
     def close(self) -> None:
+        """Stop listening and end every subscription (the process is draining)."""
         self._stopped.set()
+        with self._lock:
+            for subscriptions in self._subscribers.values():
+                for subscription in subscriptions:
+                    subscription.bus_closed = True
 
     def _start_listener(self) -> None:
         if self._listener is None or not self._listener.is_alive():

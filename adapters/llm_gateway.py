@@ -10,7 +10,6 @@ LiteLLM is imported on first use: it takes seconds, and the app must start fast.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import threading
 import time
@@ -26,9 +25,14 @@ from entities.errors import UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
 from use_cases.ports import LLMGateway
 
-log = logging.getLogger(__name__)
-
 DEFAULT_CONTEXT_WINDOW = 8192
+# What ChatRequest.extra may pass on; never api_key, api_base or base_url, which would let a
+# caller point the server (and its keys) at any address.
+EXTRA_PARAMS = frozenset({
+    "response_format", "tools", "tool_choice", "parallel_tool_calls", "top_p", "seed", "user",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+    "reasoning_effort",
+})
 LOCAL_MODEL = "local/smollm2"
 
 
@@ -209,7 +213,7 @@ class LiteLLMGateway(LLMGateway):
         for name in ("temperature", "max_tokens", "stop"):
             if getattr(request, name) is not None:
                 kwargs[name] = getattr(request, name)
-        kwargs.update(request.extra)
+        kwargs.update({k: v for k, v in request.extra.items() if k in EXTRA_PARAMS})
         return requested, candidates[0], self._router(request.credentials), kwargs
 
     def _result(self, *, response_id: str | None, requested: str, answered: str, content: str,

@@ -5,6 +5,7 @@ variable resolves to None, which is what makes a model "unavailable" until its k
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -39,8 +40,10 @@ def provider_key(name: str) -> str:
     return PROVIDER_ALIASES.get(name, name)
 
 
+@functools.cache
 def local_runtime_installed() -> bool:
-    """True when llama-cpp-python and the SmolLM2 weights are installed (nothing is imported)."""
+    """True when llama-cpp-python and the SmolLM2 weights are installed (nothing is imported;
+    checked once per process: installing them needs a restart anyway)."""
     return all(importlib.util.find_spec(module) is not None for module in LOCAL_RUNTIME_MODULES)
 
 

@@ -44,6 +44,7 @@ class Settings:
     jwt_secret_key: str = DEFAULT_JWT_SECRET
     jwt_access_token_expires: int = 900  # seconds
     jwt_refresh_token_expires: int = 604800
+    bcrypt_rounds: int = 12
 
     cors_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     trusted_proxies: int = 0  # number of proxies in front (X-Forwarded-For hops to trust)
@@ -53,16 +54,24 @@ class Settings:
     max_file_size: int = 10 * 1024 * 1024
     allowed_extensions: tuple[str, ...] = _list(DEFAULT_EXTENSIONS)
     workspace_storage_quota: int = 1024 * 1024 * 1024
+    file_link_ttl_s: int = 900  # signed download links
+    file_purge_after_days: int = 30  # `flask purge-files` removes files deleted longer ago
+    file_context_max_chars: int = 24_000  # text of attached files given to the model
+    file_context_max_image_bytes: int = 5 * 1024 * 1024
 
     ratelimit_enabled: bool = True
     ratelimit_auth: str = "10 per minute"
     ratelimit_default: str = "600 per minute"
     ratelimit_llm: str = "60 per minute"
+    ratelimit_storage_uri: str = ""  # empty: the MongoDB database above (shared by all workers)
 
     models_config: str = "config/models.yaml"
     default_model: str = ""
     llm_timeout_s: float = 60.0
     llm_max_reply_chars: int = 200_000
+    chat_max_generations: int = 128  # replies generated at once per process (more: 503)
+    chat_flush_interval_s: float = 0.25  # how often a streaming reply's progress is stored
+    stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval
 
     smtp_host: str = ""
     smtp_port: int = 587
@@ -74,6 +83,13 @@ class Settings:
     metrics_token: str = ""
     public_base_url: str = ""
     outbound_allowlist: tuple[str, ...] = ()
+
+    webhook_max_per_workspace: int = 20
+    webhook_max_attempts: int = 6  # then the delivery is marked failed
+    webhook_backoff_base_s: float = 30.0  # delay before the 2nd attempt; doubles each time
+    webhook_backoff_max_s: float = 3600.0
+    webhook_timeout_s: float = 10.0
+    webhook_poll_interval_s: float = 1.0  # how often each process looks for due deliveries
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ from entities.actor import Actor
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVICE_RESTART = 1012
 MAX_FRAME_BYTES = 64 * 1024
 PING_INTERVAL_S = 25
 
@@ -42,13 +43,15 @@ def authenticate(ws) -> Actor | None:
 def forward_events(ws, topics: list[str], until: Callable[[dict], bool] | None = None) -> None:
     """Send every event of `topics` to the socket until it closes or `until(event)` is true."""
     with use_cases().events.subscribe(topics) as subscription:
-        while ws.connected:
+        while ws.connected and not subscription.closed:
             event = subscription.get(timeout=1.0)
             if event is None:
                 continue
             send_json(ws, event)
             if until and until(event):
                 return
+        if subscription.closed and ws.connected:  # this worker is draining: reconnect elsewhere
+            ws.close(CLOSE_SERVICE_RESTART, "server restarting, reconnect")
 
 
 @sock.route("/api/v1/ws/user")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
@@ -81,7 +81,8 @@ def issue_tokens(user, session, settings) -> dict:
 
 def _actor_from_claims(claims: dict) -> Actor:
     return Actor(user_id=claims["sub"], role=GlobalRole(claims.get("role", "user")),
-                 session_id=claims.get("sid"))
+                 session_id=claims.get("sid"),
+                 ip=request.remote_addr if has_request_context() else None)
 
 
 def current_actor() -> Actor:
@@ -104,6 +105,17 @@ def authenticated(view=None, *, refresh: bool = False):
         return wrapper
 
     return decorate(view) if view else decorate
+
+
+def session_of_refresh_token(token: str, user_id: str) -> str | None:
+    """The session id in a refresh token of `user_id`; None for anything else."""
+    try:
+        claims = decode_token(token)
+    except Exception:  # any PyJWT / flask-jwt-extended failure: not a usable token
+        return None
+    if claims.get("type") != "refresh" or claims.get("sub") != user_id:
+        return None
+    return claims.get("sid")
 
 
 def actor_from_token(token: str, sessions) -> Actor | None:

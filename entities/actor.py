@@ -14,6 +14,7 @@ class Actor:
     session_id: str | None = None
     api_key_id: str | None = None
     api_key_workspace_id: str | None = None
+    ip: str | None = None  # the client address, for the audit log
 
     @property
     def is_admin(self) -> bool:

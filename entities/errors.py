@@ -50,6 +50,11 @@ class TokenRevoked(Unauthorized):
     default_message = "Token has been revoked"
 
 
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    default_message = "Token has expired"
+
+
 class QuotaExceeded(DomainError):
     code = "quota_exceeded"
     default_message = "Storage quota exceeded"

@@ -41,6 +41,7 @@ def make_settings(mongo_uri: str, **overrides) -> Settings:
         mongodb_uri=mongo_uri,
         mongodb_database=f"test_{uuid.uuid4().hex[:12]}",
         log_level="WARNING",
+        bcrypt_rounds=4,
         ratelimit_default="10000 per minute",
         ratelimit_auth="1000 per minute",
         ratelimit_llm="10000 per minute",

@@ -6,9 +6,12 @@ Sections are grouped by area; keep imports at the top.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
+from entities.file import File, FileQuery, FileVersion
 from entities.llm import (
     ChatRequest,
     ChatResult,
@@ -17,10 +20,15 @@ from entities.llm import (
     StreamChunk,
     UsageRecord,
 )
+from entities.outbound import HttpResponse
 from entities.pagination import Page, PageRequest
+from entities.provider_key import StoredProviderKey
 from entities.session import LoginSession
+from entities.talk import Message, MessagePage, Talk
 from entities.user import User
+from entities.webhook import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from entities.workspace import Membership, Workspace, WorkspaceRole
+from entities.workflow import Execution, NodeRun, Template, Workflow
 
 # --- Service ------------------------------------------------------------------------------------
 
@@ -39,6 +47,11 @@ class Subscription(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @property
+    def closed(self) -> bool:
+        """True once the bus has shut down (the process is draining): consumers end the stream."""
+        return False
 
     def __enter__(self) -> Subscription:
         return self
@@ -154,7 +167,27 @@ class MembershipRepository(ABC):
 
 class Mailer(ABC):
     @abstractmethod
-    def send(self, to: str, subject: str, body: str, token: str | None = None) -> None: ...
+    def send(self, to: str, subject: str, body: str, token: str | None = None) -> None:
+        """Deliver (or queue) a message; raises entities.errors.ServiceUnavailable on failure."""
+
+
+class OneTimeTokenRepository(ABC):
+    """Single-use tokens (password reset, e-mail verification), stored only as hashes."""
+
+    @abstractmethod
+    def add(self, purpose: str, token_hash: str, user_id: str, expires_at: datetime) -> None: ...
+
+    @abstractmethod
+    def find_valid(self, purpose: str, token_hash: str) -> str | None:
+        """The user id of an unused, unexpired token, without spending it."""
+
+    @abstractmethod
+    def consume(self, purpose: str, token_hash: str) -> str | None:
+        """Atomically spend an unused, unexpired token; its user id, or None."""
+
+    @abstractmethod
+    def discard_all(self, user_id: str, purpose: str) -> None:
+        """Spend every outstanding token of this purpose for the user."""
 
 
 class AuditLog(ABC):
@@ -166,6 +199,31 @@ class AuditLog(ABC):
     @abstractmethod
     def search(self, actor: str | None, action: str | None, since: datetime | None,
                until: datetime | None, page: PageRequest) -> Page[dict]: ...
+
+
+# --- Workspace provider keys -------------------------------------------------------------------
+
+class Encryptor(ABC):
+    """Symmetric encryption of secrets at rest."""
+
+    @abstractmethod
+    def encrypt(self, plaintext: str) -> str: ...
+
+    @abstractmethod
+    def decrypt(self, ciphertext: str) -> str:
+        """Raises ValueError when the ciphertext was not made with a configured key."""
+
+
+class ProviderKeyRepository(ABC):
+    @abstractmethod
+    def put(self, key: StoredProviderKey) -> StoredProviderKey:
+        """Insert or replace the workspace's key for `key.provider`."""
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[StoredProviderKey]: ...
+
+    @abstractmethod
+    def delete(self, workspace_id: str, provider: str) -> bool: ...
 
 
 # --- LLM gateway --------------------------------------------------------------------------------
@@ -204,3 +262,396 @@ class ProviderCredentials(ABC):
 
     @abstractmethod
     def for_workspace(self, workspace_id: str | None) -> dict[str, ProviderCredential]: ...
+
+
+# --- Talks and messages -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TalkFilter:
+    """Which of a user's talks to list: `workspace_ids` None means every workspace."""
+
+    user_id: str
+    workspace_ids: list[str] | None = None
+    name_contains: str | None = None
+    archived: bool | None = False  # None: archived or not
+    deleted: bool = False
+
+
+class TalkRepository(ABC):
+    @abstractmethod
+    def add(self, talk: Talk) -> Talk: ...
+
+    @abstractmethod
+    def get(self, talk_id: str, user_id: str, include_deleted: bool = False) -> Talk | None:
+        """The talk if it belongs to `user_id` (anyone else's talk is simply not found)."""
+
+    @abstractmethod
+    def get_many(self, talk_ids: list[str], user_id: str) -> list[Talk]: ...
+
+    @abstractmethod
+    def update(self, talk_id: str, user_id: str, **changes) -> Talk | None: ...
+
+    @abstractmethod
+    def set_deleted(self, talk_id: str, user_id: str, deleted: bool) -> Talk | None: ...
+
+    @abstractmethod
+    def list(self, query: TalkFilter, page: PageRequest) -> Page[Talk]:
+        """Pinned first, then newest activity first; items and total in one round trip."""
+
+    @abstractmethod
+    def name_if_unnamed(self, talk_id: str, name: str) -> None:
+        """Sets the name only while the talk has none (first exchange wins, races are safe)."""
+
+    @abstractmethod
+    def record_messages(self, talk_id: str, added: int, at: datetime) -> None:
+        """Counts `added` messages (negative: removed) and moves the talk's activity to `at`."""
+
+    @abstractmethod
+    def search_names(self, query: TalkFilter, text: str, skip: int,
+                     limit: int) -> tuple[list[Talk], int]:
+        """Live talks whose name contains `text`, newest activity first, and their total."""
+
+    @abstractmethod
+    def deleted_ids(self, user_id: str) -> list[str]: ...
+
+
+class MessageRepository(ABC):
+    @abstractmethod
+    def add(self, message: Message) -> Message: ...
+
+    @abstractmethod
+    def get(self, message_id: str, talk_id: str) -> Message | None:
+        """A live message of that talk."""
+
+    @abstractmethod
+    def page(self, talk_id: str, limit: int, before: str | None) -> MessagePage:
+        """Live messages older than `before` (None: the newest), oldest first."""
+
+    @abstractmethod
+    def history(self, talk_id: str, up_to: str | None, limit: int) -> list[Message]:
+        """The last `limit` live messages the model sees again (IN_CONTEXT statuses) up to and
+        including message `up_to` (None: the newest), oldest first."""
+
+    @abstractmethod
+    def all(self, talk_id: str) -> Iterator[Message]:
+        """Every live message of the talk, oldest first."""
+
+    @abstractmethod
+    def update(self, message_id: str, **changes) -> Message | None: ...
+
+    @abstractmethod
+    def save_progress(self, message_id: str, content: str) -> bool:
+        """Stores a streaming reply's text so far; True when a stop has been requested."""
+
+    @abstractmethod
+    def request_stop(self, talk_id: str) -> list[str]:
+        """Flags the talk's streaming replies to stop; their ids."""
+
+    @abstractmethod
+    def streaming(self, talk_id: str) -> list[Message]: ...
+
+    @abstractmethod
+    def set_deleted(self, message_id: str, talk_id: str) -> bool: ...
+
+    @abstractmethod
+    def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,
+               limit: int) -> tuple[list[Message], int]:
+        """Live messages containing `text`, newest first, and their total."""
+
+
+class FileContext(ABC):
+    """What attached files add to a message for the model."""
+
+    @abstractmethod
+    def for_message(self, user_id: str, workspace_id: str, file_ids: list[str]) -> list[dict]:
+        """OpenAI content parts ({"type": "text", "text": ...}) carrying the files' contents;
+        NotFound for a file the user may not read."""
+
+
+# --- Files --------------------------------------------------------------------------------------
+
+class FileRepository(ABC):
+    """File metadata; the bytes of every version live in BlobStorage."""
+
+    @abstractmethod
+    def add(self, file: File) -> File: ...
+
+    @abstractmethod
+    def get(self, file_id: str, include_deleted: bool = False) -> File | None: ...
+
+    @abstractmethod
+    def search(self, query: FileQuery, page: PageRequest) -> Page[File]:
+        """Newest first."""
+
+    @abstractmethod
+    def update(self, file_id: str, **changes) -> File | None:
+        """Changes a live file's metadata."""
+
+    @abstractmethod
+    def add_version(self, file_id: str, expected_version: int, version: FileVersion) -> File | None:
+        """Makes `version` current if the live file is still at `expected_version`, else None."""
+
+    @abstractmethod
+    def set_deleted(self, file_id: str, deleted_at: datetime | None) -> File | None: ...
+
+    @abstractmethod
+    def deleted_before(self, cutoff: datetime, limit: int) -> list[File]: ...
+
+    @abstractmethod
+    def remove(self, file_id: str) -> bool:
+        """True only for the one caller that removed it, so its bytes are released once."""
+
+
+class BlobStorage(ABC):
+    """The bytes of files, written and read in chunks (never whole in memory)."""
+
+    @abstractmethod
+    def save(self, chunks: Iterable[bytes], filename: str) -> str:
+        """Stores the chunks and returns the blob id; if iterating them raises, nothing stays."""
+
+    @abstractmethod
+    def open(self, blob_id: str) -> BinaryIO:
+        """A readable, seekable stream of the blob; NotFound when it is gone."""
+
+    @abstractmethod
+    def delete(self, blob_id: str) -> None:
+        """Removes the blob; nothing happens when it is already gone."""
+
+
+class StorageUsage(ABC):
+    """Bytes stored per workspace, kept as a counter so quota checks cost one lookup."""
+
+    @abstractmethod
+    def used(self, workspace_id: str) -> int: ...
+
+    @abstractmethod
+    def reserve(self, workspace_id: str, nbytes: int, quota: int) -> bool:
+        """Atomically adds `nbytes` unless the total would pass `quota`; False then."""
+
+    @abstractmethod
+    def release(self, workspace_id: str, nbytes: int) -> None: ...
+
+
+class ContentCheck(ABC):
+    """Checks, chunk by chunk, that uploaded bytes really are of the type their name claims."""
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> None:
+        """Raises UnsupportedMediaType as soon as the bytes cannot be of the claimed type."""
+
+    @abstractmethod
+    def finish(self) -> str:
+        """The content type to store; UnsupportedMediaType if the whole content does not match."""
+
+
+class ContentSniffer(ABC):
+    @abstractmethod
+    def check(self, extension: str) -> ContentCheck:
+        """A fresh check for content named with `extension` ('.pdf')."""
+
+
+class LinkSigner(ABC):
+    @abstractmethod
+    def sign(self, payload: dict) -> str: ...
+
+    @abstractmethod
+    def load(self, token: str) -> dict | None:
+        """The signed payload, or None when the token was altered or not signed by us."""
+
+
+class TextExtractor(ABC):
+    @abstractmethod
+    def can_extract(self, content_type: str) -> bool: ...
+
+    @abstractmethod
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
+        """At most `max_chars` of the document's text, and whether there was more."""
+
+
+# --- Workflows ----------------------------------------------------------------------------------
+
+class WorkflowRepository(ABC):
+    @abstractmethod
+    def add(self, workflow: Workflow) -> Workflow: ...
+
+    @abstractmethod
+    def get(self, workflow_id: str, include_deleted: bool = False) -> Workflow | None: ...
+
+    @abstractmethod
+    def list(self, workspace_id: str, page: PageRequest, deleted: bool = False) -> Page[Workflow]:
+        """Most recently updated first."""
+
+    @abstractmethod
+    def save(self, workflow_id: str, expected_version: int | None, **changes) -> Workflow | None:
+        """Applies `changes` to a live workflow and bumps its version; None when it is gone.
+        Conflict when `expected_version` is given and is no longer the current one."""
+
+    @abstractmethod
+    def set_deleted(self, workflow_id: str, deleted: bool) -> Workflow | None: ...
+
+
+class ExecutionRepository(ABC):
+    """Runs of workflows, claimed by workers with a lease.
+
+    Every write a worker makes names its `worker_id`; it is refused (False/None) once another
+    worker has taken the run over, so a worker that lost its lease can no longer change it."""
+
+    @abstractmethod
+    def add(self, execution: Execution, reserved_by: str | None, lease_s: float) -> Execution:
+        """Stores a queued run; `reserved_by` a worker id: that worker holds the first lease."""
+
+    @abstractmethod
+    def get(self, execution_id: str) -> Execution | None: ...
+
+    @abstractmethod
+    def list_for_workflow(self, workflow_id: str, page: PageRequest) -> Page[Execution]:
+        """Newest first."""
+
+    @abstractmethod
+    def claim(self, worker_id: str, lease_s: float, max_claims: int) -> Execution | None:
+        """A queued run, or one whose lease expired, now leased to `worker_id` and `running`."""
+
+    @abstractmethod
+    def begin(self, execution: Execution, worker_id: str, lease_s: float) -> bool:
+        """Marks a run this worker reserved as `running` with its node runs and start time."""
+
+    @abstractmethod
+    def heartbeat(self, execution_id: str, worker_id: str, lease_s: float,
+                  node_runs: list[NodeRun] | None = None) -> str:
+        """Extends the lease (and saves node runs): "ok", "cancel" (a cancel was asked for:
+        the lease is not extended) or "lost" (another worker took over, or the run ended)."""
+
+    @abstractmethod
+    def finish(self, execution: Execution, worker_id: str) -> bool:
+        """Stores the final status, outputs, node runs and times; False if the lease was lost."""
+
+    @abstractmethod
+    def release(self, execution_id: str, worker_id: str, node_runs: list[NodeRun]) -> None:
+        """Hands an unfinished run back (this worker is stopping): queued again, at once."""
+
+    @abstractmethod
+    def cancel_if_idle(self, execution_id: str) -> Execution | None:
+        """Cancels a run no worker is running (queued, or its lease expired); None otherwise."""
+
+    @abstractmethod
+    def request_cancel(self, execution_id: str) -> Execution | None:
+        """Flags a running run for its worker to stop; None when it already finished."""
+
+    @abstractmethod
+    def fail_abandoned(self, max_claims: int, reason: str) -> list[Execution]:
+        """Fails runs whose lease expired after `max_claims` claims, with `reason`."""
+
+
+class TemplateRepository(ABC):
+    @abstractmethod
+    def add(self, template: Template) -> Template: ...
+
+    @abstractmethod
+    def get(self, template_id: str) -> Template | None: ...
+
+    @abstractmethod
+    def search(self, query: str | None, tag: str | None, sort: str,
+               page: PageRequest) -> Page[Template]:
+        """`sort`: "rating", "installs" or "recent"; `query` matches title and description."""
+
+    @abstractmethod
+    def count_install(self, template_id: str) -> None: ...
+
+    @abstractmethod
+    def rate(self, template_id: str, user_id: str, stars: int, comment: str | None) -> Template | None:
+        """One rating per user (a second replaces the first); the template's average and count
+        stay consistent under concurrent ratings."""
+
+
+class SchemaValidator(ABC):
+    @abstractmethod
+    def errors(self, schema: dict, instance: object) -> list[str]:
+        """Readable messages ("retry.max_attempts: 0 is less than the minimum of 1"); [] if valid."""
+
+
+class TemplateRenderer(ABC):
+    """Sandboxed templates: no attribute access to internals, no I/O."""
+
+    @abstractmethod
+    def render(self, template: str, variables: dict) -> str:
+        """Raises ValueError with a readable message for a broken or unsafe template."""
+
+    @abstractmethod
+    def variables_of(self, template: str) -> set[str]:
+        """The top-level names the template reads; ValueError when it does not parse."""
+
+
+class JsonQuery(ABC):
+    @abstractmethod
+    def find(self, data: object, path: str) -> list:
+        """Every value `path` (JSONPath) matches; ValueError for a malformed path."""
+
+    @abstractmethod
+    def check(self, path: str) -> str | None:
+        """Why `path` is not valid JSONPath, or None."""
+
+
+class OutboundHttp(ABC):
+    """HTTP to user-chosen URLs, refusing private, loopback, link-local, metadata, multicast and
+    reserved addresses (after DNS resolution, on every redirect) unless allow-listed."""
+
+    @abstractmethod
+    def check_url(self, url: str) -> None:
+        """Raises OutboundRefused when `url` may not be called (bad scheme, refused address)."""
+
+    @abstractmethod
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None, timeout_s: float = 10.0,
+                max_bytes: int = 1024 * 1024) -> HttpResponse:
+        """OutboundRefused for a refused address; OutboundFailed for a network failure, a
+        timeout, too many redirects or a body over `max_bytes`."""
+
+
+class FileTexts(ABC):
+    @abstractmethod
+    def text_of(self, workspace_id: str, file_id: str, max_chars: int) -> str:
+        """The text of a live file of `workspace_id`; NotFound for any other file."""
+
+
+# --- Webhooks -----------------------------------------------------------------------------------
+
+class WebhookRepository(ABC):
+    @abstractmethod
+    def add(self, webhook: Webhook) -> Webhook: ...
+
+    @abstractmethod
+    def get(self, workspace_id: str, webhook_id: str) -> Webhook | None: ...
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[Webhook]: ...
+
+    @abstractmethod
+    def count(self, workspace_id: str) -> int: ...
+
+    @abstractmethod
+    def delete(self, workspace_id: str, webhook_id: str) -> bool: ...
+
+    @abstractmethod
+    def subscribed(self, workspace_id: str, event: str) -> list[Webhook]:
+        """The workspace's webhooks that listen to `event`."""
+
+
+class DeliveryRepository(ABC):
+    """The persisted delivery queue, which is also the delivery log."""
+
+    @abstractmethod
+    def add_many(self, deliveries: list[Delivery]) -> None:
+        """Enqueue; a second delivery of the same event to the same webhook is ignored."""
+
+    @abstractmethod
+    def claim_due(self, now: datetime, lease_until: datetime) -> Delivery | None:
+        """Atomically take one pending delivery due by `now`, hiding it from other claimers
+        until `lease_until` (if this process dies mid-attempt, it is retried after that)."""
+
+    @abstractmethod
+    def record_attempt(self, delivery_id: str, attempt: DeliveryAttempt, status: DeliveryStatus,
+                       next_attempt_at: datetime | None) -> None: ...
+
+    @abstractmethod
+    def page(self, webhook_id: str, page: PageRequest) -> Page[Delivery]:
+        """Newest first."""

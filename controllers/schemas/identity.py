@@ -39,3 +39,50 @@ class AuthResultSchema(TokenPairSchema):
 
 class UserSearchQuerySchema(PageQuerySchema):
     q = fields.String(validate=validate.Length(max=200))
+
+
+def _password_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+
+
+def _token_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+
+
+class UpdateMeSchema(Schema):
+    """Only the name: role, email and is_active are unknown fields here, so they get 422."""
+
+    name = fields.String(validate=validate.Length(min=1, max=120))
+
+
+class LogoutSchema(Schema):
+    refresh_token = fields.String(validate=validate.Length(max=4096), load_only=True)
+
+
+class ChangePasswordSchema(Schema):
+    current_password = _password_field()
+    new_password = _password_field()
+
+
+class PasswordResetRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = _token_field()
+    new_password = _password_field()
+
+
+class VerifyEmailSchema(Schema):
+    token = _token_field()
+
+
+class LoginSessionSchema(Schema):
+    id = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    last_used_at = fields.DateTime(required=True, metadata={
+        "description": "When the session last refreshed its tokens"})
+    user_agent = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    current = fields.Boolean(required=True, metadata={
+        "description": "The session of the token making this request"})

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from entities.workspace import WorkspaceRole
+
 
 class WorkspaceSettingsSchema(Schema):
     default_model = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -13,6 +15,52 @@ class WorkspaceSchema(Schema):
     description = fields.String(required=True)
     settings = fields.Nested(WorkspaceSettingsSchema, required=True)
     is_personal = fields.Boolean(required=True)
-    role = fields.String(required=True)
+    role = fields.String(required=True, metadata={"description": "The caller's role"})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+
+class WorkspaceCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    settings = fields.Nested(WorkspaceSettingsSchema)
+
+
+class WorkspaceUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    description = fields.String(validate=validate.Length(max=2000))
+    settings = fields.Nested(WorkspaceSettingsSchema, metadata={
+        "description": "Merged into the current settings; null clears a value"})
+
+
+class MemberSchema(Schema):
+    user_id = fields.String(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.Enum(WorkspaceRole, by_value=True, required=True)
+    joined_at = fields.DateTime(allow_none=True)
+
+
+class MemberAddSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.Enum(WorkspaceRole, by_value=True, load_default=WorkspaceRole.MEMBER)
+
+
+class MemberRoleSchema(Schema):
+    role = fields.Enum(WorkspaceRole, by_value=True, required=True)
+
+
+class ProviderStatusSchema(Schema):
+    provider = fields.String(required=True)
+    configured = fields.Boolean(required=True)
+    key_hint = fields.String(allow_none=True, metadata={"example": "sk-...abcd"})
+    api_base = fields.String(allow_none=True)
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class ProviderKeyPutSchema(Schema):
+    api_key = fields.String(validate=validate.Length(max=1024), load_only=True, metadata={
+        "description": "Stored encrypted; only a hint is ever returned. Optional with api_base "
+                       "(e.g. Ollama)."})
+    api_base = fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"},
+                          validate=validate.Length(max=500))

@@ -1,13 +1,20 @@
 """The LiteLLM gateway against the mock OpenAI-compatible provider, through a real Router."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 import yaml
 
 from adapters import model_catalogue
 from adapters.llm_gateway import LiteLLMGateway
+from adapters.model_catalogue import CatalogueError
 from entities.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, ValidationFailed
 from entities.llm import ChatRequest, ProviderCredential, UsageRecord
+from repositories.mongo import connect
 from repositories.usage import MongoUsageRepository
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
@@ -267,6 +274,16 @@ class NoWorkspaceKeys:
 
 
 @pytest.fixture
+def db(mongo_uri):
+    """A fresh database on the session's MongoDB, without building the whole app."""
+    client = connect(mongo_uri)
+    name = f"test_usage_{uuid.uuid4().hex[:12]}"
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
 def usage_repo(db):
     repo = MongoUsageRepository(db)
     repo.ensure_indexes()
@@ -308,3 +325,29 @@ def test_a_batch_written_twice_is_stored_once(usage_repo, db):
     usage_repo.add_many(records)
 
     assert db.usage.count_documents({}) == 3
+
+
+def test_extra_parameters_cannot_redirect_the_call(gateway, mock_provider):
+    gateway.complete(ask(extra={"api_base": "http://169.254.169.254/v1", "api_key": "x",
+                                "seed": 7, "model": "other"}))
+
+    sent = mock_provider.requests[-1]
+    assert sent["seed"] == 7 and sent["model"] == PRIMARY
+    assert mock_provider.request_headers[-1]["authorization"] == "Bearer test"
+
+
+def test_building_the_gateway_does_not_import_litellm(catalogue):
+    code = ("import sys; from adapters.llm_gateway import LiteLLMGateway; "
+            f"LiteLLMGateway({str(catalogue)!r}); print('litellm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+
+    assert out.stdout.strip() == "False"
+
+
+def test_an_unreadable_catalogue_refuses_to_start(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text("model_list: [{litellm_params: {model: x}}]")
+
+    with pytest.raises(CatalogueError):
+        LiteLLMGateway(path)

@@ -1,0 +1,176 @@
+"""/api/v1/files: uploads streamed into storage, signed downloads, versions and the trash."""
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from flask import Response, request, url_for
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError
+
+from controllers.deps import settings, use_cases
+from controllers.multipart import UploadForm, read_upload
+from controllers.schemas.common import page_body, page_of
+from controllers.schemas.files import (
+    DownloadLinkSchema,
+    DownloadQuerySchema,
+    FilePatchSchema,
+    FileQuerySchema,
+    FileSchema,
+    FileVersionSchema,
+    UploadFieldsSchema,
+    UploadFormSchema,
+    VersionFieldsSchema,
+    VersionFormSchema,
+)
+from controllers.security import authenticated, current_actor
+from entities.errors import ValidationFailed
+from entities.pagination import PageRequest
+from use_cases.file_downloads import Download
+from use_cases.files import FileFilter, UploadDetails
+
+blp = Blueprint("files", __name__, url_prefix="/api/v1/files",
+                description="Files: uploads, signed downloads, versions")
+
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
+
+
+def multipart_body(schema: type[Schema]) -> dict:
+    return {"requestBody": {"required": True,
+                            "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+def _form_fields(form: UploadForm, schema: Schema) -> dict:
+    """The text fields checked like any other input (unknown ones rejected), and the file."""
+    try:
+        fields = schema.load(form.fields)
+    except ValidationError as error:
+        raise ValidationFailed("Request validation failed", error.messages_dict) from None
+    if form.file is None:
+        raise ValidationFailed("Request validation failed", {"file": ["Missing file."]})
+    return fields
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback for old clients and the exact UTF-8 name in filename*."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join("_" if ch in '"\\' else ch for ch in fallback).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def serve(download: Download) -> Response:
+    """The bytes, read from storage chunk by chunk while the client receives them."""
+
+    def body():
+        with download.stream as stream:
+            while chunk := stream.read(DOWNLOAD_CHUNK_BYTES):
+                yield chunk
+
+    response = Response(body(), mimetype=download.content_type, direct_passthrough=True)
+    response.headers.update({
+        "Content-Length": str(download.size),
+        "Content-Disposition": content_disposition(download.filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+        "ETag": f'"{download.sha256}"',
+    })
+    return response
+
+
+@blp.post("/upload")
+@authenticated
+@blp.doc(**multipart_body(UploadFormSchema))
+@blp.response(201, FileSchema)
+@blp.alt_response(413, description="File over MAX_FILE_SIZE (payload_too_large) or the "
+                                   "workspace's quota (quota_exceeded)")
+@blp.alt_response(415, description="Extension not allowed, or content not matching it")
+def upload_file():
+    with read_upload(request, settings().max_file_size) as form:
+        fields = _form_fields(form, UploadFieldsSchema())
+        return use_cases().files.upload(current_actor(), UploadDetails(**fields),
+                                        form.file.filename, form.file.chunks())
+
+
+@blp.get("")
+@authenticated
+@blp.arguments(FileQuerySchema, location="query")
+@blp.response(200, page_of(FileSchema))
+def list_files(query):
+    page = PageRequest(page=query.pop("page"), size=query.pop("size"))
+    return page_body(use_cases().files.list(current_actor(), FileFilter(**query), page))
+
+
+@blp.get("/<file_id>")
+@authenticated
+@blp.response(200, FileSchema)
+def get_file(file_id: str):
+    return use_cases().files.get(current_actor(), file_id)
+
+
+@blp.patch("/<file_id>")
+@authenticated
+@blp.arguments(FilePatchSchema)
+@blp.response(200, FileSchema)
+def update_file(changes, file_id: str):
+    return use_cases().files.update(current_actor(), file_id, **changes)
+
+
+@blp.delete("/<file_id>")
+@authenticated
+@blp.response(204)
+def delete_file(file_id: str):
+    use_cases().files.delete(current_actor(), file_id)
+
+
+@blp.post("/<file_id>/restore")
+@authenticated
+@blp.response(200, FileSchema)
+def restore_file(file_id: str):
+    return use_cases().files.restore(current_actor(), file_id)
+
+
+@blp.post("/<file_id>/versions")
+@authenticated
+@blp.doc(**multipart_body(VersionFormSchema))
+@blp.response(201, FileSchema)
+def upload_version(file_id: str):
+    with read_upload(request, settings().max_file_size) as form:
+        _form_fields(form, VersionFieldsSchema())
+        return use_cases().files.add_version(current_actor(), file_id, form.file.filename,
+                                             form.file.chunks())
+
+
+@blp.get("/<file_id>/versions")
+@authenticated
+@blp.response(200, FileVersionSchema(many=True))
+def list_versions(file_id: str):
+    return use_cases().files.versions(current_actor(), file_id)
+
+
+@blp.get("/<file_id>/download")
+@authenticated
+@blp.arguments(DownloadQuerySchema, location="query")
+@blp.response(200, DownloadLinkSchema)
+def download_link(query, file_id: str):
+    link = use_cases().file_downloads.link(current_actor(), file_id, query.get("version"))
+    path = url_for("files.download_signed", token=link.token)
+    base = settings().public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    return {"url": base + path, "expires_at": link.expires_at}
+
+
+@blp.get("/download/<token>")
+@blp.response(200, content_type="application/octet-stream",
+              description="The file's bytes, as an attachment; no Authorization needed")
+@blp.alt_response(401, description="The link has expired")
+@blp.alt_response(404, description="The link was altered, or the file is gone")
+def download_signed(token: str):
+    return serve(use_cases().file_downloads.open_link(token))
+
+
+@blp.get("/<file_id>/public")
+@blp.arguments(DownloadQuerySchema, location="query")
+@blp.response(200, content_type="application/octet-stream",
+              description="A public file's bytes, with no Authorization (404 unless is_public)")
+def download_public(query, file_id: str):
+    return serve(use_cases().file_downloads.open_public(file_id, query.get("version")))

@@ -1,0 +1,118 @@
+"""Rate limits (Flask-Limiter), counted in MongoDB so every gunicorn worker shares them.
+
+What is limited:
+- every request except the service routes (health, metrics, docs): RATELIMIT_DEFAULT per user
+  (the `sub` of a validly signed bearer token) or, without one, per client IP;
+- `limit_auth`: RATELIMIT_AUTH per client IP, for login, register and password reset;
+- `limit_llm` and `limit_messages`: RATELIMIT_LLM per user, one budget shared by every route that
+  calls a model (sending a message, /llm/chat, /v1/chat/completions, workflow runs...);
+- `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls.
+
+Put the decorator right under the route decorator, so the limit is checked before the body is
+parsed or the token's session is looked up:
+
+    @blp.post("/<talk_id>/messages")
+    @limit_messages
+    @authenticated
+    @blp.arguments(SendMessageSchema)
+    def send_message(body, talk_id): ...
+
+A 429 has API.md's error shape (OpenAI's under /v1/) with Retry-After and X-RateLimit-Limit,
+X-RateLimit-Remaining and X-RateLimit-Reset headers. Counters live in the app's database
+(collections `ratelimit_counters`, `ratelimit_windows`, TTL-trimmed) unless RATELIMIT_STORAGE_URI
+names another storage (e.g. `memory://` for a single process).
+
+The Limiter is module-level, like every Flask extension used with decorators; `init_rate_limits`
+binds it to the app being created, so one process serves one app's limits at a time.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from flask import Flask, request
+from flask_jwt_extended import decode_token
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from controllers.deps import settings
+from controllers.errors import error_response
+
+SERVICE_PATHS = frozenset({"/", "/health", "/api/health", "/metrics", "/openapi.json", "/docs",
+                           "/redoc"})
+COUNTERS = "ratelimit_counters"
+WINDOWS = "ratelimit_windows"
+
+
+def client_ip() -> str:
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def user_or_ip() -> str:
+    """The user of a validly signed bearer token, else the client IP. No database lookup: a
+    revoked token still counts against its user, which is what a limit wants."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.count(".") == 2:
+        try:
+            return f"user:{decode_token(token.strip())['sub']}"
+        except Exception:  # any invalid or expired token: count it against the address
+            return client_ip()
+    return client_ip()
+
+
+limiter = Limiter(
+    key_func=user_or_ip,
+    application_limits=[lambda: settings().ratelimit_default],
+    headers_enabled=True,
+    strategy="fixed-window",
+)
+
+limit_auth = limiter.limit(lambda: settings().ratelimit_auth, key_func=client_ip)
+limit_llm = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="llm")
+limit_messages = limit_llm
+limit_uploads = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="uploads")
+
+
+@limiter.request_filter
+def _exempt() -> bool:
+    return (request.method == "OPTIONS" or request.path in SERVICE_PATHS
+            or request.path.startswith("/docs-assets/"))
+
+
+def _rate_limited(error: RateLimitExceeded):
+    current = limiter.current_limit
+    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    return error_response(429, "rate_limited", f"Rate limit exceeded: {error.description}",
+                          headers={"Retry-After": retry_after})
+
+
+def trust_proxies(app: Flask, count: int) -> None:
+    """Behind `count` proxies (nginx), take the client address and scheme from X-Forwarded-*."""
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+
+
+def init_rate_limits(app: Flask, config, mongodb_uri: str, listeners: Iterable = ()):
+    """Bind the limiter to `app`; returns a function that closes its storage connection."""
+    storage_uri = config.ratelimit_storage_uri or mongodb_uri
+    options = {}
+    if storage_uri.startswith(("mongodb://", "mongodb+srv://")):
+        options = dict(
+            database_name=config.mongodb_database, counter_collection_name=COUNTERS,
+            window_collection_name=WINDOWS, serverSelectionTimeoutMS=config.mongodb_timeout_ms,
+            connectTimeoutMS=config.mongodb_timeout_ms, appname="synapscale-ratelimit",
+            event_listeners=list(listeners),
+        )
+    app.config.update(RATELIMIT_ENABLED=config.ratelimit_enabled,
+                      RATELIMIT_STORAGE_URI=storage_uri, RATELIMIT_STORAGE_OPTIONS=options)
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    storage = limiter.storage if config.ratelimit_enabled else None
+
+    def close() -> None:
+        client = getattr(storage, "_storage", None)  # limits opens its MongoClient lazily
+        if client is not None:
+            client.close()
+
+    return close

@@ -1,0 +1,34 @@
+from datetime import UTC
+
+from marshmallow import Schema, fields, validate
+
+from controllers.schemas.common import PageQuerySchema
+from entities.user import GlobalRole
+
+
+class AdminUserUpdateSchema(Schema):
+    role = fields.Enum(GlobalRole, by_value=True)
+    is_active = fields.Boolean()
+
+
+class AuditQuerySchema(PageQuerySchema):
+    actor = fields.String(validate=validate.Length(max=64), metadata={
+        "description": "User id of whoever acted"})
+    action = fields.String(validate=validate.Length(max=100),
+                           metadata={"description": "e.g. auth.login, member.added"})
+    since = fields.AwareDateTime(data_key="from", default_timezone=UTC,
+                                 metadata={"description": "ISO-8601, inclusive"})
+    until = fields.AwareDateTime(data_key="to", default_timezone=UTC,
+                                 metadata={"description": "ISO-8601, exclusive"})
+
+
+class AuditEntrySchema(Schema):
+    id = fields.String(required=True)
+    actor_id = fields.String(allow_none=True, required=True)
+    action = fields.String(required=True)
+    target_type = fields.String(allow_none=True)
+    target_id = fields.String(allow_none=True)
+    workspace_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    at = fields.DateTime(required=True)
+    details = fields.Dict(required=True)

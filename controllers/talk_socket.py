@@ -1,0 +1,142 @@
+"""WebSocket `/api/v1/ws/talks/{talk_id}?token=`: send, stop and resume replies in one talk.
+
+Client frames: `{"type": "message", "content", "model"?, "file_ids"?, "temperature"?,
+"max_tokens"?}`, `{"type": "stop"}`, `{"type": "resume", "message_id"}`. Server frames: the SSE
+events as `{"type": <name>, ...}` (`user_message`, `start`, `delta`, `done`, `error`). Closes with
+4401 for a bad token and 4404 for a talk the caller may not see.
+"""
+from __future__ import annotations
+
+import json
+
+from marshmallow import Schema, ValidationError, fields, validate
+from simple_websocket import ConnectionClosed
+
+from controllers.deps import use_cases
+from controllers.realtime import CLOSE_NOT_FOUND, authenticate, send_json, sock
+from controllers.schemas.talks import ID, MAX_CONTENT, MessageSchema
+from controllers.talks import render_event
+from entities.errors import DomainError, NotFound
+from use_cases.chat import Chat, ReplyOptions
+from use_cases.generations import Feed
+
+PATH = "/api/v1/ws/talks/<talk_id>"
+IDLE_WAIT_S = 1.0  # how long to wait for a client frame when no reply is being followed
+EVENT_WAIT_S = 0.05
+
+
+class SocketMessageSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("message"))
+    content = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
+    model = fields.String(allow_none=True, validate=validate.Length(max=200))
+    file_ids = fields.List(fields.String(validate=ID), load_default=list,
+                           validate=validate.Length(max=20))
+    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
+    max_tokens = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=1_000_000))
+
+
+class SocketResumeSchema(Schema):
+    type = fields.String(required=True, validate=validate.Equal("resume"))
+    message_id = fields.String(required=True, validate=ID)
+
+
+message_schema = MessageSchema()
+
+
+def error_frame(code: str, message: str, details: dict | None = None) -> dict:
+    return {"type": "error", "code": code, "message": message, "details": details or {}}
+
+
+class TalkSocket:
+    def __init__(self, ws, chat: Chat, user_id: str, talk_id: str):
+        self.ws = ws
+        self.chat = chat
+        self.user_id = user_id
+        self.talk_id = talk_id
+        self.feed: Feed | None = None
+
+    def run(self) -> None:
+        try:
+            while self.ws.connected:
+                frame = self.ws.receive(timeout=0 if self.feed else IDLE_WAIT_S)
+                if frame is not None:
+                    self.handle(frame)
+                if self.feed is not None:
+                    self.forward()
+        except ConnectionClosed:
+            pass  # the client left; a reply being generated goes on
+        finally:
+            self.follow(None)
+
+    def forward(self) -> None:
+        event = self.feed.next(timeout=EVENT_WAIT_S)
+        if event is not None:
+            send_json(self.ws, {"type": event.type, **render_event(event)})
+        if self.feed.ended:
+            self.follow(None)
+
+    def follow(self, feed: Feed | None) -> None:
+        if self.feed is not None:
+            self.feed.close()
+        self.feed = feed
+
+    def handle(self, frame: str | bytes) -> None:
+        try:
+            data = json.loads(frame)
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "message":
+                self.send(SocketMessageSchema().load(data))
+            elif kind == "stop":
+                self.chat.stop(self.user_id, self.talk_id, wait=False)
+            elif kind == "resume":
+                body = SocketResumeSchema().load(data)
+                self.follow(self.chat.follow(self.user_id, self.talk_id, body["message_id"]))
+            else:
+                send_json(self.ws, error_frame(
+                    "bad_request", "Expected a frame of type message, stop or resume"))
+        except ValueError:  # json.JSONDecodeError
+            send_json(self.ws, error_frame("bad_request", "Frames must be JSON objects"))
+        except ValidationError as error:
+            send_json(self.ws, error_frame("validation_error", "Frame validation failed",
+                                           error.normalized_messages()))
+        except DomainError as error:
+            send_json(self.ws, error_frame(error.code, error.message, error.details))
+
+    def send(self, body: dict) -> None:
+        options = ReplyOptions(model=body.get("model"), temperature=body.get("temperature"),
+                               max_tokens=body.get("max_tokens"))
+        user_message, generation = self.chat.send_streaming(
+            self.user_id, self.talk_id, body["content"], options, body["file_ids"])
+        send_json(self.ws, {"type": "user_message", **message_schema.dump(user_message)})
+        self.follow(generation.follow())
+
+
+@sock.route(PATH)
+def talk_socket(ws, talk_id):
+    actor = authenticate(ws)
+    if actor is None:
+        return
+    try:
+        use_cases().talks.visible(actor.user_id, talk_id)
+    except NotFound:
+        ws.close(CLOSE_NOT_FOUND, "talk not found")
+        return
+    TalkSocket(ws, use_cases().chat, actor.user_id, talk_id).run()
+
+
+def document(api) -> None:
+    """WebSockets are not Flask-Smorest views: describe this one in the spec by hand."""
+    api.spec.path(path="/api/v1/ws/talks/{talk_id}", operations={"get": {
+        "tags": ["talks"],
+        "summary": "WebSocket: send, stop and resume replies in a talk",
+        "description": __doc__,
+        "parameters": [
+            {"name": "talk_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
+             "description": "An access token"},
+        ],
+        "responses": {
+            "101": {"description": "Switching protocols; closes 4401 (bad token) or 4404 "
+                                   "(talk not visible)"},
+        },
+    }})

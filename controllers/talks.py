@@ -1,0 +1,218 @@
+"""/api/v1/talks and /api/v1/search: conversations, their messages, streaming replies."""
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import send_file
+from flask_smorest import Blueprint
+
+from controllers.deps import use_cases
+from controllers.rate_limits import limit_messages
+from controllers.schemas.common import page_body, page_of
+from controllers.schemas.talks import (
+    SSE_DESCRIPTION,
+    ExchangeSchema,
+    ExportQuerySchema,
+    MessagePageQuerySchema,
+    MessagePageSchema,
+    MessageSchema,
+    ReplyOptionsSchema,
+    SearchHitSchema,
+    SearchQuerySchema,
+    SendMessageSchema,
+    StoppedSchema,
+    TalkCreateSchema,
+    TalkListQuerySchema,
+    TalkSchema,
+    TalkUpdateSchema,
+)
+from controllers.security import authenticated, current_actor
+from controllers.sse import (
+    EVENT_STREAM,
+    feed_frames,
+    keepalive_seconds,
+    sse_frame,
+    sse_response,
+    wants_stream,
+)
+from entities.pagination import PageRequest
+from use_cases.chat import ReplyOptions
+from use_cases.generations import Feed, StreamEvent
+
+blp = Blueprint("talks", __name__, url_prefix="/api/v1",
+                description="Talks (conversations), messages and streaming replies")
+
+message_schema = MessageSchema()
+
+
+def render_event(event: StreamEvent) -> dict:
+    """A stream event as the client sees it (SSE data, or a WebSocket frame without `type`)."""
+    if event.type == "done":
+        return {"message": message_schema.dump(event.data["message"])}
+    if event.type == "delta":
+        return {"content": event.data["content"]}
+    return dict(event.data)
+
+
+def stream_reply(user_message, feed: Feed):
+    first = [sse_frame("user_message", message_schema.dump(user_message))] if user_message else []
+    return sse_response(feed_frames(first, feed, render_event, keepalive_seconds()))
+
+
+def reply_options(body: dict) -> ReplyOptions:
+    return ReplyOptions(model=body.get("model"), temperature=body.get("temperature"),
+                        max_tokens=body.get("max_tokens"))
+
+
+# --- talks --------------------------------------------------------------------------------------
+
+@blp.get("/talks")
+@authenticated
+@blp.arguments(TalkListQuerySchema, location="query")
+@blp.response(200, page_of(TalkSchema))
+def list_talks(query):
+    """The caller's talks, pinned first, then newest activity first."""
+    page = use_cases().talks.list(
+        current_actor().user_id, query.get("workspace_id"),
+        PageRequest(query["page"], query["size"]), name_contains=query.get("q"),
+        archived=query["archived"], deleted=query["deleted"])
+    return page_body(page)
+
+
+@blp.post("/talks")
+@authenticated
+@blp.arguments(TalkCreateSchema)
+@blp.response(201, TalkSchema)
+def create_talk(body):
+    return use_cases().talks.create(current_actor().user_id, body.get("workspace_id"), **{
+        key: body.get(key) for key in ("name", "model", "system_prompt", "tags")})
+
+
+@blp.get("/talks/<talk_id>")
+@authenticated
+@blp.response(200, TalkSchema)
+def get_talk(talk_id):
+    return use_cases().talks.visible(current_actor().user_id, talk_id)
+
+
+@blp.patch("/talks/<talk_id>")
+@authenticated
+@blp.arguments(TalkUpdateSchema)
+@blp.response(200, TalkSchema)
+def update_talk(body, talk_id):
+    return use_cases().talks.update(current_actor().user_id, talk_id, **body)
+
+
+@blp.delete("/talks/<talk_id>")
+@authenticated
+@blp.response(204)
+def delete_talk(talk_id):
+    """Soft delete: the talk leaves every list and search; `POST .../restore` brings it back."""
+    use_cases().talks.delete(current_actor().user_id, talk_id)
+
+
+@blp.post("/talks/<talk_id>/restore")
+@authenticated
+@blp.response(200, TalkSchema)
+def restore_talk(talk_id):
+    return use_cases().talks.restore(current_actor().user_id, talk_id)
+
+
+@blp.get("/talks/<talk_id>/export")
+@authenticated
+@blp.arguments(ExportQuerySchema, location="query")
+@blp.response(200, description="The whole conversation as an attachment (JSON or Markdown)",
+              content_type="application/octet-stream")
+def export_talk(query, talk_id):
+    export = use_cases().talks.export(current_actor().user_id, talk_id, query["format"])
+    return send_file(BytesIO(export.body.encode()), mimetype=export.content_type,
+                     as_attachment=True, download_name=export.filename, max_age=0)
+
+
+@blp.get("/search")
+@authenticated
+@blp.arguments(SearchQuerySchema, location="query")
+@blp.response(200, page_of(SearchHitSchema))
+def search(query):
+    """The caller's talk names, then messages, containing `q`."""
+    page = use_cases().talks.search(current_actor().user_id, query["q"],
+                                    query.get("workspace_id"),
+                                    PageRequest(query["page"], query["size"]))
+    return page_body(page)
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+@blp.get("/talks/<talk_id>/messages")
+@authenticated
+@blp.arguments(MessagePageQuerySchema, location="query")
+@blp.response(200, MessagePageSchema)
+def list_messages(query, talk_id):
+    page = use_cases().talks.messages_page(current_actor().user_id, talk_id, query["limit"],
+                                           query.get("before"))
+    return {"items": page.items, "has_more": page.has_more, "next_before": page.next_before}
+
+
+@blp.post("/talks/<talk_id>/messages")
+@limit_messages
+@authenticated
+@blp.arguments(SendMessageSchema)
+@blp.response(201, ExchangeSchema)
+@blp.alt_response(200, description=SSE_DESCRIPTION, content_type=EVENT_STREAM, success=True)
+@blp.alt_response(502, description="The model failed after fallbacks; both messages are stored")
+@blp.alt_response(504, description="The model timed out; both messages are stored")
+def send_message(body, talk_id):
+    """The user message is stored before the model is called; a failed reply is stored with
+    status `failed` (its id in the error's details)."""
+    chat, user_id = use_cases().chat, current_actor().user_id
+    options = reply_options(body)
+    if wants_stream(body.get("stream")):
+        user_message, generation = chat.send_streaming(user_id, talk_id, body["content"],
+                                                       options, body["file_ids"])
+        return stream_reply(user_message, generation.follow())
+    exchange = chat.send(user_id, talk_id, body["content"], options, body["file_ids"])
+    return exchange
+
+
+@blp.post("/talks/<talk_id>/messages/<message_id>/regenerate")
+@limit_messages
+@authenticated
+@blp.arguments(ReplyOptionsSchema)
+@blp.response(201, ExchangeSchema)
+@blp.alt_response(200, description=SSE_DESCRIPTION, content_type=EVENT_STREAM, success=True)
+def regenerate(body, talk_id, message_id):
+    """A new reply to the user message the reply `message_id` answered; the old reply is kept
+    with status `superseded`."""
+    stream = wants_stream(body.get("stream"))
+    result = use_cases().chat.regenerate(current_actor().user_id, talk_id, message_id,
+                                         reply_options(body), stream=stream)
+    if stream:
+        user_message, generation = result
+        return stream_reply(user_message, generation.follow())
+    return result
+
+
+@blp.post("/talks/<talk_id>/stop")
+@authenticated
+@blp.response(200, StoppedSchema)
+def stop(talk_id):
+    """Stops the talk's reply being generated (on whichever worker); its partial text is saved
+    with status `stopped`."""
+    stopped = use_cases().chat.stop(current_actor().user_id, talk_id)
+    return {"messages": [message for message in stopped if message is not None]}
+
+
+@blp.get("/talks/<talk_id>/messages/<message_id>/stream")
+@authenticated
+@blp.response(200, description="SSE: `start`, the text so far as one `delta`, the following "
+              "`delta`s live, then `done` or `error`", content_type=EVENT_STREAM)
+def follow_reply(talk_id, message_id):
+    feed = use_cases().chat.follow(current_actor().user_id, talk_id, message_id)
+    return stream_reply(None, feed)
+
+
+@blp.delete("/talks/<talk_id>/messages/<message_id>")
+@authenticated
+@blp.response(204)
+def delete_message(talk_id, message_id):
+    use_cases().talks.delete_message(current_actor().user_id, talk_id, message_id)

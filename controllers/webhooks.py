@@ -1,0 +1,66 @@
+"""/api/v1/workspaces/{id}/webhooks: registration, removal and the delivery log (admin+)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from flask_smorest import Blueprint
+
+from controllers.deps import use_cases
+from controllers.schemas.common import PageQuerySchema, page_body, page_of
+from controllers.schemas.webhooks import (
+    DeliverySchema,
+    WebhookCreatedSchema,
+    WebhookCreateSchema,
+    WebhookSchema,
+)
+from controllers.security import authenticated, current_actor
+from entities.pagination import PageRequest
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/workspaces",
+                description="Webhooks: signed POSTs of workspace events, retried with backoff")
+
+
+def webhook_body(webhook) -> dict:
+    body = asdict(webhook)
+    body.pop("encrypted_secret")
+    return body
+
+
+@blp.get("/<workspace_id>/webhooks")
+@authenticated
+@blp.response(200, WebhookSchema(many=True))
+def list_webhooks(workspace_id):
+    return [webhook_body(w) for w in use_cases().webhooks.list(current_actor(), workspace_id)]
+
+
+@blp.post("/<workspace_id>/webhooks")
+@authenticated
+@blp.arguments(WebhookCreateSchema)
+@blp.response(201, WebhookCreatedSchema)
+@blp.alt_response(409, description="The workspace has its maximum number of webhooks")
+def create_webhook(body, workspace_id):
+    """Deliveries are POSTs of `{id, event, workspace_id, created_at, data}` signed with
+    `X-SynapScale-Signature: sha256=<HMAC-SHA256 of the raw body>`. The URL must be public
+    (the rules of the workflow `http_request` node)."""
+    webhook, secret = use_cases().webhooks.create(current_actor(), workspace_id, **body)
+    return {**webhook_body(webhook), "secret": secret}
+
+
+@blp.delete("/<workspace_id>/webhooks/<webhook_id>")
+@authenticated
+@blp.response(204)
+def delete_webhook(workspace_id, webhook_id):
+    use_cases().webhooks.delete(current_actor(), workspace_id, webhook_id)
+
+
+@blp.get("/<workspace_id>/webhooks/<webhook_id>/deliveries")
+@authenticated
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, page_of(DeliverySchema))
+def list_deliveries(query, workspace_id, webhook_id):
+    """Newest first; every attempt is also written to the log."""
+    page = use_cases().webhooks.deliveries(current_actor(), workspace_id, webhook_id,
+                                           PageRequest(**query))
+    body = page_body(page)
+    body["items"] = [asdict(delivery) for delivery in page.items]
+    return body

@@ -1,0 +1,1 @@
+"""Database initialisation and demo data, run by `flask --app app <command>`."""

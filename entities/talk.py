@@ -1,0 +1,153 @@
+"""Talks (conversations) and their messages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+TITLE_MAX_CHARS = 60
+
+
+class MessageRole(str, Enum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class MessageStatus(str, Enum):
+    COMPLETE = "complete"
+    STREAMING = "streaming"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SUPERSEDED = "superseded"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not MessageStatus.STREAMING
+
+
+# Replies the model sees again as history; failed and superseded ones are not part of the thread.
+IN_CONTEXT = (MessageStatus.COMPLETE, MessageStatus.STOPPED)
+
+
+@dataclass
+class Talk:
+    id: str
+    workspace_id: str
+    user_id: str
+    name: str = ""
+    model: str | None = None
+    system_prompt: str | None = None
+    tags: list[str] = field(default_factory=list)
+    archived: bool = False
+    pinned: bool = False
+    message_count: int = 0
+    last_message_at: datetime | None = None
+    deleted_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass
+class MessageUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Message:
+    id: str
+    talk_id: str
+    workspace_id: str
+    user_id: str
+    role: MessageRole
+    content: str
+    status: MessageStatus = MessageStatus.COMPLETE
+    model: str | None = None
+    parent_id: str | None = None  # an assistant reply's user message
+    file_ids: list[str] = field(default_factory=list)
+    usage: MessageUsage | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    error_code: str | None = None  # the API error code of a failed reply (e.g. upstream_timeout)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """A cursor page: `items` oldest first; `next_before` continues further back."""
+
+    items: list[Message]
+    has_more: bool
+
+    @property
+    def next_before(self) -> str | None:
+        return self.items[0].id if self.has_more and self.items else None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    talk_id: str
+    talk_name: str
+    message_id: str | None  # None: the talk's name matched
+    snippet: str
+    created_at: datetime | None
+
+
+def title_from(text: str, limit: int = TITLE_MAX_CHARS) -> str:
+    """A talk name from its first user message: one line, cut at a word within `limit` chars."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line or "New talk"
+    cut = line[: limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def snippet_around(text: str, needle: str, width: int = 160) -> str:
+    """About `width` characters of `text` centred on the first case-insensitive `needle`."""
+    flat = " ".join(text.split())
+    at = flat.lower().find(needle.lower()) if needle else -1
+    if at < 0 or len(flat) <= width:
+        return flat[:width] + ("…" if len(flat) > width else "")
+    start = max(0, at - (width - len(needle)) // 2)
+    end = min(len(flat), start + width)
+    start = max(0, end - width)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def talk_as_dict(talk: Talk) -> dict:
+    """JSON-ready talk, for events and exports."""
+    return {
+        "id": talk.id, "workspace_id": talk.workspace_id, "name": talk.name, "model": talk.model,
+        "system_prompt": talk.system_prompt, "tags": list(talk.tags), "archived": talk.archived,
+        "pinned": talk.pinned, "message_count": talk.message_count,
+        "last_message_at": _iso(talk.last_message_at), "created_at": _iso(talk.created_at),
+        "updated_at": _iso(talk.updated_at),
+    }
+
+
+def message_as_dict(message: Message) -> dict:
+    """JSON-ready message, for events and exports."""
+    usage = message.usage
+    return {
+        "id": message.id, "talk_id": message.talk_id, "role": message.role.value,
+        "content": message.content, "status": message.status.value, "model": message.model,
+        "parent_id": message.parent_id, "file_ids": list(message.file_ids),
+        "usage": None if usage is None else {
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens, "cost_usd": usage.cost_usd},
+        "latency_ms": message.latency_ms, "error": message.error,
+        "created_at": _iso(message.created_at), "updated_at": _iso(message.updated_at),
+    }

@@ -1,0 +1,81 @@
+"""gunicorn settings: `gunicorn "app:create_app()"` reads this file from the working directory.
+
+Every value comes from the environment (and `.env`). The worker class is gthread: one thread per
+connection, so WebSockets and SSE streams sit beside ordinary requests while bcrypt, llama.cpp and
+other C code that releases the GIL run in parallel. bench/ws_capacity.py measured it against
+gevent (README, "Choosing the gunicorn worker class").
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_int('PORT', 5000)}"
+workers = _int("WEB_CONCURRENCY", 2)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# gthread: one thread per open connection, so this bounds the WebSockets/SSE streams per worker.
+threads = _int("GUNICORN_THREADS", 1000)
+# open connections per worker, kept-alive idle ones included (gevent: the greenlet pool size)
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 2000)
+preload_app = False  # each worker builds its own app and MongoClient after the fork
+
+# `timeout` is the worker heartbeat, not a request limit: long streams are fine.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# On shutdown or recycling a worker stops accepting, ends its event feeds at once (clients
+# reconnect to another worker), and gives replies still being generated this long to finish.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 120)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 5000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 500)
+
+accesslog = None  # the app writes one JSON line per request
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Proxies whose X-Forwarded-Proto gunicorn believes; the client IP is the app's job (TRUSTED_PROXIES).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+SHARED_MEMORY = "/dev/shm"  # noqa: S108 - gunicorn's recommended heartbeat directory
+if os.path.isdir(SHARED_MEMORY):
+    worker_tmp_dir = SHARED_MEMORY  # heartbeat file on tmpfs: a slow disk cannot stall workers
+
+_embedded_mongo = None
+
+
+def on_starting(server) -> None:
+    """Without MONGODB_URI, start the embedded development database once, in the master."""
+    global _embedded_mongo
+    if os.environ.get("MONGODB_URI"):
+        return
+    from adapters.embedded_mongo import EmbeddedMongo
+    from config.settings import Settings
+
+    settings = Settings.from_env()
+    _embedded_mongo = EmbeddedMongo(settings.embedded_mongo_path, settings.embedded_mongo_port)
+    os.environ["MONGODB_URI"] = _embedded_mongo.ensure_running()  # inherited by every worker
+    server.log.info("embedded MongoDB at %s", os.environ["MONGODB_URI"])
+
+
+def on_exit(server) -> None:
+    if _embedded_mongo is not None:
+        _embedded_mongo.stop()
+
+
+def post_worker_init(worker) -> None:
+    """Watch for the worker leaving its loop (SIGTERM, max_requests, parent gone) and drain."""
+    from app import drain
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.5)
+        drain(worker.wsgi)
+
+    threading.Thread(target=watch, name="drain-watch", daemon=True).start()

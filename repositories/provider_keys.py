@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pymongo import ASCENDING, ReturnDocument
+
+from entities.clock import utcnow
+from entities.provider_key import StoredProviderKey
+from repositories.mongo import MongoRepository
+from use_cases.ports import ProviderKeyRepository
+
+
+def to_key(doc: dict) -> StoredProviderKey:
+    return StoredProviderKey(
+        workspace_id=doc["workspace_id"], provider=doc["provider"],
+        encrypted_key=doc["encrypted_key"], key_hint=doc.get("key_hint"),
+        api_base=doc.get("api_base"), updated_at=doc.get("updated_at"),
+        updated_by=doc.get("updated_by"),
+    )
+
+
+class MongoProviderKeyRepository(MongoRepository, ProviderKeyRepository):
+    collection_name = "provider_keys"
+    indexes = [
+        ([("workspace_id", ASCENDING), ("provider", ASCENDING)],
+         {"unique": True, "name": "one_key_per_provider"}),
+    ]
+
+    def put(self, key: StoredProviderKey) -> StoredProviderKey:
+        doc = self.collection.find_one_and_update(
+            {"workspace_id": key.workspace_id, "provider": key.provider},
+            {"$set": {"encrypted_key": key.encrypted_key, "key_hint": key.key_hint,
+                      "api_base": key.api_base, "updated_at": key.updated_at or utcnow(),
+                      "updated_by": key.updated_by},
+             "$setOnInsert": {"created_at": utcnow()}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return to_key(doc)
+
+    def list(self, workspace_id: str) -> list[StoredProviderKey]:
+        cursor = self.collection.find({"workspace_id": workspace_id}).sort("provider", ASCENDING)
+        return [to_key(doc) for doc in cursor]
+
+    def delete(self, workspace_id: str, provider: str) -> bool:
+        result = self.collection.delete_one({"workspace_id": workspace_id, "provider": provider})
+        return result.deleted_count == 1

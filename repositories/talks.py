@@ -1,0 +1,339 @@
+"""Talks and messages in MongoDB.
+
+Listing a user's talks and paging back through a talk are each one indexed query, whatever the
+page size or the number of messages. Text search uses a `$text` index where the server has one
+(checked once, when the indexes are created) and an escaped, case-insensitive regex otherwise.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import OperationFailure
+
+from entities.clock import utcnow
+from entities.errors import ValidationFailed
+from entities.pagination import Page, PageRequest
+from entities.talk import (
+    IN_CONTEXT,
+    Message,
+    MessagePage,
+    MessageRole,
+    MessageStatus,
+    MessageUsage,
+    Talk,
+)
+from repositories.mongo import MongoRepository, maybe_object_id
+from use_cases.ports import MessageRepository, TalkFilter, TalkRepository
+
+TALK_FIELDS = ("name", "model", "system_prompt", "tags", "archived", "pinned")
+
+
+class TextSearch:
+    """Builds the filter for "contains `text`" on one field, with or without a text index."""
+
+    def __init__(self, field: str):
+        self.field = field
+        self.indexed = False
+
+    def create_index(self, collection, name: str) -> None:
+        try:
+            collection.create_index([(self.field, "text")], name=name, default_language="none")
+            self.indexed = True
+        except OperationFailure:  # e.g. the embedded development server: no text indexes
+            self.indexed = False
+
+    def condition(self, text: str) -> dict:
+        if self.indexed:
+            return {"$text": {"$search": '"' + text.replace('"', " ") + '"'}}
+        return {self.field: {"$regex": re.escape(text), "$options": "i"}}
+
+
+def _facet_page(collection, match: dict, sort: dict, skip: int, limit: int) -> tuple[list, int]:
+    """One page of matches and their total in a single command."""
+    result = next(collection.aggregate([
+        {"$match": match},
+        {"$sort": sort},
+        {"$facet": {"items": [{"$skip": skip}, {"$limit": limit}], "total": [{"$count": "n"}]}},
+    ]))
+    total = result["total"][0]["n"] if result["total"] else 0
+    return result["items"], total
+
+
+def to_talk(doc: dict) -> Talk:
+    count = doc.get("message_count", 0)
+    return Talk(
+        id=str(doc["_id"]), workspace_id=doc["workspace_id"], user_id=doc["user_id"],
+        name=doc.get("name", ""), model=doc.get("model"), system_prompt=doc.get("system_prompt"),
+        tags=list(doc.get("tags", [])), archived=doc.get("archived", False),
+        pinned=doc.get("pinned", False), message_count=count,
+        # stored as the creation time until the first message, so new talks sort as recent
+        last_message_at=doc.get("last_message_at") if count else None,
+        deleted_at=doc.get("deleted_at"), created_at=doc.get("created_at"),
+        updated_at=doc.get("updated_at"),
+    )
+
+
+class MongoTalkRepository(MongoRepository, TalkRepository):
+    collection_name = "talks"
+    indexes = [
+        ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("deleted", ASCENDING),
+          ("archived", ASCENDING), ("pinned", DESCENDING), ("last_message_at", DESCENDING)],
+         {"name": "my_talks"}),
+    ]
+
+    def __init__(self, db):
+        super().__init__(db)
+        self.names = TextSearch("name")
+
+    def ensure_indexes(self) -> None:
+        super().ensure_indexes()
+        self.names.create_index(self.collection, "talk_name_text")
+
+    def add(self, talk: Talk) -> Talk:
+        now = utcnow()
+        doc = {
+            "user_id": talk.user_id, "workspace_id": talk.workspace_id, "name": talk.name,
+            "model": talk.model, "system_prompt": talk.system_prompt, "tags": list(talk.tags),
+            "archived": talk.archived, "pinned": talk.pinned, "message_count": 0,
+            "last_message_at": now, "deleted": False, "deleted_at": None,
+            "created_at": now, "updated_at": now,
+        }
+        doc["_id"] = self.collection.insert_one(doc).inserted_id
+        return to_talk(doc)
+
+    def _owned(self, talk_id: str, user_id: str, include_deleted: bool) -> dict | None:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
+            return None
+        query: dict = {"_id": oid, "user_id": user_id}
+        if not include_deleted:
+            query["deleted"] = False
+        return query
+
+    def get(self, talk_id: str, user_id: str, include_deleted: bool = False) -> Talk | None:
+        query = self._owned(talk_id, user_id, include_deleted)
+        doc = self.collection.find_one(query) if query else None
+        return to_talk(doc) if doc else None
+
+    def get_many(self, talk_ids: list[str], user_id: str) -> list[Talk]:
+        oids = [oid for oid in map(maybe_object_id, talk_ids) if oid]
+        return [to_talk(doc) for doc in
+                self.collection.find({"_id": {"$in": oids}, "user_id": user_id})]
+
+    def _change(self, query: dict | None, changes: dict) -> Talk | None:
+        if query is None:
+            return None
+        doc = self.collection.find_one_and_update(
+            query, {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER)
+        return to_talk(doc) if doc else None
+
+    def update(self, talk_id: str, user_id: str, **changes) -> Talk | None:
+        unknown = set(changes) - set(TALK_FIELDS)
+        if unknown:
+            raise ValueError(f"not talk fields: {sorted(unknown)}")
+        return self._change(self._owned(talk_id, user_id, False), changes)
+
+    def set_deleted(self, talk_id: str, user_id: str, deleted: bool) -> Talk | None:
+        return self._change(self._owned(talk_id, user_id, True),
+                            {"deleted": deleted, "deleted_at": utcnow() if deleted else None})
+
+    @staticmethod
+    def _filter(query: TalkFilter) -> dict:
+        match: dict = {"user_id": query.user_id, "deleted": query.deleted}
+        if query.workspace_ids is not None:
+            match["workspace_id"] = {"$in": list(query.workspace_ids)}
+        if query.archived is not None:
+            match["archived"] = query.archived
+        return match
+
+    def list(self, query: TalkFilter, page: PageRequest) -> Page[Talk]:
+        match = self._filter(query)
+        if query.name_contains:
+            match["name"] = {"$regex": re.escape(query.name_contains), "$options": "i"}
+        items, total = _facet_page(self.collection, match,
+                                   {"pinned": -1, "last_message_at": -1, "_id": -1},
+                                   page.skip, page.size)
+        return Page([to_talk(doc) for doc in items], page.page, page.size, total)
+
+    def name_if_unnamed(self, talk_id: str, name: str) -> None:
+        oid = maybe_object_id(talk_id)
+        if oid is not None:
+            self.collection.update_one({"_id": oid, "name": ""}, {"$set": {"name": name}})
+
+    def record_messages(self, talk_id: str, added: int, at: datetime) -> None:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
+            return
+        changes: dict = {"$inc": {"message_count": added}}
+        if added > 0:
+            changes["$max"] = {"last_message_at": at}
+        self.collection.update_one({"_id": oid}, changes)
+
+    def search_names(self, query: TalkFilter, text: str, skip: int,
+                     limit: int) -> tuple[list[Talk], int]:
+        match = {**self._filter(query), **self.names.condition(text)}
+        items, total = _facet_page(self.collection, match,
+                                   {"last_message_at": -1, "_id": -1}, skip, limit)
+        return [to_talk(doc) for doc in items], total
+
+    def deleted_ids(self, user_id: str) -> list[str]:
+        return [str(oid) for oid in
+                self.collection.distinct("_id", {"user_id": user_id, "deleted": True})]
+
+
+def to_message(doc: dict) -> Message:
+    usage = doc.get("usage")
+    return Message(
+        id=str(doc["_id"]), talk_id=str(doc["talk_id"]), workspace_id=doc["workspace_id"],
+        user_id=doc["user_id"], role=MessageRole(doc["role"]), content=doc.get("content", ""),
+        status=MessageStatus(doc.get("status", "complete")), model=doc.get("model"),
+        parent_id=doc.get("parent_id"), file_ids=list(doc.get("file_ids", [])),
+        usage=MessageUsage(**usage) if usage else None, latency_ms=doc.get("latency_ms"),
+        error=doc.get("error"), error_code=doc.get("error_code"), created_at=doc.get("created_at"),
+        updated_at=doc.get("updated_at"),
+    )
+
+
+def _stored(changes: dict) -> dict:
+    """Entity values to document values."""
+    stored = dict(changes)
+    if isinstance(stored.get("status"), MessageStatus):
+        stored["status"] = stored["status"].value
+    if isinstance(stored.get("usage"), MessageUsage):
+        usage = stored["usage"]
+        stored["usage"] = {"prompt_tokens": usage.prompt_tokens,
+                           "completion_tokens": usage.completion_tokens,
+                           "cost_usd": usage.cost_usd}
+    return stored
+
+
+class MongoMessageRepository(MongoRepository, MessageRepository):
+    collection_name = "messages"
+    indexes = [
+        ([("talk_id", ASCENDING), ("_id", DESCENDING)], {"name": "talk_history"}),
+        ([("talk_id", ASCENDING), ("status", ASCENDING)], {"name": "talk_status"}),
+        ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("_id", DESCENDING)],
+         {"name": "user_messages"}),
+    ]
+
+    def __init__(self, db):
+        super().__init__(db)
+        self.contents = TextSearch("content")
+
+    def ensure_indexes(self) -> None:
+        super().ensure_indexes()
+        self.contents.create_index(self.collection, "message_text")
+
+    def add(self, message: Message) -> Message:
+        now = utcnow()
+        doc = {
+            "talk_id": ObjectId(message.talk_id), "workspace_id": message.workspace_id,
+            "user_id": message.user_id, "role": message.role.value, "content": message.content,
+            "status": message.status.value, "model": message.model,
+            "parent_id": message.parent_id, "file_ids": list(message.file_ids),
+            "latency_ms": message.latency_ms, "error": message.error,
+            "error_code": message.error_code, "deleted": False,
+            "stop_requested": False, "created_at": now, "updated_at": now,
+        }
+        if message.usage is not None:
+            doc["usage"] = _stored({"usage": message.usage})["usage"]
+        doc["_id"] = self.collection.insert_one(doc).inserted_id
+        return to_message(doc)
+
+    @staticmethod
+    def _in_talk(talk_id: str) -> dict | None:
+        oid = maybe_object_id(talk_id)
+        return {"talk_id": oid, "deleted": False} if oid else None
+
+    def get(self, message_id: str, talk_id: str) -> Message | None:
+        oid, query = maybe_object_id(message_id), self._in_talk(talk_id)
+        if oid is None or query is None:
+            return None
+        doc = self.collection.find_one({**query, "_id": oid})
+        return to_message(doc) if doc else None
+
+    def page(self, talk_id: str, limit: int, before: str | None) -> MessagePage:
+        query = self._in_talk(talk_id)
+        if query is None:
+            return MessagePage([], False)
+        if before is not None:
+            cursor = maybe_object_id(before)
+            if cursor is None:
+                raise ValidationFailed("Invalid cursor", {"before": ["Not a message id."]})
+            query["_id"] = {"$lt": cursor}
+        docs = list(self.collection.find(query).sort("_id", DESCENDING).limit(limit + 1))
+        has_more = len(docs) > limit
+        return MessagePage([to_message(doc) for doc in reversed(docs[:limit])], has_more)
+
+    def history(self, talk_id: str, up_to: str | None, limit: int) -> list[Message]:
+        query = self._in_talk(talk_id)
+        if query is None:
+            return []
+        if up_to is not None:
+            query["_id"] = {"$lte": ObjectId(up_to)}
+        query["status"] = {"$in": [status.value for status in IN_CONTEXT]}
+        docs = list(self.collection.find(query).sort("_id", DESCENDING).limit(limit))
+        return [to_message(doc) for doc in reversed(docs)]
+
+    def all(self, talk_id: str) -> Iterator[Message]:
+        query = self._in_talk(talk_id)
+        if query is None:
+            return iter(())
+        return (to_message(doc) for doc in self.collection.find(query).sort("_id", ASCENDING))
+
+    def update(self, message_id: str, **changes) -> Message | None:
+        oid = maybe_object_id(message_id)
+        if oid is None:
+            return None
+        doc = self.collection.find_one_and_update(
+            {"_id": oid}, {"$set": {**_stored(changes), "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER)
+        return to_message(doc) if doc else None
+
+    def save_progress(self, message_id: str, content: str) -> bool:
+        doc = self.collection.find_one_and_update(
+            {"_id": ObjectId(message_id)},
+            {"$set": {"content": content, "updated_at": utcnow()}},
+            projection={"stop_requested": True})
+        return bool(doc and doc.get("stop_requested"))
+
+    def request_stop(self, talk_id: str) -> list[str]:
+        query = self._in_talk(talk_id)
+        if query is None:
+            return []
+        query["status"] = MessageStatus.STREAMING.value
+        ids = [doc["_id"] for doc in self.collection.find(query, {"_id": True})]
+        if ids:
+            self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"stop_requested": True}})
+        return [str(oid) for oid in ids]
+
+    def streaming(self, talk_id: str) -> list[Message]:
+        query = self._in_talk(talk_id)
+        if query is None:
+            return []
+        query["status"] = MessageStatus.STREAMING.value
+        return [to_message(doc) for doc in self.collection.find(query).sort("_id", ASCENDING)]
+
+    def set_deleted(self, message_id: str, talk_id: str) -> bool:
+        oid, query = maybe_object_id(message_id), self._in_talk(talk_id)
+        if oid is None or query is None:
+            return False
+        result = self.collection.update_one(
+            {**query, "_id": oid}, {"$set": {"deleted": True, "deleted_at": utcnow()}})
+        return result.modified_count == 1
+
+    def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,
+               limit: int) -> tuple[list[Message], int]:
+        match: dict = {"user_id": query.user_id, "deleted": False,
+                       **self.contents.condition(text)}
+        if query.workspace_ids is not None:
+            match["workspace_id"] = {"$in": list(query.workspace_ids)}
+        if exclude_talk_ids:
+            match["talk_id"] = {"$nin": [ObjectId(talk_id) for talk_id in exclude_talk_ids]}
+        items, total = _facet_page(self.collection, match, {"_id": -1}, skip, limit)
+        return [to_message(doc) for doc in items], total

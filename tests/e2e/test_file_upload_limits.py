@@ -1,0 +1,115 @@
+"""Upload limits on a real HTTP server (werkzeug's, in a thread), spoken to over a raw socket so
+the request can lie about its length the way a test client never does."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+
+import pytest
+from werkzeug.serving import make_server
+
+MAX_FILE_SIZE = 256 * 1024
+OVERSIZED = 4 * 1024 * 1024
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"max_file_size": MAX_FILE_SIZE}
+
+
+@pytest.fixture
+def port(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def multipart(boundary: str, filename: str, size: int) -> tuple[bytes, bytes, int]:
+    """Head and tail of a one-file form; the file (`size` bytes of text) goes between them."""
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head, tail, size
+
+
+def chunked(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def send_and_read(port: int, head: bytes, body_pieces) -> tuple[int, dict]:
+    """Sends the request from a thread (the server may stop reading and answer early) while
+    this thread reads the response."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+
+    def send():
+        try:
+            sock.sendall(head)
+            for piece in body_pieces:
+                sock.sendall(piece)
+        except OSError:  # the server answered and closed while we were still sending
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received and received.rstrip().endswith(b"}"):
+                break
+    finally:
+        sock.close()
+        sender.join(timeout=20)
+    status_line, _, rest = received.partition(b"\r\n")
+    body = rest.partition(b"\r\n\r\n")[2]
+    return int(status_line.split()[1]), json.loads(body)
+
+
+def test_oversized_file_is_refused_while_streaming_despite_a_false_small_content_length(
+        api, port):
+    session = api.register()
+    boundary = uuid.uuid4().hex
+    form_head, form_tail, size = multipart(boundary, "big.txt", OVERSIZED)
+    head = ("POST /api/v1/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {session.access_token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            "Content-Length: 1024\r\n"  # the lie: the body is 4 MiB
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    line = b"x" * 1023 + b"\n"
+    pieces = [chunked(form_head), *(chunked(line * 64) for _ in range(size // (1024 * 64))),
+              chunked(form_tail), b"0\r\n\r\n"]
+
+    status, body = send_and_read(port, head, pieces)
+
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+    listing = api.request("GET", "/api/v1/files", session).get_json()
+    assert listing["total"] == 0
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(api, port):
+    session = api.register()
+    head = ("POST /api/v1/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {session.access_token}\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\n"
+            f"Content-Length: {OVERSIZED * 100}\r\n\r\n").encode()
+
+    status, body = send_and_read(port, head, [b"--x\r\n"])
+
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+
+
+def test_a_file_just_over_the_limit_is_refused_and_one_at_the_limit_accepted(api, client):
+    import io
+    session = api.register()
+    for size, expected in ((MAX_FILE_SIZE + 1, 413), (MAX_FILE_SIZE, 201)):
+        response = client.post("/api/v1/files/upload", headers=session.headers,
+                               content_type="multipart/form-data",
+                               data={"file": (io.BytesIO(b"a" * size), "limit.txt")})
+        assert response.status_code == expected, response.get_json()
