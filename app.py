@@ -22,34 +22,50 @@ from adapters.embedded_mongo import EmbeddedMongo
 from adapters.llm_gateway import LiteLLMGateway
 from adapters.encryption import FernetEncryptor
 from adapters.event_bus import MongoEventBus
+from adapters.jinja_sandbox import SandboxedTemplates
+from adapters.json_query import JsonPathQuery
+from adapters.json_schema import JsonSchemaValidator
 from adapters.link_signer import SignedLinks
 from adapters.mail import SmtpMailer
+from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
+from adapters.rate_limit_storage import rate_limit_storage
 from adapters.text_extraction import DocumentText
 from config.logging_setup import configure_logging
 from config.settings import Settings
 from controllers import (
     admin,
+    analytics,
+    api_keys,
     auth,
     chatai,
+    execution_socket,
     files,
+    llm,
+    metrics,
+    openai,
     service,
     talk_socket,
     talks,
     webhooks,
+    workflows,
     workspaces,
 )
 from controllers.errors import register_error_handlers
 from controllers.file_commands import purge_files_command
+from controllers.metrics import init_metrics
 from controllers.openapi import create_api
 from controllers.rate_limits import init_rate_limits, trust_proxies
 from controllers.realtime import init_realtime
 from controllers.request_context import install_request_context
 from controllers.security import init_jwt
 from data.cli import register_commands
+from data.workflow_worker import register_worker_command
 from entities.webhook import RetryPolicy
+from repositories.api_keys import MongoApiKeyRepository
 from repositories.audit import MongoAuditLog
+from repositories.executions import MongoExecutionRepository
 from repositories.file_storage import GridFSStorage
 from repositories.files import MongoFileRepository
 from repositories.health import MongoProbe
@@ -58,33 +74,50 @@ from repositories.one_time_tokens import MongoOneTimeTokenRepository
 from repositories.outbox import MongoOutboxMailer
 from repositories.provider_keys import MongoProviderKeyRepository
 from repositories.sessions import MongoSessionRepository
+from repositories.spend import MongoSpendRepository
 from repositories.storage_usage import MongoStorageUsage
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
+from repositories.templates import MongoTemplateRepository
 from repositories.usage import MongoUsageRepository
+from repositories.usage_stats import MongoUsageStatistics
 from repositories.users import MongoUserRepository
 from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
+from repositories.workflows import MongoWorkflowRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
 from use_cases.access import WorkspaceAccess
 from use_cases.admin import UserAdministration
+from use_cases.analytics import UsageAnalytics
+from use_cases.api_keys import ApiKeys
 from use_cases.auth import Accounts, Sessions
+from use_cases.budgets import BudgetGuard, SpendCounting
+from use_cases.chat import Chat
+from use_cases.chat_context import ContextBuilder
 from use_cases.email_verification import EmailVerification
 from use_cases.file_context import AttachedFiles
 from use_cases.file_downloads import FileDownloads
 from use_cases.file_ingest import FileIngest, FilePolicy
 from use_cases.files import Files
+from use_cases.generations import Generations
 from use_cases.health import CheckHealth
 from use_cases.llm_chat import LLMChat
-from use_cases.chat import Chat
-from use_cases.chat_context import ContextBuilder
-from use_cases.generations import Generations
-from use_cases.talk_events import TalkEvents
-from use_cases.talks import Talks
-from use_cases.usage_recorder import UsageRecorder
+from use_cases.metering import MeteredEvents, MeteredUsageRecorder
 from use_cases.one_time_tokens import OneTimeTokens
+from use_cases.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
 from use_cases.passwords import Passwords
 from use_cases.provider_keys import ProviderKeys, StoredProviderCredentials
+from use_cases.talk_events import TalkEvents
+from use_cases.talks import Talks
 from use_cases.webhook_delivery import WebhookDispatcher
 from use_cases.webhooks import WebhookFanout, Webhooks
+from use_cases.workflow_engine import EngineLimits, WorkflowEngine
+from use_cases.workflow_events import ExecutionEvents
+from use_cases.workflow_executions import Executions
+from use_cases.workflow_file_texts import WorkspaceFileTexts
+from use_cases.workflow_nodes import NodeHandlers, NodeLimits
+from use_cases.workflow_runner import ExecutionRunner
+from use_cases.workflow_templates import Templates
+from use_cases.workflow_validation import WorkflowValidator
+from use_cases.workflows import Workflows
 from use_cases.workspaces import Workspaces
 
 log = logging.getLogger("synapscale")
@@ -142,11 +175,23 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
     c.provider_keys = ProviderKeys(provider_keys, encryptor, c.access, c.audit)
     c.provider_credentials = StoredProviderCredentials(provider_keys, encryptor)
 
-    # LLM gateway and usage
+    # LLM gateway, usage, API keys, budgets, metrics
+    c.metrics = PrometheusMetrics(settings.prometheus_multiproc_dir)
+    c.api_key_repo = repository(MongoApiKeyRepository)
+    c.api_keys = ApiKeys(c.api_key_repo, c.workspace_repo, c.access, c.audit,
+                         settings.api_key_cache_ttl_s, settings.api_key_touch_interval_s)
+    spend = repository(MongoSpendRepository)
+    c.budget = BudgetGuard(c.workspace_repo, c.api_key_repo, spend, settings.budget_cache_ttl_s)
     c.gateway = LiteLLMGateway.from_settings(settings)
-    c.usage = UsageRecorder(repository(MongoUsageRepository))
+    c.usage = MeteredUsageRecorder(
+        SpendCounting(repository(MongoUsageRepository), spend, c.budget.counted), c.metrics)
     c.closers.append(c.usage.close)
-    c.llm_chat = LLMChat(c.gateway, c.provider_credentials, c.access, c.usage)
+    c.llm_chat = LLMChat(c.gateway, c.provider_credentials, c.access, c.usage, c.budget)
+    key_chat = LLMChat(c.gateway, CachedCredentials(c.provider_credentials,
+                                                    settings.api_key_cache_ttl_s),
+                       KeyGrantedAccess(), c.usage, c.budget)
+    c.openai = OpenAICompletions(c.llm_chat, key_chat)
+    c.analytics = UsageAnalytics(MongoUsageStatistics(db), c.access, c.workspace_repo)
 
     # webhooks
     outbound = GuardedHttpClient.from_settings(settings)
@@ -184,7 +229,31 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
     c.chat = Chat(c.talks, c.message_repo, c.workspace_repo, c.gateway,
                   ContextBuilder(c.message_repo, c.gateway, c.file_context), c.usage,
                   c.generations, c.events, c.provider_credentials,
-                  flush_interval=settings.chat_flush_interval_s)
+                  budget_guard=c.budget, flush_interval=settings.chat_flush_interval_s)
+
+    # workflows
+    templates = SandboxedTemplates(max_chars=settings.workflow_max_output_bytes)
+    json_query = JsonPathQuery()
+    c.workflow_repo = repository(MongoWorkflowRepository)
+    c.execution_repo = repository(MongoExecutionRepository)
+    c.workflows = Workflows(c.workflow_repo, c.access,
+                            WorkflowValidator(JsonSchemaValidator(), templates, json_query))
+    node_handlers = NodeHandlers(
+        templates, json_query, llm=c.llm_chat, http=outbound,
+        files=WorkspaceFileTexts(c.file_repo, c.file_storage, DocumentText()),
+        limits=NodeLimits(settings.workflow_http_max_bytes, settings.file_context_max_chars))
+    engine = WorkflowEngine(node_handlers, templates, EngineLimits(
+        settings.workflow_node_timeout_s, settings.workflow_max_steps, settings.workflow_max_run_s,
+        settings.workflow_max_output_bytes, settings.workflow_max_parallel_nodes))
+    execution_events = ExecutionEvents(MeteredEvents(c.events, c.metrics))
+    c.workflow_runner = ExecutionRunner(
+        c.execution_repo, engine, execution_events, c.events, settings.workflow_runner_threads,
+        settings.workflow_lease_s, settings.workflow_heartbeat_s, settings.workflow_poll_s,
+        settings.workflow_max_claims)
+    c.closers.append(c.workflow_runner.stop)
+    c.executions = Executions(c.workflows, c.execution_repo, c.access, c.workflow_runner,
+                              execution_events, c.events, settings.workflow_wait_s)
+    c.templates = Templates(repository(MongoTemplateRepository), c.workflows, c.users)
     return c
 
 
@@ -234,9 +303,12 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
 
     container.webhook_dispatcher.start()
 
+    init_metrics(app)  # first, so its clock starts before every other hook
     install_request_context(app, settings.max_content_length)
     trust_proxies(app, settings.trusted_proxies)
-    container.closers.append(init_rate_limits(app, settings, database_uri, mongo_listeners))
+    container.closers.append(init_rate_limits(app, settings.ratelimit_enabled, *rate_limit_storage(
+        settings.ratelimit_storage_uri or database_uri, settings.mongodb_database,
+        settings.mongodb_timeout_ms, mongo_listeners)))
     CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID"])
     api = create_api(app, settings.version)
     for blueprint in (service.blp, auth.blp, workspaces.blp, webhooks.blp, admin.blp):
@@ -244,12 +316,25 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     api.register_blueprint(files.blp)
     api.register_blueprint(talks.blp)
     api.register_blueprint(chatai.blp)
+    api.register_blueprint(llm.blp)
     talk_socket.document(api)
+    for blueprint in (workflows.blp, workflows.executions_blp, workflows.templates_blp):
+        api.register_blueprint(blueprint)
+    execution_socket.document(api)
+    for blueprint in (api_keys.blp, openai.blp, analytics.blp, metrics.blp):
+        api.register_blueprint(blueprint)
+
+    @app.before_request
+    def start_workflow_runner() -> None:
+        """Workflow runs start in this process after gunicorn forked it, on its first request."""
+        container.workflow_runner.ensure_started()
+
     init_jwt(app, settings, container.sessions)
     init_realtime(app)
     register_error_handlers(app, unavailable=(ConnectionFailure,))
     register_commands(app, ensure_indexes)
     app.cli.add_command(purge_files_command)
+    register_worker_command(app, shutdown)
     return app
 
 

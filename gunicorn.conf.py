@@ -8,6 +8,8 @@ gevent (README, "Choosing the gunicorn worker class").
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 
@@ -48,9 +50,30 @@ if os.path.isdir(SHARED_MEMORY):
     worker_tmp_dir = SHARED_MEMORY  # heartbeat file on tmpfs: a slow disk cannot stall workers
 
 _embedded_mongo = None
+_metrics_dir: str | None = None
 
 
 def on_starting(server) -> None:
+    _prepare_metrics_dir()
+    _start_embedded_mongo(server)
+
+
+def _prepare_metrics_dir() -> None:
+    """prometheus-client's multiprocess mode: every worker writes its samples to files here and
+    /metrics adds them up. Must be empty at start; the workers inherit the variable."""
+    global _metrics_dir
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        os.makedirs(configured, exist_ok=True)
+        for name in os.listdir(configured):
+            if name.endswith(".db"):
+                os.remove(os.path.join(configured, name))
+    else:
+        _metrics_dir = tempfile.mkdtemp(prefix="synapscale-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def _start_embedded_mongo(server) -> None:
     """Without MONGODB_URI, start the embedded development database once, in the master."""
     global _embedded_mongo
     if os.environ.get("MONGODB_URI"):
@@ -64,9 +87,17 @@ def on_starting(server) -> None:
     server.log.info("embedded MongoDB at %s", os.environ["MONGODB_URI"])
 
 
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges (open streams) stop counting
+
+
 def on_exit(server) -> None:
     if _embedded_mongo is not None:
         _embedded_mongo.stop()
+    if _metrics_dir is not None:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:

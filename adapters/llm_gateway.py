@@ -214,6 +214,10 @@ class LiteLLMGateway(LLMGateway):
             if getattr(request, name) is not None:
                 kwargs[name] = getattr(request, name)
         kwargs.update({k: v for k, v in request.extra.items() if k in EXTRA_PARAMS})
+        if kwargs.get("tools"):
+            # litellm routes any call with tools through its MCP gateway check, which
+            # imports the optional `mcp` package; ours are plain function tools.
+            kwargs["_skip_mcp_handler"] = True
         return requested, candidates[0], self._router(request.credentials), kwargs
 
     def _result(self, *, response_id: str | None, requested: str, answered: str, content: str,

@@ -72,6 +72,9 @@ class Settings:
     chat_max_generations: int = 128  # replies generated at once per process (more: 503)
     chat_flush_interval_s: float = 0.25  # how often a streaming reply's progress is stored
     stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval
+    api_key_cache_ttl_s: float = 5.0  # a revoked key works on other workers this long at most
+    api_key_touch_interval_s: float = 60.0  # how often a key's last_used_at is written
+    budget_cache_ttl_s: float = 5.0  # budgets and spend read again after this long
 
     smtp_host: str = ""
     smtp_port: int = 587
@@ -80,7 +83,8 @@ class Settings:
     smtp_from: str = "SynapScale <no-reply@synapscale.local>"
     smtp_tls: bool = True
 
-    metrics_token: str = ""
+    metrics_token: str = ""  # set: /metrics wants `Authorization: Bearer <token>`
+    prometheus_multiproc_dir: str = ""  # set (gunicorn.conf.py does): metrics of every worker
     public_base_url: str = ""
     outbound_allowlist: tuple[str, ...] = ()
 
@@ -90,6 +94,21 @@ class Settings:
     webhook_backoff_max_s: float = 3600.0
     webhook_timeout_s: float = 10.0
     webhook_poll_interval_s: float = 1.0  # how often each process looks for due deliveries
+
+    # workflows: runs execute in this many threads of each API process (0: dedicated workers
+    # only, `flask --app app worker`), leased to one worker at a time
+    workflow_runner_threads: int = 4
+    workflow_lease_s: float = 30.0  # a run whose worker stops heartbeating is reclaimed after this
+    workflow_heartbeat_s: float = 1.0  # also how quickly a cancel reaches another process
+    workflow_poll_s: float = 1.0  # how often idle runners look for queued or abandoned runs
+    workflow_max_claims: int = 3  # a run abandoned this many times is failed, not retried
+    workflow_wait_s: float = 30.0  # longest `wait: true` on execute, then 202
+    workflow_node_timeout_s: float = 60.0  # per node attempt, unless its config says otherwise
+    workflow_max_steps: int = 1000  # node attempts per run, retries included
+    workflow_max_run_s: float = 600.0
+    workflow_max_output_bytes: int = 1_000_000  # one node's output, and a run's outputs
+    workflow_max_parallel_nodes: int = 8  # node attempts running at once in one run
+    workflow_http_max_bytes: int = 1024 * 1024  # response body cap of http_request nodes
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 

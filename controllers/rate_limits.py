@@ -19,16 +19,16 @@ parsed or the token's session is looked up:
 
 A 429 has API.md's error shape (OpenAI's under /v1/) with Retry-After and X-RateLimit-Limit,
 X-RateLimit-Remaining and X-RateLimit-Reset headers. Counters live in the app's database
-(collections `ratelimit_counters`, `ratelimit_windows`, TTL-trimmed) unless RATELIMIT_STORAGE_URI
-names another storage (e.g. `memory://` for a single process).
+(adapters/rate_limit_storage.py) unless RATELIMIT_STORAGE_URI names another `limits` storage
+(e.g. `memory://` for a single process).
 
 The Limiter is module-level, like every Flask extension used with decorators; `init_rate_limits`
 binds it to the app being created, so one process serves one app's limits at a time.
 """
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Iterable
 
 from flask import Flask, request
 from flask_jwt_extended import decode_token
@@ -37,11 +37,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from controllers.deps import settings
 from controllers.errors import error_response
+from entities.api_key import KEY_PREFIX
 
 SERVICE_PATHS = frozenset({"/", "/health", "/api/health", "/metrics", "/openapi.json", "/docs",
                            "/redoc"})
-COUNTERS = "ratelimit_counters"
-WINDOWS = "ratelimit_windows"
 
 
 def client_ip() -> str:
@@ -49,10 +48,13 @@ def client_ip() -> str:
 
 
 def user_or_ip() -> str:
-    """The user of a validly signed bearer token, else the client IP. No database lookup: a
-    revoked token still counts against its user, which is what a limit wants."""
+    """The user of a validly signed bearer token, the workspace API key (`sk-syn-...`, by its
+    hash), else the client IP. No database lookup: a revoked token still counts against its
+    user, which is what a limit wants."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip().startswith(KEY_PREFIX):
+        return f"key:{hashlib.sha256(token.strip().encode()).hexdigest()[:32]}"
     if scheme.lower() == "bearer" and token.count(".") == 2:
         try:
             return f"user:{decode_token(token.strip())['sub']}"
@@ -93,26 +95,11 @@ def trust_proxies(app: Flask, count: int) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
-def init_rate_limits(app: Flask, config, mongodb_uri: str, listeners: Iterable = ()):
+def init_rate_limits(app: Flask, enabled: bool, storage_uri: str, storage_options: dict):
     """Bind the limiter to `app`; returns a function that closes its storage connection."""
-    storage_uri = config.ratelimit_storage_uri or mongodb_uri
-    options = {}
-    if storage_uri.startswith(("mongodb://", "mongodb+srv://")):
-        options = dict(
-            database_name=config.mongodb_database, counter_collection_name=COUNTERS,
-            window_collection_name=WINDOWS, serverSelectionTimeoutMS=config.mongodb_timeout_ms,
-            connectTimeoutMS=config.mongodb_timeout_ms, appname="synapscale-ratelimit",
-            event_listeners=list(listeners),
-        )
-    app.config.update(RATELIMIT_ENABLED=config.ratelimit_enabled,
-                      RATELIMIT_STORAGE_URI=storage_uri, RATELIMIT_STORAGE_OPTIONS=options)
+    app.config.update(RATELIMIT_ENABLED=enabled, RATELIMIT_STORAGE_URI=storage_uri,
+                      RATELIMIT_STORAGE_OPTIONS=storage_options)
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
-    storage = limiter.storage if config.ratelimit_enabled else None
-
-    def close() -> None:
-        client = getattr(storage, "_storage", None)  # limits opens its MongoClient lazily
-        if client is not None:
-            client.close()
-
-    return close
+    storage = limiter.storage if enabled else None
+    return getattr(storage, "close", lambda: None)

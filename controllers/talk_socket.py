@@ -11,6 +11,7 @@ import json
 
 from marshmallow import Schema, ValidationError, fields, validate
 from simple_websocket import ConnectionClosed
+from werkzeug.routing import Map, Rule
 
 from controllers.deps import use_cases
 from controllers.realtime import CLOSE_NOT_FOUND, authenticate, send_json, sock
@@ -126,12 +127,13 @@ def talk_socket(ws, talk_id):
 
 def document(api) -> None:
     """WebSockets are not Flask-Smorest views: describe this one in the spec by hand."""
-    api.spec.path(path="/api/v1/ws/talks/{talk_id}", operations={"get": {
+    rule = Rule(PATH, defaults={})
+    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read its parameters
+    api.spec.path(rule=rule, operations={"get": {
         "tags": ["talks"],
         "summary": "WebSocket: send, stop and resume replies in a talk",
         "description": __doc__,
         "parameters": [
-            {"name": "talk_id", "in": "path", "required": True, "schema": {"type": "string"}},
             {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
              "description": "An access token"},
         ],

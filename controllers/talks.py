@@ -11,6 +11,7 @@ from controllers.rate_limits import limit_messages
 from controllers.schemas.common import page_body, page_of
 from controllers.schemas.talks import (
     SSE_DESCRIPTION,
+    SSE_SCHEMA,
     ExchangeSchema,
     ExportQuerySchema,
     MessagePageQuerySchema,
@@ -158,7 +159,8 @@ def list_messages(query, talk_id):
 @authenticated
 @blp.arguments(SendMessageSchema)
 @blp.response(201, ExchangeSchema)
-@blp.alt_response(200, description=SSE_DESCRIPTION, content_type=EVENT_STREAM, success=True)
+@blp.alt_response(200, description=SSE_DESCRIPTION, schema=SSE_SCHEMA,
+                  content_type=EVENT_STREAM, success=True)
 @blp.alt_response(502, description="The model failed after fallbacks; both messages are stored")
 @blp.alt_response(504, description="The model timed out; both messages are stored")
 def send_message(body, talk_id):
@@ -179,7 +181,8 @@ def send_message(body, talk_id):
 @authenticated
 @blp.arguments(ReplyOptionsSchema)
 @blp.response(201, ExchangeSchema)
-@blp.alt_response(200, description=SSE_DESCRIPTION, content_type=EVENT_STREAM, success=True)
+@blp.alt_response(200, description=SSE_DESCRIPTION, schema=SSE_SCHEMA,
+                  content_type=EVENT_STREAM, success=True)
 def regenerate(body, talk_id, message_id):
     """A new reply to the user message the reply `message_id` answered; the old reply is kept
     with status `superseded`."""
@@ -204,8 +207,9 @@ def stop(talk_id):
 
 @blp.get("/talks/<talk_id>/messages/<message_id>/stream")
 @authenticated
-@blp.response(200, description="SSE: `start`, the text so far as one `delta`, the following "
-              "`delta`s live, then `done` or `error`", content_type=EVENT_STREAM)
+@blp.response(200, SSE_SCHEMA, content_type=EVENT_STREAM, description=(
+    "SSE: `start`, the text so far as one `delta`, the following `delta`s live, then `done` or "
+    "`error`; keep-alive comments at least every 15 s"))
 def follow_reply(talk_id, message_id):
     feed = use_cases().chat.follow(current_actor().user_id, talk_id, message_id)
     return stream_reply(None, feed)

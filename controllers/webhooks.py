@@ -62,5 +62,6 @@ def list_deliveries(query, workspace_id, webhook_id):
     page = use_cases().webhooks.deliveries(current_actor(), workspace_id, webhook_id,
                                            PageRequest(**query))
     body = page_body(page)
-    body["items"] = [asdict(delivery) for delivery in page.items]
+    body["items"] = [{**asdict(delivery), "status": delivery.status.value}
+                     for delivery in page.items]
     return body

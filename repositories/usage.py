@@ -43,12 +43,15 @@ class MongoUsageRepository(MongoRepository, UsageRepository):
         ([("created_at", DESCENDING)], {"name": "created_at"}),
     ]
 
-    def add_many(self, records: list[UsageRecord]) -> None:
+    def add_many(self, records: list[UsageRecord]) -> list[UsageRecord]:
         if not records:
-            return
+            return []
         try:
             self.collection.insert_many([to_document(r) for r in records], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
                 raise
+            already_stored = {error.get("index") for error in errors}
+            return [r for i, r in enumerate(records) if i not in already_stored]
+        return list(records)

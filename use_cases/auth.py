@@ -176,9 +176,9 @@ class Accounts:
         handed in, that one too."""
         if actor.session_id:
             self.sessions.revoke(actor.session_id)
-        if refresh_session_id and refresh_session_id != actor.session_id:
-            if self.sessions.belongs_to(refresh_session_id, actor.user_id):
-                self.sessions.revoke(refresh_session_id)
+        if (refresh_session_id and refresh_session_id != actor.session_id
+                and self.sessions.belongs_to(refresh_session_id, actor.user_id)):
+            self.sessions.revoke(refresh_session_id)
 
     def logout_all(self, actor: Actor) -> None:
         self.sessions.revoke_all(actor.user_id)

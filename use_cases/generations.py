@@ -173,7 +173,8 @@ class Generations:
 
     def __init__(self, max_running: int = 128, max_waiting: int | None = None):
         self.max_running = max_running
-        self._slots = threading.BoundedSemaphore(max_running + (max_waiting or max_running))
+        waiting = max_running if max_waiting is None else max_waiting
+        self._slots = threading.BoundedSemaphore(max_running + waiting)
         self._live: dict[str, Generation] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None

@@ -9,7 +9,7 @@ from datetime import timedelta
 from entities.clock import utcnow
 from use_cases.ports import OneTimeTokenRepository
 
-PASSWORD_RESET = "password_reset"
+PASSWORD_RESET = "password_reset"  # noqa: S105 (a purpose label, not a password)
 EMAIL_VERIFICATION = "email_verification"
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
+from entities.api_key import ApiKey
+from entities.budget import SpendIncrement, SpendScope
 from entities.file import File, FileQuery, FileVersion
 from entities.llm import (
     ChatRequest,
@@ -25,10 +27,11 @@ from entities.pagination import Page, PageRequest
 from entities.provider_key import StoredProviderKey
 from entities.session import LoginSession
 from entities.talk import Message, MessagePage, Talk
+from entities.usage_report import UsageQuery, UsageReport
 from entities.user import User
 from entities.webhook import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
-from entities.workspace import Membership, Workspace, WorkspaceRole
 from entities.workflow import Execution, NodeRun, Template, Workflow
+from entities.workspace import Membership, Workspace, WorkspaceRole
 
 # --- Service ------------------------------------------------------------------------------------
 
@@ -254,7 +257,9 @@ class LLMGateway(ABC):
 
 class UsageRepository(ABC):
     @abstractmethod
-    def add_many(self, records: list[UsageRecord]) -> None: ...
+    def add_many(self, records: list[UsageRecord]) -> list[UsageRecord] | None:
+        """Stores a batch; a record already stored (a retried batch) is skipped. Returns the
+        records this call stored, or None when the implementation cannot tell (all of them)."""
 
 
 class ProviderCredentials(ABC):
@@ -262,6 +267,76 @@ class ProviderCredentials(ABC):
 
     @abstractmethod
     def for_workspace(self, workspace_id: str | None) -> dict[str, ProviderCredential]: ...
+
+
+# --- API keys, budgets, analytics, metrics -----------------------------------------------------
+
+class ApiKeyRepository(ABC):
+    @abstractmethod
+    def add(self, key: ApiKey) -> ApiKey: ...
+
+    @abstractmethod
+    def get(self, key_id: str) -> ApiKey | None:
+        """A key by id, revoked or not."""
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[ApiKey]:
+        """The workspace's keys that are not revoked, newest first."""
+
+    @abstractmethod
+    def find_by_hash(self, key_hash: str, touch_at: datetime | None = None) -> ApiKey | None:
+        """The key with this secret hash, revoked or not; with `touch_at`, a key that is not
+        revoked gets `last_used_at = touch_at` in the same round trip."""
+
+    @abstractmethod
+    def revoke(self, workspace_id: str, key_id: str, at: datetime) -> ApiKey | None:
+        """Marks a live key of the workspace revoked; None when there is no such key."""
+
+
+class SpendRepository(ABC):
+    """Money spent per calendar month, per workspace and per API key: counters, so a budget
+    check reads one small document instead of summing usage."""
+
+    @abstractmethod
+    def add(self, increments: list[SpendIncrement]) -> None: ...
+
+    @abstractmethod
+    def spent(self, scope: SpendScope, ref_id: str, month: str) -> float: ...
+
+
+class UsageStatistics(ABC):
+    @abstractmethod
+    def report(self, query: UsageQuery) -> UsageReport:
+        """Usage records in the query's range grouped by its key (days ascending; models and
+        users by cost, highest first), with totals."""
+
+
+class Metrics(ABC):
+    """What the service counts for Prometheus."""
+
+    @abstractmethod
+    def llm_call(self, record: UsageRecord) -> None:
+        """One finished model call (answered or failed), as recorded for usage."""
+
+    @abstractmethod
+    def gateway_overhead(self, api: str, streamed: bool, seconds: float) -> None:
+        """Time the service added to a model call: request handling minus the provider's time."""
+
+    @abstractmethod
+    def workflow_run(self, status: str) -> None: ...
+
+    @abstractmethod
+    def http_request(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+    @abstractmethod
+    def stream_opened(self, route: str) -> None: ...
+
+    @abstractmethod
+    def stream_closed(self, route: str) -> None: ...
+
+    @abstractmethod
+    def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text format of every process of the service, and its content type."""
 
 
 # --- Talks and messages -------------------------------------------------------------------------
@@ -552,7 +627,7 @@ class TemplateRepository(ABC):
     @abstractmethod
     def search(self, query: str | None, tag: str | None, sort: str,
                page: PageRequest) -> Page[Template]:
-        """`sort`: "rating", "installs" or "recent"; `query` matches title and description."""
+        """`sort`: "rating", "installs" or "recent"; `query` matches title, description, tags."""
 
     @abstractmethod
     def count_install(self, template_id: str) -> None: ...

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "SynapScale-Webhooks/1"
 LEASE_MARGIN_S = 30.0
+ERROR_PAUSE_S = 5.0
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -62,12 +63,15 @@ class WebhookDispatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            pause = self.poll_interval_s
             try:
                 while not self._stop.is_set() and self.deliver_next():
                     pass
-            except Exception:  # database away or a bug: keep the loop alive, try again later
-                log.exception("webhook dispatcher failed; retrying")
-            self._wake.wait(self.poll_interval_s)
+            except Exception as error:  # database away or a bug: keep the loop alive
+                log.warning("webhook dispatcher paused: %s", type(error).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                pause = max(pause, ERROR_PAUSE_S)
+            self._wake.wait(pause)
             self._wake.clear()
 
     # --- one delivery --------------------------------------------------------------------------

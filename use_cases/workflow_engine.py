@@ -75,6 +75,7 @@ def prepare_node_runs(execution: Execution) -> list[NodeRun]:
 @dataclass
 class _Attempt:
     node_id: str
+    timeout_s: float
     deadline: float
     cancelled: threading.Event
 
@@ -121,7 +122,8 @@ class _Run:
             now = time.monotonic()
             if now > self.deadline:
                 self.failure = f"The run took longer than the limit of {self.limits.max_run_s:g} s"
-            self._settle(now)
+            else:
+                self._settle(now)
             if self.failure is None:
                 self._schedule(now)
             if self.failure is not None:
@@ -188,7 +190,7 @@ class _Run:
             self.observer.node_changed(run, "node_started")
         timeout = min(float(node.config.get("timeout_s") or self.limits.node_timeout_s),
                       max(self.deadline - time.monotonic(), 0.001))
-        attempt = _Attempt(node.id, time.monotonic() + timeout, threading.Event())
+        attempt = _Attempt(node.id, timeout, time.monotonic() + timeout, threading.Event())
         future: Future = Future()
         ctx = self._context(node, timeout, attempt.cancelled)
         threading.Thread(target=self._attempt, args=(node, ctx, future), daemon=True,
@@ -236,9 +238,8 @@ class _Run:
             elif now >= attempt.deadline:
                 del self.active[future]
                 attempt.cancelled.set()  # the thread is abandoned; cooperative nodes stop early
-                timeout = self.graph.node(attempt.node_id).config.get("timeout_s") \
-                    or self.limits.node_timeout_s
-                self._attempt_failed(attempt.node_id, f"timed out after {timeout:g} s", True, now)
+                self._attempt_failed(attempt.node_id, f"timed out after {attempt.timeout_s:g} s",
+                                     True, now)
 
     def _succeeded(self, node_id: str, output: Any) -> None:
         run = self.runs[node_id]

@@ -33,7 +33,7 @@ def execution_topic(execution_id: str) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return value.isoformat() if value else None  # as the HTTP responses write it
 
 
 def node_run_view(run: NodeRun) -> dict[str, Any]:

@@ -52,7 +52,7 @@ class TalkListQuerySchema(PageQuerySchema):
     deleted = fields.Boolean(load_default=False, metadata={"description": "List the trash"})
 
 
-class UsageSchema(Schema):
+class MessageUsageSchema(Schema):
     prompt_tokens = fields.Integer(required=True)
     completion_tokens = fields.Integer(required=True)
     total_tokens = fields.Integer(required=True)
@@ -68,7 +68,7 @@ class MessageSchema(Schema):
     model = fields.String(allow_none=True)
     parent_id = fields.String(allow_none=True)
     file_ids = fields.List(fields.String(), required=True)
-    usage = fields.Nested(UsageSchema, allow_none=True)
+    usage = fields.Nested(MessageUsageSchema, allow_none=True)
     latency_ms = fields.Float(allow_none=True)
     error = fields.String(allow_none=True)
     created_at = fields.DateTime(required=True)
@@ -134,3 +134,4 @@ SSE_DESCRIPTION = (
     "`{message_id, model}`, `delta` `{content}` (many), then `done` `{message}` or `error` "
     "`{code, message}`. Keep-alive comments at least every 15 s. A client that disconnects does "
     "not stop the reply; it is completed and stored.")
+SSE_SCHEMA = {"type": "string", "description": "text/event-stream"}

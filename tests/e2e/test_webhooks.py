@@ -10,14 +10,14 @@ from app import create_app, shutdown
 from entities.webhook import Webhook
 from tests.support.webhook_receiver import WebhookReceiver
 
-BACKOFF_BASE_S = 0.3
+BACKOFF_BASE_S = 0.2
 MAX_ATTEMPTS = 5
 
 
 @pytest.fixture
 def settings_overrides():
     return {"outbound_allowlist": ("127.0.0.1",), "webhook_backoff_base_s": BACKOFF_BASE_S,
-            "webhook_backoff_max_s": 5.0, "webhook_max_attempts": MAX_ATTEMPTS,
+            "webhook_backoff_max_s": 1.0, "webhook_max_attempts": MAX_ATTEMPTS,
             "webhook_poll_interval_s": 0.05, "webhook_max_per_workspace": 3}
 
 

@@ -20,7 +20,7 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or still importing
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer")
 

@@ -1,0 +1,79 @@
+"""WebSocket `/api/v1/ws/executions/{execution_id}?token=`: a run's progress, live.
+
+Server frames: first `{"type": "snapshot", "execution": {...}}`, then `node_started`,
+`node_completed`, `node_failed` (`{node_id, status, attempts, started_at, finished_at, output,
+error}`), `delta` (`{node_id, content}`: an LLM node's reply as it streams) and, last, one of
+`execution_completed`, `execution_failed`, `execution_cancelled` (`{execution}`), after which
+the server closes the socket. The feed is subscribed before the snapshot is read, so no event
+is missed (one may repeat what the snapshot already shows). A run that already ended gets its
+snapshot and its final event at once. Closes with 4401 for a bad token and 4404 for a run the
+caller may not see; with 1012 when this server restarts (reconnect).
+"""
+from __future__ import annotations
+
+from werkzeug.routing import Map, Rule
+
+from controllers.deps import use_cases
+from controllers.realtime import (
+    CLOSE_NOT_FOUND,
+    CLOSE_SERVICE_RESTART,
+    authenticate,
+    send_json,
+    sock,
+)
+from controllers.schemas.workflows import ExecutionSchema
+from entities.errors import NotFound
+from use_cases.workflow_events import TERMINAL_EVENTS, execution_view, is_terminal_event
+
+PATH = "/api/v1/ws/executions/<execution_id>"
+CLOSE_NORMAL = 1000
+
+execution_schema = ExecutionSchema()
+
+
+@sock.route(PATH)
+def execution_events(ws, execution_id):
+    actor = authenticate(ws)
+    if actor is None:
+        return
+    try:
+        subscription, execution = use_cases().executions.watch(actor, execution_id)
+    except NotFound:
+        ws.close(CLOSE_NOT_FOUND, "not found")
+        return
+    with subscription:
+        send_json(ws, {"type": "snapshot", "execution": execution_schema.dump(execution)})
+        if execution.status.finished:
+            send_json(ws, {"type": TERMINAL_EVENTS[execution.status],
+                           "execution": execution_view(execution)})
+            ws.close(CLOSE_NORMAL, "finished")
+            return
+        while ws.connected and not subscription.closed:
+            event = subscription.get(timeout=1.0)
+            if event is None:
+                continue
+            send_json(ws, event)
+            if is_terminal_event(event):
+                ws.close(CLOSE_NORMAL, "finished")
+                return
+        if subscription.closed and ws.connected:
+            ws.close(CLOSE_SERVICE_RESTART, "server restarting, reconnect")
+
+
+def document(api) -> None:
+    """WebSockets are not Flask-Smorest views: describe this one in the spec by hand."""
+    rule = Rule(PATH, defaults={})
+    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read its parameters
+    api.spec.path(rule=rule, operations={"get": {
+        "tags": ["executions"],
+        "summary": "WebSocket: follow an execution live",
+        "description": __doc__,
+        "parameters": [
+            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
+             "description": "An access token"},
+        ],
+        "responses": {
+            "101": {"description": "Switching protocols; closes 4401 (bad token) or 4404 "
+                                   "(execution not visible)"},
+        },
+    }})

@@ -1,0 +1,211 @@
+"""/v1: the OpenAI-compatible routes, so any OpenAI SDK or chat UI can use the gateway.
+
+Authenticated by a workspace API key (`Bearer sk-syn-...`: the key's workspace, member rights)
+or a user's access token (the workspace in `X-Workspace-ID`, else the personal one). Errors have
+OpenAI's shape (controllers/errors.py switches on the /v1/ prefix). Model calls share the
+per-user (or per-key) RATELIMIT_LLM budget with every other route that calls a model; the
+general per-user limit is not counted again here, so a call costs one rate-limit write.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from functools import wraps
+from typing import Any
+
+from flask import Response, g, request
+from flask_limiter import ExemptionScope
+from flask_smorest import Blueprint
+from werkzeug.exceptions import BadRequest
+
+from controllers.deps import use_cases
+from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
+from controllers.metrics import request_started
+from controllers.rate_limits import limit_llm, limiter
+from controllers.schemas.openai import (
+    ChatCompletionRequestSchema,
+    ChatCompletionSchema,
+    ModelListSchema,
+    OpenAIErrorSchema,
+)
+from controllers.security import authenticated, current_actor
+from entities.errors import DomainError
+from entities.llm import ChatRequest, ChatResult, StreamChunk
+from use_cases.api_keys import is_api_key
+
+log = logging.getLogger("synapscale.openai")
+
+blp = Blueprint("openai", __name__, url_prefix="/v1",
+                description="OpenAI-compatible API: chat completions and models for any OpenAI "
+                            "SDK or chat UI, with a workspace API key or a user access token")
+
+WORKSPACE_HEADER = "X-Workspace-ID"
+PASSED_THROUGH = ("response_format", "tools", "tool_choice", "parallel_tool_calls", "top_p", "seed",
+                  "user", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+                  "top_logprobs", "reasoning_effort")
+MODELS_CREATED = 1_735_689_600  # 2025-01-01: catalogue models carry no date of their own
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+ERRORS = ((400, "Unsupported parameter (n other than 1)"),
+          (401, "Missing, invalid, expired or revoked key or token"),
+          (402, "Workspace or API-key budget spent this month"),
+          (404, "Workspace not found"), (422, "Invalid request or unknown model"),
+          (429, "Rate limited"), (502, "The provider failed after fallbacks"),
+          (504, "The provider timed out"))
+
+
+def key_or_token(fn):
+    """`Bearer sk-syn-...` (a workspace API key, verified through a short cache) or a user's
+    access token (`authenticated`)."""
+    by_token = authenticated(fn)
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not is_api_key(secret):
+            return by_token(*args, **kwargs)
+        g.actor = use_cases().api_keys.authenticate(secret, request.remote_addr)
+        g.user_id = g.actor.user_id
+        return fn(*args, **kwargs)
+
+    wrapper._apidoc = by_token._apidoc
+    return wrapper
+
+
+def documented_errors(fn):
+    for status, description in ERRORS:
+        fn = blp.alt_response(status, schema=OpenAIErrorSchema, description=description)(fn)
+    return fn
+
+
+def workspace_header() -> str | None:
+    return request.headers.get(WORKSPACE_HEADER) or None
+
+
+@blp.get("/models")
+@key_or_token
+@blp.response(200, ModelListSchema)
+@documented_errors
+def list_models():
+    """The models a call can use now in the workspace (credentials or a local runtime exist)."""
+    models = use_cases().openai.models(current_actor(), workspace_header())
+    return {"object": "list", "data": [
+        {"id": m.id, "object": "model", "created": MODELS_CREATED, "owned_by": m.provider}
+        for m in models]}
+
+
+@blp.post("/chat/completions")
+@limit_llm
+@limiter.exempt(flags=ExemptionScope.APPLICATION)
+@key_or_token
+@blp.arguments(ChatCompletionRequestSchema)
+@blp.response(200, ChatCompletionSchema)
+@documented_errors
+def chat_completions(body):
+    """OpenAI's chat completion. With `"stream": true` the response is `text/event-stream`:
+    `data: {chat.completion.chunk}` lines, then `data: [DONE]`; with
+    `stream_options.include_usage` a last chunk carries `usage` and no choices. An error after
+    the stream started arrives as `data: {"error": {...}}`. `temperature`, `max_tokens`
+    (or `max_completion_tokens`), `stop`, `response_format`, `tools` and `tool_choice` reach
+    providers that support them; `n` must be 1. Header `X-Workspace-ID` picks the workspace for
+    a user token (default: personal); a key always works in its own workspace."""
+    if body.get("n") not in (None, 1):
+        raise BadRequest("Only n=1 is supported")
+    chat_request = to_chat_request(body)
+    container = use_cases()
+    actor, workspace_id = current_actor(), workspace_header()
+    if body.get("stream"):
+        chunks = container.openai.stream(actor, workspace_id, chat_request)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        events = stream_events(chunks, chat_request.model, include_usage, container.metrics,
+                               request_started())
+        return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
+    result = container.openai.complete(actor, workspace_id, chat_request)
+    container.metrics.gateway_overhead(
+        "openai", False, time.perf_counter() - request_started() - result.latency_ms / 1000)
+    return completion_body(result)
+
+
+def to_chat_request(body: dict) -> ChatRequest:
+    stop = body.get("stop")
+    return ChatRequest(
+        messages=body["messages"], model=body.get("model"),
+        temperature=body.get("temperature"),
+        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        stop=[stop] if isinstance(stop, str) else stop,
+        extra={name: body[name] for name in PASSED_THROUGH if body.get(name) is not None})
+
+
+def completion_body(result: ChatResult) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    if result.tool_calls:
+        message["tool_calls"] = result.tool_calls
+        message["content"] = result.content or None
+    return {
+        "id": result.id, "object": "chat.completion", "created": int(time.time()),
+        "model": result.model,
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": result.finish_reason or "stop"}],
+        "usage": usage_body(result),
+        "system_fingerprint": None,
+    }
+
+
+def usage_body(result: ChatResult) -> dict:
+    return {"prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "total_tokens": result.usage.total_tokens}
+
+
+def stream_events(chunks: Iterator[StreamChunk], model: str | None, include_usage: bool,
+                  metrics, started: float) -> Iterator[str]:
+    """OpenAI's chunk stream. Closing it (the client went away) closes the model call, which
+    records it as cancelled."""
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+
+    def event(choices: list, **extra) -> str:
+        return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n"
+
+    def delta(content: dict, finish_reason: str | None = None) -> str:
+        return event([{"index": 0, "delta": content, "logprobs": None,
+                       "finish_reason": finish_reason}])
+
+    try:
+        yield delta({"role": "assistant", "content": ""})
+        result = None
+        for chunk in chunks:
+            if chunk.delta:
+                yield delta({"content": chunk.delta})
+            if chunk.result is not None:
+                result = chunk.result
+        if result is None:
+            return
+        base["model"] = result.model
+        if result.tool_calls:
+            yield delta({"tool_calls": [{"index": i, **call}
+                                        for i, call in enumerate(result.tool_calls)]})
+        yield delta({}, result.finish_reason or "stop")
+        if include_usage:
+            yield event([], usage=usage_body(result))
+        yield "data: [DONE]\n\n"
+        metrics.gateway_overhead("openai", True,
+                                 time.perf_counter() - started - result.latency_ms / 1000)
+    except DomainError as error:
+        yield stream_error(status_for(error), error.code, error.message)
+    except Exception:
+        log.exception("chat completion stream failed")
+        yield stream_error(500, "internal_error", "Internal server error")
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def stream_error(status: int, code: str, message: str) -> str:
+    body = {"error": {"message": message, "type": OPENAI_TYPE_BY_STATUS.get(status, "api_error"),
+                      "code": code, "param": None}}
+    return f"data: {json.dumps(body)}\n\n"

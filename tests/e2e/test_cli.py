@@ -1,0 +1,34 @@
+import pytest
+
+from data.demo import DEMO_USERS
+
+
+def test_init_db_creates_the_indexes(app, db):
+    db.users.drop_indexes()
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert db.users.index_information()["email_unique"]["unique"]
+    assert "one_membership" in db.memberships.index_information()
+    assert "ttl" in db.sessions.index_information()
+
+
+def test_seed_demo_creates_the_three_demo_users_once(app, api, client):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert first.output.count("created") == 3
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0 and second.output.count("already there") == 3
+    for demo in DEMO_USERS:
+        session = api.login(demo.email, demo.password)
+        assert session.user["role"] == demo.role.value
+        listing = client.get("/api/v1/workspaces", headers=session.headers).get_json()
+        assert listing["total"] == 1 and listing["items"][0]["is_personal"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"app_env": "production"}])
+def test_seed_demo_refuses_to_run_in_production(app, db):
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code != 0
+    assert "production" in result.output
+    assert db.users.count_documents({}) == 0

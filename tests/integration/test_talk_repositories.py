@@ -1,0 +1,168 @@
+"""Talk and message repositories against the real wire server: indexes, paging, search, stop."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from bson import ObjectId
+from pymongo import monitoring
+
+from entities.clock import utcnow
+from entities.pagination import PageRequest
+from entities.talk import Message, MessageRole, MessageStatus, Talk
+from repositories.mongo import connect
+from repositories.talks import MongoMessageRepository, MongoTalkRepository
+from use_cases.ports import TalkFilter
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self):
+        self.commands: list[str] = []
+
+    def started(self, event):
+        self.commands.append(event.command_name)
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def counter():
+    return CommandCounter()
+
+
+@pytest.fixture
+def db(mongo_uri, counter):
+    client = connect(mongo_uri, listeners=[counter])
+    name = f"test_talks_{uuid.uuid4().hex[:10]}"
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def talks(db):
+    repo = MongoTalkRepository(db)
+    repo.ensure_indexes()
+    return repo
+
+
+@pytest.fixture
+def messages(db):
+    repo = MongoMessageRepository(db)
+    repo.ensure_indexes()
+    return repo
+
+
+def new_talk(talks, user="u1", workspace="w1", name=""):
+    now = utcnow()
+    return talks.add(Talk(id="", workspace_id=workspace, user_id=user, name=name,
+                          created_at=now, updated_at=now))
+
+
+def new_message(messages, talk, content, role=MessageRole.USER, status=MessageStatus.COMPLETE):
+    return messages.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
+                                user_id=talk.user_id, role=role, content=content, status=status))
+
+
+def test_the_indexes_behind_listing_and_paging_exist(db, talks, messages):
+    talk_indexes = {doc["name"]: doc["key"] for doc in db["talks"].list_indexes()}
+    assert list(talk_indexes["my_talks"]) == ["user_id", "workspace_id", "deleted", "archived",
+                                              "pinned", "last_message_at"]
+    message_indexes = {doc["name"]: doc["key"] for doc in db["messages"].list_indexes()}
+    assert list(message_indexes["talk_history"].items()) == [("talk_id", 1), ("_id", -1)]
+
+
+def test_text_search_falls_back_to_an_escaped_regex_where_text_indexes_do_not_exist(
+        talks, messages):
+    assert messages.contents.indexed in (True, False)  # decided once, at index creation
+    talk = new_talk(talks)
+    new_message(messages, talk, "price is 3.50 (approx)")
+    new_message(messages, talk, "price is 3750")
+    query = TalkFilter("u1")
+    found, total = messages.search(query, "3.50 (approx", [], 0, 10)
+    if not messages.contents.indexed:
+        assert total == 1 and found[0].content == "price is 3.50 (approx)"
+    found, total = messages.search(query, "PRICE", [], 0, 10)
+    assert total == 2 and [m.content for m in found] == ["price is 3750", "price is 3.50 (approx)"]
+
+
+def test_paging_back_through_a_long_talk_is_one_indexed_query_whatever_the_page_size(
+        db, talks, messages, counter):
+    talk = new_talk(talks)
+    db["messages"].insert_many([
+        {"talk_id": ObjectId(talk.id), "workspace_id": "w1", "user_id": "u1", "role": "user",
+         "content": f"m{n}", "status": "complete", "deleted": False, "created_at": utcnow()}
+        for n in range(1500)])
+    for limit in (1, 50, 100):
+        counter.commands.clear()
+        page = messages.page(talk.id, limit, None)
+        assert counter.commands == ["find"]
+        assert len(page.items) == limit and page.has_more
+        assert page.items[-1].content == "m1499"
+    older = messages.page(talk.id, 100, page.next_before)
+    assert older.items[-1].content == "m1399" and older.items[0].content == "m1300"
+    plan = db["messages"].find({"talk_id": ObjectId(talk.id), "deleted": False}).sort(
+        "_id", -1).limit(10).explain()
+    assert "talk_history" in str(plan["queryPlanner"]["winningPlan"])
+
+
+def test_listing_talks_is_one_command_whatever_the_page_size(talks, counter):
+    for n in range(30):
+        new_talk(talks, name=f"t{n}")
+    for size in (1, 20, 100):
+        counter.commands.clear()
+        page = talks.list(TalkFilter("u1", ["w1"]), PageRequest(1, size))
+        assert counter.commands == ["aggregate"]
+        assert page.total == 30 and len(page.items) == min(size, 30)
+
+
+def test_new_talks_sort_by_creation_until_their_first_message(talks):
+    older = new_talk(talks, name="older")
+    newer = new_talk(talks, name="newer")
+    talks.record_messages(older.id, 1, utcnow())
+    listed = talks.list(TalkFilter("u1"), PageRequest())
+    assert [t.name for t in listed.items] == ["older", "newer"]
+    assert listed.items[0].last_message_at is not None
+    assert listed.items[1].last_message_at is None and listed.items[1].id == newer.id
+
+
+def test_another_users_talk_is_not_found_by_id(talks):
+    talk = new_talk(talks, user="u1")
+    assert talks.get(talk.id, "u2") is None
+    assert talks.update(talk.id, "u2", name="mine") is None
+    assert talks.set_deleted(talk.id, "u2", True) is None
+    assert talks.get("not-an-id", "u1") is None
+
+
+def test_the_first_name_wins(talks):
+    talk = new_talk(talks)
+    talks.name_if_unnamed(talk.id, "first")
+    talks.name_if_unnamed(talk.id, "second")
+    assert talks.get(talk.id, "u1").name == "first"
+
+
+def test_history_leaves_out_failed_and_superseded_replies(talks, messages):
+    talk = new_talk(talks)
+    question = new_message(messages, talk, "q")
+    new_message(messages, talk, "bad", MessageRole.ASSISTANT, MessageStatus.FAILED)
+    new_message(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
+    new_message(messages, talk, "partial", MessageRole.ASSISTANT, MessageStatus.STOPPED)
+    answer = new_message(messages, talk, "good", MessageRole.ASSISTANT)
+    assert [m.content for m in messages.history(talk.id, None, 10)] == ["q", "partial", "good"]
+    assert [m.content for m in messages.history(talk.id, question.id, 10)] == ["q"]
+    assert messages.history(talk.id, answer.id, 2)[-1].content == "good"
+
+
+def test_a_stop_request_is_seen_by_the_next_progress_save(talks, messages):
+    talk = new_talk(talks)
+    reply = new_message(messages, talk, "", MessageRole.ASSISTANT, MessageStatus.STREAMING)
+    assert messages.save_progress(reply.id, "par") is False
+    assert messages.request_stop(talk.id) == [reply.id]
+    assert messages.save_progress(reply.id, "partial") is True
+    assert messages.get(reply.id, talk.id).content == "partial"
+    messages.update(reply.id, status=MessageStatus.STOPPED)
+    assert messages.request_stop(talk.id) == []
