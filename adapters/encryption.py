@@ -12,8 +12,14 @@ class FernetEncryptor(Encryptor):
     a key can be rotated without losing what was stored under the previous one."""
 
     def __init__(self, keys: str):
-        self.fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",")
-                                   if key.strip()])
+        try:
+            self.fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",")
+                                       if key.strip()])
+        except ValueError:  # not 32 url-safe base64-encoded bytes, or no key at all
+            raise ValueError(
+                "ENCRYPTION_KEY must be one or more Fernet keys separated by commas; generate one "
+                "with: python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"") from None
 
     def encrypt(self, plaintext: str) -> str:
         return self.fernet.encrypt(plaintext.encode()).decode()

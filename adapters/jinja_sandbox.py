@@ -5,6 +5,8 @@ Rendering streams through `generate()` so a template that would produce more tha
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from jinja2 import TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -23,13 +25,14 @@ def _bounded_range(*args: int) -> range:
 class SandboxedTemplates(TemplateRenderer):
     def __init__(self, max_chars: int = 1_000_000, cache_size: int = 512):
         self.max_chars = max_chars
-        self.env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True,
-                                        cache_size=cache_size)
+        self.env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
         self.env.globals["range"] = _bounded_range
+        # compiled once per source: a workflow's templates are rendered on every run
+        self._compiled = lru_cache(maxsize=cache_size)(self.env.from_string)
 
     def render(self, template: str, variables: dict) -> str:
         try:
-            compiled = self.env.from_string(template)
+            compiled = self._compiled(template)
             pieces, size = [], 0
             for piece in compiled.generate(variables):
                 size += len(piece)

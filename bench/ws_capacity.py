@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,7 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {"MONGODB_URI": mongo_uri, "MONGODB_DATABASE": database, "RATELIMIT_ENABLED": "false",
+           "BCRYPT_ROUNDS": "4",
            "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": str(args.workers),
            "GUNICORN_MAX_REQUESTS": "0"}
     server = start_gunicorn(worker_class, port, env, workdir / f"gunicorn-{worker_class}.log")
@@ -221,6 +223,7 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
             growth = max(0, result["rss_held_kb"] - baseline_kb)
             rows.append({"class": worker_class, "target": held, "baseline_kb": baseline_kb,
                          "per_conn_kb": growth / max(1, result["opened"]), **result})
+            print_row(rows[-1])
             time.sleep(3)  # the server notices the closed sockets before the next level
     finally:
         server.terminate()
@@ -233,18 +236,22 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
     return rows
 
 
-def print_table(rows: list[dict], args) -> None:
+HEADER = ("| worker class | target | held | held at end | stream events | p50 ms | p95 ms "
+          "| p99 ms | max ms | server RSS MiB | RSS per held conn KiB |")
+
+
+def print_header(args) -> None:
     print(f"\n{args.workers} worker(s); {args.streams} streams x {args.rate:g} events/s for "
           f"{args.duration:g}s; latency = publish on the event bus -> received by the client\n")
-    header = ("| worker class | target | held | held at end | stream events | p50 ms | p95 ms "
-              "| p99 ms | max ms | server RSS MiB | RSS per held conn KiB |")
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    for r in rows:
-        print(f"| {r['class']} | {r['target']} | {r['opened']} | {r['still_open']} "
-              f"| {r['delivered']}/{r['sent']} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} "
-              f"| {r['p99'] * 1000:.1f} | {r['max'] * 1000:.1f} | {r['rss_held_kb'] / 1024:.0f} "
-              f"| {r['per_conn_kb']:.0f} |")
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1), flush=True)
+
+
+def print_row(r: dict) -> None:
+    print(f"| {r['class']} | {r['target']} | {r['opened']} | {r['still_open']} "
+          f"| {r['delivered']}/{r['sent']} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} "
+          f"| {r['p99'] * 1000:.1f} | {r['max'] * 1000:.1f} | {r['rss_held_kb'] / 1024:.0f} "
+          f"| {r['per_conn_kb']:.0f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--graceful", type=int, default=5)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # cleanup (finally) runs on SIGTERM
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ["GUNICORN_GRACEFUL_TIMEOUT"] = str(args.graceful)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -270,18 +278,17 @@ def main(argv: list[str] | None = None) -> None:
         if not mongo_uri:
             mongo = EmbeddedMongo(workdir / "mongo", free_port())
             mongo_uri = mongo.ensure_running()
-        rows: list[dict] = []
+        print_header(args)
         try:
             for worker_class in args.classes.split(","):
                 try:
-                    rows += run_class(worker_class, levels, args, mongo_uri, workdir)
+                    run_class(worker_class, levels, args, mongo_uri, workdir)
                 except (RuntimeError, TimeoutError) as error:
                     log = (workdir / f"gunicorn-{worker_class}.log").read_text()[-2000:]
                     print(f"{worker_class}: {error}\n{log}", file=sys.stderr)
         finally:
             if mongo:
                 mongo.stop()
-    print_table(rows, args)
 
 
 if __name__ == "__main__":

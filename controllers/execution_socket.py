@@ -4,10 +4,12 @@ Server frames: first `{"type": "snapshot", "execution": {...}}`, then `node_star
 `node_completed`, `node_failed` (`{node_id, status, attempts, started_at, finished_at, output,
 error}`), `delta` (`{node_id, content}`: an LLM node's reply as it streams) and, last, one of
 `execution_completed`, `execution_failed`, `execution_cancelled` (`{execution}`), after which
-the server closes the socket. The feed is subscribed before the snapshot is read, so no event
-is missed (one may repeat what the snapshot already shows). A run that already ended gets its
-snapshot and its final event at once. Closes with 4401 for a bad token and 4404 for a run the
-caller may not see; with 1012 when this server restarts (reconnect).
+the server closes the socket. A node output over 64 KiB is left out of events
+(`output_truncated: true`); `GET /api/v1/executions/{id}` has it. The feed is subscribed
+before the snapshot is read, so no event is missed (one may repeat what the snapshot already
+shows). A run that already ended gets its snapshot and its final event at once. Closes with
+4401 for a bad token and 4404 for a run the caller may not see; with 1012 when this server
+restarts (reconnect).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from controllers.realtime import (
 )
 from controllers.schemas.workflows import ExecutionSchema
 from entities.errors import NotFound
-from use_cases.workflow_events import TERMINAL_EVENTS, execution_view, is_terminal_event
+from use_cases.workflow_events import TERMINAL_EVENTS, execution_view, is_terminal_event, unpack
 
 PATH = "/api/v1/ws/executions/<execution_id>"
 CLOSE_NORMAL = 1000
@@ -49,13 +51,12 @@ def execution_events(ws, execution_id):
             ws.close(CLOSE_NORMAL, "finished")
             return
         while ws.connected and not subscription.closed:
-            event = subscription.get(timeout=1.0)
-            if event is None:
-                continue
-            send_json(ws, event)
-            if is_terminal_event(event):
-                ws.close(CLOSE_NORMAL, "finished")
-                return
+            message = subscription.get(timeout=1.0)
+            for event in unpack(message) if message is not None else ():
+                send_json(ws, event)
+                if is_terminal_event(event):
+                    ws.close(CLOSE_NORMAL, "finished")
+                    return
         if subscription.closed and ws.connected:
             ws.close(CLOSE_SERVICE_RESTART, "server restarting, reconnect")
 

@@ -3,8 +3,7 @@
 Authenticated by a workspace API key (`Bearer sk-syn-...`: the key's workspace, member rights)
 or a user's access token (the workspace in `X-Workspace-ID`, else the personal one). Errors have
 OpenAI's shape (controllers/errors.py switches on the /v1/ prefix). Model calls share the
-per-user (or per-key) RATELIMIT_LLM budget with every other route that calls a model; the
-general per-user limit is not counted again here, so a call costs one rate-limit write.
+per-user (or per-key) RATELIMIT_LLM budget with every other route that calls a model.
 """
 from __future__ import annotations
 
@@ -17,14 +16,13 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, g, request
-from flask_limiter import ExemptionScope
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
 from controllers.deps import use_cases
 from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
 from controllers.metrics import request_started
-from controllers.rate_limits import limit_llm, limiter
+from controllers.rate_limits import limit_llm
 from controllers.schemas.openai import (
     ChatCompletionRequestSchema,
     ChatCompletionSchema,
@@ -99,7 +97,6 @@ def list_models():
 
 @blp.post("/chat/completions")
 @limit_llm
-@limiter.exempt(flags=ExemptionScope.APPLICATION)
 @key_or_token
 @blp.arguments(ChatCompletionRequestSchema)
 @blp.response(200, ChatCompletionSchema)

@@ -46,6 +46,7 @@ class Talk:
     deleted_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    last_seq: int = 0  # position of the newest message ever added (messages are numbered 1, 2...)
 
 
 @dataclass

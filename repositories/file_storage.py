@@ -1,56 +1,161 @@
-"""File bytes in MongoDB GridFS, written and read chunk by chunk."""
+"""File bytes in MongoDB, in the GridFS layout (`<bucket>.files` + `<bucket>.chunks`), so
+GridFS tools read them, but written and read here a few chunks at a time.
+
+pymongo's own GridIn buffers up to 48 MB of chunks before inserting them, and GridOut's cursor
+fetches up to 16 MB per batch: either way a big file would sit in the worker's memory. Here an
+upload holds at most WRITE_BATCH chunks and a download READ_BATCH chunks, whatever the file size.
+"""
 from __future__ import annotations
 
-import contextlib
+import io
 from collections.abc import Iterable
 from typing import BinaryIO
 
 from bson import ObjectId
-from gridfs import GridFSBucket
-from gridfs.errors import NoFile
 from pymongo import ASCENDING
 from pymongo.database import Database
 
+from entities.clock import utcnow
 from entities.errors import NotFound
 from repositories.mongo import maybe_object_id
 from use_cases.ports import BlobStorage
 
 BUCKET = "file_blobs"
-CHUNK_BYTES = 255 * 1024  # GridFS's default: a chunk document stays well under 16 MiB
+CHUNK_BYTES = 255 * 1024  # GridFS's default chunk size
+WRITE_BATCH = 4  # chunks per insert (~1 MiB)
+READ_BATCH = 4  # chunks per cursor batch (~1 MiB)
 
 
 class GridFSStorage(BlobStorage):
     def __init__(self, db: Database, bucket_name: str = BUCKET):
-        self.db = db
-        self.bucket_name = bucket_name
-        self.bucket = GridFSBucket(db, bucket_name=bucket_name, chunk_size_bytes=CHUNK_BYTES)
+        self.files = db[f"{bucket_name}.files"]
+        self.chunks = db[f"{bucket_name}.chunks"]
 
     def ensure_indexes(self) -> None:
-        self.db[f"{self.bucket_name}.files"].create_index(
-            [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_uploaddate")
-        self.db[f"{self.bucket_name}.chunks"].create_index(
-            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_n")
+        self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)],
+                                name="filename_uploaddate")
+        self.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True,
+                                 name="files_id_n")
 
     def save(self, chunks: Iterable[bytes], filename: str) -> str:
-        grid_in = self.bucket.open_upload_stream(filename)
+        file_id = ObjectId()
+        writer = _ChunkWriter(self.chunks, file_id)
         try:
-            for chunk in chunks:
-                grid_in.write(chunk)
+            for piece in chunks:
+                writer.write(piece)
+            length = writer.close()
+            self.files.insert_one({"_id": file_id, "length": length, "chunkSize": CHUNK_BYTES,
+                                   "uploadDate": utcnow(), "filename": filename})
         except BaseException:
-            grid_in.abort()
+            self.chunks.delete_many({"files_id": file_id})
             raise
-        grid_in.close()
-        return str(grid_in._id)
+        return str(file_id)
 
     def open(self, blob_id: str) -> BinaryIO:
         oid = maybe_object_id(blob_id)
-        try:
-            if oid is None:
-                raise NoFile(blob_id)
-            return self.bucket.open_download_stream(oid)
-        except NoFile:
-            raise NotFound("The file's content is gone") from None
+        doc = self.files.find_one({"_id": oid}) if oid else None
+        if doc is None:
+            raise NotFound("The file's content is gone")
+        reader = _ChunkReader(self.chunks, oid, doc["length"], doc["chunkSize"])
+        return io.BufferedReader(reader, buffer_size=doc["chunkSize"])
 
     def delete(self, blob_id: str) -> None:
-        with contextlib.suppress(NoFile):
-            self.bucket.delete(ObjectId(blob_id))
+        oid = maybe_object_id(blob_id)
+        if oid is not None:
+            self.files.delete_one({"_id": oid})
+            self.chunks.delete_many({"files_id": oid})
+
+
+class _ChunkWriter:
+    def __init__(self, collection, file_id: ObjectId):
+        self.collection = collection
+        self.file_id = file_id
+        self.buffer = bytearray()
+        self.pending: list[dict] = []
+        self.number = 0
+        self.length = 0
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.length += len(data)
+        while len(self.buffer) >= CHUNK_BYTES:
+            self._chunk(bytes(self.buffer[:CHUNK_BYTES]))
+            del self.buffer[:CHUNK_BYTES]
+
+    def close(self) -> int:
+        if self.buffer:
+            self._chunk(bytes(self.buffer))
+            self.buffer.clear()
+        self._insert()
+        return self.length
+
+    def _chunk(self, data: bytes) -> None:
+        self.pending.append({"files_id": self.file_id, "n": self.number, "data": data})
+        self.number += 1
+        if len(self.pending) >= WRITE_BATCH:
+            self._insert()
+
+    def _insert(self) -> None:
+        if self.pending:
+            self.collection.insert_many(self.pending, ordered=True)
+            self.pending = []
+
+
+class _ChunkReader(io.RawIOBase):
+    """A seekable raw stream over a blob's chunks; sequential reads share one small-batch
+    cursor, a seek elsewhere starts a new one."""
+
+    def __init__(self, collection, file_id: ObjectId, length: int, chunk_size: int):
+        self.collection = collection
+        self.file_id = file_id
+        self.length = length
+        self.chunk_size = chunk_size
+        self.position = 0
+        self.cursor = None
+        self.next_number = 0
+        self.current: tuple[int, bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.length:
+            return 0
+        number, offset = divmod(self.position, self.chunk_size)
+        piece = self._chunk(number)[offset:offset + len(buffer)]
+        buffer[:len(piece)] = piece
+        self.position += len(piece)
+        return len(piece)
+
+    def close(self) -> None:
+        if self.cursor is not None:
+            self.cursor.close()
+            self.cursor = None
+        super().close()
+
+    def _chunk(self, number: int) -> bytes:
+        if self.current is not None and self.current[0] == number:
+            return self.current[1]
+        if self.cursor is None or self.next_number != number:
+            if self.cursor is not None:
+                self.cursor.close()
+            self.cursor = self.collection.find(
+                {"files_id": self.file_id, "n": {"$gte": number}}, sort=[("n", ASCENDING)],
+                batch_size=READ_BATCH)
+        doc = next(self.cursor, None)
+        if doc is None or doc["n"] != number:
+            raise OSError(f"chunk {number} of blob {self.file_id} is missing")
+        self.next_number = number + 1
+        self.current = (number, bytes(doc["data"]))
+        return self.current[1]

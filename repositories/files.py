@@ -84,7 +84,7 @@ class MongoFileRepository(MongoRepository, FileRepository):
         return self._update({}, file_id, {"$set": {"deleted_at": deleted_at}})
 
     def deleted_before(self, cutoff: datetime, limit: int) -> list[File]:
-        cursor = self.collection.find({"deleted_at": {"$ne": None, "$lt": cutoff}}).limit(limit)
+        cursor = self.collection.find({"deleted_at": {"$ne": None, "$lte": cutoff}}).limit(limit)
         return [to_file(doc) for doc in cursor]
 
     def remove(self, file_id: str) -> bool:

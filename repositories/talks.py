@@ -1,8 +1,9 @@
 """Talks and messages in MongoDB.
 
-Listing a user's talks and paging back through a talk are each one indexed query, whatever the
-page size or the number of messages. Text search uses a `$text` index where the server has one
-(checked once, when the indexes are created) and an escaped, case-insensitive regex otherwise.
+Listing a user's talks is one command and paging back through a talk one indexed range query
+(two with a cursor), whatever the page size or the number of messages. Text search uses a
+`$text` index where the server has one (checked once, when the indexes are created) and an
+escaped, case-insensitive regex otherwise.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def to_talk(doc: dict) -> Talk:
         # stored as the creation time until the first message, so new talks sort as recent
         last_message_at=doc.get("last_message_at") if count else None,
         deleted_at=doc.get("deleted_at"), created_at=doc.get("created_at"),
-        updated_at=doc.get("updated_at"),
+        updated_at=doc.get("updated_at"), last_seq=doc.get("last_seq", 0),
     )
 
 
@@ -99,7 +100,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
             "user_id": talk.user_id, "workspace_id": talk.workspace_id, "name": talk.name,
             "model": talk.model, "system_prompt": talk.system_prompt, "tags": list(talk.tags),
             "archived": talk.archived, "pinned": talk.pinned, "message_count": 0,
-            "last_message_at": now, "deleted": False, "deleted_at": None,
+            "last_seq": 0, "last_message_at": now, "deleted": False, "deleted_at": None,
             "created_at": now, "updated_at": now,
         }
         doc["_id"] = self.collection.insert_one(doc).inserted_id
@@ -213,9 +214,15 @@ def _stored(changes: dict) -> dict:
 
 
 class MongoMessageRepository(MongoRepository, MessageRepository):
+    """Messages are numbered within their talk (`seq`, from the talk's `last_seq` counter), so
+    "the newest N before X" is a bounded index range, not a sort of the whole talk: fast on
+    servers that cannot sort from an index too (the embedded development server)."""
+
     collection_name = "messages"
     indexes = [
-        ([("talk_id", ASCENDING), ("_id", DESCENDING)], {"name": "talk_history"}),
+        # every predicate of the hot queries is in its index (the embedded server needs that)
+        ([("talk_id", ASCENDING), ("deleted", ASCENDING), ("seq", DESCENDING)],
+         {"name": "talk_history"}),
         ([("talk_id", ASCENDING), ("status", ASCENDING)], {"name": "talk_status"}),
         ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("_id", DESCENDING)],
          {"name": "user_messages"}),
@@ -223,6 +230,7 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
 
     def __init__(self, db):
         super().__init__(db)
+        self.talks = db[MongoTalkRepository.collection_name]
         self.contents = TextSearch("content")
 
     def ensure_indexes(self) -> None:
@@ -231,60 +239,74 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
 
     def add(self, message: Message) -> Message:
         now = utcnow()
+        talk = self.talks.find_one_and_update(
+            {"_id": ObjectId(message.talk_id)},
+            {"$inc": {"last_seq": 1, "message_count": 1}, "$max": {"last_message_at": now}},
+            projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
         doc = {
-            "talk_id": ObjectId(message.talk_id), "workspace_id": message.workspace_id,
-            "user_id": message.user_id, "role": message.role.value, "content": message.content,
+            "talk_id": ObjectId(message.talk_id), "seq": talk["last_seq"] if talk else 0,
+            "workspace_id": message.workspace_id, "user_id": message.user_id,
+            "role": message.role.value, "content": message.content,
             "status": message.status.value, "model": message.model,
             "parent_id": message.parent_id, "file_ids": list(message.file_ids),
             "latency_ms": message.latency_ms, "error": message.error,
-            "error_code": message.error_code, "deleted": False,
-            "stop_requested": False, "created_at": now, "updated_at": now,
+            "error_code": message.error_code, "deleted": False, "stop_requested": False,
+            "created_at": now, "updated_at": now,
         }
         if message.usage is not None:
             doc["usage"] = _stored({"usage": message.usage})["usage"]
         doc["_id"] = self.collection.insert_one(doc).inserted_id
         return to_message(doc)
 
-    @staticmethod
-    def _in_talk(talk_id: str) -> dict | None:
-        oid = maybe_object_id(talk_id)
-        return {"talk_id": oid, "deleted": False} if oid else None
+    def _doc(self, message_id: str, talk_id: str, projection: dict | None = None) -> dict | None:
+        oid, talk = maybe_object_id(message_id), maybe_object_id(talk_id)
+        if oid is None or talk is None:
+            return None
+        return self.collection.find_one({"_id": oid, "talk_id": talk, "deleted": False},
+                                        projection)
 
     def get(self, message_id: str, talk_id: str) -> Message | None:
-        oid, query = maybe_object_id(message_id), self._in_talk(talk_id)
-        if oid is None or query is None:
-            return None
-        doc = self.collection.find_one({**query, "_id": oid})
+        doc = self._doc(message_id, talk_id)
         return to_message(doc) if doc else None
 
-    def page(self, talk_id: str, limit: int, before: str | None) -> MessagePage:
-        query = self._in_talk(talk_id)
-        if query is None:
-            return MessagePage([], False)
-        if before is not None:
-            cursor = maybe_object_id(before)
-            if cursor is None:
-                raise ValidationFailed("Invalid cursor", {"before": ["Not a message id."]})
-            query["_id"] = {"$lt": cursor}
-        docs = list(self.collection.find(query).sort("_id", DESCENDING).limit(limit + 1))
-        has_more = len(docs) > limit
-        return MessagePage([to_message(doc) for doc in reversed(docs[:limit])], has_more)
+    def _newest(self, talk_id: str, below_seq: int, count: int) -> list[dict]:
+        """Up to `count` live messages numbered below `below_seq`, newest first: a range of
+        numbers, widened only when deleted messages leave it short."""
+        span = count
+        while True:
+            lower = max(0, below_seq - span)
+            docs = list(self.collection.find({
+                "talk_id": ObjectId(talk_id), "deleted": False,
+                "seq": {"$gte": lower, "$lt": below_seq},
+            }).sort("seq", DESCENDING).limit(count))
+            if len(docs) >= count or lower == 0:
+                return docs
+            span *= 4
 
-    def history(self, talk_id: str, up_to: str | None, limit: int) -> list[Message]:
-        query = self._in_talk(talk_id)
-        if query is None:
-            return []
-        if up_to is not None:
-            query["_id"] = {"$lte": ObjectId(up_to)}
-        query["status"] = {"$in": [status.value for status in IN_CONTEXT]}
-        docs = list(self.collection.find(query).sort("_id", DESCENDING).limit(limit))
-        return [to_message(doc) for doc in reversed(docs)]
+    def _seq_of(self, message_id: str, talk_id: str, field: str) -> int:
+        doc = self._doc(message_id, talk_id, {"seq": True})
+        if doc is None:
+            raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
+        return int(doc.get("seq", 0))
+
+    def page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
+        top = talk.last_seq + 1 if before is None else self._seq_of(before, talk.id, "before")
+        docs = self._newest(talk.id, top, limit + 1)
+        return MessagePage([to_message(doc) for doc in reversed(docs[:limit])],
+                           len(docs) > limit)
+
+    def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
+        top = talk.last_seq + 1 if up_to is None else self._seq_of(up_to, talk.id, "up_to") + 1
+        in_context = {status.value for status in IN_CONTEXT}
+        return [to_message(doc) for doc in reversed(self._newest(talk.id, top, limit))
+                if doc.get("status") in in_context]
 
     def all(self, talk_id: str) -> Iterator[Message]:
-        query = self._in_talk(talk_id)
-        if query is None:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
             return iter(())
-        return (to_message(doc) for doc in self.collection.find(query).sort("_id", ASCENDING))
+        cursor = self.collection.find({"talk_id": oid, "deleted": False}).sort("seq", ASCENDING)
+        return (to_message(doc) for doc in cursor)
 
     def update(self, message_id: str, **changes) -> Message | None:
         oid = maybe_object_id(message_id)
@@ -302,29 +324,29 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             projection={"stop_requested": True})
         return bool(doc and doc.get("stop_requested"))
 
-    def request_stop(self, talk_id: str) -> list[str]:
-        query = self._in_talk(talk_id)
-        if query is None:
+    def _streaming_docs(self, talk_id: str, projection: dict | None = None) -> list[dict]:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
             return []
-        query["status"] = MessageStatus.STREAMING.value
-        ids = [doc["_id"] for doc in self.collection.find(query, {"_id": True})]
+        docs = self.collection.find({"talk_id": oid, "status": MessageStatus.STREAMING.value},
+                                    projection)
+        return sorted((doc for doc in docs if not doc.get("deleted")), key=lambda d: d["_id"])
+
+    def request_stop(self, talk_id: str) -> list[str]:
+        ids = [doc["_id"] for doc in self._streaming_docs(talk_id, {"deleted": True})]
         if ids:
             self.collection.update_many({"_id": {"$in": ids}}, {"$set": {"stop_requested": True}})
         return [str(oid) for oid in ids]
 
     def streaming(self, talk_id: str) -> list[Message]:
-        query = self._in_talk(talk_id)
-        if query is None:
-            return []
-        query["status"] = MessageStatus.STREAMING.value
-        return [to_message(doc) for doc in self.collection.find(query).sort("_id", ASCENDING)]
+        return [to_message(doc) for doc in self._streaming_docs(talk_id)]
 
     def set_deleted(self, message_id: str, talk_id: str) -> bool:
-        oid, query = maybe_object_id(message_id), self._in_talk(talk_id)
-        if oid is None or query is None:
+        doc = self._doc(message_id, talk_id, {"_id": True})
+        if doc is None:
             return False
-        result = self.collection.update_one(
-            {**query, "_id": oid}, {"$set": {"deleted": True, "deleted_at": utcnow()}})
+        result = self.collection.update_one({"_id": doc["_id"], "deleted": False},
+                                            {"$set": {"deleted": True, "deleted_at": utcnow()}})
         return result.modified_count == 1
 
     def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,

@@ -301,7 +301,6 @@ class Chat:
 
     def _add(self, message: Message, announce: bool = True) -> Message:
         stored = self.messages.add(message)
-        self.talks.message_added(stored)
         if announce:
             self.events.message_created(stored)
         return stored

@@ -38,7 +38,7 @@ class ContextBuilder:
         turn not stored yet, appended last."""
         history = []
         if up_to is not None or talk.message_count:
-            history = self.messages.history(talk.id, up_to, self.history_limit)
+            history = self.messages.history(talk, up_to, self.history_limit)
         turns = [self._turn(talk, message, vision) for message in history]
         if new_turn is not None:
             turns.append(new_turn)

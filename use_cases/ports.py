@@ -379,7 +379,8 @@ class TalkRepository(ABC):
 
     @abstractmethod
     def record_messages(self, talk_id: str, added: int, at: datetime) -> None:
-        """Counts `added` messages (negative: removed) and moves the talk's activity to `at`."""
+        """Counts `added` messages (negative: removed) and moves the talk's activity to `at`.
+        (MessageRepository.add counts the messages it adds itself.)"""
 
     @abstractmethod
     def search_names(self, query: TalkFilter, text: str, skip: int,
@@ -392,20 +393,21 @@ class TalkRepository(ABC):
 
 class MessageRepository(ABC):
     @abstractmethod
-    def add(self, message: Message) -> Message: ...
+    def add(self, message: Message) -> Message:
+        """Stores the message as the newest of its talk, and counts it on the talk."""
 
     @abstractmethod
     def get(self, message_id: str, talk_id: str) -> Message | None:
         """A live message of that talk."""
 
     @abstractmethod
-    def page(self, talk_id: str, limit: int, before: str | None) -> MessagePage:
-        """Live messages older than `before` (None: the newest), oldest first."""
+    def page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
+        """Live messages older than message `before` (None: the newest), oldest first."""
 
     @abstractmethod
-    def history(self, talk_id: str, up_to: str | None, limit: int) -> list[Message]:
-        """The last `limit` live messages the model sees again (IN_CONTEXT statuses) up to and
-        including message `up_to` (None: the newest), oldest first."""
+    def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
+        """Of the last `limit` live messages up to and including message `up_to` (None: the
+        newest), those the model sees again (IN_CONTEXT statuses), oldest first."""
 
     @abstractmethod
     def all(self, talk_id: str) -> Iterator[Message]:
@@ -470,7 +472,8 @@ class FileRepository(ABC):
     def set_deleted(self, file_id: str, deleted_at: datetime | None) -> File | None: ...
 
     @abstractmethod
-    def deleted_before(self, cutoff: datetime, limit: int) -> list[File]: ...
+    def deleted_before(self, cutoff: datetime, limit: int) -> list[File]:
+        """Files deleted at or before `cutoff`."""
 
     @abstractmethod
     def remove(self, file_id: str) -> bool:

@@ -107,8 +107,8 @@ class Talks:
 
     def messages_page(self, user_id: str, talk_id: str, limit: int,
                       before: str | None) -> MessagePage:
-        self.visible(user_id, talk_id)
-        return self.messages.page(talk_id, limit, before)
+        talk = self.visible(user_id, talk_id)
+        return self.messages.page(talk, limit, before)
 
     def all_messages(self, user_id: str, talk_id: str) -> list[Message]:
         self.visible(user_id, talk_id)
@@ -126,10 +126,6 @@ class Talks:
         if not self.messages.set_deleted(message_id, talk_id):
             raise NotFound("Message not found")
         self.talks.record_messages(talk_id, -1, utcnow())
-
-    def message_added(self, message: Message) -> None:
-        """Counts a new message and moves the talk's activity to it."""
-        self.talks.record_messages(message.talk_id, 1, message.created_at or utcnow())
 
     def name_if_unnamed(self, talk: Talk, first_message: str) -> None:
         if not talk.name:

@@ -33,7 +33,7 @@ from use_cases.workflow_nodes import (
 log = logging.getLogger(__name__)
 
 GO_ON, CANCEL, STOP = "go_on", "cancel", "stop"
-TICK_S = 0.25
+TICK_S = 0.1
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,14 @@ node_failed, delta, execution_completed|failed|cancelled). When a run ends, its 
 (`user:{id}`) and the workspace (`workspace:{id}`, read by webhooks) get
 `workflow.execution.completed` or `workflow.execution.failed`. A lost notification is logged,
 never a reason to fail the run.
+
+Events of a run travel in batches (`{"type": "batch", "events": [...]}`), flushed every few tens
+of milliseconds: a short run costs one database write for its whole live feed. Consumers
+`unpack` them; WebSocket clients see single events.
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -22,6 +27,8 @@ TERMINAL_EVENTS = {
     ExecutionStatus.FAILED: "execution_failed",
     ExecutionStatus.CANCELLED: "execution_cancelled",
 }
+BATCH = "batch"
+EVENT_OUTPUT_LIMIT = 64 * 1024
 WEBHOOK_EVENTS = {
     ExecutionStatus.SUCCEEDED: "workflow.execution.completed",
     ExecutionStatus.FAILED: "workflow.execution.failed",
@@ -37,9 +44,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def node_run_view(run: NodeRun) -> dict[str, Any]:
-    return {"node_id": run.node_id, "status": run.status.value, "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at), "output": run.output, "error": run.error,
-            "attempts": run.attempts}
+    """A node run for events: an output over EVENT_OUTPUT_LIMIT is left out (`output_truncated`;
+    GET /executions/{id} has it), so a batch of events stays far below MongoDB's 16 MB."""
+    view = {"node_id": run.node_id, "status": run.status.value,
+            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+            "output": run.output, "error": run.error, "attempts": run.attempts}
+    if run.output is not None and len(json.dumps(run.output, default=str)) > EVENT_OUTPUT_LIMIT:
+        view.update(output=None, output_truncated=True)
+    return view
 
 
 def execution_view(execution: Execution) -> dict[str, Any]:
@@ -59,22 +71,36 @@ def is_terminal_event(event: dict) -> bool:
     return event.get("type") in TERMINAL_EVENTS.values()
 
 
+def unpack(event: dict) -> list[dict]:
+    """The events a bus message carries: one, or the `batch` a run published in one go."""
+    if event.get("type") == BATCH:
+        return list(event.get("events", []))
+    return [event]
+
+
+def node_event(execution_id: str, run: NodeRun, event: str) -> dict:
+    return {"type": event, "execution_id": execution_id, **node_run_view(run)}
+
+
+def delta_event(execution_id: str, node_id: str, content: str) -> dict:
+    return {"type": "delta", "execution_id": execution_id, "node_id": node_id, "content": content}
+
+
 class ExecutionEvents:
     def __init__(self, bus: EventBus):
         self.bus = bus
 
-    def node(self, execution_id: str, run: NodeRun, event: str) -> None:
-        self._publish(execution_topic(execution_id),
-                      {"type": event, "execution_id": execution_id, **node_run_view(run)})
+    def publish(self, execution_id: str, events: list[dict]) -> None:
+        """Several events of one run in one bus message (one database write)."""
+        if events:
+            message = events[0] if len(events) == 1 else {"type": BATCH, "events": events}
+            self._publish(execution_topic(execution_id), message)
 
-    def delta(self, execution_id: str, node_id: str, content: str) -> None:
-        self._publish(execution_topic(execution_id), {"type": "delta", "execution_id": execution_id,
-                                                      "node_id": node_id, "content": content})
-
-    def finished(self, execution: Execution) -> None:
+    def finished(self, execution: Execution, pending: list[dict] | None = None) -> None:
+        """The run's last events (`pending`, then the terminal one), and the notifications."""
         view = execution_view(execution)
-        self._publish(execution_topic(execution.id),
-                      {"type": TERMINAL_EVENTS[execution.status], "execution": view})
+        terminal = {"type": TERMINAL_EVENTS[execution.status], "execution": view}
+        self.publish(execution.id, [*(pending or []), terminal])
         kind = WEBHOOK_EVENTS.get(execution.status)
         if kind is None:
             return
@@ -91,4 +117,3 @@ class ExecutionEvents:
             self.bus.publish(topic, event)
         except Exception:
             log.exception("could not publish %s", event.get("type"))
-

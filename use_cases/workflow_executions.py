@@ -1,7 +1,6 @@
 """Running workflows: execute (members), read and watch (viewers), cancel (members)."""
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -14,8 +13,13 @@ from entities.workflow import Execution
 from entities.workspace import WorkspaceRole
 from use_cases.access import WorkspaceAccess
 from use_cases.ports import EventBus, ExecutionRepository, Subscription
-from use_cases.workflow_events import ExecutionEvents, execution_topic, is_terminal_event
-from use_cases.workflow_runner import QUEUE_TOPIC, ExecutionRunner
+from use_cases.workflow_events import (
+    ExecutionEvents,
+    execution_topic,
+    is_terminal_event,
+    unpack,
+)
+from use_cases.workflow_runner import QUEUE_TOPIC, ExecutionRunner, RunHandle
 from use_cases.workflow_validation import check_inputs
 from use_cases.workflows import Workflows
 
@@ -51,13 +55,13 @@ class Executions:
                 self.runner.unreserve()
             raise
         if reserved_by:
-            done = self.runner.run_reserved(replace(execution))  # the runner's copy changes
+            handle = self.runner.run_reserved(replace(execution))  # the runner's copy changes
         else:
             self.bus.publish(QUEUE_TOPIC, {"type": "execution_queued", "execution_id": execution.id})
-            done = None
+            handle = None
         if not wait:
             return execution
-        return self._wait_for_end(execution, done)
+        return self._wait_for_end(execution, handle)
 
     def get(self, actor: Actor, execution_id: str,
             minimum: WorkspaceRole = WorkspaceRole.VIEWER) -> Execution:
@@ -98,9 +102,10 @@ class Executions:
                 _until_terminal(subscription, time.monotonic() + self.cancel_wait_s)
         return self.get(actor, execution_id)
 
-    def _wait_for_end(self, execution: Execution, done: threading.Event | None) -> Execution:
-        if done is not None:
-            done.wait(self.wait_s)
+    def _wait_for_end(self, execution: Execution, handle: RunHandle | None) -> Execution:
+        if handle is not None:
+            if handle.done.wait(self.wait_s) and handle.result is not None:
+                return handle.result
         else:
             with self.bus.subscribe([execution_topic(execution.id)]) as subscription:
                 current = self.executions.get(execution.id)
@@ -115,5 +120,5 @@ def _until_terminal(subscription: Subscription, deadline: float) -> None:
         if remaining <= 0:
             return
         event = subscription.get(timeout=min(remaining, 1.0))
-        if event is not None and is_terminal_event(event):
+        if event is not None and any(is_terminal_event(e) for e in unpack(event)):
             return

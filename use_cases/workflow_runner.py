@@ -21,6 +21,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
+from dataclasses import dataclass, field
 
 from entities.clock import utcnow
 from entities.workflow import Execution, ExecutionStatus, NodeRun
@@ -33,7 +34,7 @@ from use_cases.workflow_engine import (
     WorkflowEngine,
     prepare_node_runs,
 )
-from use_cases.workflow_events import ExecutionEvents
+from use_cases.workflow_events import ExecutionEvents, delta_event, node_event
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,20 @@ QUEUE_TOPIC = "workflows:queue"
 ENGINE_FAILED = "The workflow engine failed unexpectedly while running this execution"
 
 
+@dataclass
+class RunHandle:
+    """A run handed to this process's pool: `done` is set when it is over here; `result` is the
+    finished execution as stored (None if it was handed back, cancelled before starting...)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Execution | None = None
+
+
 class ExecutionRunner:
     def __init__(self, executions: ExecutionRepository, engine: WorkflowEngine,
                  events: ExecutionEvents, bus: EventBus | None, threads: int,
                  lease_s: float = 30.0, heartbeat_s: float = 1.0, poll_s: float = 1.0,
-                 max_claims: int = 3, delta_interval_s: float = 0.05):
+                 max_claims: int = 3, event_interval_s: float = 0.05):
         self.executions = executions
         self.engine = engine
         self.events = events
@@ -55,12 +65,13 @@ class ExecutionRunner:
         self.heartbeat_s = heartbeat_s
         self.poll_s = poll_s
         self.max_claims = max_claims
-        self.delta_interval_s = delta_interval_s
+        self.event_interval_s = event_interval_s
         self.worker_id = ""
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._backlog = threading.Event()  # runs may be queued for want of a free thread
         self._slots = threading.BoundedSemaphore(max(threads, 1))
         self._pool: ThreadPoolExecutor | None = None
         self._futures: set[Future] = set()
@@ -120,15 +131,18 @@ class ExecutionRunner:
     def reserve(self) -> str | None:
         """This worker's id if it has a free thread for a new run (then hand the stored run to
         run_reserved, or call unreserve), else None."""
-        if not self.ensure_started() or not self._slots.acquire(blocking=False):
+        if not self.ensure_started():
+            return None
+        if not self._slots.acquire(blocking=False):
+            self._backlog.set()
             return None
         return self.worker_id
 
     def unreserve(self) -> None:
         self._slots.release()
 
-    def run_reserved(self, execution: Execution) -> threading.Event:
-        """Runs a stored run this worker reserved; the event is set when it is over here."""
+    def run_reserved(self, execution: Execution) -> RunHandle:
+        """Runs a stored run this worker reserved."""
         return self._submit(execution)
 
     def cancel_local(self, execution_id: str) -> bool:
@@ -139,12 +153,12 @@ class ExecutionRunner:
 
     # --- threads ------------------------------------------------------------------------------
 
-    def _submit(self, execution: Execution) -> threading.Event:
-        done = threading.Event()
-        future = self._pool.submit(self._run, execution, done)
+    def _submit(self, execution: Execution) -> RunHandle:
+        handle = RunHandle()
+        future = self._pool.submit(self._run, execution, handle)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
-        return done
+        return handle
 
     def _dispatch(self) -> None:
         next_sweep = 0.0
@@ -168,6 +182,7 @@ class ExecutionRunner:
                 raise
             if execution is None:
                 self._slots.release()
+                self._backlog.clear()
                 return
             log.info("claimed execution %s (claim %d)", execution.id, execution.claims)
             self._submit(execution)
@@ -185,11 +200,12 @@ class ExecutionRunner:
             self._subscription = self.bus.subscribe([QUEUE_TOPIC])
             while not self._stopping.is_set() and not self._subscription.closed:
                 if self._subscription.get(timeout=1.0) is not None:
+                    self._backlog.set()
                     self._wake.set()
         except Exception:
             log.exception("workflow runner stopped listening for queued runs; polling only")
 
-    def _run(self, execution: Execution, done: threading.Event) -> None:
+    def _run(self, execution: Execution, handle: RunHandle) -> None:
         run = None
         try:
             execution.node_runs = prepare_node_runs(execution)
@@ -200,24 +216,27 @@ class ExecutionRunner:
             run = _LeasedRun(self, execution)
             self._active[execution.id] = run
             result = self.engine.run(execution, run)
-            run.flush_deltas()
             if result is None:
+                run.flush()
                 if not run.lost:
                     self.executions.release(execution.id, self.worker_id, execution.node_runs)
                 return
-            self._finish(execution, result.status, result.outputs, result.error)
+            if self._finish(execution, result.status, result.outputs, result.error,
+                            run.take_pending()):
+                handle.result = execution
         except Exception:
             log.exception("execution %s: the engine failed", execution.id)
             if run is None or not run.lost:
                 self._finish(execution, ExecutionStatus.FAILED, None, ENGINE_FAILED)
         finally:
             self._active.pop(execution.id, None)
-            done.set()
+            handle.done.set()
             self._slots.release()
-            self._wake.set()
+            if self._backlog.is_set():
+                self._wake.set()
 
     def _finish(self, execution: Execution, status: ExecutionStatus, outputs: dict | None,
-                error: str | None) -> None:
+                error: str | None, pending: list[dict] | None = None) -> bool:
         execution.status, execution.outputs, execution.error = status, outputs, error
         execution.finished_at = utcnow()
         started = execution.started_at or execution.finished_at
@@ -227,13 +246,15 @@ class ExecutionRunner:
         except Exception:
             log.exception("execution %s: could not store its end; its lease will expire",
                           execution.id)
-            return
+            return False
         if finished:
-            self.events.finished(execution)
+            self.events.finished(execution, pending)
+        return finished
 
 
 class _LeasedRun(RunObserver):
-    """Between engine steps: heartbeats, cancel checks, node runs saved, events published."""
+    """Between engine steps: heartbeats, cancel checks, and the run's events, published in
+    batches at most every `event_interval_s` (and at the end, with the terminal event)."""
 
     def __init__(self, runner: ExecutionRunner, execution: Execution):
         self.runner = runner
@@ -243,30 +264,45 @@ class _LeasedRun(RunObserver):
             self.cancelled.set()
         self.lost = False
         self.next_beat = time.monotonic() + runner.heartbeat_s
-        self._deltas: dict[str, list[str]] = {}
-        self._delta_lock = threading.Lock()
-        self._last_delta = 0.0
+        self._pending: list[dict] = []
+        self._pending_lock = threading.Lock()
+        self._publish_lock = threading.Lock()  # batches leave in the order they were taken
+        self._last_flush = time.monotonic()
 
     def node_changed(self, run: NodeRun, event: str | None) -> None:
         if event is not None:
-            self.flush_deltas()
-            self.runner.events.node(self.execution.id, run, event)
+            self._add(node_event(self.execution.id, run, event))
 
     def delta(self, node_id: str, text: str) -> None:
-        with self._delta_lock:
-            self._deltas.setdefault(node_id, []).append(text)
-            due = time.monotonic() - self._last_delta >= self.runner.delta_interval_s
-        if due:
-            self.flush_deltas()
+        self._add(delta_event(self.execution.id, node_id, text))
 
-    def flush_deltas(self) -> None:
-        with self._delta_lock:
-            pending, self._deltas = self._deltas, {}
-            self._last_delta = time.monotonic()
-        for node_id, pieces in pending.items():
-            self.runner.events.delta(self.execution.id, node_id, "".join(pieces))
+    def _add(self, event: dict) -> None:
+        with self._pending_lock:
+            last = self._pending[-1] if self._pending else None
+            if (event["type"] == "delta" and last is not None and last["type"] == "delta"
+                    and last["node_id"] == event["node_id"]):
+                last["content"] += event["content"]
+            else:
+                self._pending.append(event)
+        self.flush(only_if_due=True)
+
+    def take_pending(self) -> list[dict]:
+        with self._pending_lock:
+            events, self._pending = self._pending, []
+        return events
+
+    def flush(self, only_if_due: bool = False) -> None:
+        with self._publish_lock:
+            with self._pending_lock:
+                due = time.monotonic() - self._last_flush >= self.runner.event_interval_s
+                if not self._pending or (only_if_due and not due):
+                    return
+                events, self._pending = self._pending, []
+                self._last_flush = time.monotonic()
+            self.runner.events.publish(self.execution.id, events)
 
     def check(self) -> str:
+        self.flush(only_if_due=True)
         if self.runner.stopping:
             return STOP
         if self.cancelled.is_set():

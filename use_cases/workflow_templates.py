@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from entities.actor import Actor
 from entities.clock import utcnow
-from entities.errors import NotFound
+from entities.errors import NotFound, ValidationFailed
 from entities.file import normalise_tags
 from entities.pagination import Page, PageRequest
 from entities.workflow import Template, Workflow
@@ -35,6 +35,8 @@ class Templates:
 
     def search(self, query: str | None, tag: str | None, sort: str,
                page: PageRequest) -> Page[Template]:
+        if sort not in SORTS:
+            raise ValidationFailed("Unknown sort", {"sort": [f"One of {', '.join(SORTS)}."]})
         return self.templates.search(query or None, tag or None, sort, page)
 
     def get(self, template_id: str) -> Template:

@@ -9,7 +9,7 @@ import re
 from collections import defaultdict
 
 from entities.errors import ValidationFailed
-from entities.workflow import Graph, Node
+from entities.workflow import Graph
 from use_cases.ports import JsonQuery, SchemaValidator, TemplateRenderer
 from use_cases.workflow_catalogue import IDENTIFIER, NODE_TYPES
 from use_cases.workflow_expressions import is_expression, strings_in
@@ -178,7 +178,3 @@ def _has_type(value: object, kind: str) -> bool:
     if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, {"string": str, "boolean": bool, "object": dict}[kind])
-
-
-def node_problem(node: Node, message: str) -> ValidationFailed:
-    return ValidationFailed("The workflow is not valid", {"nodes": {node.id: [message]}})

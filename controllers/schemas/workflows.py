@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from controllers.schemas.common import PageQuerySchema
 from entities.workflow import ExecutionStatus, NodeStatus
 from use_cases.workflow_catalogue import NODE_TYPES
+from use_cases.workflow_templates import SORTS
 
 NAME = validate.Length(min=1, max=200)
 DESCRIPTION = validate.Length(max=5000)
@@ -167,7 +168,7 @@ class TemplateQuerySchema(PageQuerySchema):
         "description": "Matches the title, the description and the tags"})
     tag = fields.String(validate=validate.Length(max=50))
     sort = fields.String(load_default="recent",
-                         validate=validate.OneOf(["rating", "installs", "recent"]))
+                         validate=validate.OneOf(SORTS))
 
 
 class InstallSchema(Schema):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import create_app, shutdown
-from tests.support.gateway import add_member, assert_openai_error, bearer, completion, create_key
+from tests.support.gateway import assert_openai_error, bearer, completion, create_key, new_member
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def test_a_key_calls_the_model_and_records_when_it_was_last_used(api, client, ow
 
 def test_only_workspace_admins_manage_keys_and_strangers_see_nothing(api, owner, workspace):
     key = create_key(api, owner, workspace)
-    admin = add_member(api, owner, workspace, "admin")
-    member = add_member(api, owner, workspace, "member")
+    admin = new_member(api, owner, workspace, "admin")
+    member = new_member(api, owner, workspace, "member")
     stranger = api.register()
     assert api.request("get", keys_path(workspace), admin).status_code == 200
     for session, status in ((member, 403), (stranger, 404)):

@@ -1,25 +1,34 @@
 from datetime import timedelta
 
+import pytest
+
 from entities.clock import utcnow
-from tests.support.identity import bearer, outbox_token
+from tests.support.identity import bearer, outbox_token, shared_app, unique_email
+
+app = shared_app()
 
 ME = "/api/v1/auth/me"
 
 
-def test_unknown_email_and_wrong_password_get_the_same_401(api, client):
-    api.register(email="ann@example.com")
+@pytest.fixture
+def email() -> str:
+    return unique_email("ann")
+
+
+def test_unknown_email_and_wrong_password_get_the_same_401(api, client, email):
+    api.register(email=email)
     unknown = client.post("/api/v1/auth/login",
                           json={"email": "nobody@example.com", "password": "correct-horse-1"})
     wrong = client.post("/api/v1/auth/login",
-                        json={"email": "ann@example.com", "password": "wrong-password"})
+                        json={"email": email, "password": "wrong-password"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.get_json() == wrong.get_json()
     assert wrong.get_json()["error"]["code"] == "invalid_credentials"
 
 
-def test_weak_password_and_bad_email_are_422(client):
+def test_weak_password_and_bad_email_are_422(client, email):
     weak = client.post("/api/v1/auth/register",
-                       json={"email": "ann@example.com", "password": "short", "name": "A"})
+                       json={"email": email, "password": "short", "name": "A"})
     bad = client.post("/api/v1/auth/register",
                       json={"email": "not-an-email", "password": "correct-horse-1", "name": "A"})
     assert weak.status_code == bad.status_code == 422
@@ -47,18 +56,18 @@ def test_logout_makes_the_access_token_fail_at_once(api, client):
     assert refresh.status_code == 401
 
 
-def test_logout_with_a_refresh_token_revokes_that_session_too(api, client):
-    first = api.register(email="ann@example.com")
-    second = api.login("ann@example.com", "correct-horse-1")
+def test_logout_with_a_refresh_token_revokes_that_session_too(api, client, email):
+    first = api.register(email=email)
+    second = api.login(email, "correct-horse-1")
     response = client.post("/api/v1/auth/logout", headers=first.headers,
                            json={"refresh_token": second.refresh_token})
     assert response.status_code == 204
     assert client.get(ME, headers=second.headers).status_code == 401
 
 
-def test_logout_all_revokes_every_session(api, client):
-    first = api.register(email="ann@example.com")
-    second = api.login("ann@example.com", "correct-horse-1")
+def test_logout_all_revokes_every_session(api, client, email):
+    first = api.register(email=email)
+    second = api.login(email, "correct-horse-1")
     assert client.post("/api/v1/auth/logout-all", headers=second.headers).status_code == 204
     assert client.get(ME, headers=first.headers).status_code == 401
     assert client.get(ME, headers=second.headers).status_code == 401
@@ -77,9 +86,9 @@ def test_me_never_shows_the_password_hash_and_patch_changes_only_the_name(api, c
     assert client.get(ME, headers=session.headers).get_json()["role"] == "user"
 
 
-def test_changing_the_password_keeps_this_session_and_revokes_the_others(api, client):
-    current = api.register(email="ann@example.com")
-    other = api.login("ann@example.com", "correct-horse-1")
+def test_changing_the_password_keeps_this_session_and_revokes_the_others(api, client, email):
+    current = api.register(email=email)
+    other = api.login(email, "correct-horse-1")
     wrong = client.post("/api/v1/auth/password", headers=current.headers,
                         json={"current_password": "nope-nope-nope", "new_password": "new-pass-123"})
     assert wrong.status_code == 422
@@ -89,74 +98,74 @@ def test_changing_the_password_keeps_this_session_and_revokes_the_others(api, cl
     assert response.status_code == 204
     assert client.get(ME, headers=current.headers).status_code == 200
     assert client.get(ME, headers=other.headers).status_code == 401
-    api.login("ann@example.com", "new-pass-123")
+    api.login(email, "new-pass-123")
 
 
-def test_password_reset_request_is_202_whether_or_not_the_account_exists(api, client, db):
-    api.register(email="ann@example.com")
-    for email in ("ann@example.com", "nobody@example.com"):
-        response = client.post("/api/v1/auth/password-reset", json={"email": email})
+def test_password_reset_request_is_202_whether_or_not_the_account_exists(api, client, db, email):
+    api.register(email=email)
+    for address in (email, "nobody@example.com"):
+        response = client.post("/api/v1/auth/password-reset", json={"email": address})
         assert response.status_code == 202
     assert db.outbox.count_documents({"to": "nobody@example.com"}) == 0
-    assert outbox_token(db, "ann@example.com", "Reset")
+    assert outbox_token(db, email, "Reset")
 
 
-def test_password_reset_token_is_single_use_hashed_and_revokes_all_sessions(api, client, db):
-    session = api.register(email="ann@example.com")
-    client.post("/api/v1/auth/password-reset", json={"email": "ann@example.com"})
-    token = outbox_token(db, "ann@example.com", "Reset")
-    stored = db.one_time_tokens.find_one({"purpose": "password_reset"})
+def test_password_reset_token_is_single_use_hashed_and_revokes_all_sessions(api, client, db, email):
+    session = api.register(email=email)
+    client.post("/api/v1/auth/password-reset", json={"email": email})
+    token = outbox_token(db, email, "Reset")
+    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": session.id})
     assert token not in str(stored)
     confirm = {"token": token, "new_password": "new-pass-123"}
     assert client.post("/api/v1/auth/password-reset/confirm", json=confirm).status_code == 204
     assert client.get(ME, headers=session.headers).status_code == 401
-    api.login("ann@example.com", "new-pass-123")
+    api.login(email, "new-pass-123")
     reuse = client.post("/api/v1/auth/password-reset/confirm",
                         json={"token": token, "new_password": "other-pass-456"})
     assert reuse.status_code == 422
     assert "token" in reuse.get_json()["error"]["details"]
 
 
-def test_password_reset_token_expires(api, client, db):
-    api.register(email="ann@example.com")
-    client.post("/api/v1/auth/password-reset", json={"email": "ann@example.com"})
-    token = outbox_token(db, "ann@example.com", "Reset")
-    stored = db.one_time_tokens.find_one({"purpose": "password_reset"})
+def test_password_reset_token_expires(api, client, db, email):
+    session = api.register(email=email)
+    client.post("/api/v1/auth/password-reset", json={"email": email})
+    token = outbox_token(db, email, "Reset")
+    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": session.id})
     assert timedelta(minutes=59) < stored["expires_at"] - utcnow() <= timedelta(hours=1)
     db.one_time_tokens.update_one({"_id": stored["_id"]},
                                   {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
     response = client.post("/api/v1/auth/password-reset/confirm",
                            json={"token": token, "new_password": "new-pass-123"})
     assert response.status_code == 422
-    api.login("ann@example.com", "correct-horse-1")
+    api.login(email, "correct-horse-1")
 
 
-def test_email_verification_with_the_mailed_token(api, client, db):
-    session = api.register(email="ann@example.com")
+def test_email_verification_with_the_mailed_token(api, client, db, email):
+    session = api.register(email=email)
     assert session.user["email_verified"] is False
     assert client.post("/api/v1/auth/verify-email/resend",
                        headers=session.headers).status_code == 202
-    assert db.outbox.count_documents({"to": "ann@example.com", "subject": {"$regex": "Confirm"}}) == 2
-    token = outbox_token(db, "ann@example.com", "Confirm")
+    assert db.outbox.count_documents({"to": email, "subject": {"$regex": "Confirm"}}) == 2
+    token = outbox_token(db, email, "Confirm")
     assert client.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 204
     assert client.get(ME, headers=session.headers).get_json()["email_verified"] is True
     again = client.post("/api/v1/auth/verify-email", json={"token": token})
     assert again.status_code == 422
 
 
-def test_outbox_mail_is_logged_without_its_token(api, client, db, caplog):
+def test_outbox_mail_is_logged_without_its_token(api, client, db, caplog, email):
     caplog.set_level("DEBUG")
-    api.register(email="ann@example.com")
-    token = outbox_token(db, "ann@example.com", "Confirm")
+    api.register(email=email)
+    token = outbox_token(db, email, "Confirm")
     assert any("outbox" in record.getMessage() for record in caplog.records)
     assert token not in caplog.text
     assert all(token not in str(getattr(record, "fields", "")) for record in caplog.records)
 
 
-def test_sessions_are_listed_and_only_your_own_can_be_revoked(api, client):
-    first = api.register(email="ann@example.com")
-    second = api.login("ann@example.com", "correct-horse-1")
-    stranger = api.register(email="bob@example.com")
+def test_sessions_are_listed_and_only_your_own_can_be_revoked(api, client, email):
+    first = api.register(email=email)
+    second = api.login(email, "correct-horse-1")
+    stranger = api.register(email=unique_email("bob"))
     sessions = client.get("/api/v1/auth/sessions", headers=first.headers).get_json()
     assert len(sessions) == 2
     assert {tuple(sorted(s)) for s in sessions} == {

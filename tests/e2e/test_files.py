@@ -3,29 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import zlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import pytest
+from tests.support.file_samples import EXECUTABLE, pdf_with_text, png_bytes
+from tests.support.identity import add_member, shared_app
 
 QUOTA = 64 * 1024
 
-
-@pytest.fixture
-def settings_overrides():
-    return {"workspace_storage_quota": QUOTA}
-
-
-def png_bytes() -> bytes:
-    """A real 1x1 PNG."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+app = shared_app(workspace_storage_quota=QUOTA)
 
 
 def upload(client, session, filename="notes.txt", content=b"hello files\n", path=None, **fields):
@@ -51,9 +37,7 @@ def team(api, client, owner, **members) -> str:
     created = client.post("/api/v1/workspaces", headers=owner.headers, json={"name": "Team"})
     workspace_id = created.get_json()["id"]
     for role, session in members.items():
-        added = client.post(f"/api/v1/workspaces/{workspace_id}/members", headers=owner.headers,
-                            json={"email": session.user["email"], "role": role})
-        assert added.status_code == 201, added.get_json()
+        add_member(api, owner, workspace_id, session, role)
     return workspace_id
 
 
@@ -221,9 +205,7 @@ def test_only_public_files_are_readable_without_a_token(api, client):
 
 def test_disguised_executables_and_fake_images_are_refused(api, client):
     session = api.register()
-    executable = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(512)
-
-    for filename, content in (("invoice.pdf", executable), ("notes.txt", executable),
+    for filename, content in (("invoice.pdf", EXECUTABLE), ("notes.txt", EXECUTABLE),
                               ("photo.png", b"GIF89a not really a png"),
                               ("data.json", b'{"unclosed": ')):
         response = upload(client, session, filename=filename, content=content)
@@ -235,7 +217,7 @@ def test_disguised_executables_and_fake_images_are_refused(api, client):
 def test_real_files_of_allowed_types_are_accepted(api, client):
     session = api.register()
     cases = {"photo.png": (png_bytes(), "image/png"),
-             "doc.pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf"),
+             "doc.pdf": (pdf_with_text(["A real PDF"]), "application/pdf"),
              "data.json": (b'{"ok": true}', "application/json"),
              "table.csv": ("name,city\nJo\u00e3o,S\u00e3o Paulo\n".encode(), "text/csv")}
     for filename, (content, content_type) in cases.items():
@@ -280,6 +262,11 @@ def test_bad_upload_requests_are_validation_errors(api, client):
     assert not_multipart.status_code == 400
     empty = upload(client, session, content=b"")
     assert empty.status_code == 422
+    truncated = client.post("/api/v1/files/upload", headers=session.headers,
+                            content_type="multipart/form-data; boundary=x",
+                            data=b'--x\r\nContent-Disposition: form-data; name="file"; '
+                                 b'filename="a.txt"\r\n\r\nno closing boundary')
+    assert truncated.status_code == 400 and error_code(truncated) == "bad_request"
 
 
 def test_workspace_quota_is_enforced_and_freed_by_purge(api, client, app):
@@ -293,7 +280,7 @@ def test_workspace_quota_is_enforced_and_freed_by_purge(api, client, app):
     still_counted = upload(client, session, filename="b.txt", content=b"b" * 200)
     assert still_counted.status_code == 413  # deleted files keep their bytes until purged
     result = app.test_cli_runner().invoke(args=["purge-files", "--days", "0"])
-    assert result.exit_code == 0 and "Purged 1 file" in result.output
+    assert result.exit_code == 0 and result.output.startswith("Purged ")
     assert upload(client, session, filename="b.txt", content=b"b" * 200).status_code == 201
     restore = client.post(f"/api/v1/files/{kept['id']}/restore", headers=session.headers)
     assert restore.status_code == 404
@@ -335,8 +322,7 @@ def test_another_tenants_file_is_not_found_on_every_route(api, client):
 def test_roles_decide_who_uploads_and_who_changes(api, client):
     owner, admin, member, other, viewer = (api.register() for _ in range(5))
     workspace_id = team(api, client, owner, admin=admin, member=member, viewer=viewer)
-    client.post(f"/api/v1/workspaces/{workspace_id}/members", headers=owner.headers,
-                json={"email": other.user["email"], "role": "member"})
+    add_member(api, owner, workspace_id, other, "member")
 
     denied = upload(client, viewer, workspace_id=workspace_id)
     assert denied.status_code == 403 and error_code(denied) == "forbidden"
@@ -379,3 +365,24 @@ def test_every_file_route_is_in_the_openapi_spec(client):
                  "/api/v1/files/{file_id}/versions", "/api/v1/files/{file_id}/download",
                  "/api/v1/files/download/{token}", "/api/v1/files/{file_id}/public"):
         assert path in paths, path
+
+
+def test_an_attached_files_text_reaches_the_model(api, client, mock_provider):
+    session = api.register()
+    file_id = uploaded(client, session, filename="brief.pdf",
+                       content=pdf_with_text(["The launch code word is PELICAN"]))["id"]
+    talk = client.post("/api/v1/talks", headers=session.headers, json={"name": "Files"}).get_json()
+
+    sent = client.post(f"/api/v1/talks/{talk['id']}/messages", headers=session.headers,
+                       json={"content": "What is the code word?", "file_ids": [file_id]})
+
+    assert sent.status_code == 201, sent.get_json()
+    assert sent.get_json()["user_message"]["file_ids"] == [file_id]
+    [request] = mock_provider.requests
+    prompt = str(request["messages"][-1]["content"])
+    assert "brief.pdf" in prompt and "PELICAN" in prompt and "What is the code word?" in prompt
+    stranger = api.register()
+    their_talk = client.post("/api/v1/talks", headers=stranger.headers, json={}).get_json()
+    stolen = client.post(f"/api/v1/talks/{their_talk['id']}/messages", headers=stranger.headers,
+                         json={"content": "Read it", "file_ids": [file_id]})
+    assert stolen.status_code == 404

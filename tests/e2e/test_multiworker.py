@@ -1,8 +1,11 @@
 """Two gunicorn workers: a WebSocket on one worker receives events produced on the other."""
 import json
+import os
+import signal
 import time
 import uuid
 
+import pymongo
 import pytest
 import requests
 import websocket
@@ -21,8 +24,6 @@ def server(tmp_path, mongo_uri, models_yaml):
         "BCRYPT_ROUNDS": "4", "MODELS_CONFIG": str(models_yaml)})
     yield gunicorn
     stop(gunicorn.process)
-    import pymongo
-
     pymongo.MongoClient(mongo_uri).drop_database(database)
 
 
@@ -89,3 +90,24 @@ def test_a_websocket_on_one_worker_receives_events_produced_on_either_worker(ser
         assert producers - {ws_worker}, "no request was served by the other worker"
     finally:
         ws.close()
+
+
+def test_a_stopping_worker_ends_its_event_feeds_at_once_so_clients_reconnect_elsewhere(server):
+    owner, newcomer = register(server.base), register(server.base)
+    url = f"ws://127.0.0.1:{server.port}/api/v1/ws/user?token={newcomer['access_token']}"
+    ws = websocket.create_connection(url, timeout=10)
+    worker = server.holder_of(ws.sock.getsockname()[1])
+    stopped_at = time.monotonic()
+    os.kill(worker, signal.SIGTERM)  # what a restart, a scale-down or max_requests does to it
+    opcode, payload = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(payload[:2], "big") == 1012  # service restart: reconnect
+    assert time.monotonic() - stopped_at < 3  # not after the 5 s graceful timeout
+    ws.close()
+
+    again = websocket.create_connection(url, timeout=10)
+    try:
+        workspace_id, _ = add_to_new_workspace(server, owner, newcomer)
+        assert receive_event(again, workspace_id)["type"] == "member.added"
+    finally:
+        again.close()

@@ -16,6 +16,7 @@ import websocket
 from requests.adapters import HTTPAdapter
 
 from adapters.embedded_mongo import free_port
+from tests.support.fixtures import mock_catalogue_path
 from tests.support.gunicorn import start_gunicorn
 from tests.support.processes import ROOT, stop
 
@@ -71,13 +72,15 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     pytest.fail("nginx did not listen")
 
 
-@pytest.fixture
-def stack(tmp_path, mongo_uri, mock_provider, models_yaml):
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, mongo_uri, mock_provider_server):
+    """One gunicorn and one nginx for the module; tests use distinct users and client IPs."""
     binary = nginx_binary()
+    tmp_path = tmp_path_factory.mktemp("nginx")
     database = f"test_{uuid.uuid4().hex[:12]}"
     api = start_gunicorn(tmp_path, {
         "MONGODB_URI": mongo_uri, "MONGODB_DATABASE": database, "BCRYPT_ROUNDS": "4",
-        "MODELS_CONFIG": str(models_yaml), "TRUSTED_PROXIES": "1",
+        "MODELS_CONFIG": str(mock_catalogue_path()), "TRUSTED_PROXIES": "1",
         "RATELIMIT_AUTH": "3 per minute", "RATELIMIT_DEFAULT": "10000 per minute"}, workers=1)
     port = free_port()
     site = tmp_path / "synapscale.conf"
@@ -93,7 +96,7 @@ def stack(tmp_path, mongo_uri, mock_provider, models_yaml):
                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, nginx, error_log)
-        yield f"127.0.0.1:{port}", mock_provider
+        yield f"127.0.0.1:{port}"
     finally:
         nginx.terminate()
         nginx.wait(10)
@@ -129,7 +132,7 @@ def register(session: requests.Session, host: str, **headers) -> dict:
 
 
 def test_plain_http_passes_through_with_the_api_headers(stack):
-    host, _ = stack
+    host = stack
     response = requests.get(f"http://{host}/health", timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
@@ -138,7 +141,7 @@ def test_plain_http_passes_through_with_the_api_headers(stack):
 
 
 def test_the_api_sees_the_real_client_ip_not_a_forged_forwarded_header(stack):
-    host, _ = stack
+    host = stack
     client = client_at("127.0.0.2")
     account = register(client, host, **{"X-Forwarded-For": "203.0.113.9"})
     sessions = client.get(f"http://{host}/api/v1/auth/sessions", timeout=10, headers={
@@ -147,7 +150,7 @@ def test_the_api_sees_the_real_client_ip_not_a_forged_forwarded_header(stack):
 
 
 def test_rate_limits_count_per_real_client_ip(stack):
-    host, _ = stack
+    host = stack
     attacker, bystander = client_at("127.0.0.3"), client_at("127.0.0.4")
     login = {"email": "nobody@example.com", "password": "wrong-password"}
     statuses = [attacker.post(f"http://{host}/api/v1/auth/login", json=login, timeout=10,
@@ -159,7 +162,7 @@ def test_rate_limits_count_per_real_client_ip(stack):
 
 
 def test_a_websocket_is_upgraded_through_nginx_and_receives_events(stack):
-    host, _ = stack
+    host = stack
     owner, newcomer = register(requests.Session(), host), register(requests.Session(), host)
     ws = websocket.create_connection(
         f"ws://{host}/api/v1/ws/user?token={newcomer['access_token']}", timeout=10)
@@ -177,10 +180,10 @@ def test_a_websocket_is_upgraded_through_nginx_and_receives_events(stack):
         ws.close()
 
 
-def test_server_sent_events_arrive_one_by_one_not_buffered(stack):
-    host, provider = stack
+def test_server_sent_events_arrive_one_by_one_not_buffered(stack, mock_provider):
+    host = stack
     words = [f"w{i}" for i in range(8)]
-    provider.behave(None, reply=" ".join(words), token_delay=0.15)
+    mock_provider.behave(None, reply=" ".join(words), token_delay=0.15)
     user = register(requests.Session(), host)
     headers = {"Authorization": f"Bearer {user['access_token']}"}
     talk = requests.post(f"http://{host}/api/v1/talks", headers=headers, json={},
@@ -202,7 +205,7 @@ def test_server_sent_events_arrive_one_by_one_not_buffered(stack):
 
 
 def test_a_body_over_the_proxy_limit_gets_the_api_error_shape_from_nginx(stack):
-    host, _ = stack
+    host = stack
     response = requests.post(f"http://{host}/api/v1/files/upload", data=b"x" * (3 * 1024 * 1024),
                              headers={"Content-Type": "application/octet-stream"}, timeout=10)
     assert response.status_code == 413

@@ -6,11 +6,11 @@ import pytest
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.gateway import (
-    add_member,
     assert_openai_error,
     bearer,
     completion,
     create_key,
+    new_member,
     sse_data,
 )
 from tests.support.mock_provider import PRIMARY
@@ -143,7 +143,7 @@ def test_a_workspace_the_caller_cannot_use_is_not_found(api, client, owner, work
     stranger = api.register()
     other = api.personal_workspace(stranger)
     assert_openai_error(completion(client, {**owner.headers, "X-Workspace-ID": other}), 404)
-    viewer = add_member(api, owner, workspace, "viewer")
+    viewer = new_member(api, owner, workspace, "viewer")
     assert_openai_error(completion(client, {**viewer.headers, "X-Workspace-ID": workspace}), 403)
     assert_openai_error(completion(client, {**bearer(key["key"]), "X-Workspace-ID": other}), 404)
     assert mock_provider.requests == []

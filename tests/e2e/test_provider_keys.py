@@ -2,6 +2,10 @@ import logging
 
 from cryptography.fernet import Fernet
 
+from tests.support.identity import shared_app
+
+app = shared_app()
+
 RAW_KEY = "sk-live-SECRET-0123456789-abcd"
 
 
@@ -58,7 +62,8 @@ def test_replacing_and_deleting_a_provider_key(api, db):
     assert db.provider_keys.count_documents({"workspace_id": workspace_id}) == 1
     assert api.request("DELETE", path, ann).status_code == 204
     assert api.request("DELETE", path, ann).status_code == 404
-    actions = [e["action"] for e in db.audit_log.find({"target_type": "provider_key"})]
+    actions = [e["action"] for e in db.audit_log.find({"target_type": "provider_key",
+                                                        "workspace_id": workspace_id})]
     assert actions == ["provider_key.set", "provider_key.set", "provider_key.deleted"]
 
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app import create_app, shutdown
 from entities.actor import Actor
-from tests.conftest import make_settings
 from tests.support.api import ApiClient
+from tests.support.identity import shared_app
 
 ROLES = ("owner", "admin", "member", "viewer", "outsider")
 WS = "/api/v1/workspaces/{ws}"
@@ -52,19 +51,12 @@ TABLE = {
 }
 
 
-@pytest.fixture(scope="module")
-def shared_app(mongo_uri):
-    """One app and database for the whole table: the cells build their own workspaces."""
-    settings = make_settings(mongo_uri)
-    application = create_app(settings)
-    yield application
-    shutdown(application.extensions["synapscale"])
-    application.extensions["synapscale"].client.drop_database(settings.mongodb_database)
+app = shared_app()
 
 
 @pytest.fixture(scope="module")
-def api(shared_app):
-    return ApiClient(shared_app.test_client())
+def api(app):
+    return ApiClient(app.test_client())
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +65,9 @@ def people(api):
             for name in (*ROLES, "target", "newcomer")}
 
 
-def team(shared_app, people) -> str:
+def team(app, people) -> str:
     """Built through the use cases rather than HTTP: the table only times the cell's call."""
-    workspaces = shared_app.extensions["synapscale"].workspaces
+    workspaces = app.extensions["synapscale"].workspaces
     owner = Actor(people["owner"].id)
     workspace_id = workspaces.create(owner, "Team")[0].id
     for name, role in (("admin", "admin"), ("member", "member"), ("viewer", "viewer"),
@@ -101,11 +93,11 @@ def fill(template, values: dict):
 
 
 @pytest.mark.parametrize("action", list(TABLE))
-def test_each_role_gets_exactly_its_rights(shared_app, api, people, action):
+def test_each_role_gets_exactly_its_rights(app, api, people, action):
     cell, expected = TABLE[action]
     observed = []
     for role in ROLES:
-        workspace_id = team(shared_app, people)
+        workspace_id = team(app, people)
         prepare(api, people, workspace_id, cell.setup)
         values = {"ws": workspace_id, "target": people["target"].id, "owner": people["owner"].id,
                   "me": people[role].id, "newcomer_email": people["newcomer"].user["email"]}

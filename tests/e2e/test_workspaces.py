@@ -1,5 +1,8 @@
-from tests.support.identity import add_member
+from bson import ObjectId
 
+from tests.support.identity import add_member, shared_app
+
+app = shared_app()
 WS = "/api/v1/workspaces"
 
 
@@ -48,7 +51,7 @@ def test_deleting_is_soft_and_an_owner_can_restore(api, db):
     assert api.request("DELETE", path, ann).status_code == 204
     assert api.request("GET", path, ann).status_code == 404
     assert api.request("GET", WS, ann).get_json()["total"] == 1
-    assert db.workspaces.find_one({"name": "Team"})["deleted_at"] is not None
+    assert db.workspaces.find_one({"_id": ObjectId(workspace["id"])})["deleted_at"] is not None
     restored = api.request("POST", f"{path}/restore", ann)
     assert restored.status_code == 200 and restored.get_json()["role"] == "owner"
     assert api.request("GET", path, ann).status_code == 200

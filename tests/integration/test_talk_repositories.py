@@ -73,7 +73,8 @@ def test_the_indexes_behind_listing_and_paging_exist(db, talks, messages):
     assert list(talk_indexes["my_talks"]) == ["user_id", "workspace_id", "deleted", "archived",
                                               "pinned", "last_message_at"]
     message_indexes = {doc["name"]: doc["key"] for doc in db["messages"].list_indexes()}
-    assert list(message_indexes["talk_history"].items()) == [("talk_id", 1), ("_id", -1)]
+    assert list(message_indexes["talk_history"].items()) == [("talk_id", 1), ("deleted", 1),
+                                                             ("seq", -1)]
 
 
 def test_text_search_falls_back_to_an_escaped_regex_where_text_indexes_do_not_exist(
@@ -90,24 +91,56 @@ def test_text_search_falls_back_to_an_escaped_regex_where_text_indexes_do_not_ex
     assert total == 2 and [m.content for m in found] == ["price is 3750", "price is 3.50 (approx)"]
 
 
-def test_paging_back_through_a_long_talk_is_one_indexed_query_whatever_the_page_size(
+def bulk_messages(db, talk, count):
+    """`count` messages numbered like MessageRepository.add numbers them, inserted at once."""
+    db["messages"].insert_many([
+        {"talk_id": ObjectId(talk.id), "seq": n + 1, "workspace_id": "w1", "user_id": "u1",
+         "role": "user", "content": f"m{n}", "status": "complete", "deleted": False,
+         "created_at": utcnow()} for n in range(count)])
+    db["talks"].update_one({"_id": ObjectId(talk.id)},
+                           {"$set": {"last_seq": count, "message_count": count}})
+    return count
+
+
+def test_paging_back_through_a_long_talk_is_one_indexed_range_query_whatever_the_page_size(
         db, talks, messages, counter):
     talk = new_talk(talks)
-    db["messages"].insert_many([
-        {"talk_id": ObjectId(talk.id), "workspace_id": "w1", "user_id": "u1", "role": "user",
-         "content": f"m{n}", "status": "complete", "deleted": False, "created_at": utcnow()}
-        for n in range(1500)])
+    bulk_messages(db, talk, 3000)
+    talk = talks.get(talk.id, "u1")
     for limit in (1, 50, 100):
         counter.commands.clear()
-        page = messages.page(talk.id, limit, None)
+        page = messages.page(talk, limit, None)
         assert counter.commands == ["find"]
         assert len(page.items) == limit and page.has_more
-        assert page.items[-1].content == "m1499"
-    older = messages.page(talk.id, 100, page.next_before)
-    assert older.items[-1].content == "m1399" and older.items[0].content == "m1300"
-    plan = db["messages"].find({"talk_id": ObjectId(talk.id), "deleted": False}).sort(
-        "_id", -1).limit(10).explain()
+        assert page.items[-1].content == "m2999"
+    counter.commands.clear()
+    older = messages.page(talk, 100, page.next_before)
+    assert counter.commands == ["find", "find"]  # the cursor's position, then the page
+    assert older.items[-1].content == "m2899" and older.items[0].content == "m2800"
+    plan = db["messages"].find({"talk_id": ObjectId(talk.id), "deleted": False,
+                                "seq": {"$gte": 2900, "$lt": 3001}}).sort("seq", -1).explain()
     assert "talk_history" in str(plan["queryPlanner"]["winningPlan"])
+
+
+def test_paging_widens_its_range_over_deleted_messages(db, talks, messages):
+    talk = new_talk(talks)
+    bulk_messages(db, talk, 50)
+    db["messages"].update_many({"seq": {"$gt": 10}}, {"$set": {"deleted": True}})
+    page = messages.page(talks.get(talk.id, "u1"), 5, None)
+    assert [m.content for m in page.items] == ["m5", "m6", "m7", "m8", "m9"] and page.has_more
+    rest = messages.page(talks.get(talk.id, "u1"), 10, page.next_before)
+    assert [m.content for m in rest.items] == ["m0", "m1", "m2", "m3", "m4"]
+    assert not rest.has_more
+
+
+def test_adding_a_message_numbers_and_counts_it_on_its_talk(talks, messages):
+    talk = new_talk(talks)
+    first = new_message(messages, talk, "one")
+    second = new_message(messages, talk, "two")
+    stored = talks.get(talk.id, "u1")
+    assert (stored.message_count, stored.last_seq) == (2, 2)
+    assert stored.last_message_at >= second.created_at >= first.created_at
+    assert [m.content for m in messages.page(stored, 10, None).items] == ["one", "two"]
 
 
 def test_listing_talks_is_one_command_whatever_the_page_size(talks, counter):
@@ -152,9 +185,10 @@ def test_history_leaves_out_failed_and_superseded_replies(talks, messages):
     new_message(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
     new_message(messages, talk, "partial", MessageRole.ASSISTANT, MessageStatus.STOPPED)
     answer = new_message(messages, talk, "good", MessageRole.ASSISTANT)
-    assert [m.content for m in messages.history(talk.id, None, 10)] == ["q", "partial", "good"]
-    assert [m.content for m in messages.history(talk.id, question.id, 10)] == ["q"]
-    assert messages.history(talk.id, answer.id, 2)[-1].content == "good"
+    talk = talks.get(talk.id, "u1")
+    assert [m.content for m in messages.history(talk, None, 10)] == ["q", "partial", "good"]
+    assert [m.content for m in messages.history(talk, question.id, 10)] == ["q"]
+    assert [m.content for m in messages.history(talk, answer.id, 2)] == ["partial", "good"]
 
 
 def test_a_stop_request_is_seen_by_the_next_progress_save(talks, messages):

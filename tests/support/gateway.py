@@ -5,6 +5,10 @@ import json
 
 from tests.support.api import ApiClient, Session
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
+from tests.support.identity import add_member, bearer
+
+__all__ = ["ask", "assert_openai_error", "bearer", "completion", "create_key", "new_member",
+           "sse_data"]
 
 
 def create_key(api: ApiClient, session: Session, workspace_id: str, **body) -> dict:
@@ -14,16 +18,11 @@ def create_key(api: ApiClient, session: Session, workspace_id: str, **body) -> d
     return response.get_json()
 
 
-def add_member(api: ApiClient, owner: Session, workspace_id: str, role: str) -> Session:
+def new_member(api: ApiClient, owner: Session, workspace_id: str, role: str) -> Session:
+    """A newly registered user, added to the workspace with `role`."""
     newcomer = api.register()
-    response = api.request("post", f"/api/v1/workspaces/{workspace_id}/members", owner,
-                           json={"email": newcomer.user["email"], "role": role})
-    assert response.status_code == 201, response.get_json()
+    add_member(api, owner, workspace_id, newcomer, role)
     return newcomer
-
-
-def bearer(secret: str) -> dict:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def ask(text: str = "hello there", **extra) -> dict:

@@ -57,8 +57,9 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str], workers: int = 2) -> Gun
     command = python_command("-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                              "--access-logfile", str(access_log),
                              "--access-logformat", ACCESS_FORMAT, "app:create_app()")
-    process = start(command, {"PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
-                              "LOG_LEVEL": "WARNING", **env}, tmp_path / "gunicorn.log")
+    defaults = {"PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": str(workers),
+                "LOG_LEVEL": "WARNING", "GUNICORN_GRACEFUL_TIMEOUT": "5"}
+    process = start(command, {**defaults, **env}, tmp_path / "gunicorn.log")
     server = Gunicorn(process, port, access_log)
     try:
         wait_for_http(f"{server.base}/health", process=process)

@@ -1,7 +1,13 @@
 """Helpers for e2e tests of accounts, roles and workspaces."""
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from bson import ObjectId
+
+from app import create_app, shutdown
+from tests.conftest import make_settings
 
 
 def bearer(token: str) -> dict:
@@ -32,3 +38,24 @@ def add_member(api, owner, workspace_id: str, member, role: str):
                            json={"email": member.user["email"], "role": role})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def unique_email(name: str = "user") -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def shared_app(**overrides):
+    """A module-scoped `app` fixture: one app and database for all tests of a module, whose tests
+    then keep apart by using their own users. Creating an app costs ~1.5 s (indexes, OpenAPI), so
+    modules of many small tests use `app = shared_app()` instead of conftest's per-test app."""
+
+    @pytest.fixture(scope="module")
+    def app(mongo_uri):
+        settings = make_settings(mongo_uri, **overrides)
+        application = create_app(settings)
+        yield application
+        container = application.extensions["synapscale"]
+        shutdown(container)
+        container.client.drop_database(settings.mongodb_database)
+
+    return app

@@ -6,6 +6,7 @@ import time
 
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
 from use_cases.ports import EventBus, OutboundHttp, Subscription
+from use_cases.workflow_events import unpack
 
 
 class FakeHttp(OutboundHttp):
@@ -60,5 +61,7 @@ class RecordingBus(EventBus):
         return _NoEvents()
 
     def types(self, topic: str) -> list[str]:
+        """The types of the events published on `topic`, batches unpacked."""
         with self.lock:
-            return [event["type"] for t, event in self.published if t == topic]
+            return [event["type"] for t, message in self.published if t == topic
+                    for event in unpack(message)]

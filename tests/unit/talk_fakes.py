@@ -110,7 +110,8 @@ class FakeTalkRepository(TalkRepository):
 
 
 class FakeMessageRepository(MessageRepository):
-    def __init__(self):
+    def __init__(self, talks: FakeTalkRepository | None = None):
+        self.talks = talks or FakeTalkRepository()
         self.rows: dict[str, Message] = {}
         self.deleted: set[str] = set()
         self.stop_flags: set[str] = set()
@@ -120,6 +121,8 @@ class FakeMessageRepository(MessageRepository):
         now = utcnow()
         message = replace(message, id=ordered_id(), created_at=now, updated_at=now)
         self.rows[message.id] = message
+        if message.talk_id in self.talks.rows:
+            self.talks.record_messages(message.talk_id, 1, now)
         return message
 
     def _live(self, talk_id) -> list[Message]:
@@ -131,14 +134,13 @@ class FakeMessageRepository(MessageRepository):
         ok = message is not None and message.talk_id == talk_id and message_id not in self.deleted
         return message if ok else None
 
-    def page(self, talk_id, limit, before):
-        items = [m for m in self._live(talk_id) if before is None or m.id < before]
+    def page(self, talk, limit, before):
+        items = [m for m in self._live(talk.id) if before is None or m.id < before]
         return MessagePage(items[-limit:], len(items) > limit)
 
-    def history(self, talk_id, up_to, limit):
-        items = [m for m in self._live(talk_id) if m.status in IN_CONTEXT
-                 and (up_to is None or m.id <= up_to)]
-        return items[-limit:]
+    def history(self, talk, up_to, limit):
+        items = [m for m in self._live(talk.id) if up_to is None or m.id <= up_to]
+        return [m for m in items[-limit:] if m.status in IN_CONTEXT]
 
     def all(self, talk_id) -> Iterator[Message]:
         return iter(self._live(talk_id))
@@ -281,7 +283,6 @@ class TalkWorld:
 
     identity: Identity = field(default_factory=Identity)
     talk_repo: FakeTalkRepository = field(default_factory=FakeTalkRepository)
-    message_repo: FakeMessageRepository = field(default_factory=FakeMessageRepository)
     gateway: ScriptedGateway = field(default_factory=ScriptedGateway)
     usage: RecordingUsage = field(default_factory=RecordingUsage)
     file_context: FileContext | None = None
@@ -290,6 +291,7 @@ class TalkWorld:
 
     def __post_init__(self):
         self.events = self.identity.events
+        self.message_repo = FakeMessageRepository(self.talk_repo)
         self.talks = Talks(self.talk_repo, self.message_repo, self.identity.workspace_repo,
                            self.identity.access, TalkEvents(self.events),
                            model_ids=lambda: [m.id for m in self.gateway.models({})])

@@ -1,0 +1,199 @@
+"""Upload and download throughput of big files, and the server's memory while it moves them.
+
+    python -m bench.files_throughput [--sizes 5,50] [--repeat 2]
+
+For each size (MiB) a fresh gunicorn (the project's gunicorn.conf.py, one gthread worker,
+MAX_FILE_SIZE raised above the largest size) serves a private database on an embedded MongoDB.
+A file of random bytes (a PDF header, so content sniffing passes) is uploaded with an honest
+Content-Length, streamed from disk, then downloaded through its signed link and checked against
+its sha256. RSS of the server (master + worker, from /proc) is sampled every 10 ms; the table
+shows the peak during each phase above the idle server's RSS. If memory does not grow with the
+file, the 50 MiB rows show about the same growth as the 5 MiB rows.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import requests
+
+from adapters.embedded_mongo import EmbeddedMongo, free_port
+from bench.ws_capacity import register, rss_kb, start_gunicorn, wait_healthy
+
+MIB = 1024 * 1024
+PIECE_BYTES = 256 * 1024
+
+
+class PeakRss:
+    """Samples a process tree's RSS in a thread; `peak_kb` is the highest seen."""
+
+    def __init__(self, pid: int, interval_s: float = 0.01):
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self.peak_kb = rss_kb(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            time.sleep(self.interval_s)
+
+
+def make_file(path: Path, size: int) -> str:
+    """A 'PDF' of `size` random bytes; returns its sha256."""
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        written = 0
+        while written < size:
+            piece = os.urandom(min(PIECE_BYTES, size - written))
+            if written == 0:
+                piece = b"%PDF-1.7\n" + piece[9:]
+            out.write(piece)
+            digest.update(piece)
+            written += len(piece)
+    return digest.hexdigest()
+
+
+def file_pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while piece := source.read(PIECE_BYTES):
+            yield piece
+
+
+def upload(port: int, token: str, path: Path) -> dict:
+    """POST /files/upload with a known Content-Length, the file streamed from disk."""
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"{path.name}\"\r\nContent-Type: application/pdf\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + path.stat().st_size + len(tail)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from file_pieces(path)
+        yield tail
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        connection.request("POST", "/api/v1/files/upload", body=body(), headers={
+            "Authorization": f"Bearer {token}", "Content-Length": str(length),
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 201:
+            raise RuntimeError(f"upload answered {response.status}: {payload[:300]!r}")
+        return json.loads(payload)
+    finally:
+        connection.close()
+
+
+def download(base: str, token: str, file_id: str) -> str:
+    """Follows the signed link and returns the sha256 of what came back."""
+    link = requests.get(f"{base}/api/v1/files/{file_id}/download", timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})
+    link.raise_for_status()
+    digest = hashlib.sha256()
+    with requests.get(link.json()["url"], stream=True, timeout=600) as response:
+        response.raise_for_status()
+        for piece in response.iter_content(PIECE_BYTES):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def timed(action: Callable[[], object], server_pid: int) -> tuple[float, int, object]:
+    """Seconds taken, peak RSS (KiB) of the server meanwhile, and the action's result."""
+    with PeakRss(server_pid) as rss:
+        started = time.perf_counter()
+        result = action()
+        elapsed = time.perf_counter() - started
+    return elapsed, rss.peak_kb, result
+
+
+def measure(size_mib: int, repeat: int, mongo_uri: str, workdir: Path) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"MONGODB_URI": mongo_uri, "MONGODB_DATABASE": f"bench_files_{uuid.uuid4().hex[:8]}",
+           "MAX_FILE_SIZE": str(max(size_mib + 8, 16) * MIB),
+           "WORKSPACE_STORAGE_QUOTA": str(100 * 1024 * MIB), "WEB_CONCURRENCY": "1",
+           "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"}
+    server = start_gunicorn("gthread", port, env, workdir / f"gunicorn-{size_mib}.log")
+    try:
+        wait_healthy(base, server)
+        _, token = register(base)
+        warm = workdir / "warm.pdf"
+        make_file(warm, 64 * 1024)
+        download(base, token, upload(port, token, warm)["id"])  # every code path loaded once
+        idle_kb = rss_kb(server.pid)
+        path = workdir / f"file-{size_mib}.pdf"
+        expected = make_file(path, size_mib * MIB)
+        rows = []
+        for _ in range(repeat):
+            up_s, up_kb, stored = timed(lambda: upload(port, token, path), server.pid)
+            assert stored["sha256"] == expected, "the server hashed something else"
+            down_s, down_kb, got = timed(lambda s=stored: download(base, token, s["id"]),
+                                         server.pid)
+            assert got == expected, "the download differs from the upload"
+            rows.append((up_s, up_kb, down_s, down_kb))
+        path.unlink()
+        return {
+            "size_mib": size_mib, "idle_mib": idle_kb / 1024,
+            "up_mib_s": size_mib / statistics.median(r[0] for r in rows),
+            "down_mib_s": size_mib / statistics.median(r[2] for r in rows),
+            "up_growth_mib": (max(r[1] for r in rows) - idle_kb) / 1024,
+            "down_growth_mib": (max(r[3] for r in rows) - idle_kb) / 1024,
+        }
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="5,50", help="file sizes in MiB (default 5,50)")
+    parser.add_argument("--repeat", type=int, default=2, help="transfers per size (median)")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
+        workdir = Path(tmp)
+        mongo = EmbeddedMongo(workdir / "mongo", free_port())
+        mongo_uri = mongo.ensure_running()
+        try:
+            results = [measure(size, args.repeat, mongo_uri, workdir) for size in sizes]
+        finally:
+            mongo.stop()
+
+    print(f"\nOne gunicorn gthread worker, embedded MongoDB, median of {args.repeat} transfers; "
+          "RSS = master + worker, peak during the transfer minus the idle server's.")
+    print("| file | upload MiB/s | download MiB/s | idle RSS MiB | RSS growth upload MiB "
+          "| RSS growth download MiB |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['size_mib']} MiB | {r['up_mib_s']:.1f} | {r['down_mib_s']:.1f} "
+              f"| {r['idle_mib']:.0f} | {r['up_growth_mib']:+.1f} | {r['down_growth_mib']:+.1f} |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""Latency and throughput SynapScale's /v1/chat/completions adds over calling a provider directly,
+next to the LiteLLM proxy doing the same job.
+
+    python -m bench.gateway_overhead [--levels 1,20,100] [--duration 6] [--latency 0.05]
+
+One mock OpenAI-compatible provider (tests/support/mock_provider.py, in its own process) answers
+every call after a fixed delay (50 ms; for streams, before the first token). It is called
+(a) directly, (b) through SynapScale's /v1/chat/completions under gunicorn (the project's
+gunicorn.conf.py, a workspace API key, rate limits on with a limit nobody reaches, usage written
+in batches), and (c) through the LiteLLM proxy (`litellm` CLI of the `litellm[proxy]` extra, an
+equivalent config: the same model entry, a master key, no database), each server with the same
+number of workers, at each concurrency level, non-streamed and streamed. The latency is the
+full response (to `[DONE]` for streams) as the client sees it; "added" is the difference from (a)
+at the same percentile.
+
+The proxy runs from its own virtualenv so its dependencies cannot disturb the project's pins:
+LITELLM_PROXY_VENV (default /tmp/litellm-proxy-venv), created with the project's litellm version
+when missing. MongoDB is MONGODB_URI, else an embedded server started for the run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import requests
+import yaml
+
+from adapters.embedded_mongo import EmbeddedMongo, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "mock-primary"
+SYNAPSCALE_MODEL = f"openai/{MODEL}"
+PROXY_KEY = "sk-bench-master-key"
+PROMPT = [{"role": "user", "content": "Say hello to the benchmark in a few words"}]
+DEFAULT_VENV = "/tmp/litellm-proxy-venv"
+
+
+@dataclass
+class Target:
+    name: str
+    url: str  # the chat/completions endpoint
+    model: str
+    headers: dict
+
+
+@dataclass
+class Result:
+    target: str
+    stream: bool
+    concurrency: int
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+# --- the mock provider, in a process of its own ---------------------------------------------------
+
+def serve_mock(port_file: str, latency: float) -> None:
+    from tests.support.mock_provider import MockProvider
+
+    class QuietProvider(MockProvider):
+        def _record(self, body, headers):  # nothing kept: a benchmark sends many thousands
+            return self._behaviours.get(None), True
+
+    provider = QuietProvider()
+    provider.behave(None, hang=latency, reply="Hello benchmark, nice to meet you today")
+    Path(port_file).write_text(str(provider.port))
+    threading.Event().wait()
+
+
+def start_mock(workdir: Path, latency: float) -> tuple[subprocess.Popen, int]:
+    port_file = workdir / "mock.port"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.gateway_overhead", "--serve-mock", str(port_file),
+         "--latency", str(latency)], cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not port_file.exists() or not port_file.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the mock provider did not start")
+        time.sleep(0.05)
+    return process, int(port_file.read_text())
+
+
+def write_catalogue(path: Path, mock_port: int) -> Path:
+    """One model, LiteLLM proxy format: SynapScale's MODELS_CONFIG and the proxy's --config."""
+    path.write_text(yaml.safe_dump({
+        "model_list": [{
+            "model_name": SYNAPSCALE_MODEL,
+            "litellm_params": {"model": f"openai/{MODEL}", "api_base": f"http://127.0.0.1:{mock_port}/v1",
+                               "api_key": "mock", "input_cost_per_token": 1e-6,
+                               "output_cost_per_token": 2e-6},
+        }],
+        "router_settings": {"num_retries": 0, "timeout": 30},
+        "litellm_settings": {"num_retries": 0, "request_timeout": 30, "telemetry": False},
+        "general_settings": {"master_key": PROXY_KEY},
+    }, sort_keys=False))
+    return path
+
+
+# --- SynapScale under gunicorn ---------------------------------------------------------------------
+
+def start_synapscale(workdir: Path, port: int, mongo_uri: str, catalogue: Path,
+                     workers: int) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MONGODB_URI": mongo_uri,
+           "MONGODB_DATABASE": f"bench_{uuid.uuid4().hex[:8]}", "MODELS_CONFIG": str(catalogue),
+           "DEFAULT_MODEL": SYNAPSCALE_MODEL, "WEB_CONCURRENCY": str(workers),
+           "LOG_LEVEL": "WARNING", "RATELIMIT_DEFAULT": "1000000 per minute",
+           "RATELIMIT_LLM": "1000000 per minute", "GUNICORN_MAX_REQUESTS": "0",
+           "GUNICORN_GRACEFUL_TIMEOUT": "5", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one
+    log = (workdir / "synapscale.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/health", process)
+    email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+    session = requests.post(f"{base}/api/v1/auth/register", timeout=30, json={
+        "email": email, "password": "correct-horse-1", "name": "Bench"}).json()
+    headers = {"Authorization": f"Bearer {session['access_token']}"}
+    workspace = requests.get(f"{base}/api/v1/workspaces", headers=headers, timeout=30).json()
+    key = requests.post(f"{base}/api/v1/workspaces/{workspace['items'][0]['id']}/api-keys",
+                        headers=headers, json={"name": "bench"}, timeout=30).json()["key"]
+    return process, key
+
+
+# --- the LiteLLM proxy -----------------------------------------------------------------------------
+
+def pinned_litellm() -> str:
+    text = (ROOT / "requirements.txt").read_text()
+    match = re.search(r"^litellm==([\w.]+)", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def ensure_proxy_venv(venv: Path) -> Path:
+    litellm = venv / "bin" / "litellm"
+    if litellm.exists():
+        return litellm
+    print(f"creating {venv} with litellm[proxy]=={pinned_litellm()} (one time)...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet",
+                    f"litellm[proxy]=={pinned_litellm()}"], check=True)
+    return litellm
+
+
+def start_proxy(workdir: Path, litellm: Path, port: int, catalogue: Path,
+                workers: int) -> subprocess.Popen:
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+           "LITELLM_TELEMETRY": "False"}
+    env.pop("DATABASE_URL", None)
+    log = (workdir / "litellm-proxy.log").open("ab")
+    process = subprocess.Popen(
+        [str(litellm), "--config", str(catalogue), "--host", "127.0.0.1", "--port", str(port),
+         "--num_workers", str(workers)],
+        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", process, timeout_s=180)
+    return process
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not come up")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --- load ------------------------------------------------------------------------------------------
+
+async def one_call(session: aiohttp.ClientSession, target: Target, stream: bool) -> bool:
+    body = {"model": target.model, "messages": PROMPT, "max_tokens": 64}
+    if stream:
+        body["stream"] = True
+    async with session.post(target.url, json=body, headers=target.headers) as response:
+        if response.status != 200:
+            await response.read()
+            return False
+        if not stream:
+            payload = await response.json(content_type=None)
+            return bool(payload.get("choices"))
+        async for line in response.content:
+            if line.startswith(b"data: [DONE]"):
+                return True
+        return False
+
+
+async def load(target: Target, stream: bool, concurrency: int, duration: float,
+               warmup: float) -> Result:
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    latencies: list[float] = []
+    errors = 0
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        started = time.perf_counter()
+        measure_from = started + warmup
+        stop_at = measure_from + duration
+
+        async def client() -> None:
+            nonlocal errors
+            while (now := time.perf_counter()) < stop_at:
+                try:
+                    ok = await one_call(session, target, stream)
+                except (TimeoutError, aiohttp.ClientError):
+                    ok = False
+                if now >= measure_from:
+                    if ok:
+                        latencies.append(time.perf_counter() - now)
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return Result(target.name, stream, concurrency, latencies, errors,
+                  time.perf_counter() - measure_from)
+
+
+def measure(targets: list[Target], levels: list[int], duration: float, warmup: float) -> list[Result]:
+    results = []
+    for stream in (False, True):
+        for concurrency in levels:
+            for target in targets:
+                result = asyncio.run(load(target, stream, concurrency, duration, warmup))
+                print(f"  {target.name:<12} {'stream' if stream else 'plain ':<6} "
+                      f"c={concurrency:<4} {result.rps:7.1f} req/s  p50 "
+                      f"{result.percentile(0.5) * 1000:6.1f} ms  errors {result.errors}",
+                      file=sys.stderr)
+                results.append(result)
+    return results
+
+
+def print_table(results: list[Result], args) -> None:
+    print(f"\nmock provider latency {args.latency * 1000:.0f} ms; {args.workers} worker(s) per "
+          f"server; {args.duration:g} s per cell after {args.warmup:g} s warm-up; latency = "
+          "full response as the client sees it; added = minus (a) direct at the same percentile\n")
+    header = ("| mode | clients | path | req/s | p50 ms | p95 ms | p99 ms | added p50 | "
+              "added p95 | added p99 | errors |")
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    direct = {(r.stream, r.concurrency): r for r in results if r.target == "(a) direct"}
+    for r in results:
+        base = direct[(r.stream, r.concurrency)]
+        cells = [r.percentile(p) * 1000 for p in (0.5, 0.95, 0.99)]
+        if r is base:
+            added = ["", "", ""]
+        else:
+            added = [f"{(r.percentile(p) - base.percentile(p)) * 1000:+.1f}" for p in (0.5, 0.95, 0.99)]
+        print(f"| {'stream' if r.stream else 'plain'} | {r.concurrency} | {r.target} | "
+              f"{r.rps:.1f} | {cells[0]:.1f} | {cells[1]:.1f} | {cells[2]:.1f} | "
+              f"{added[0]} | {added[1]} | {added[2]} | {r.errors} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,20,100", help="concurrent clients, in order")
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds measured per cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
+    parser.add_argument("--latency", type=float, default=0.05, help="mock provider delay (s)")
+    parser.add_argument("--workers", type=int, default=2, help="workers of each server")
+    parser.add_argument("--serve-mock", metavar="PORT_FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_mock:
+        serve_mock(args.serve_mock, args.latency)
+        return
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    levels = [int(level) for level in args.levels.split(",")]
+    litellm = ensure_proxy_venv(Path(os.environ.get("LITELLM_PROXY_VENV", DEFAULT_VENV)))
+
+    with tempfile.TemporaryDirectory(prefix="gateway-overhead-") as tmp:
+        workdir = Path(tmp)
+        mongo = mock = synapscale = proxy = None
+        try:
+            mongo_uri = os.environ.get("MONGODB_URI", "")
+            if not mongo_uri:
+                mongo = EmbeddedMongo(workdir / "mongo", free_port())
+                mongo_uri = mongo.ensure_running()
+            mock, mock_port = start_mock(workdir, args.latency)
+            catalogue = write_catalogue(workdir / "models.yaml", mock_port)
+            ours_port, proxy_port = free_port(), free_port()
+            synapscale, key = start_synapscale(workdir, ours_port, mongo_uri, catalogue,
+                                               args.workers)
+            proxy = start_proxy(workdir, litellm, proxy_port, catalogue, args.workers)
+            targets = [
+                Target("(a) direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", MODEL,
+                       {"Authorization": "Bearer mock"}),
+                Target("(b) synapscale", f"http://127.0.0.1:{ours_port}/v1/chat/completions",
+                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {key}"}),
+                Target("(c) litellm", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
+                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"}),
+            ]
+            for target in targets:  # first calls import and connect: not part of the figures
+                asyncio.run(load(target, False, 4, 1.0, 0.0))
+            results = measure(targets, levels, args.duration, args.warmup)
+        finally:
+            for process in (proxy, synapscale, mock):
+                stop(process)
+            if mongo is not None:
+                mongo.stop()
+    print_table(results, args)
+
+
+if __name__ == "__main__":
+    main()

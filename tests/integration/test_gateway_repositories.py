@@ -1,0 +1,111 @@
+"""API keys, spend counters, usage de-duplication and analytics against the real wire server."""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from entities.api_key import ApiKey
+from entities.budget import SpendIncrement, SpendScope
+from entities.clock import utcnow
+from entities.llm import UsageRecord
+from entities.usage_report import UsageQuery
+from repositories.api_keys import MongoApiKeyRepository
+from repositories.mongo import connect
+from repositories.spend import MongoSpendRepository
+from repositories.usage import MongoUsageRepository
+from repositories.usage_stats import MongoUsageStatistics
+
+
+@pytest.fixture
+def db(mongo_uri):
+    client = connect(mongo_uri)
+    name = f"test_gateway_{uuid.uuid4().hex[:10]}"
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+def stored(repo_cls, db):
+    repo = repo_cls(db)
+    repo.ensure_indexes()
+    return repo
+
+
+def new_key(workspace="ws1", key_hash=None) -> ApiKey:
+    return ApiKey(id="", workspace_id=workspace, name="k", key_hash=key_hash or uuid.uuid4().hex,
+                  key_hint="sk-syn-...abcd", created_by="u1", created_at=utcnow())
+
+
+def test_a_key_is_found_by_hash_touched_and_revoked_once(db):
+    keys = stored(MongoApiKeyRepository, db)
+    key = keys.add(new_key(key_hash="h1"))
+    assert keys.find_by_hash("h1").id == key.id and keys.find_by_hash("h1").last_used_at is None
+    touched_at = utcnow()
+    assert keys.find_by_hash("h1", touch_at=touched_at).last_used_at == touched_at
+    assert keys.revoke("other-workspace", key.id, utcnow()) is None
+    assert keys.revoke("ws1", key.id, utcnow()).revoked_at is not None
+    assert keys.revoke("ws1", key.id, utcnow()) is None
+    revoked = keys.find_by_hash("h1", touch_at=utcnow() + timedelta(seconds=5))
+    assert revoked.revoked_at is not None and revoked.last_used_at == touched_at
+    assert keys.list("ws1") == [] and keys.get(key.id).id == key.id
+
+
+def test_a_secret_hash_is_unique(db):
+    keys = stored(MongoApiKeyRepository, db)
+    keys.add(new_key(key_hash="same"))
+    with pytest.raises(Exception, match="duplicate"):
+        keys.add(new_key(key_hash="same"))
+
+
+def test_spend_counters_add_up_concurrent_increments(db):
+    spend = stored(MongoSpendRepository, db)
+    increment = SpendIncrement(SpendScope.WORKSPACE, "ws1", "2026-03", 0.25, 1)
+
+    def add_many():
+        for _ in range(10):
+            spend.add([increment])
+
+    threads = [threading.Thread(target=add_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-03") == pytest.approx(10.0)
+    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-04") == 0.0
+    assert spend.spent(SpendScope.API_KEY, "ws1", "2026-03") == 0.0
+
+
+def test_a_retried_usage_batch_reports_only_the_records_it_newly_stored(db):
+    usage = stored(MongoUsageRepository, db)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    first = [UsageRecord("ws", "u", "m", "p", "success", "openai", latency_ms=i, created_at=at)
+             for i in range(3)]
+    assert usage.add_many(first) == first
+    later = UsageRecord("ws", "u", "m", "p", "success", "openai", latency_ms=9, created_at=at)
+    assert usage.add_many([*first, later]) == [later]
+    assert db.usage.count_documents({}) == 4
+
+
+def test_the_usage_report_groups_in_one_aggregation_within_the_range(db):
+    usage = stored(MongoUsageRepository, db)
+    day = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    usage.add_many([
+        UsageRecord("ws", "u1", "a", "p", "success", "openai", 10, 5, 0.1, 100, created_at=day),
+        UsageRecord("ws", "u2", "b", "p", "error", "talk", 0, 0, 0.0, 20,
+                    created_at=day + timedelta(days=1)),
+        UsageRecord("other", "u3", "a", "p", "success", "openai", 1, 1, 0.5, 10, created_at=day),
+        UsageRecord("ws", "u1", "a", "p", "success", "openai", 1, 1, 9.0, 10,
+                    created_at=day + timedelta(days=40)),
+    ])
+    stats = MongoUsageStatistics(db)
+    march = UsageQuery("ws", day - timedelta(hours=12), day + timedelta(days=30), "model")
+    report = stats.report(march)
+    assert [(g.key, g.requests, g.errors) for g in report.items] == [("a", 1, 0), ("b", 1, 1)]
+    assert (report.totals.requests, report.totals.avg_latency_ms) == (2, 60.0)
+    everyone = stats.report(UsageQuery(None, march.since, march.until, "user"))
+    assert {g.key for g in everyone.items} == {"u1", "u2", "u3"}
+    empty = stats.report(UsageQuery("nobody", march.since, march.until, "day"))
+    assert (empty.items, empty.totals.requests) == ([], 0)

@@ -1,0 +1,188 @@
+"""In-memory fakes of the file ports, and `FileWorld`: the file use cases wired on them."""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import BinaryIO
+
+from entities.clock import utcnow
+from entities.errors import NotFound, UnsupportedMediaType
+from entities.file import File, FileQuery, FileVersion
+from entities.pagination import Page, PageRequest
+from tests.unit.fakes import FakeEventBus, Identity, new_id, page_of
+from use_cases.file_context import AttachedFiles
+from use_cases.file_downloads import FileDownloads
+from use_cases.file_ingest import FileIngest, FilePolicy
+from use_cases.files import Files
+from use_cases.ports import (
+    BlobStorage,
+    ContentCheck,
+    ContentSniffer,
+    FileRepository,
+    LinkSigner,
+    StorageUsage,
+    TextExtractor,
+)
+
+
+class FakeFileRepository(FileRepository):
+    def __init__(self):
+        self.rows: dict[str, File] = {}
+
+    def add(self, file: File) -> File:
+        stored = replace(file, id=new_id(), versions=list(file.versions))
+        self.rows[stored.id] = stored
+        return replace(stored)
+
+    def get(self, file_id: str, include_deleted: bool = False) -> File | None:
+        row = self.rows.get(file_id)
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            return None
+        return replace(row, versions=list(row.versions))
+
+    def search(self, query: FileQuery, page: PageRequest) -> Page[File]:
+        rows = [row for row in self.rows.values() if row.workspace_id == query.workspace_id
+                and (row.deleted_at is not None) == query.deleted]
+        return page_of(sorted(rows, key=lambda row: row.created_at, reverse=True), page)
+
+    def update(self, file_id: str, **changes) -> File | None:
+        if self.get(file_id) is None:
+            return None
+        self.rows[file_id] = replace(self.rows[file_id], **changes, updated_at=utcnow())
+        return self.get(file_id)
+
+    def add_version(self, file_id: str, expected_version: int, version: FileVersion) -> File | None:
+        row = self.get(file_id)
+        if row is None or row.version != expected_version:
+            return None
+        return self.update(file_id, versions=[*row.versions, version], version=version.number,
+                           filename=version.filename, content_type=version.content_type,
+                           size=version.size, sha256=version.sha256)
+
+    def set_deleted(self, file_id: str, deleted_at: datetime | None) -> File | None:
+        if file_id not in self.rows:
+            return None
+        self.rows[file_id] = replace(self.rows[file_id], deleted_at=deleted_at)
+        return self.get(file_id, include_deleted=True)
+
+    def deleted_before(self, cutoff: datetime, limit: int) -> list[File]:
+        return [replace(row) for row in self.rows.values()
+                if row.deleted_at is not None and row.deleted_at <= cutoff][:limit]
+
+    def remove(self, file_id: str) -> bool:
+        row = self.rows.get(file_id)
+        if row is None or row.deleted_at is None:
+            return False
+        del self.rows[file_id]
+        return True
+
+
+class FakeBlobStorage(BlobStorage):
+    def __init__(self):
+        self.blobs: dict[str, bytes] = {}
+        self.chunks_read = 0
+
+    def save(self, chunks: Iterable[bytes], filename: str) -> str:
+        data = bytearray()
+        for chunk in chunks:  # an exception leaves nothing stored, like GridFS's abort
+            self.chunks_read += 1
+            data += chunk
+        blob_id = new_id()
+        self.blobs[blob_id] = bytes(data)
+        return blob_id
+
+    def open(self, blob_id: str) -> BinaryIO:
+        if blob_id not in self.blobs:
+            raise NotFound("The file's content is gone")
+        return io.BytesIO(self.blobs[blob_id])
+
+    def delete(self, blob_id: str) -> None:
+        self.blobs.pop(blob_id, None)
+
+
+class FakeStorageUsage(StorageUsage):
+    def __init__(self):
+        self.bytes: dict[str, int] = {}
+
+    def used(self, workspace_id: str) -> int:
+        return self.bytes.get(workspace_id, 0)
+
+    def reserve(self, workspace_id: str, nbytes: int, quota: int) -> bool:
+        if self.used(workspace_id) + nbytes > quota:
+            return False
+        self.bytes[workspace_id] = self.used(workspace_id) + nbytes
+        return True
+
+    def release(self, workspace_id: str, nbytes: int) -> None:
+        self.bytes[workspace_id] = self.used(workspace_id) - nbytes
+
+
+class _PrefixCheck(ContentCheck):
+    """Text is anything; '.png' must start with the PNG signature."""
+
+    def __init__(self, extension: str):
+        self.extension = extension
+        self.head = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.head = (self.head + chunk)[:8]
+
+    def finish(self) -> str:
+        if self.extension == ".png":
+            if not self.head.startswith(b"\x89PNG"):
+                raise UnsupportedMediaType("Not a PNG")
+            return "image/png"
+        return {".pdf": "application/pdf", ".json": "application/json"}.get(self.extension,
+                                                                            "text/plain")
+
+
+class FakeSniffer(ContentSniffer):
+    def check(self, extension: str) -> ContentCheck:
+        return _PrefixCheck(extension)
+
+
+class JsonSigner(LinkSigner):
+    """Readable tokens; only those starting with 'signed:' pass."""
+
+    def sign(self, payload: dict) -> str:
+        return "signed:" + json.dumps(payload)
+
+    def load(self, token: str) -> dict | None:
+        return json.loads(token.removeprefix("signed:")) if token.startswith("signed:") else None
+
+
+class PlainText(TextExtractor):
+    def can_extract(self, content_type: str) -> bool:
+        return content_type.startswith("text/")
+
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
+        text = stream.read().decode()
+        return text[:max_chars], len(text) > max_chars
+
+
+@dataclass
+class FileWorld:
+    """The file use cases on fakes, with the identity fakes for users and workspaces."""
+
+    max_file_size: int = 1024
+    quota: int = 4096
+    identity: Identity = field(default_factory=Identity)
+    repo: FakeFileRepository = field(default_factory=FakeFileRepository)
+    storage: FakeBlobStorage = field(default_factory=FakeBlobStorage)
+    usage: FakeStorageUsage = field(default_factory=FakeStorageUsage)
+    events: FakeEventBus = field(default_factory=FakeEventBus)
+
+    def __post_init__(self):
+        policy = FilePolicy.of(self.max_file_size, [".txt", ".png", ".json", "pdf"], self.quota)
+        self.ingest = FileIngest(self.storage, self.usage, FakeSniffer(), policy)
+        self.files = Files(self.repo, self.ingest, self.identity.access, self.events,
+                           self.identity.audit)
+        self.downloads = FileDownloads(self.repo, self.storage, JsonSigner(), self.identity.access)
+
+    def context(self, extractor: TextExtractor, max_chars: int = 1000,
+                max_image_bytes: int = 1024) -> AttachedFiles:
+        return AttachedFiles(self.repo, self.storage, extractor, self.identity.access, max_chars,
+                             max_image_bytes)

@@ -1,0 +1,109 @@
+"""Attached files as model input: document text within a budget, images as data URLs."""
+import base64
+
+import pytest
+
+from adapters.content_sniffer import SignatureSniffer
+from adapters.text_extraction import DocumentText
+from entities.errors import NotFound
+from tests.support.file_samples import office_zip, pdf_with_text, png_bytes
+from tests.unit.file_fakes import FileWorld
+from use_cases.file_ingest import FileIngest, FilePolicy
+from use_cases.files import Files, UploadDetails
+
+
+class RealTypesWorld(FileWorld):
+    """FileWorld whose uploads are sniffed for real, so content types are the true ones."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        policy = FilePolicy.of(self.max_file_size, [".txt", ".md", ".csv", ".json", ".pdf",
+                                                     ".png", ".docx"], self.quota)
+        self.files = Files(self.repo, FileIngest(self.storage, self.usage, SignatureSniffer(),
+                                                 policy),
+                           self.identity.access, self.events, self.identity.audit)
+
+
+@pytest.fixture
+def world():
+    return RealTypesWorld(max_file_size=1_000_000, quota=10_000_000)
+
+
+@pytest.fixture
+def alice(world):
+    return world.identity.actor("alice@example.com")
+
+
+def attach(world, actor, name: str, content: bytes) -> str:
+    return world.files.upload(actor, UploadDetails(), name, [content]).id
+
+
+def test_text_formats_and_pdfs_become_text_parts(world, alice):
+    workspace_id = world.identity.personal_workspace(alice)
+    ids = [attach(world, alice, "notes.md", b"# Plan\nShip on Friday"),
+           attach(world, alice, "table.csv", b"city,temp\nLisbon,21\n"),
+           attach(world, alice, "data.json", b'{"answer": 42}'),
+           attach(world, alice, "report.pdf",
+                  pdf_with_text(["Revenue grew 12 percent"], ["Costs fell"]))]
+
+    parts = world.context(DocumentText(), max_chars=4000).for_message(alice.user_id,
+                                                                       workspace_id, ids)
+
+    texts = [part["text"] for part in parts]
+    assert all(part["type"] == "text" for part in parts)
+    assert texts[0] == "[Attached file: notes.md]\n# Plan\nShip on Friday"
+    assert "Lisbon,21" in texts[1] and '"answer": 42' in texts[2]
+    assert texts[3].startswith("[Attached file: report.pdf]\n")
+    assert "Revenue grew 12 percent" in texts[3] and "Costs fell" in texts[3]
+
+
+def test_long_documents_are_trimmed_to_share_the_budget(world, alice):
+    workspace_id = world.identity.personal_workspace(alice)
+    ids = [attach(world, alice, "short.txt", b"tiny"),
+           attach(world, alice, "long.txt", b"x" * 50_000),
+           attach(world, alice, "long.pdf", pdf_with_text(*[["y" * 80] * 40] * 5))]
+
+    parts = world.context(DocumentText(), max_chars=3000).for_message(alice.user_id,
+                                                                       workspace_id, ids)
+
+    assert sum(len(part["text"]) for part in parts) <= 3000
+    assert parts[0]["text"].endswith("tiny")
+    assert parts[1]["text"].endswith("[... truncated to fit the context]")
+    assert parts[2]["text"].endswith("[... truncated to fit the context]")
+    assert len(parts[2]["text"]) > 1000  # what the short file left over passed on
+
+
+def test_images_become_data_url_parts_and_big_ones_a_note(world, alice):
+    workspace_id = world.identity.personal_workspace(alice)
+    image = png_bytes()
+    small = attach(world, alice, "pixel.png", image)
+    big = attach(world, alice, "big.png", image + bytes(2048))
+
+    parts = world.context(DocumentText(), max_image_bytes=1024).for_message(
+        alice.user_id, workspace_id, [small, big])
+
+    assert parts[0] == {"type": "image_url", "image_url": {
+        "url": "data:image/png;base64," + base64.b64encode(image).decode()}}
+    assert parts[1]["type"] == "text" and "big.png" in parts[1]["text"]
+
+
+def test_files_without_text_are_named_not_dumped(world, alice):
+    workspace_id = world.identity.personal_workspace(alice)
+    file_id = attach(world, alice, "memo.docx", office_zip("word/document.xml"))
+
+    parts = world.context(DocumentText()).for_message(alice.user_id, workspace_id, [file_id])
+
+    assert parts == [{"type": "text",
+                      "text": "[Attached file: memo.docx — its content cannot be read as text]"}]
+
+
+def test_files_of_another_workspace_or_user_are_not_found(world, alice):
+    mallory = world.identity.actor("mallory@example.com")
+    file_id = attach(world, alice, "secret.txt", b"secret")
+    context = world.context(DocumentText())
+
+    with pytest.raises(NotFound):
+        context.for_message(mallory.user_id, world.identity.personal_workspace(mallory), [file_id])
+    with pytest.raises(NotFound):
+        context.for_message(mallory.user_id, world.identity.personal_workspace(alice), [file_id])
+    assert context.for_message(mallory.user_id, "any", []) == []

@@ -1,0 +1,144 @@
+"""OpenAICompletions: a key works in its own workspace with member rights and skips the
+membership lookups; a user token goes through the usual access rules. And the metering hooks."""
+from __future__ import annotations
+
+import pytest
+
+from entities.actor import Actor
+from entities.errors import Forbidden, NotFound
+from entities.llm import UsageRecord
+from tests.unit.fakes import FakeEventBus
+from tests.unit.test_llm_chat import (
+    FakeAccess,
+    FakeCredentials,
+    FakeGateway,
+    FakeUsageRepository,
+    hello,
+)
+from use_cases.llm_chat import LLMChat
+from use_cases.metering import MeteredEvents, MeteredUsageRecorder
+from use_cases.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
+from use_cases.ports import Metrics, ProviderCredentials
+from use_cases.usage_recorder import UsageRecorder
+
+KEY_ACTOR = Actor("creator", api_key_id="key-1", api_key_workspace_id="ws-key")
+
+
+class CountingCredentials(ProviderCredentials):
+    def __init__(self):
+        self.reads = 0
+
+    def for_workspace(self, workspace_id):
+        self.reads += 1
+        return {}
+
+
+class RecordingMetrics(Metrics):
+    def __init__(self):
+        self.calls = []
+
+    def llm_call(self, record):
+        self.calls.append(("llm", record.model, record.status))
+
+    def gateway_overhead(self, api, streamed, seconds):
+        self.calls.append(("overhead", api, streamed))
+
+    def workflow_run(self, status):
+        self.calls.append(("workflow", status))
+
+    def http_request(self, method, route, status, seconds):
+        self.calls.append(("http", route, status))
+
+    def stream_opened(self, route):
+        self.calls.append(("open", route))
+
+    def stream_closed(self, route):
+        self.calls.append(("close", route))
+
+    def exposition(self):
+        return b"", "text/plain"
+
+
+@pytest.fixture
+def user_access():
+    return FakeAccess()
+
+
+@pytest.fixture
+def gateway():
+    return FakeGateway()
+
+
+@pytest.fixture
+def repo():
+    return FakeUsageRepository()
+
+
+@pytest.fixture
+def recorder(repo):
+    recorder = UsageRecorder(repo, flush_interval=60)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def completions(gateway, user_access, recorder):
+    user_chat = LLMChat(gateway, FakeCredentials(), user_access, recorder)
+    key_chat = LLMChat(gateway, FakeCredentials(), KeyGrantedAccess(), recorder)
+    return OpenAICompletions(user_chat, key_chat)
+
+
+def test_a_key_calls_in_its_own_workspace_without_membership_lookups(completions, gateway,
+                                                                     user_access, recorder, repo):
+    completions.complete(KEY_ACTOR, None, hello())
+    recorder.flush()
+    (record,) = repo.records
+    assert (record.workspace_id, record.user_id, record.api_key_id, record.source) == (
+        "ws-key", "creator", "key-1", "openai")
+    assert user_access.calls == [] and len(gateway.requests) == 1
+
+
+def test_a_key_naming_another_workspace_finds_nothing(completions, gateway):
+    with pytest.raises(NotFound):
+        completions.complete(KEY_ACTOR, "ws-other", hello())
+    assert gateway.requests == []
+
+
+def test_a_user_token_goes_through_workspace_access(completions, user_access):
+    completions.complete(Actor("u1"), "ws-1", hello())
+    assert user_access.calls == [("u1", "ws-1", "member")]
+    with pytest.raises(NotFound):
+        completions.stream(Actor("stranger"), "ws-1", hello())
+
+
+def test_a_key_has_member_rights_only():
+    assert KeyGrantedAccess().require("u", "ws", "member").role.value == "member"
+    with pytest.raises(Forbidden):
+        KeyGrantedAccess().require("u", "ws", "admin")
+
+
+def test_cached_credentials_are_read_once_per_ttl():
+    inner = CountingCredentials()
+    cached = CachedCredentials(inner, ttl_s=60)
+    for _ in range(3):
+        cached.for_workspace("ws")
+    cached.for_workspace("other")
+    assert inner.reads == 2
+
+
+def test_every_recorded_model_call_is_counted_in_the_metrics(repo):
+    metrics = RecordingMetrics()
+    recorder = MeteredUsageRecorder(repo, metrics, flush_interval=60)
+    recorder.record(UsageRecord("ws", "u", "m", "p", "error", "talk"))
+    recorder.close()
+    assert metrics.calls == [("llm", "m", "error")] and len(repo.records) == 1
+
+
+def test_workflow_runs_are_counted_when_their_final_event_is_published():
+    metrics, bus = RecordingMetrics(), FakeEventBus()
+    events = MeteredEvents(bus, metrics)
+    events.publish("execution:e1", {"type": "node_completed"})
+    events.publish("execution:e1", {"type": "execution_failed",
+                                    "execution": {"status": "failed"}})
+    events.publish("user:u1", {"type": "workflow.execution.failed"})
+    assert metrics.calls == [("workflow", "failed")] and len(bus.published) == 3
