@@ -52,11 +52,13 @@ from controllers import (
     workflows,
     workspaces,
 )
+from controllers.deferred_limits import init_deferred_limits
 from controllers.errors import register_error_handlers
 from controllers.file_commands import purge_files_command
 from controllers.metrics import init_metrics
 from controllers.openapi import create_api
 from controllers.rate_limits import init_rate_limits, trust_proxies
+from controllers.realtime import document as document_user_feed
 from controllers.realtime import init_realtime
 from controllers.request_context import install_request_context
 from controllers.security import init_jwt
@@ -301,14 +303,13 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     except ConnectionFailure:
         log.warning("database unreachable at start-up; run `flask --app app init-db` later")
 
-    container.webhook_dispatcher.start()
-
     init_metrics(app)  # first, so its clock starts before every other hook
     install_request_context(app, settings.max_content_length)
     trust_proxies(app, settings.trusted_proxies)
     container.closers.append(init_rate_limits(app, settings.ratelimit_enabled, *rate_limit_storage(
         settings.ratelimit_storage_uri or database_uri, settings.mongodb_database,
         settings.mongodb_timeout_ms, mongo_listeners)))
+    container.closers.append(init_deferred_limits(app, settings.ratelimit_enabled))
     CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID"])
     api = create_api(app, settings.version)
     for blueprint in (service.blp, auth.blp, workspaces.blp, webhooks.blp, admin.blp):
@@ -321,6 +322,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     for blueprint in (workflows.blp, workflows.executions_blp, workflows.templates_blp):
         api.register_blueprint(blueprint)
     execution_socket.document(api)
+    document_user_feed(api)
     for blueprint in (api_keys.blp, openai.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blueprint)
 
@@ -335,6 +337,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     register_commands(app, ensure_indexes)
     app.cli.add_command(purge_files_command)
     register_worker_command(app, shutdown)
+    container.webhook_dispatcher.start()  # last: an app that failed to build leaves no thread
     return app
 
 

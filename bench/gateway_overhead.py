@@ -8,8 +8,9 @@ every call after a fixed delay (50 ms; for streams, before the first token). It 
 (a) directly, (b) through SynapScale's /v1/chat/completions under gunicorn (the project's
 gunicorn.conf.py, a workspace API key, rate limits on with a limit nobody reaches, usage written
 in batches), and (c) through the LiteLLM proxy (`litellm` CLI of the `litellm[proxy]` extra, an
-equivalent config: the same model entry, a master key, no database), each server with the same
-number of workers, at each concurrency level, non-streamed and streamed. The latency is the
+equivalent config: the same model entry, a master key, no database; `--run_gunicorn`, its
+recommended way to run several workers), each server with the same number of workers and its
+default logging, at each concurrency level, non-streamed and streamed. The latency is the
 full response (to `[DONE]` for streams) as the client sees it; "added" is the difference from (a)
 at the same percentile.
 
@@ -84,6 +85,11 @@ def serve_mock(port_file: str, latency: float) -> None:
             return self._behaviours.get(None), True
 
     provider = QuietProvider()
+    handler = provider._server.RequestHandlerClass
+    # headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # delayed ACKs add ~40 ms to every keep-alive answer, on every path alike
+    provider._server.RequestHandlerClass = type("NoDelayHandler", (handler,),
+                                                {"disable_nagle_algorithm": True})
     provider.behave(None, hang=latency, reply="Hello benchmark, nice to meet you today")
     Path(port_file).write_text(str(provider.port))
     threading.Event().wait()
@@ -125,7 +131,7 @@ def start_synapscale(workdir: Path, port: int, mongo_uri: str, catalogue: Path,
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MONGODB_URI": mongo_uri,
            "MONGODB_DATABASE": f"bench_{uuid.uuid4().hex[:8]}", "MODELS_CONFIG": str(catalogue),
            "DEFAULT_MODEL": SYNAPSCALE_MODEL, "WEB_CONCURRENCY": str(workers),
-           "LOG_LEVEL": "WARNING", "RATELIMIT_DEFAULT": "1000000 per minute",
+           "RATELIMIT_DEFAULT": "1000000 per minute",
            "RATELIMIT_LLM": "1000000 per minute", "GUNICORN_MAX_REQUESTS": "0",
            "GUNICORN_GRACEFUL_TIMEOUT": "5", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one
@@ -166,13 +172,12 @@ def ensure_proxy_venv(venv: Path) -> Path:
 
 def start_proxy(workdir: Path, litellm: Path, port: int, catalogue: Path,
                 workers: int) -> subprocess.Popen:
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-           "LITELLM_TELEMETRY": "False"}
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
     env.pop("DATABASE_URL", None)
     log = (workdir / "litellm-proxy.log").open("ab")
     process = subprocess.Popen(
         [str(litellm), "--config", str(catalogue), "--host", "127.0.0.1", "--port", str(port),
-         "--num_workers", str(workers)],
+         "--num_workers", str(workers), "--run_gunicorn"],
         cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", process, timeout_s=180)
     return process
@@ -324,8 +329,9 @@ def main(argv: list[str] | None = None) -> None:
                 Target("(c) litellm", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
                        SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"}),
             ]
-            for target in targets:  # first calls import and connect: not part of the figures
-                asyncio.run(load(target, False, 4, 1.0, 0.0))
+            for target in targets:  # first calls import and connect in every worker
+                for stream in (False, True):
+                    asyncio.run(load(target, stream, 8, args.warmup * 3, 0.0))
             results = measure(targets, levels, args.duration, args.warmup)
         finally:
             for process in (proxy, synapscale, mock):

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import statistics
@@ -299,6 +300,8 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-talks-"))
+    # socketserver listens with a backlog of 5: a burst of 100 connections would be refused
+    http.server.ThreadingHTTPServer.request_queue_size = 1024
     provider = MockProvider()
     provider.behave(None, reply=" ".join(f"t{n}" for n in range(args.tokens)),
                     token_delay=args.token_delay)

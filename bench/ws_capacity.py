@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from pymongo.errors import PyMongoError
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -146,8 +147,12 @@ def publish_streams(bus: MongoEventBus, user_ids: list[str], rate: float, durati
     sent, tick, started = 0, 1.0 / rate, time.monotonic()
     for seq in range(int(duration_s * rate)):
         for user_id in user_ids:
-            bus.publish(f"user:{user_id}", {"type": "bench.tick", "seq": seq, "sent_at": time.time()})
-            sent += 1
+            try:
+                bus.publish(f"user:{user_id}", {"type": "bench.tick", "seq": seq,
+                                                "sent_at": time.time()})
+                sent += 1
+            except PyMongoError as error:  # the database, not the server under test, gave up
+                print(f"publish failed: {type(error).__name__}", file=sys.stderr)
         delay = started + (seq + 1) * tick - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -237,7 +242,7 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
 
 
 HEADER = ("| worker class | target | held | held at end | stream events | p50 ms | p95 ms "
-          "| p99 ms | max ms | server RSS MiB | RSS per held conn KiB |")
+          "| p99 ms | max ms | server RSS MiB | RSS per held conn KiB | load avg |")
 
 
 def print_header(args) -> None:
@@ -248,10 +253,11 @@ def print_header(args) -> None:
 
 
 def print_row(r: dict) -> None:
+    load = os.getloadavg()[0]  # other work on the machine shows in the latencies
     print(f"| {r['class']} | {r['target']} | {r['opened']} | {r['still_open']} "
           f"| {r['delivered']}/{r['sent']} | {r['p50'] * 1000:.1f} | {r['p95'] * 1000:.1f} "
           f"| {r['p99'] * 1000:.1f} | {r['max'] * 1000:.1f} | {r['rss_held_kb'] / 1024:.0f} "
-          f"| {r['per_conn_kb']:.0f} |", flush=True)
+          f"| {r['per_conn_kb']:.0f} | {load:.1f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -97,7 +97,7 @@ class Settings:
 
     # workflows: runs execute in this many threads of each API process (0: dedicated workers
     # only, `flask --app app worker`), leased to one worker at a time
-    workflow_runner_threads: int = 4
+    workflow_runner_threads: int = 8
     workflow_lease_s: float = 30.0  # a run whose worker stops heartbeating is reclaimed after this
     workflow_heartbeat_s: float = 1.0  # also how quickly a cancel reaches another process
     workflow_poll_s: float = 1.0  # how often idle runners look for queued or abandoned runs

@@ -23,6 +23,7 @@ from controllers.schemas.files import (
     VersionFieldsSchema,
     VersionFormSchema,
 )
+from controllers.rate_limits import limit_uploads
 from controllers.security import authenticated, current_actor
 from entities.errors import ValidationFailed
 from entities.pagination import PageRequest
@@ -80,6 +81,7 @@ def serve(download: Download) -> Response:
 
 @blp.post("/upload")
 @authenticated
+@limit_uploads
 @blp.doc(**multipart_body(UploadFormSchema))
 @blp.response(201, FileSchema)
 @blp.alt_response(413, description="File over MAX_FILE_SIZE (payload_too_large) or the "
@@ -132,6 +134,7 @@ def restore_file(file_id: str):
 
 @blp.post("/<file_id>/versions")
 @authenticated
+@limit_uploads
 @blp.doc(**multipart_body(VersionFormSchema))
 @blp.response(201, FileSchema)
 def upload_version(file_id: str):

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from controllers.deps import use_cases
 from controllers.metrics import request_started
 from controllers.rate_limits import limit_llm
+from controllers.schemas.common import SSE_EVENT_SCHEMA
 from controllers.schemas.llm import (
     LLMChatRequestSchema,
     LLMChatResultSchema,
@@ -19,7 +20,13 @@ from controllers.schemas.llm import (
     ModelsQuerySchema,
 )
 from controllers.security import authenticated, current_actor
-from controllers.sse import feed_frames, keepalive_seconds, sse_response, wants_stream
+from controllers.sse import (
+    EVENT_STREAM,
+    feed_frames,
+    keepalive_seconds,
+    sse_response,
+    wants_stream,
+)
 from entities.errors import DomainError
 from entities.llm import ChatRequest, ChatResult, StreamChunk
 from use_cases.generations import Feed, StreamEvent
@@ -105,6 +112,8 @@ def models(query):
 @authenticated
 @blp.arguments(LLMChatRequestSchema)
 @blp.response(200, LLMChatResultSchema, description="The reply. " + STREAM_DESCRIPTION)
+@blp.alt_response(200, description=STREAM_DESCRIPTION, schema=SSE_EVENT_SCHEMA,
+                  content_type=EVENT_STREAM, success=True)
 @blp.alt_response(402, description="Workspace budget spent")
 @blp.alt_response(502, description="The model failed after retries and fallbacks")
 @blp.alt_response(504, description="The model timed out")

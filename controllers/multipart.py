@@ -108,6 +108,8 @@ def _read_into(form: UploadForm, request: Request, max_file_bytes: int, file_fie
         try:
             event = decoder.next_event()
             while not isinstance(event, NeedData | Epilogue):
+                if isinstance(event, Field | File) and not event.name:
+                    raise BadRequest("A multipart part has no name")
                 if isinstance(event, File) and event.filename:
                     part = _start_file(form, event, file_field, max_file_bytes)
                 elif isinstance(event, Field | File):

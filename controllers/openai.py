@@ -3,7 +3,8 @@
 Authenticated by a workspace API key (`Bearer sk-syn-...`: the key's workspace, member rights)
 or a user's access token (the workspace in `X-Workspace-ID`, else the personal one). Errors have
 OpenAI's shape (controllers/errors.py switches on the /v1/ prefix). Model calls share the
-per-user (or per-key) RATELIMIT_LLM budget with every other route that calls a model.
+per-user (or per-key) RATELIMIT_LLM budget with every other route that calls a model, counted
+without a database round trip (controllers/deferred_limits.py).
 """
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from flask import Response, g, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
+from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
 from controllers.metrics import request_started
-from controllers.rate_limits import limit_llm
+from controllers.rate_limits import limiter
+from controllers.schemas.common import SSE_EVENT_SCHEMA
 from controllers.schemas.openai import (
     ChatCompletionRequestSchema,
     ChatCompletionSchema,
@@ -96,10 +99,14 @@ def list_models():
 
 
 @blp.post("/chat/completions")
-@limit_llm
+@limiter.exempt
+@limit_llm_deferred
 @key_or_token
 @blp.arguments(ChatCompletionRequestSchema)
 @blp.response(200, ChatCompletionSchema)
+@blp.alt_response(200, description="With `stream: true`: `data: {chunk}` events, then "
+                  "`data: [DONE]`", schema=SSE_EVENT_SCHEMA, content_type="text/event-stream",
+                  success=True)
 @documented_errors
 def chat_completions(body):
     """OpenAI's chat completion. With `"stream": true` the response is `text/event-stream`:

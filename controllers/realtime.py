@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask, g, request
 from flask_sock import Sock
+from werkzeug.routing import Map, Rule
 
 from controllers.deps import use_cases
 from controllers.security import actor_from_token
@@ -54,7 +55,26 @@ def forward_events(ws, topics: list[str], until: Callable[[dict], bool] | None =
             ws.close(CLOSE_SERVICE_RESTART, "server restarting, reconnect")
 
 
-@sock.route("/api/v1/ws/user")
+USER_FEED_PATH = "/api/v1/ws/user"
+
+
+def document(api) -> None:
+    """The user's feed is not a Flask-Smorest view: describe it in the spec by hand."""
+    rule = Rule(USER_FEED_PATH)
+    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read it
+    api.spec.path(rule=rule, operations={"get": {
+        "tags": ["realtime"],
+        "summary": "WebSocket: the user's events, from whichever worker produced them",
+        "description": "Talk and message changes, execution status and notifications as JSON "
+                       "text frames. Closes with 4401 for a bad token, 1012 when the worker "
+                       "restarts (reconnect).",
+        "parameters": [{"name": "token", "in": "query", "required": True,
+                        "schema": {"type": "string"}, "description": "An access token"}],
+        "responses": {"101": {"description": "Switching protocols; closes 4401 (bad token)"}},
+    }})
+
+
+@sock.route(USER_FEED_PATH)
 def user_events(ws):
     actor = authenticate(ws)
     if actor:

@@ -16,12 +16,12 @@ from flask import Flask
 def register_worker_command(app: Flask, shutdown: Callable) -> None:
     @app.cli.command("worker")
     @click.option("--threads", type=click.IntRange(1, 256), default=None,
-                  help="Runs executed at once (default: WORKFLOW_RUNNER_THREADS, or 4 if 0).")
+                  help="Runs executed at once (default: WORKFLOW_RUNNER_THREADS, or 8 if 0).")
     def worker(threads: int | None) -> None:
         """Run workflow executions (queued ones, and those whose worker died)."""
         container = app.extensions["synapscale"]
         runner = container.workflow_runner
-        threads = threads or container.settings.workflow_runner_threads or 4
+        threads = threads or container.settings.workflow_runner_threads or 8
 
         def stop(*_args) -> None:
             runner.stop()

@@ -81,6 +81,14 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ReplyControl:
+    """What a streaming reply learns each time it stores its progress."""
+
+    stop_requested: bool = False
+    followed: bool = False  # someone follows it from another process: publish its deltas
+
+
+@dataclass(frozen=True)
 class MessagePage:
     """A cursor page: `items` oldest first; `next_before` continues further back."""
 

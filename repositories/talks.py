@@ -25,6 +25,7 @@ from entities.talk import (
     MessageRole,
     MessageStatus,
     MessageUsage,
+    ReplyControl,
     Talk,
 )
 from repositories.mongo import MongoRepository, maybe_object_id
@@ -317,12 +318,18 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             return_document=ReturnDocument.AFTER)
         return to_message(doc) if doc else None
 
-    def save_progress(self, message_id: str, content: str) -> bool:
+    def save_progress(self, message_id: str, content: str) -> ReplyControl:
         doc = self.collection.find_one_and_update(
             {"_id": ObjectId(message_id)},
             {"$set": {"content": content, "updated_at": utcnow()}},
-            projection={"stop_requested": True})
-        return bool(doc and doc.get("stop_requested"))
+            projection={"stop_requested": True, "followers": True}) or {}
+        return ReplyControl(stop_requested=bool(doc.get("stop_requested")),
+                            followed=doc.get("followers", 0) > 0)
+
+    def add_follower(self, message_id: str, count: int) -> None:
+        oid = maybe_object_id(message_id)
+        if oid is not None:
+            self.collection.update_one({"_id": oid}, {"$inc": {"followers": count}})
 
     def _streaming_docs(self, talk_id: str, projection: dict | None = None) -> list[dict]:
         oid = maybe_object_id(talk_id)

@@ -66,6 +66,7 @@ class _Job:
     request: ChatRequest
     parent: Message | None = None
     prompt: list[dict] = field(default_factory=list)
+    unannounced: list[Message] = field(default_factory=list)  # message.created still to send
 
 
 class Chat:
@@ -99,7 +100,8 @@ class Chat:
     def send_streaming(self, user_id: str, talk_id: str, content: str,
                        options: ReplyOptions = ReplyOptions(),
                        file_ids: list[str] | None = None) -> tuple[Message, Generation]:
-        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids)
+        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids,
+                                               announce=False)
         return user_message, self._start(job)
 
     def regenerate(self, user_id: str, talk_id: str, message_id: str,
@@ -155,7 +157,9 @@ class Chat:
     # --- preparing --------------------------------------------------------------------------
 
     def _new_exchange(self, user_id: str, talk_id: str, content: str, options: ReplyOptions,
-                      file_ids: list[str] | None) -> tuple[_Job, Message]:
+                      file_ids: list[str] | None, announce: bool = True) -> tuple[_Job, Message]:
+        """`announce` False: the user message's event waits for the reply's first text, so that
+        publishing it does not delay the reply."""
         if not content or not content.strip():
             raise ValidationFailed("The message is empty", {"content": ["Must not be blank."]})
         talk = self.talks.visible(user_id, talk_id, WRITE)
@@ -163,9 +167,11 @@ class Chat:
         job = self._job(user_id, talk, options, file_ids, new_turn=content, up_to=None)
         user_message = self._add(Message(
             id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=user_id,
-            role=MessageRole.USER, content=content, file_ids=file_ids))
+            role=MessageRole.USER, content=content, file_ids=file_ids), announce=announce)
         self.talks.name_if_unnamed(talk, content)
         job.parent = user_message
+        if not announce:
+            job.unannounced.append(user_message)
         return job, user_message
 
     def _job(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
@@ -240,6 +246,7 @@ class Chat:
                         result = chunk.result
                     elif chunk.delta:
                         generation.add_delta(chunk.delta)
+                        self._announce(job)
                         stop_asked = progress.update(generation.content)
                         if stop_asked or generation.stop_requested.is_set():
                             stopped = True
@@ -281,6 +288,7 @@ class Chat:
         generation.finish(terminal_event(final))
         if started is not None:
             self._record_usage(job, result, error, started, usage if result is None else None)
+        self._announce(job)
         self.events.message_created(final)
 
     # --- helpers ----------------------------------------------------------------------------
@@ -304,6 +312,10 @@ class Chat:
         if announce:
             self.events.message_created(stored)
         return stored
+
+    def _announce(self, job: _Job) -> None:
+        while job.unannounced:
+            self.events.message_created(job.unannounced.pop(0))
 
     def _estimated_usage(self, job: _Job, content: str) -> MessageUsage:
         """A stopped reply has no usage from the provider: count it, and price it from the

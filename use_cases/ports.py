@@ -26,7 +26,7 @@ from entities.outbound import HttpResponse
 from entities.pagination import Page, PageRequest
 from entities.provider_key import StoredProviderKey
 from entities.session import LoginSession
-from entities.talk import Message, MessagePage, Talk
+from entities.talk import Message, MessagePage, ReplyControl, Talk
 from entities.usage_report import UsageQuery, UsageReport
 from entities.user import User
 from entities.webhook import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
@@ -417,8 +417,13 @@ class MessageRepository(ABC):
     def update(self, message_id: str, **changes) -> Message | None: ...
 
     @abstractmethod
-    def save_progress(self, message_id: str, content: str) -> bool:
-        """Stores a streaming reply's text so far; True when a stop has been requested."""
+    def save_progress(self, message_id: str, content: str) -> ReplyControl:
+        """Stores a streaming reply's text so far; says whether a stop was requested and
+        whether anyone follows the reply from elsewhere."""
+
+    @abstractmethod
+    def add_follower(self, message_id: str, count: int) -> None:
+        """Counts (count=1) or uncounts (count=-1) a follower of a streaming reply."""
 
     @abstractmethod
     def request_stop(self, talk_id: str) -> list[str]:

@@ -7,6 +7,16 @@ from marshmallow import Schema, fields, validate
 
 MAX_PAGE_SIZE = 100
 
+# One Server-Sent Event, as OpenAPI before 3.2 describes a text/event-stream response: the
+# schema of each event, not of the whole stream.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "One Server-Sent Event (`event: <name>` + `data: <json>`)",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"},
+                   "id": {"type": "string"}, "retry": {"type": "integer"}},
+    "required": ["data"],
+}
+
 
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)

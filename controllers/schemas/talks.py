@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import PageQuerySchema
+from controllers.schemas.common import SSE_EVENT_SCHEMA, PageQuerySchema
 from entities.talk import MessageRole, MessageStatus
 
 ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Not a valid id.")
@@ -134,4 +134,4 @@ SSE_DESCRIPTION = (
     "`{message_id, model}`, `delta` `{content}` (many), then `done` `{message}` or `error` "
     "`{code, message}`. Keep-alive comments at least every 15 s. A client that disconnects does "
     "not stop the reply; it is completed and stored.")
-SSE_SCHEMA = {"type": "string", "description": "text/event-stream"}
+SSE_SCHEMA = SSE_EVENT_SCHEMA

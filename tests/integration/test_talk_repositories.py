@@ -9,7 +9,7 @@ from pymongo import monitoring
 
 from entities.clock import utcnow
 from entities.pagination import PageRequest
-from entities.talk import Message, MessageRole, MessageStatus, Talk
+from entities.talk import Message, MessageRole, MessageStatus, ReplyControl, Talk
 from repositories.mongo import connect
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
 from use_cases.ports import TalkFilter
@@ -194,9 +194,12 @@ def test_history_leaves_out_failed_and_superseded_replies(talks, messages):
 def test_a_stop_request_is_seen_by_the_next_progress_save(talks, messages):
     talk = new_talk(talks)
     reply = new_message(messages, talk, "", MessageRole.ASSISTANT, MessageStatus.STREAMING)
-    assert messages.save_progress(reply.id, "par") is False
+    assert messages.save_progress(reply.id, "par") == ReplyControl(False, False)
+    messages.add_follower(reply.id, 1)
     assert messages.request_stop(talk.id) == [reply.id]
-    assert messages.save_progress(reply.id, "partial") is True
-    assert messages.get(reply.id, talk.id).content == "partial"
+    assert messages.save_progress(reply.id, "partial") == ReplyControl(True, True)
+    messages.add_follower(reply.id, -1)
+    assert messages.save_progress(reply.id, "partial!").followed is False
+    assert messages.get(reply.id, talk.id).content == "partial!"
     messages.update(reply.id, status=MessageStatus.STOPPED)
     assert messages.request_stop(talk.id) == []

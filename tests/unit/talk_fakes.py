@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -12,7 +13,7 @@ from entities.clock import utcnow
 from entities.errors import NotFound
 from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage
 from entities.pagination import Page, PageRequest
-from entities.talk import IN_CONTEXT, Message, MessagePage, MessageStatus, Talk
+from entities.talk import IN_CONTEXT, Message, MessagePage, MessageStatus, ReplyControl, Talk
 from tests.unit.fakes import Identity
 from use_cases.chat import Chat
 from use_cases.chat_context import ContextBuilder
@@ -115,6 +116,7 @@ class FakeMessageRepository(MessageRepository):
         self.rows: dict[str, Message] = {}
         self.deleted: set[str] = set()
         self.stop_flags: set[str] = set()
+        self.followers: Counter[str] = Counter()
         self.progress_saves: list[tuple[str, str]] = []
 
     def add(self, message):
@@ -155,7 +157,10 @@ class FakeMessageRepository(MessageRepository):
         self.progress_saves.append((message_id, content))
         self.rows[message_id] = replace(self.rows[message_id], content=content,
                                         updated_at=utcnow())
-        return message_id in self.stop_flags
+        return ReplyControl(message_id in self.stop_flags, self.followers[message_id] > 0)
+
+    def add_follower(self, message_id, count):
+        self.followers[message_id] += count
 
     def request_stop(self, talk_id):
         ids = [m.id for m in self.streaming(talk_id)]

@@ -229,10 +229,29 @@ def test_streaming_sends_every_delta_but_saves_progress_in_batches(world, alice,
     assert len(world.message_repo.progress_saves) <= 2  # first delta at once, not one per delta
     assert world.message_repo.rows[final.id].content == world.gateway.reply
     bus = world.events.on(message_topic(final.id))
-    assert "".join(e["content"] for e in bus if e["type"] == "delta") in world.gateway.reply
-    assert bus[-1]["type"] == "done"
+    assert [e["type"] for e in bus] == ["done"]  # nobody followed from elsewhere: no deltas
     created = [e for e in world.events.on(f"user:{alice}") if e["type"] == "message.created"]
     assert [e["message"]["role"] for e in created] == ["user", "assistant"]
+
+
+def test_a_followed_reply_publishes_each_saved_part_from_the_previous_save():
+    world = TalkWorld(flush_interval=0.0)
+    user = world.identity.actor("ivy@example.com").user_id
+    talk = world.talks.create(user, None)
+    world.gateway.reply = "a b c d e"
+    world.gateway.gate = threading.Semaphore(0)
+    _, generation = world.chat.send_streaming(user, talk.id, "go")
+    world.message_repo.add_follower(generation.message.id, 1)  # another worker follows
+    world.gateway.gate.release(10)
+    drain(generation.follow())
+    published = [e for e in world.events.on(message_topic(generation.message.id))
+                 if e["type"] == "delta"]
+    assert published and published[0]["offset"] == len(world.message_repo.progress_saves[0][1])
+    text = world.message_repo.progress_saves[0][1]
+    for event in published:
+        assert event["offset"] == len(text)
+        text += event["content"]
+    assert text == "a b c d e"
 
 
 def test_a_stream_that_fails_midway_keeps_its_partial_text_as_failed(world, alice, talk):
@@ -319,8 +338,10 @@ def test_a_stored_feed_takes_only_the_text_it_has_not_sent(world, alice, talk):
     world.events.publish(topic, {"type": "delta", "offset": 7, "content": "hij"})  # a gap
     repo.update(message.id, content="abcdefghijk", status=MessageStatus.COMPLETE)
     world.events.publish(topic, {"type": "done"})
+    assert repo.followers[message.id] == 1  # counted, so the generating side publishes
     events = drain(feed)
     assert events[0].type == "start" and events[-1].type == "done"
+    assert repo.followers[message.id] == 0
     deltas = [e.data for e in events if e.type == "delta"]
     assert "".join(d["content"] for d in deltas) == "abcdefghijk"
     assert [d["offset"] for d in deltas] == sorted(d["offset"] for d in deltas)

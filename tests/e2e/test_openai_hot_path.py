@@ -1,0 +1,102 @@
+"""The /v1 hot path waits on no database command once its key is verified (cached), while its
+rate limit still shares one MongoDB-kept budget with the other model routes and other workers."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from pymongo import monitoring
+
+from app import create_app, shutdown
+from tests.support.gateway import assert_openai_error, bearer, completion, create_key
+
+
+class RequestThreadCommands(monitoring.CommandListener):
+    """MongoDB commands sent from the thread that handles test-client requests (this one);
+    background threads (usage batches, rate-limit sync) are not counted."""
+
+    def __init__(self):
+        self.thread = threading.get_ident()
+        self.names: list[str] = []
+
+    def started(self, event):
+        if threading.get_ident() == self.thread:
+            self.names.append(f"{event.command_name} {event.command.get(event.command_name)}")
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def commands():
+    return RequestThreadCommands()
+
+
+@pytest.fixture
+def counted_app(settings, commands):
+    application = create_app(settings, mongo_listeners=[commands])
+    yield application
+    container = application.extensions["synapscale"]
+    shutdown(container)
+    container.client.drop_database(settings.mongodb_database)
+
+
+def sync_limits(*apps):
+    for application in apps:
+        application.extensions["synapscale.deferred_limits"].sync()
+
+
+def test_a_call_with_a_verified_key_sends_no_database_command(counted_app, commands,
+                                                             mock_provider):
+    client = counted_app.test_client()
+    owner = client.post("/api/v1/auth/register", json={
+        "email": "hot@example.com", "password": "correct-horse-1", "name": "Hot"}).get_json()
+    headers = {"Authorization": f"Bearer {owner['access_token']}"}
+    workspace = client.get("/api/v1/workspaces", headers=headers).get_json()["items"][0]["id"]
+    key = client.post(f"/api/v1/workspaces/{workspace}/api-keys", headers=headers,
+                      json={"name": "hot"}).get_json()["key"]
+    assert completion(client, bearer(key)).status_code == 200  # verifies and caches
+    commands.names.clear()
+    for stream in (False, True, False):
+        response = completion(client, bearer(key), stream=stream)
+        assert response.status_code == 200
+        response.get_data()
+    assert commands.names == []
+
+
+@pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "3 per minute"}])
+def test_v1_calls_share_the_model_call_budget_with_the_other_model_routes(app, api, client,
+                                                                         mock_provider):
+    owner = api.register()
+    for _ in range(2):
+        assert completion(client, owner.headers).status_code == 200
+    sync_limits(app)
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    assert api.request("post", "/api/v1/llm/chat", owner, json=chat).status_code == 200
+    assert api.request("post", "/api/v1/llm/chat", owner, json=chat).status_code == 429
+    sync_limits(app)
+    limited = completion(client, owner.headers)
+    assert_openai_error(limited, 429, "rate_limited")
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "4 per minute"}])
+def test_a_key_limit_holds_across_workers(app, settings, api, client, mock_provider):
+    owner = api.register()
+    key = create_key(api, owner, api.personal_workspace(owner))
+    other_worker = create_app(settings)
+    try:
+        other = other_worker.test_client()
+        for worker in (client, other, client, other):
+            assert completion(worker, bearer(key["key"])).status_code == 200
+        sync_limits(app, other_worker)
+        time.sleep(0.05)
+        sync_limits(app, other_worker)  # each has now read what the other added
+        for worker in (client, other):
+            assert_openai_error(completion(worker, bearer(key["key"])), 429, "rate_limited")
+    finally:
+        shutdown(other_worker.extensions["synapscale"])
