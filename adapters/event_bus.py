@@ -44,8 +44,6 @@ class _LocalSubscription(Subscription):
             log.warning("dropping event for a slow subscriber")
 
     def get(self, timeout: float) -> dict | None:
-        if self.bus_closed:
-            return None
         try:
             return self.queue.get(timeout=timeout)
         except queue.Empty:

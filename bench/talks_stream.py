@@ -36,7 +36,7 @@ from pathlib import Path
 import requests
 import websocket
 from bson import ObjectId
-from pymongo import monitoring
+from pymongo import MongoClient, monitoring
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
 from bench.workflows_load import percentile, start_gunicorn, wait_healthy
@@ -189,15 +189,21 @@ def purpose(collection: str) -> str:
     return PURPOSES.get(collection, collection or "other")
 
 
-def seed_messages(db, talk_id: str, count: int) -> None:
-    """`count` messages numbered as the app numbers them, written in large batches."""
-    batch = 20_000
+def seed_messages(mongo_uri: str, database: str, talk_id: str, count: int) -> None:
+    """`count` messages numbered as the app numbers them, written in batches by a client that
+    waits as long as the embedded server needs (a retried batch would write twice)."""
+    client = MongoClient(mongo_uri, socketTimeoutMS=600_000, retryWrites=False)
+    db = client[database]
+    batch = 5_000
     for start in range(0, count, batch):
         db["messages"].insert_many([
             {"talk_id": ObjectId(talk_id), "seq": n + 1, "workspace_id": "", "user_id": "",
              "role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}",
              "status": "complete", "deleted": False, "file_ids": []}
             for n in range(start, min(count, start + batch))])
+    db["talks"].update_one({"_id": ObjectId(talk_id)},
+                           {"$set": {"last_seq": count, "message_count": count}})
+    client.close()
 
 
 def command_rows(args, mongo_uri: str, catalogue: Path) -> list[dict]:
@@ -218,9 +224,7 @@ def command_rows(args, mongo_uri: str, catalogue: Path) -> list[dict]:
         talk_ids = [client.post("/api/v1/talks", json={"name": f"t{n}"}, headers=headers).json["id"]
                     for n in range(120)]
         big = talk_ids[0]
-        seed_messages(container.db, big, args.messages)
-        container.db["talks"].update_one({"_id": ObjectId(big)}, {"$set": {
-            "last_seq": args.messages, "message_count": args.messages}})
+        seed_messages(mongo_uri, settings.mongodb_database, big, args.messages)
         middle = str(container.db["messages"].find_one(
             {"talk_id": ObjectId(big), "seq": args.messages // 2}, {"_id": 1})["_id"])
         requests_to_count = []
@@ -249,8 +253,7 @@ def command_rows(args, mongo_uri: str, catalogue: Path) -> list[dict]:
                          "ms": statistics.median(times) * 1000})
         return rows
     finally:
-        shutdown(container)
-        container.client.drop_database(settings.mongodb_database)
+        shutdown(container)  # the database goes with the embedded server's directory
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -262,7 +265,8 @@ def fmt(pair) -> str:
 def print_latency(rows: list[dict], args) -> None:
     print(f"\nStreaming a {args.tokens}-token reply, {args.token_delay * 1000:.0f} ms per token, "
           f"from the mock provider; gunicorn {args.workers} workers (gthread), embedded MongoDB, "
-          f"{os.cpu_count()} CPUs. Times in ms, p50 and p95.\n")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}. Times in ms, p50 and "
+          f"p95.\n")
     header = (f"{'way':<14} {'streams':>7} {'n':>4} | {'first delta':>15} | {'total':>15} | "
               f"{'added first delta':>17} | {'added total':>15}")
     print(header)
@@ -297,6 +301,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--only", choices=["latency", "commands"],
+                        help="run one of the two parts")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-talks-"))
@@ -315,23 +321,28 @@ def main() -> None:
            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "RATELIMIT_ENABLED": "false",
            "CHAT_MAX_GENERATIONS": "256"}
+    try:
+        if args.only != "commands":
+            print_latency(serve_and_measure(args, env, base, port, workdir, provider.url), args)
+        if args.only != "latency":
+            print_commands(command_rows(args, mongo_uri, catalogue))
+    finally:
+        mongo.stop()
+        provider.close()
+
+
+def serve_and_measure(args, env: dict, base: str, port: int, workdir: Path,
+                      mock_url: str) -> list[dict]:
     server = start_gunicorn(port, args.workers, env, workdir / "gunicorn.log")
     try:
         wait_healthy(base, server)
-        latency = latency_rows(args, base, provider.url)
+        return latency_rows(args, base, mock_url)
     finally:
         server.terminate()
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    try:
-        commands = command_rows(args, mongo_uri, catalogue)
-    finally:
-        mongo.stop()
-        provider.close()
-    print_latency(latency, args)
-    print_commands(commands)
 
 
 if __name__ == "__main__":

@@ -236,7 +236,10 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
             server.wait(timeout=args.graceful + 10)
         except subprocess.TimeoutExpired:
             server.kill()
-        client.drop_database(database)
+        try:
+            client.drop_database(database)
+        except PyMongoError as error:
+            print(f"could not drop {database}: {type(error).__name__}", file=sys.stderr)
         client.close()
     return rows
 

@@ -4,9 +4,10 @@ Flask-Limiter checks a limit with a few MongoDB commands per request; the OpenAI
 path may only wait on a cached key lookup. So its calls are counted here, in the process, and a
 background thread adds them to the very counters Flask-Limiter keeps in MongoDB (same storage,
 same keys: `limit_llm`'s "llm" scope per user, or per API key) every `sync_interval_s`, reading
-back what the other workers added. A call is refused once the last known shared count plus this
-process's unsent calls reaches the limit, so every worker and every other model route share one
-budget; a burst can pass the limit by what the other workers let through within one interval.
+back the shared totals (for keys idle here, once a second). A call is refused once the last known
+shared count plus this process's unsent calls reaches the limit, so every worker and every other
+model route share one budget; a burst can pass the limit by what the other workers let through
+before this one hears of it (one interval; a second for a key that was idle here).
 """
 from __future__ import annotations
 
@@ -30,12 +31,15 @@ SCOPE = "llm"  # limit_llm's shared scope: one budget with every other model rou
 
 
 class DeferredCounter:
-    def __init__(self, storage, sync_interval_s: float = 0.25):
+    def __init__(self, storage, sync_interval_s: float = 0.25, refresh_idle_s: float = 1.0):
         self.storage = storage
         self.sync_interval_s = sync_interval_s
+        self.refresh_idle_s = refresh_idle_s
+        self._next_idle_refresh = 0.0
         self._pending: dict[str, int] = {}  # key -> calls not yet added to the storage
         self._known: dict[str, tuple[int, float]] = {}  # key -> (shared count, window end)
-        self._expiry: dict[str, int] = {}
+        self._expiry: dict[str, int] = {}  # key -> window length in seconds
+        self._window_ends: dict[str, float] = {}  # key -> window end as the storage says
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -59,29 +63,41 @@ class DeferredCounter:
         return True, item.amount - used - 1, ends
 
     def sync(self) -> None:
-        """Adds the calls counted here to the shared counters and reads back their totals."""
+        """Adds the calls counted here to the shared counters (each addition returns the shared
+        total, the other workers' calls included) and, every `refresh_idle_s`, reads the totals of
+        the keys idle here whose window is still open."""
         with self._lock:
             pending, self._pending = self._pending, {}
-            keys = list(self._known)
-        for key in keys:
-            amount = pending.pop(key, 0)
+            idle = []
+            if time.monotonic() >= self._next_idle_refresh:
+                self._next_idle_refresh = time.monotonic() + self.refresh_idle_s
+                idle = [key for key in self._known if key not in pending]
+        for key in [*pending, *idle]:
             try:
+                amount = pending.get(key, 0)
                 count = (self.storage.incr(key, self._expiry[key], amount=amount) if amount
                          else self.storage.get(key))
-                ends = self.storage.get_expiry(key)
+                ends = self._window_ends.get(key)
+                if ends is None or ends <= time.time():
+                    ends = self._window_ends[key] = self.storage.get_expiry(key)
             except Exception:
-                if amount:
-                    pending[key] = amount
                 with self._lock:  # what was not sent goes with the next round
                     for unsent, calls in pending.items():
                         self._pending[unsent] = self._pending.get(unsent, 0) + calls
                 log.warning("could not sync model-call rate limits; will retry", exc_info=True)
                 return
+            pending.pop(key, None)
             with self._lock:
-                if ends <= time.time() and not self._pending.get(key):
-                    self._known.pop(key, None)  # window over and idle: forget the key
-                else:
-                    self._known[key] = (count, ends)
+                self._known[key] = (count, ends)
+        self._forget_ended_windows()
+
+    def _forget_ended_windows(self) -> None:
+        now = time.time()
+        with self._lock:
+            for key, (_count, ends) in list(self._known.items()):
+                if ends <= now and not self._pending.get(key):
+                    for table in (self._known, self._expiry, self._window_ends):
+                        table.pop(key, None)
 
     def close(self) -> None:
         self._stop.set()

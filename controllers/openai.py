@@ -47,6 +47,10 @@ WORKSPACE_HEADER = "X-Workspace-ID"
 PASSED_THROUGH = ("response_format", "tools", "tool_choice", "parallel_tool_calls", "top_p", "seed",
                   "user", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
                   "top_logprobs", "reasoning_effort")
+WORKSPACE_PARAMETER = {"in": "header", "name": WORKSPACE_HEADER, "required": False,
+                       "schema": {"type": "string"},
+                       "description": "With a user token: the workspace to act in (default: "
+                                      "personal). With an API key: omit (a key acts in its own)"}
 MODELS_CREATED = 1_735_689_600  # 2025-01-01: catalogue models carry no date of their own
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 ERRORS = ((400, "Unsupported parameter (n other than 1)"),
@@ -77,9 +81,10 @@ def key_or_token(fn):
 
 
 def documented_errors(fn):
+    """OpenAI-shaped errors, and the X-Workspace-ID header, in the OpenAPI document."""
     for status, description in ERRORS:
         fn = blp.alt_response(status, schema=OpenAIErrorSchema, description=description)(fn)
-    return fn
+    return blp.doc(parameters=[WORKSPACE_PARAMETER])(fn)
 
 
 def workspace_header() -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 from entities.llm import UsageRecord
 from use_cases.ports import EventBus, Metrics, Subscription, UsageRepository
 from use_cases.usage_recorder import UsageRecorder
-from use_cases.workflow_events import is_terminal_event
+from use_cases.workflow_events import is_terminal_event, unpack
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,12 @@ class MeteredEvents(EventBus):
 
     def publish(self, topic: str, event: dict) -> None:
         self.bus.publish(topic, event)
-        if topic.startswith(EXECUTION_TOPIC) and is_terminal_event(event):
-            self.metrics.workflow_run(str((event.get("execution") or {}).get("status", "unknown")))
+        if not topic.startswith(EXECUTION_TOPIC):
+            return
+        for message in unpack(event):  # one event, or a run's batch of them
+            if is_terminal_event(message):
+                execution = message.get("execution") or {}
+                self.metrics.workflow_run(str(execution.get("status", "unknown")))
 
     def subscribe(self, topics: list[str]) -> Subscription:
         return self.bus.subscribe(topics)

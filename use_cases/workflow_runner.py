@@ -55,7 +55,7 @@ class ExecutionRunner:
     def __init__(self, executions: ExecutionRepository, engine: WorkflowEngine,
                  events: ExecutionEvents, bus: EventBus | None, threads: int,
                  lease_s: float = 30.0, heartbeat_s: float = 1.0, poll_s: float = 1.0,
-                 max_claims: int = 3, event_interval_s: float = 0.05):
+                 max_claims: int = 3, event_interval_s: float = 0.2):
         self.executions = executions
         self.engine = engine
         self.events = events

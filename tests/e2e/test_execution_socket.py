@@ -54,7 +54,7 @@ def frames_until_closed(ws) -> list[dict]:
 
 def test_a_watcher_gets_a_snapshot_then_every_event_of_the_run_in_order(
         api, owner, ws_base, runner, mock_provider):
-    mock_provider.behave(None, reply="one two three four five six", token_delay=0.06)
+    mock_provider.behave(None, reply="one two three four five six", token_delay=0.15)
     workflow = create_workflow(api, owner, llm_workflow())
     queued = execute(api, owner, workflow["id"], {"question": "count"}, wait=False)
     assert queued.status_code == 202

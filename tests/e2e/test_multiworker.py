@@ -102,7 +102,7 @@ def test_a_stopping_worker_ends_its_event_feeds_at_once_so_clients_reconnect_els
     opcode, payload = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(payload[:2], "big") == 1012  # service restart: reconnect
-    assert time.monotonic() - stopped_at < 3  # not after the 5 s graceful timeout
+    assert time.monotonic() - stopped_at < 4.5  # before the 5 s graceful timeout ends the worker
     ws.close()
 
     again = websocket.create_connection(url, timeout=10)

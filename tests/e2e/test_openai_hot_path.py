@@ -6,9 +6,12 @@ import threading
 import time
 
 import pytest
+from limits import parse
+from limits.storage import MemoryStorage
 from pymongo import monitoring
 
 from app import create_app, shutdown
+from controllers.deferred_limits import DeferredCounter
 from tests.support.gateway import assert_openai_error, bearer, completion, create_key
 
 
@@ -50,6 +53,8 @@ def sync_limits(*apps):
         application.extensions["synapscale.deferred_limits"].sync()
 
 
+@pytest.mark.parametrize("settings_overrides", [{"api_key_cache_ttl_s": 60,
+                                                 "budget_cache_ttl_s": 60}])
 def test_a_call_with_a_verified_key_sends_no_database_command(counted_app, commands,
                                                              mock_provider):
     client = counted_app.test_client()
@@ -59,7 +64,8 @@ def test_a_call_with_a_verified_key_sends_no_database_command(counted_app, comma
     workspace = client.get("/api/v1/workspaces", headers=headers).get_json()["items"][0]["id"]
     key = client.post(f"/api/v1/workspaces/{workspace}/api-keys", headers=headers,
                       json={"name": "hot"}).get_json()["key"]
-    assert completion(client, bearer(key)).status_code == 200  # verifies and caches
+    for _ in range(2):  # verifies the key, reads budgets and provider keys: cached
+        assert completion(client, bearer(key)).status_code == 200
     commands.names.clear()
     for stream in (False, True, False):
         response = completion(client, bearer(key), stream=stream)
@@ -94,9 +100,37 @@ def test_a_key_limit_holds_across_workers(app, settings, api, client, mock_provi
         for worker in (client, other, client, other):
             assert completion(worker, bearer(key["key"])).status_code == 200
         sync_limits(app, other_worker)
-        time.sleep(0.05)
+        time.sleep(1.05)  # keys idle in a worker are read back once a second
         sync_limits(app, other_worker)  # each has now read what the other added
         for worker in (client, other):
             assert_openai_error(completion(worker, bearer(key["key"])), 429, "rate_limited")
     finally:
         shutdown(other_worker.extensions["synapscale"])
+
+
+class FlakyStorage:
+    def __init__(self):
+        self.inner = MemoryStorage()
+        self.down = False
+
+    def __getattr__(self, name):
+        if self.down:
+            raise ConnectionError("storage down")
+        return getattr(self.inner, name)
+
+
+def test_calls_counted_while_the_shared_storage_is_down_are_sent_later():
+    storage = FlakyStorage()
+    counter = DeferredCounter(storage, sync_interval_s=3600, refresh_idle_s=0)
+    item = parse("5 per minute")
+    for _ in range(3):
+        assert counter.hit("LIMITER/k", item)[0]
+    storage.down = True
+    counter.sync()
+    storage.down = False
+    counter.sync()
+    assert storage.inner.get("LIMITER/k") == 3
+    storage.inner.incr("LIMITER/k", 60, amount=2)  # another worker's calls
+    counter.sync()
+    assert counter.hit("LIMITER/k", item) == (False, 0, pytest.approx(time.time() + 60, abs=2))
+    counter.close()

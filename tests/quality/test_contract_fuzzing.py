@@ -33,15 +33,29 @@ from tests.quality.world import QUALITY_SETTINGS, seed_world
 from tests.support.api import ApiClient
 from tests.support.identity import make_admin, shared_app
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 SEED = int(os.environ.get("FUZZ_SEED", "20260131"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, negative_data_rejection]
+# 4xx that reject invalid input; 413 too (an oversized body is refused before it is parsed).
+REJECTIONS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 # Operations after which the fuzzing user's token may have stopped working (logout, password,
 # sessions, admin changing its own role or activity).
 SESSION_ENDING_PREFIXES = ("/api/v1/auth", "/api/v1/admin", "/api/login")
 
 app = shared_app(**QUALITY_SETTINGS)
+
+
+@schemathesis.check
+def invalid_input_rejected(ctx, response, case):
+    """negative_data_rejection, except for a form field mutated into an empty list: a multipart
+    body cannot carry it, so the request that left was valid (a false alarm)."""
+    if (case.media_type == "multipart/form-data" and isinstance(case.body, dict)
+            and any(value == [] for value in case.body.values())):
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance, invalid_input_rejected]
 
 
 def is_websocket(operation) -> bool:
@@ -54,8 +68,9 @@ def api_schema(app):
     config = schemathesis.Config(seed=SEED)
     # The bearer token is sent by the test, so Schemathesis must not treat the Authorization
     # header as an input of its own to drop or garble.
-    config.projects.get_default().generation.update(deterministic=True, no_shrink=True,
-                                                    with_security_parameters=False)
+    project = config.projects.default
+    project.generation.update(deterministic=True, no_shrink=True, with_security_parameters=False)
+    project.checks.negative_data_rejection.expected_statuses = REJECTIONS
     return schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
 
 
@@ -136,13 +151,10 @@ def test_every_documented_operation_keeps_its_contract(app, api_schema, subtests
     sent: Counter[str] = Counter()
     for operation in operations:
         with subtests.test(operation.label):
-            import time; t0=time.monotonic()
             try:
                 sent[operation.label] = fuzz(operation, user)
             except hypothesis.errors.Unsatisfiable:
                 pytest.fail(f"{operation.label}: no valid example could be generated")
-            finally:
-                open("/tmp/fuzz_times.txt","a").write(f"{time.monotonic()-t0:.2f} {sent[operation.label]} {operation.label}\n")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"contract fuzzing: {len(operations)} operations, "

@@ -8,6 +8,7 @@ a published template, and returns their ids keyed by the path-parameter names of
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from tests.support.workflows import create_workflow, greeting_workflow
@@ -70,3 +71,104 @@ def seed_world(api, session) -> dict[str, str]:
         "session_id": (sessions["items"] if isinstance(sessions, dict) else sessions)[0]["id"],
         "user_id": session.id,
     }
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request against one of a world's resources; `{name}` placeholders take world ids."""
+
+    resource: str
+    method: str
+    path: str
+    json: dict | None = None
+
+    def url(self, world: dict[str, str]) -> str:
+        return self.path.format(**world)
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.method} {self.path}"
+
+
+WS = "/api/v1/workspaces/{workspace_id}"
+TALK = "/api/v1/talks/{talk_id}"
+FILE = "/api/v1/files/{file_id}"
+WORKFLOW = "/api/v1/workflows/{workflow_id}"
+
+# Every route that reads or changes one resource of a world, by resource type.
+RESOURCE_ROUTES = [
+    Route("talk", "GET", TALK),
+    Route("talk", "PATCH", TALK, {"name": "stolen"}),
+    Route("talk", "DELETE", TALK),
+    Route("talk", "POST", TALK + "/restore"),
+    Route("talk", "GET", TALK + "/export?format=json"),
+    Route("talk", "POST", TALK + "/stop"),
+    Route("talk (ChatAI)", "PUT", "/api/talk", {"talk_id": "{talk_id}", "name": "stolen"}),
+    Route("talk (ChatAI)", "DELETE", "/api/talk", {"talk_id": "{talk_id}"}),
+    Route("messages", "GET", TALK + "/messages"),
+    Route("messages", "POST", TALK + "/messages", {"content": "hi"}),
+    Route("messages (ChatAI)", "GET", "/api/messages-by-talk?talk_id={talk_id}"),
+    Route("messages (ChatAI)", "POST", "/api/message", {"talk_id": "{talk_id}", "content": "hi"}),
+    Route("message", "GET", TALK + "/messages/{message_id}/stream"),
+    Route("message", "POST", TALK + "/messages/{user_message_id}/regenerate"),
+    Route("message", "DELETE", TALK + "/messages/{message_id}"),
+    Route("file", "GET", FILE),
+    Route("file", "PATCH", FILE, {"description": "stolen"}),
+    Route("file", "DELETE", FILE),
+    Route("file", "POST", FILE + "/restore"),
+    Route("file", "GET", FILE + "/download"),
+    Route("file", "GET", FILE + "/versions"),
+    Route("file", "GET", FILE + "/public"),
+    Route("workflow", "GET", WORKFLOW),
+    Route("workflow", "PATCH", WORKFLOW, {"name": "stolen"}),
+    Route("workflow", "DELETE", WORKFLOW),
+    Route("workflow", "POST", WORKFLOW + "/restore"),
+    Route("workflow", "POST", WORKFLOW + "/execute", {"inputs": {"name": "x"}}),
+    Route("workflow", "GET", WORKFLOW + "/executions"),
+    Route("workflow", "POST", WORKFLOW + "/publish", {"title": "stolen"}),
+    Route("execution", "GET", "/api/v1/executions/{execution_id}"),
+    Route("execution", "POST", "/api/v1/executions/{execution_id}/cancel"),
+    Route("workspace", "GET", WS),
+    Route("workspace", "PATCH", WS, {"name": "stolen"}),
+    Route("workspace", "DELETE", WS),
+    Route("workspace", "POST", WS + "/restore"),
+    Route("members", "GET", WS + "/members"),
+    Route("members", "POST", WS + "/members", {"email": "x@example.com", "role": "member"}),
+    Route("members", "PATCH", WS + "/members/{user_id}", {"role": "viewer"}),
+    Route("members", "DELETE", WS + "/members/{user_id}"),
+    Route("api keys", "GET", WS + "/api-keys"),
+    Route("api keys", "POST", WS + "/api-keys", {"name": "stolen"}),
+    Route("api keys", "DELETE", WS + "/api-keys/{key_id}"),
+    Route("webhooks", "GET", WS + "/webhooks"),
+    Route("webhooks", "POST", WS + "/webhooks", {"url": WEBHOOK_URL, "events": ["talk.created"]}),
+    Route("webhooks", "DELETE", WS + "/webhooks/{webhook_id}"),
+    Route("webhooks", "GET", WS + "/webhooks/{webhook_id}/deliveries"),
+    Route("provider keys", "GET", WS + "/providers"),
+    Route("provider keys", "PUT", WS + "/providers/openai", {"api_key": "sk-attacker-000000"}),
+    Route("provider keys", "DELETE", WS + "/providers/{provider}"),
+    Route("workspace content", "GET", "/api/v1/talks?workspace_id={workspace_id}"),
+    Route("workspace content", "GET", "/api/v1/files?workspace_id={workspace_id}"),
+    Route("workspace content", "GET", "/api/v1/workflows?workspace_id={workspace_id}"),
+    Route("workspace content", "POST", "/api/v1/talks", {"workspace_id": "{workspace_id}"}),
+    Route("workspace content", "POST", "/api/v1/workflows?workspace_id={workspace_id}",
+          {"name": "x", "nodes": [], "edges": []}),
+    Route("usage", "GET", "/api/v1/analytics/usage?workspace_id={workspace_id}"),
+    Route("models", "GET", "/api/v1/llm/models?workspace_id={workspace_id}"),
+    Route("llm", "POST", "/api/v1/llm/chat",
+          {"workspace_id": "{workspace_id}", "messages": [{"role": "user", "content": "hi"}]}),
+]
+
+
+def fill(value, world: dict[str, str]):
+    """`value` with `{name}` placeholders in its strings replaced by world ids."""
+    if isinstance(value, str):
+        return value.format(**world)
+    if isinstance(value, dict):
+        return {key: fill(item, world) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, world) for item in value]
+    return value
+
+
+def call(api, session, route: Route, world: dict[str, str]):
+    kwargs = {} if route.json is None else {"json": fill(route.json, world)}
+    return api.request(route.method, route.url(world), session, **kwargs)

@@ -20,6 +20,7 @@ from use_cases.metering import MeteredEvents, MeteredUsageRecorder
 from use_cases.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
 from use_cases.ports import Metrics, ProviderCredentials
 from use_cases.usage_recorder import UsageRecorder
+from use_cases.workflow_events import ExecutionEvents
 
 KEY_ACTOR = Actor("creator", api_key_id="key-1", api_key_workspace_id="ws-key")
 
@@ -140,5 +141,9 @@ def test_workflow_runs_are_counted_when_their_final_event_is_published():
     events.publish("execution:e1", {"type": "node_completed"})
     events.publish("execution:e1", {"type": "execution_failed",
                                     "execution": {"status": "failed"}})
+    ExecutionEvents(events).publish("e2", [
+        {"type": "node_completed"},
+        {"type": "execution_completed", "execution": {"status": "succeeded"}}])
     events.publish("user:u1", {"type": "workflow.execution.failed"})
-    assert metrics.calls == [("workflow", "failed")] and len(bus.published) == 3
+    assert metrics.calls == [("workflow", "failed"), ("workflow", "succeeded")]
+    assert len(bus.published) == 4
