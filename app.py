@@ -174,7 +174,8 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
                               c.events)
     provider_keys = repository(MongoProviderKeyRepository)
     encryptor = FernetEncryptor(settings.encryption_key)
-    c.provider_keys = ProviderKeys(provider_keys, encryptor, c.access, c.audit)
+    outbound = GuardedHttpClient.from_settings(settings)
+    c.provider_keys = ProviderKeys(provider_keys, encryptor, c.access, c.audit, outbound)
     c.provider_credentials = StoredProviderCredentials(provider_keys, encryptor)
 
     # LLM gateway, usage, API keys, budgets, metrics
@@ -196,7 +197,6 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
     c.analytics = UsageAnalytics(MongoUsageStatistics(db), c.access, c.workspace_repo)
 
     # webhooks
-    outbound = GuardedHttpClient.from_settings(settings)
     c.webhooks = Webhooks(c.webhook_repo, c.deliveries, encryptor, outbound, c.access, c.audit,
                           settings.webhook_max_per_workspace)
     c.webhook_dispatcher = WebhookDispatcher(

@@ -168,10 +168,16 @@ def latency_rows(args, base: str, mock_url: str) -> list[dict]:
 # --- database commands --------------------------------------------------------------------------
 
 class CommandLog(monitoring.CommandListener):
+    """Commands sent from this thread (the test client's requests), not by background threads
+    (the event bus listener, the webhook dispatcher, the usage recorder)."""
+
     def __init__(self):
         self.commands: list[tuple[str, str]] = []
+        self.thread = threading.get_ident()
 
     def started(self, event):
+        if threading.get_ident() != self.thread:
+            return
         target = event.command.get(event.command_name)
         collection = target if isinstance(target, str) else ""
         self.commands.append((event.command_name, collection))

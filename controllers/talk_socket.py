@@ -23,7 +23,9 @@ from use_cases.generations import Feed
 
 PATH = "/api/v1/ws/talks/<talk_id>"
 IDLE_WAIT_S = 1.0  # how long to wait for a client frame when no reply is being followed
-EVENT_WAIT_S = 0.05
+# While following a reply, events are sent the moment they come; client frames (a stop) are
+# read between events, or after this long without one.
+EVENT_WAIT_S = 0.25
 
 
 class SocketMessageSchema(Schema):

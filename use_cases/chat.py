@@ -247,7 +247,7 @@ class Chat:
                     elif chunk.delta:
                         generation.add_delta(chunk.delta)
                         self._announce(job)
-                        stop_asked = progress.update(generation.content)
+                        stop_asked = progress.update(generation)
                         if stop_asked or generation.stop_requested.is_set():
                             stopped = True
                             break

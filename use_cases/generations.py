@@ -96,6 +96,10 @@ class Generation:
         with self._cond:
             return "".join(self._parts)
 
+    @property
+    def length(self) -> int:
+        return self._length
+
     def add_delta(self, text: str) -> None:
         with self._cond:
             self._log.append(StreamEvent("delta", {"content": text, "offset": self._length}))
@@ -151,12 +155,13 @@ class Progress:
         self.saved = 0  # characters stored
         self.saved_at = time.monotonic()
 
-    def update(self, content: str) -> bool:
+    def update(self, generation: Generation) -> bool:
         """Saves if due; True when a stop was requested through the database."""
         due = (time.monotonic() - self.saved_at >= self.interval
-               or len(content) - self.saved >= self.max_unsaved_chars)
-        if not due or len(content) == self.saved:
+               or generation.length - self.saved >= self.max_unsaved_chars)
+        if not due or generation.length == self.saved:
             return False
+        content = generation.content
         try:
             control = self.messages.save_progress(self.message_id, content)
             if control.followed and self.events is not None:

@@ -9,10 +9,17 @@ from entities.actor import Actor
 from entities.clock import utcnow
 from entities.errors import NotFound, ValidationFailed
 from entities.llm import ProviderCredential
+from entities.outbound import OutboundFailed, OutboundRefused
 from entities.provider_key import ProviderStatus, StoredProviderKey, key_hint
 from entities.workspace import WorkspaceRole
 from use_cases.access import WorkspaceAccess
-from use_cases.ports import AuditLog, Encryptor, ProviderCredentials, ProviderKeyRepository
+from use_cases.ports import (
+    AuditLog,
+    Encryptor,
+    OutboundHttp,
+    ProviderCredentials,
+    ProviderKeyRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +30,12 @@ PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
 class ProviderKeys:
     def __init__(self, keys: ProviderKeyRepository, encryptor: Encryptor, access: WorkspaceAccess,
-                 audit: AuditLog):
+                 audit: AuditLog, outbound: OutboundHttp | None = None):
         self.keys = keys
         self.encryptor = encryptor
         self.access = access
         self.audit = audit
+        self.outbound = outbound  # None: api_base is not checked (unit tests)
 
     def list(self, actor: Actor, workspace_id: str) -> list[ProviderStatus]:
         self.access.require(actor.user_id, workspace_id, WorkspaceRole.ADMIN)
@@ -46,6 +54,8 @@ class ProviderKeys:
         if not api_key and not api_base:
             raise ValidationFailed("Give an api_key, an api_base or both",
                                    {"api_key": ["Missing data for required field."]})
+        if api_base:
+            self._check_api_base(api_base)
         stored = self.keys.put(StoredProviderKey(
             workspace_id=workspace_id, provider=provider,
             encrypted_key=self.encryptor.encrypt(api_key), key_hint=key_hint(api_key),
@@ -54,6 +64,20 @@ class ProviderKeys:
                           workspace_id=workspace_id, ip=actor.ip,
                           details={"provider": provider, "key_hint": stored.key_hint})
         return status_of(stored)
+
+    def _check_api_base(self, api_base: str) -> None:
+        """The server calls this address with the workspace's key: the same address rules as
+        webhooks and http_request nodes (server-side request forgery). A name that does not
+        resolve yet is kept; it cannot reach anything until it does."""
+        if self.outbound is None:
+            return
+        try:
+            self.outbound.check_url(api_base)
+        except OutboundRefused as refused:
+            raise ValidationFailed("This api_base is not allowed",
+                                   {"api_base": [refused.message]}) from None
+        except OutboundFailed:
+            return
 
     def delete(self, actor: Actor, workspace_id: str, provider: str) -> None:
         self.access.require(actor.user_id, workspace_id, WorkspaceRole.ADMIN)
