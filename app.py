@@ -19,13 +19,13 @@ from pymongo.errors import ConnectionFailure
 
 from adapters.content_sniffer import SignatureSniffer
 from adapters.embedded_mongo import EmbeddedMongo
-from adapters.llm_gateway import LiteLLMGateway
 from adapters.encryption import FernetEncryptor
 from adapters.event_bus import MongoEventBus
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
 from adapters.json_schema import JsonSchemaValidator
 from adapters.link_signer import SignedLinks
+from adapters.llm_gateway import LiteLLMGateway
 from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient

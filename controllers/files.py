@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError
 
 from controllers.deps import settings, use_cases
 from controllers.multipart import UploadForm, read_upload
+from controllers.rate_limits import limit_uploads
 from controllers.schemas.common import page_body, page_of
 from controllers.schemas.files import (
     DownloadLinkSchema,
@@ -23,7 +24,6 @@ from controllers.schemas.files import (
     VersionFieldsSchema,
     VersionFormSchema,
 )
-from controllers.rate_limits import limit_uploads
 from controllers.security import authenticated, current_actor
 from entities.errors import ValidationFailed
 from entities.pagination import PageRequest

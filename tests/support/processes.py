@@ -26,7 +26,7 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
 
 
 def start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "ab")  # noqa: SIM115 - owned by the process for its lifetime
+    log = open(log_path, "ab")
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
