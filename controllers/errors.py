@@ -5,7 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from entities import errors
 
@@ -138,4 +138,13 @@ def register_error_handlers(app: Flask, unavailable: tuple[type[Exception], ...]
     app.register_error_handler(HTTPException, handle_http_exception)
     for exc in unavailable:
         app.register_error_handler(exc, handle_database_unavailable)
+
+    def handle_internal(error: InternalServerError):
+        """A database failure after the view (an after_request hook, e.g. the rate-limit
+        headers) reaches Flask as a 500 wrapping it: it is still a 503."""
+        if isinstance(error.original_exception, unavailable):
+            return handle_database_unavailable(error.original_exception)
+        return handle_http_exception(error)
+
+    app.register_error_handler(InternalServerError, handle_internal)
     app.register_error_handler(Exception, handle_unexpected)

@@ -27,6 +27,7 @@ from entities.talk import (
 )
 from entities.workspace import WorkspaceRole
 from use_cases.access import WorkspaceAccess
+from use_cases.generations import settle_if_abandoned
 from use_cases.ports import MessageRepository, TalkFilter, TalkRepository, WorkspaceRepository
 from use_cases.talk_events import TalkEvents
 
@@ -108,18 +109,12 @@ class Talks:
     def messages_page(self, user_id: str, talk_id: str, limit: int,
                       before: str | None) -> MessagePage:
         talk = self.visible(user_id, talk_id)
-        return self.messages.page(talk, limit, before)
+        page = self.messages.page(talk, limit, before)
+        return MessagePage(self._settled(page.items), page.has_more)
 
     def all_messages(self, user_id: str, talk_id: str) -> list[Message]:
         self.visible(user_id, talk_id)
-        return list(self.messages.all(talk_id))
-
-    def message(self, user_id: str, talk_id: str, message_id: str) -> Message:
-        self.visible(user_id, talk_id)
-        message = self.messages.get(message_id, talk_id)
-        if message is None:
-            raise NotFound("Message not found")
-        return message
+        return self._settled(self.messages.all(talk_id))
 
     def delete_message(self, user_id: str, talk_id: str, message_id: str) -> None:
         self.visible(user_id, talk_id, WRITE)
@@ -166,7 +161,7 @@ class Talks:
         if fmt not in EXPORT_FORMATS:
             raise ValidationFailed("Unknown export format", {"format": list(EXPORT_FORMATS)})
         talk = self.visible(user_id, talk_id)
-        messages = list(self.messages.all(talk_id))
+        messages = self._settled(self.messages.all(talk_id))
         stem = _slug(talk.name) or "talk"
         if fmt == "json":
             body = json.dumps({"talk": talk_as_dict(talk), "exported_at": utcnow().isoformat(),
@@ -183,6 +178,10 @@ class Talks:
             return [self.access.require(user_id, workspace_id, READ).workspace_id]
         mine = self.workspaces.list_for_user(user_id, PageRequest(1, MAX_WORKSPACES))
         return [workspace.id for workspace, _role in mine.items]
+
+    def _settled(self, messages: Iterable[Message]) -> list[Message]:
+        """Replies whose worker died mid-stream read as failed, followed or not."""
+        return [settle_if_abandoned(self.messages, message) for message in messages]
 
     def _check_model(self, model: str | None) -> None:
         if model and self.model_ids is not None and model not in set(self.model_ids()):
