@@ -181,7 +181,7 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
     # LLM gateway, usage, API keys, budgets, metrics
     c.metrics = PrometheusMetrics(settings.prometheus_multiproc_dir)
     c.api_key_repo = repository(MongoApiKeyRepository)
-    c.api_keys = ApiKeys(c.api_key_repo, c.workspace_repo, c.access, c.audit,
+    c.api_keys = ApiKeys(c.api_key_repo, c.workspace_repo, c.users, c.access, c.audit,
                          settings.api_key_cache_ttl_s, settings.api_key_touch_interval_s)
     spend = repository(MongoSpendRepository)
     c.budget = BudgetGuard(c.workspace_repo, c.api_key_repo, spend, settings.budget_cache_ttl_s)

@@ -24,12 +24,14 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +63,7 @@ class Result:
     stream: bool
     concurrency: int
     latencies: list[float]
-    errors: int
+    errors: Counter
     seconds: float
 
     @property
@@ -210,21 +212,24 @@ def stop(process: subprocess.Popen | None) -> None:
 
 # --- load ------------------------------------------------------------------------------------------
 
-async def one_call(session: aiohttp.ClientSession, target: Target, stream: bool) -> bool:
+async def one_call(session: aiohttp.ClientSession, target: Target, stream: bool) -> str | None:
+    """None when the call was answered in full, else what went wrong."""
     body = {"model": target.model, "messages": PROMPT, "max_tokens": 64}
     if stream:
         body["stream"] = True
     async with session.post(target.url, json=body, headers=target.headers) as response:
         if response.status != 200:
             await response.read()
-            return False
+            return f"HTTP {response.status}"
         if not stream:
             payload = await response.json(content_type=None)
-            return bool(payload.get("choices"))
+            return None if payload.get("choices") else "no choices"
         async for line in response.content:
             if line.startswith(b"data: [DONE]"):
-                return True
-        return False
+                return None
+            if line.startswith(b'data: {"error"'):
+                return "error event"
+        return "stream cut"
 
 
 async def load(target: Target, stream: bool, concurrency: int, duration: float,
@@ -232,24 +237,23 @@ async def load(target: Target, stream: bool, concurrency: int, duration: float,
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=60)
     latencies: list[float] = []
-    errors = 0
+    errors: Counter = Counter()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
         measure_from = started + warmup
         stop_at = measure_from + duration
 
         async def client() -> None:
-            nonlocal errors
             while (now := time.perf_counter()) < stop_at:
                 try:
-                    ok = await one_call(session, target, stream)
-                except (TimeoutError, aiohttp.ClientError):
-                    ok = False
+                    failure = await one_call(session, target, stream)
+                except (TimeoutError, aiohttp.ClientError) as error:
+                    failure = type(error).__name__
                 if now >= measure_from:
-                    if ok:
+                    if failure is None:
                         latencies.append(time.perf_counter() - now)
                     else:
-                        errors += 1
+                        errors[failure] += 1
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return Result(target.name, stream, concurrency, latencies, errors,
@@ -264,7 +268,7 @@ def measure(targets: list[Target], levels: list[int], duration: float, warmup: f
                 result = asyncio.run(load(target, stream, concurrency, duration, warmup))
                 print(f"  {target.name:<12} {'stream' if stream else 'plain ':<6} "
                       f"c={concurrency:<4} {result.rps:7.1f} req/s  p50 "
-                      f"{result.percentile(0.5) * 1000:6.1f} ms  errors {result.errors}",
+                      f"{result.percentile(0.5) * 1000:6.1f} ms  errors {dict(result.errors)}",
                       file=sys.stderr)
                 results.append(result)
     return results
@@ -288,7 +292,13 @@ def print_table(results: list[Result], args) -> None:
             added = [f"{(r.percentile(p) - base.percentile(p)) * 1000:+.1f}" for p in (0.5, 0.95, 0.99)]
         print(f"| {'stream' if r.stream else 'plain'} | {r.concurrency} | {r.target} | "
               f"{r.rps:.1f} | {cells[0]:.1f} | {cells[1]:.1f} | {cells[2]:.1f} | "
-              f"{added[0]} | {added[1]} | {added[2]} | {r.errors} |")
+              f"{added[0]} | {added[1]} | {added[2]} | {r.errors.total()} |")
+    failures = [(r, kind, count) for r in results for kind, count in r.errors.items()]
+    for r, kind, count in failures:
+        print(f"\nerrors: {r.target}, {'stream' if r.stream else 'plain'}, {r.concurrency} "
+              f"clients: {count} x {kind}", end="")
+    if failures:
+        print()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -298,6 +308,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
     parser.add_argument("--latency", type=float, default=0.05, help="mock provider delay (s)")
     parser.add_argument("--workers", type=int, default=2, help="workers of each server")
+    parser.add_argument("--without-proxy", action="store_true",
+                        help="leave out (c), the LiteLLM proxy")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the servers' logs here")
     parser.add_argument("--serve-mock", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_mock:
@@ -305,7 +318,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     levels = [int(level) for level in args.levels.split(",")]
-    litellm = ensure_proxy_venv(Path(os.environ.get("LITELLM_PROXY_VENV", DEFAULT_VENV)))
+    litellm = None
+    if not args.without_proxy:
+        litellm = ensure_proxy_venv(Path(os.environ.get("LITELLM_PROXY_VENV", DEFAULT_VENV)))
 
     with tempfile.TemporaryDirectory(prefix="gateway-overhead-") as tmp:
         workdir = Path(tmp)
@@ -320,7 +335,8 @@ def main(argv: list[str] | None = None) -> None:
             ours_port, proxy_port = free_port(), free_port()
             synapscale, key = start_synapscale(workdir, ours_port, mongo_uri, catalogue,
                                                args.workers)
-            proxy = start_proxy(workdir, litellm, proxy_port, catalogue, args.workers)
+            if litellm is not None:
+                proxy = start_proxy(workdir, litellm, proxy_port, catalogue, args.workers)
             targets = [
                 Target("(a) direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", MODEL,
                        {"Authorization": "Bearer mock"}),
@@ -328,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
                        SYNAPSCALE_MODEL, {"Authorization": f"Bearer {key}"}),
                 Target("(c) litellm", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
                        SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"}),
-            ]
+            ][:3 if proxy else 2]
             for target in targets:  # first calls import and connect in every worker
                 for stream in (False, True):
                     asyncio.run(load(target, stream, 8, args.warmup * 3, 0.0))
@@ -336,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             for process in (proxy, synapscale, mock):
                 stop(process)
+            if args.keep_logs:
+                for log in workdir.glob("*.log"):
+                    shutil.copy(log, args.keep_logs)
             if mongo is not None:
                 mongo.stop()
     print_table(results, args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import tempfile
 import threading
@@ -223,6 +224,7 @@ def service(workers: int, bcrypt_rounds: int = 4, extra_env: dict | None = None
         stop(server.process)
         provider.close()
         mongo.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:

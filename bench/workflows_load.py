@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,7 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--runner-threads", type=int, default=32,
+    parser.add_argument("--runner-threads", type=int, default=64,
                         help="WORKFLOW_RUNNER_THREADS of each gunicorn worker")
     args = parser.parse_args()
 
@@ -146,6 +147,7 @@ def main() -> None:
             server.kill()
         mongo.stop()
         provider.close()
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with gunicorn.log) when the bench failed
 
     print(f"\n{args.runs} concurrent executions of input -> llm (mock, 0 ms) -> output, "
           f"`wait: true`; gunicorn {args.workers} workers x {args.runner_threads} runner "

@@ -4,8 +4,9 @@ scripts and chat UIs to the OpenAI-compatible routes.
 Only the SHA-256 of a key is stored: the secret is 256 random bits, so a fast hash is safe
 (nothing to brute-force) and lets a key be found by an indexed lookup. Verification is cached per
 process for `cache_ttl_s`: a revoked key stops at once on the worker that revoked it and within
-the TTL everywhere else. `last_used_at` is written at most once per `touch_interval_s` per key
-and process, folded into a lookup the cache needed anyway.
+the TTL everywhere else, and so do the keys of a deleted workspace or of a deactivated creator.
+`last_used_at` is written at most once per `touch_interval_s` per key and process, folded into a
+lookup the cache needed anyway.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from entities.clock import utcnow
 from entities.errors import NotFound, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
 from entities.workspace import WorkspaceRole
 from use_cases.access import WorkspaceAccess
-from use_cases.ports import ApiKeyRepository, AuditLog, WorkspaceRepository
+from use_cases.ports import ApiKeyRepository, AuditLog, UserRepository, WorkspaceRepository
 from use_cases.ttl_cache import TtlCache
 
 SECRET_BYTES = 32
@@ -41,11 +42,13 @@ def hint_of(secret: str) -> str:
 
 class ApiKeys:
     def __init__(self, keys: ApiKeyRepository, workspaces: WorkspaceRepository,
-                 access: WorkspaceAccess, audit: AuditLog, cache_ttl_s: float = 5.0,
+                 users: UserRepository, access: WorkspaceAccess, audit: AuditLog,
+                 cache_ttl_s: float = 5.0,
                  touch_interval_s: float = 60.0, clock: Callable[[], datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic):
         self.keys = keys
         self.workspaces = workspaces
+        self.users = users
         self.access = access
         self.audit = audit
         self.touch_interval_s = touch_interval_s
@@ -119,5 +122,8 @@ class ApiKeys:
         if touch and key.revoked_at is None:
             self._touched[key_hash] = now
         if self.workspaces.get(key.workspace_id) is None:  # the workspace was deleted
+            return None
+        creator = self.users.get(key.created_by)
+        if creator is None or not creator.is_active:  # a deactivated user's keys stop too
             return None
         return key

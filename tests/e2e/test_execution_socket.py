@@ -34,7 +34,7 @@ def runner(app):
 
 def connect(ws_base, execution_id, token):
     return websocket.create_connection(
-        f"{ws_base}/api/v1/ws/executions/{execution_id}?token={token}", timeout=20)
+        f"{ws_base}/api/v1/ws/executions/{execution_id}?token={token}", timeout=90)
 
 
 def close_code(ws) -> int:

@@ -81,7 +81,7 @@ def queued(executions, graph: Graph) -> Execution:
                                     created_at=utcnow()), None, 30)
 
 
-def wait_until(check, timeout_s: float = 10.0):
+def wait_until(check, timeout_s: float = 20.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = check()

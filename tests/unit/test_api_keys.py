@@ -29,8 +29,8 @@ def clock():
 
 def keys_for(identity, repo, clock) -> ApiKeys:
     """One process's ApiKeys: its own cache over the shared repository."""
-    return ApiKeys(repo, identity.workspace_repo, identity.access, identity.audit, TTL, TOUCH,
-                   clock.wall, clock.monotonic)
+    return ApiKeys(repo, identity.workspace_repo, identity.users, identity.access, identity.audit,
+                   TTL, TOUCH, clock.wall, clock.monotonic)
 
 
 @pytest.fixture
@@ -126,3 +126,12 @@ def test_keys_of_a_deleted_workspace_and_unknown_keys_are_refused(identity, keys
     with pytest.raises(Unauthorized):
         keys.authenticate("not-a-key-at-all")
     assert len(repo.lookups) == lookups
+
+
+def test_a_deactivated_creators_keys_stop_within_the_ttl(identity, keys, owner, workspace, clock):
+    _, secret = keys.create(owner, workspace, "ci")
+    keys.authenticate(secret)
+    identity.users.update(owner.user_id, is_active=False)
+    clock.advance(TTL + 0.1)
+    with pytest.raises(Unauthorized):
+        keys.authenticate(secret)

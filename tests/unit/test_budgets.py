@@ -115,7 +115,7 @@ def test_a_new_month_starts_from_nothing(identity, guard, spend, workspace, cloc
 
 def test_a_key_budget_stops_that_key_not_its_workspace(identity, guard, spend, key_repo, owner,
                                                        workspace):
-    keys = ApiKeys(key_repo, identity.workspace_repo, identity.access, identity.audit)
+    keys = ApiKeys(key_repo, identity.workspace_repo, identity.users, identity.access, identity.audit)
     capped, _ = keys.create(owner, workspace, "capped", monthly_budget_usd=0.5)
     free, _ = keys.create(owner, workspace, "free")
     SpendCounting(DedupingUsage(), spend).add_many([call(0.5, workspace, capped.id)])

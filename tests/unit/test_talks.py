@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
+from entities.clock import utcnow
 from entities.errors import Forbidden, NotFound, ValidationFailed
-from entities.talk import snippet_around, title_from
+from entities.talk import Message, MessageRole, MessageStatus, snippet_around, title_from
 from entities.workspace import WorkspaceRole
 from tests.unit.talk_fakes import MODEL, TalkWorld
 
@@ -160,3 +162,18 @@ def test_snippets_centre_on_the_match():
     snippet = snippet_around(text, "needle", width=40)
     assert "NEEDLE" in snippet and snippet.startswith("…") and snippet.endswith("…")
     assert snippet_around("short text", "text") == "short text"
+
+
+def test_reading_a_talk_settles_a_reply_whose_worker_died_long_ago(world, alice):
+    talk = world.talks.create(alice.user_id, None)
+    orphan = world.message_repo.add(Message(
+        id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=alice.user_id,
+        role=MessageRole.ASSISTANT, content="half a", status=MessageStatus.STREAMING))
+    fresh = world.message_repo.add(Message(
+        id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=alice.user_id,
+        role=MessageRole.ASSISTANT, content="going", status=MessageStatus.STREAMING))
+    world.message_repo.rows[orphan.id].updated_at = utcnow() - timedelta(minutes=10)
+    page = world.talks.messages_page(alice.user_id, talk.id, 10, None)
+    assert [m.status for m in page.items] == [MessageStatus.FAILED, MessageStatus.STREAMING]
+    assert page.items[0].content == "half a" and page.items[0].error
+    assert world.message_repo.rows[fresh.id].status is MessageStatus.STREAMING
