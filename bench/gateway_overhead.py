@@ -92,6 +92,7 @@ def serve_mock(port_file: str, latency: float) -> None:
     # delayed ACKs add ~40 ms to every keep-alive answer, on every path alike
     provider._server.RequestHandlerClass = type("NoDelayHandler", (handler,),
                                                 {"disable_nagle_algorithm": True})
+    provider._server.socket.listen(1024)  # socketserver's backlog of 5 drops connection bursts
     provider.behave(None, hang=latency, reply="Hello benchmark, nice to meet you today")
     Path(port_file).write_text(str(provider.port))
     threading.Event().wait()
