@@ -243,22 +243,28 @@ async def load(target: Target, stream: bool, concurrency: int, duration: float,
         started = time.perf_counter()
         measure_from = started + warmup
         stop_at = measure_from + duration
+        last_end = measure_from
 
         async def client() -> None:
-            while (now := time.perf_counter()) < stop_at:
+            """Calls back to back until `stop_at`, and at least once after the warm-up, so a
+            target slower than the cell still gets measured (and the cell lasts longer)."""
+            nonlocal last_end
+            measured = 0
+            while (now := time.perf_counter()) < stop_at or not measured:
                 try:
                     failure = await one_call(session, target, stream)
                 except (TimeoutError, aiohttp.ClientError) as error:
                     failure = type(error).__name__
                 if now >= measure_from:
+                    measured += 1
+                    last_end = max(last_end, time.perf_counter())
                     if failure is None:
                         latencies.append(time.perf_counter() - now)
                     else:
                         errors[failure] += 1
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
-    return Result(target.name, stream, concurrency, latencies, errors,
-                  time.perf_counter() - measure_from)
+    return Result(target.name, stream, concurrency, latencies, errors, last_end - measure_from)
 
 
 def measure(targets: list[Target], levels: list[int], duration: float, warmup: float) -> list[Result]:

@@ -127,10 +127,9 @@ def chat_completions(body):
     container = use_cases()
     actor, workspace_id = current_actor(), workspace_header()
     if body.get("stream"):
-        chunks = container.openai.stream(actor, workspace_id, chat_request)
+        model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = stream_events(chunks, chat_request.model, include_usage, container.metrics,
-                               request_started())
+        events = stream_events(chunks, model, include_usage, container.metrics, request_started())
         return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
     result = container.openai.complete(actor, workspace_id, chat_request)
     container.metrics.gateway_overhead(
@@ -169,7 +168,7 @@ def usage_body(result: ChatResult) -> dict:
             "total_tokens": result.usage.total_tokens}
 
 
-def stream_events(chunks: Iterator[StreamChunk], model: str | None, include_usage: bool,
+def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool,
                   metrics, started: float) -> Iterator[str]:
     """OpenAI's chunk stream. Closing it (the client went away) closes the model call, which
     records it as cancelled."""

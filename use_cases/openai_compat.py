@@ -9,6 +9,7 @@ verification waits on the database before the provider is called.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from entities.actor import Actor
 from entities.errors import Forbidden, NotFound
@@ -61,10 +62,16 @@ class OpenAICompletions:
                          source=SOURCE)
 
     def stream(self, actor: Actor, workspace_id: str | None,
-               request: ChatRequest) -> Iterator[StreamChunk]:
+               request: ChatRequest) -> tuple[str, Iterator[StreamChunk]]:
+        """The model asked for (or the default one, named here so every chunk can carry it)
+        and the chunks."""
         chat, workspace = self._route(actor, workspace_id)
-        return chat.chat_stream(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
-                                source=SOURCE)
+        if not request.model:
+            credentials = chat.credentials.for_workspace(workspace)
+            request = replace(request, model=chat.gateway.default_model(credentials))
+        chunks = chat.chat_stream(actor.user_id, workspace, request,
+                                  api_key_id=actor.api_key_id, source=SOURCE)
+        return request.model, chunks
 
     def _route(self, actor: Actor, workspace_id: str | None) -> tuple[LLMChat, str | None]:
         """A key works in its own workspace only (another one named is simply not found);

@@ -64,7 +64,8 @@ def test_openai_parameters_reach_the_provider(client, key, mock_provider):
 
 
 def test_a_stream_sends_chunks_then_done_and_usage_only_when_asked(client, key, mock_provider):
-    plain = sse_data(completion(client, bearer(key["key"]), text="one two", stream=True))
+    plain = sse_data(client.post("/v1/chat/completions", headers=bearer(key["key"]), json={
+        "messages": [{"role": "user", "content": "one two"}], "stream": True}))  # default model
     assert plain[-1] == "[DONE]"
     chunks = plain[:-1]
     assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
@@ -74,6 +75,7 @@ def test_a_stream_sends_chunks_then_done_and_usage_only_when_asked(client, key, 
     assert text == "Echo: one two"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert all("usage" not in chunk for chunk in chunks)
+    assert {chunk["model"] for chunk in chunks} == {MOCK_DEFAULT_MODEL}
 
     with_usage = sse_data(completion(client, bearer(key["key"]), text="one two", stream=True,
                                      stream_options={"include_usage": True}))

@@ -112,6 +112,12 @@ def test_a_user_token_goes_through_workspace_access(completions, user_access):
         completions.stream(Actor("stranger"), "ws-1", hello())
 
 
+def test_a_stream_without_a_model_names_the_default_one_from_the_start(completions, gateway):
+    model, chunks = completions.stream(KEY_ACTOR, None, hello())
+    assert model == "fake/model" and [c.delta for c in chunks][:2] == ["h", "i"]
+    assert gateway.requests[-1].model == "fake/model"
+
+
 def test_a_key_has_member_rights_only():
     assert KeyGrantedAccess().require("u", "ws", "member").role.value == "member"
     with pytest.raises(Forbidden):
