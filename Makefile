@@ -44,8 +44,9 @@ seed-demo: install
 worker: install
 	$(VENV)/bin/flask --app app worker
 
+# make bench NAME=talks_stream (see bench/: files_throughput, gateway_overhead, load, soak, ...)
 bench: install-dev
-	$(PY) -m bench
+	$(PY) -m bench.$(NAME)
 
 clean:
 	rm -rf $(VENV) var

@@ -172,7 +172,7 @@ MASS_ASSIGNMENT = [
     ("PUT", W + "/providers/openai", {"api_key": "sk-test-000000000"},
      {"encrypted_key": "x", "key_hint": "sk-...real", "workspace_id": "0" * 24}),
     ("PATCH", "/api/v1/workflows/{workflow_id}", {"name": "n"},
-     {"workspace_id": "0" * 24, "created_by": "0" * 24, "is_active": "yes", "id": "0" * 24}),
+     {"workspace_id": "0" * 24, "created_by": "0" * 24, "id": "0" * 24, "created_at": None}),
     ("POST", "/api/v1/workflows/{workflow_id}/execute", {"inputs": {"name": "x"}},
      {"status": "succeeded", "outputs": {}, "workspace_id": "0" * 24}),
     ("POST", "/api/v1/templates/{template_id}/ratings", {"stars": 5},
