@@ -145,6 +145,7 @@ def fuzz(operation, user: FuzzingUser) -> int:
     return sent
 
 
+@pytest.mark.timeout(1200)  # ~100 operations x 20 examples: minutes, past pytest.ini's 300 s
 def test_every_documented_operation_keeps_its_contract(app, api_schema, subtests, request):
     user = FuzzingUser(app)
     operations = documented_operations(api_schema)
