@@ -3,8 +3,8 @@
 Each operation gets valid and invalid inputs (wrong types, unknown fields, missing fields), sent
 with a logged-in global admin's bearer token, and every response must: not be a 5xx, have a
 documented status code and content type, match the documented schema, and reject invalid input
-with a 4xx. Every other example aims at the user's real resources (a talk, a file, a workflow...)
-instead of random ids, so the handlers behind the 404s run too.
+with a 4xx. Part of the valid examples aim at the user's real resources (a talk, a file, a
+workflow...) instead of random ids, so the handlers behind the 404s run too.
 
 The CI run is bounded and deterministic (FUZZ_MAX_EXAMPLES per operation, fixed seed, no
 shrinking); `python -m bench.fuzz` runs the same test with many more examples. Each operation is
