@@ -41,7 +41,9 @@ class EmbeddedMongo:
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        # The server advertises retryable writes but does not deduplicate a retried insert, so a
+        # reply lost under load would come back as a DuplicateKeyError on our own _id.
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false"
 
     def ensure_running(self, timeout_s: float = 30.0) -> str:
         """Start the server unless one already listens on the port; return its URI."""
