@@ -29,7 +29,8 @@ from pathlib import Path
 import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
-from bench.ws_capacity import register, rss_kb, start_gunicorn, wait_healthy
+from bench.common import start_gunicorn, wait_healthy
+from bench.ws_capacity import register, rss_kb
 
 MIB = 1024 * 1024
 PIECE_BYTES = 256 * 1024
@@ -137,7 +138,7 @@ def measure(size_mib: int, repeat: int, mongo_uri: str, workdir: Path) -> dict:
            "MAX_FILE_SIZE": str(max(size_mib + 8, 16) * MIB),
            "WORKSPACE_STORAGE_QUOTA": str(100 * 1024 * MIB), "WEB_CONCURRENCY": "1",
            "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"}
-    server = start_gunicorn("gthread", port, env, workdir / f"gunicorn-{size_mib}.log")
+    server = start_gunicorn(port, env, workdir / f"gunicorn-{size_mib}.log", "-k", "gthread")
     try:
         wait_healthy(base, server)
         _, token = register(base)

@@ -39,7 +39,7 @@ from bson import ObjectId
 from pymongo import MongoClient, monitoring
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
-from bench.workflows_load import percentile, start_gunicorn, wait_healthy
+from bench.common import percentile, start_gunicorn, wait_healthy
 from config.settings import Settings
 from tests.support.mock_provider import PRIMARY, MockProvider
 
@@ -340,7 +340,7 @@ def main() -> None:
 
 def serve_and_measure(args, env: dict, base: str, port: int, workdir: Path,
                       mock_url: str) -> list[dict]:
-    server = start_gunicorn(port, args.workers, env, workdir / "gunicorn.log")
+    server = start_gunicorn(port, env, workdir / "gunicorn.log", "-w", str(args.workers))
     try:
         wait_healthy(base, server)
         return latency_rows(args, base, mock_url)

@@ -17,7 +17,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
+from bench.common import percentile, start_gunicorn, wait_healthy
 from tests.support.mock_provider import PRIMARY, MockProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,33 +43,6 @@ WORKFLOW = {
     ],
     "edges": [{"source": "start", "target": "ask"}, {"source": "ask", "target": "done"}],
 }
-
-
-def start_gunicorn(port: int, workers: int, env: dict, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-w", str(workers),
-               "app:create_app()"]
-    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PORT": str(port)},
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_healthy(base: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        try:
-            if requests.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError("gunicorn did not become healthy")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 class Bench:
@@ -131,7 +104,7 @@ def main() -> None:
            "RATELIMIT_DEFAULT": "100000 per minute", "RATELIMIT_LLM": "100000 per minute",
            "RATELIMIT_AUTH": "1000 per minute",
            "WORKFLOW_RUNNER_THREADS": str(args.runner_threads)}
-    server = start_gunicorn(port, args.workers, env, workdir / "gunicorn.log")
+    server = start_gunicorn(port, env, workdir / "gunicorn.log", "-w", str(args.workers))
     try:
         wait_healthy(base, server)
         bench = Bench(base, args.runs)

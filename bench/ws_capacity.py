@@ -43,6 +43,7 @@ from wsproto.events import (
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
 from adapters.event_bus import MongoEventBus
+from bench.common import percentile, start_gunicorn, wait_healthy
 from repositories.mongo import connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,28 +112,6 @@ def rss_kb(root_pid: int) -> int:
     return total
 
 
-def start_gunicorn(worker_class: str, port: int, env: dict, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-k", worker_class,
-               "app:create_app()"]
-    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PORT": str(port)},
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def wait_healthy(base: str, process: subprocess.Popen, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        try:
-            if requests.get(f"{base}/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError("gunicorn did not become healthy")
-
-
 def register(base: str) -> tuple[str, str]:
     email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
     response = requests.post(f"{base}/api/v1/auth/register", timeout=30,
@@ -157,13 +136,6 @@ def publish_streams(bus: MongoEventBus, user_ids: list[str], rate: float, durati
         if delay > 0:
             time.sleep(delay)
     return sent
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def measure(port: int, streams: list[tuple[str, str]], idle_token: str, held: int,
@@ -210,7 +182,7 @@ def run_class(worker_class: str, levels: list[int], args, mongo_uri: str, workdi
            "BCRYPT_ROUNDS": "4",
            "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": str(args.workers),
            "GUNICORN_MAX_REQUESTS": "0"}
-    server = start_gunicorn(worker_class, port, env, workdir / f"gunicorn-{worker_class}.log")
+    server = start_gunicorn(port, env, workdir / f"gunicorn-{worker_class}.log", "-k", worker_class)
     client = connect(mongo_uri)
     bus = MongoEventBus(client[database])
     rows = []

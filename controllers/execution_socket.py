@@ -13,13 +13,12 @@ restarts (reconnect).
 """
 from __future__ import annotations
 
-from werkzeug.routing import Map, Rule
-
 from controllers.deps import use_cases
 from controllers.realtime import (
     CLOSE_NOT_FOUND,
     CLOSE_SERVICE_RESTART,
     authenticate,
+    document_socket,
     send_json,
     sock,
 )
@@ -62,19 +61,5 @@ def execution_events(ws, execution_id):
 
 
 def document(api) -> None:
-    """WebSockets are not Flask-Smorest views: describe this one in the spec by hand."""
-    rule = Rule(PATH, defaults={})
-    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read its parameters
-    api.spec.path(rule=rule, operations={"get": {
-        "tags": ["executions"],
-        "summary": "WebSocket: follow an execution live",
-        "description": __doc__,
-        "parameters": [
-            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "An access token"},
-        ],
-        "responses": {
-            "101": {"description": "Switching protocols; closes 4401 (bad token) or 4404 "
-                                   "(execution not visible)"},
-        },
-    }})
+    document_socket(api, PATH, "executions", "WebSocket: follow an execution live", __doc__,
+                    "4401 (bad token) or 4404 (execution not visible)")

@@ -58,20 +58,28 @@ def forward_events(ws, topics: list[str], until: Callable[[dict], bool] | None =
 USER_FEED_PATH = "/api/v1/ws/user"
 
 
-def document(api) -> None:
-    """The user's feed is not a Flask-Smorest view: describe it in the spec by hand."""
-    rule = Rule(USER_FEED_PATH)
-    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read it
+def document_socket(api, path: str, tag: str, summary: str, description: str,
+                    closes: str) -> None:
+    """WebSocket routes are not Flask-Smorest views: describe one in the spec by hand."""
+    rule = Rule(path, defaults={})
+    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read its parameters
     api.spec.path(rule=rule, operations={"get": {
-        "tags": ["realtime"],
-        "summary": "WebSocket: the user's events, from whichever worker produced them",
-        "description": "Talk and message changes, execution status and notifications as JSON "
-                       "text frames. Closes with 4401 for a bad token, 1012 when the worker "
-                       "restarts (reconnect).",
+        "tags": [tag],
+        "summary": summary,
+        "description": description,
         "parameters": [{"name": "token", "in": "query", "required": True,
                         "schema": {"type": "string"}, "description": "An access token"}],
-        "responses": {"101": {"description": "Switching protocols; closes 4401 (bad token)"}},
+        "responses": {"101": {"description": f"Switching protocols; closes {closes}"}},
     }})
+
+
+def document(api) -> None:
+    document_socket(
+        api, USER_FEED_PATH, "realtime",
+        "WebSocket: the user's events, from whichever worker produced them",
+        "Talk and message changes, execution status and notifications as JSON text frames. "
+        "Closes with 4401 for a bad token, 1012 when the worker restarts (reconnect).",
+        "4401 (bad token)")
 
 
 @sock.route(USER_FEED_PATH)

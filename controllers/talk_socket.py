@@ -11,10 +11,9 @@ import json
 
 from marshmallow import Schema, ValidationError, fields, validate
 from simple_websocket import ConnectionClosed
-from werkzeug.routing import Map, Rule
 
 from controllers.deps import use_cases
-from controllers.realtime import CLOSE_NOT_FOUND, authenticate, send_json, sock
+from controllers.realtime import CLOSE_NOT_FOUND, authenticate, document_socket, send_json, sock
 from controllers.schemas.talks import ID, MAX_CONTENT, MessageSchema
 from controllers.talks import render_event
 from entities.errors import DomainError, NotFound
@@ -128,19 +127,5 @@ def talk_socket(ws, talk_id):
 
 
 def document(api) -> None:
-    """WebSockets are not Flask-Smorest views: describe this one in the spec by hand."""
-    rule = Rule(PATH, defaults={})
-    Map([rule])  # binds the rule, as Flask would, so the spec plugin can read its parameters
-    api.spec.path(rule=rule, operations={"get": {
-        "tags": ["talks"],
-        "summary": "WebSocket: send, stop and resume replies in a talk",
-        "description": __doc__,
-        "parameters": [
-            {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
-             "description": "An access token"},
-        ],
-        "responses": {
-            "101": {"description": "Switching protocols; closes 4401 (bad token) or 4404 "
-                                   "(talk not visible)"},
-        },
-    }})
+    document_socket(api, PATH, "talks", "WebSocket: send, stop and resume replies in a talk", __doc__,
+                    "4401 (bad token) or 4404 (talk not visible)")

@@ -49,13 +49,7 @@ class MongoFileRepository(MongoRepository, FileRepository):
         return to_file(doc)
 
     def get(self, file_id: str, include_deleted: bool = False) -> File | None:
-        oid = maybe_object_id(file_id)
-        if oid is None:
-            return None
-        query: dict = {"_id": oid}
-        if not include_deleted:
-            query["deleted_at"] = None
-        doc = self.collection.find_one(query)
+        doc = self.find_by_id(file_id, include_deleted)
         return to_file(doc) if doc else None
 
     def search(self, query: FileQuery, page: PageRequest) -> Page[File]:

@@ -67,6 +67,16 @@ class MongoRepository:
         self.db = db
         self.collection = db[self.collection_name]
 
+    def find_by_id(self, id_: str, include_deleted: bool = False) -> dict | None:
+        """The document with this id; soft-deleted ones only when asked for."""
+        oid = maybe_object_id(id_)
+        if oid is None:
+            return None
+        query: dict = {"_id": oid}
+        if not include_deleted:
+            query["deleted_at"] = None
+        return self.collection.find_one(query)
+
     def ensure_indexes(self) -> None:
         for keys, options in self.indexes:
             self.collection.create_index(keys, **options)

@@ -72,13 +72,7 @@ class MongoWorkflowRepository(MongoRepository, WorkflowRepository):
         return to_workflow(doc)
 
     def get(self, workflow_id: str, include_deleted: bool = False) -> Workflow | None:
-        oid = maybe_object_id(workflow_id)
-        if oid is None:
-            return None
-        query: dict = {"_id": oid}
-        if not include_deleted:
-            query["deleted_at"] = None
-        doc = self.collection.find_one(query)
+        doc = self.find_by_id(workflow_id, include_deleted)
         return to_workflow(doc) if doc else None
 
     def list(self, workspace_id: str, page: PageRequest, deleted: bool = False) -> Page[Workflow]:

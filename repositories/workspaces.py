@@ -45,13 +45,7 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
         return to_workspace(doc)
 
     def get(self, workspace_id: str, include_deleted: bool = False) -> Workspace | None:
-        oid = maybe_object_id(workspace_id)
-        if oid is None:
-            return None
-        query: dict = {"_id": oid}
-        if not include_deleted:
-            query["deleted_at"] = None
-        doc = self.collection.find_one(query)
+        doc = self.find_by_id(workspace_id, include_deleted)
         return to_workspace(doc) if doc else None
 
     def get_personal(self, user_id: str) -> Workspace | None:
