@@ -66,7 +66,9 @@ def user_or_ip() -> str:
 limiter = Limiter(
     key_func=user_or_ip,
     application_limits=[lambda: settings().ratelimit_default],
-    headers_enabled=True,
+    # Flask-Limiter's own headers cost two storage reads on every response; they are added to
+    # 429s only, in _rate_limited.
+    headers_enabled=False,
     strategy="fixed-window",
 )
 
@@ -84,9 +86,13 @@ def _exempt() -> bool:
 
 def _rate_limited(error: RateLimitExceeded):
     current = limiter.current_limit
-    retry_after = max(1, int(current.reset_at - time.time())) if current else 60
+    reset_at = current.reset_at if current else time.time() + 60
+    headers = {"Retry-After": max(1, int(reset_at - time.time())),
+               "X-RateLimit-Limit": error.limit.limit.amount,
+               "X-RateLimit-Remaining": 0,
+               "X-RateLimit-Reset": int(reset_at)}
     return error_response(429, "rate_limited", f"Rate limit exceeded: {error.description}",
-                          headers={"Retry-After": retry_after})
+                          headers=headers)
 
 
 def trust_proxies(app: Flask, count: int) -> None:
