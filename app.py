@@ -18,7 +18,7 @@ from flask_cors import CORS
 from pymongo.errors import ConnectionFailure
 
 from adapters.content_sniffer import SignatureSniffer
-from adapters.embedded_mongo import EmbeddedMongo
+from adapters.embedded_services import EmbeddedServices, LocalModelEndpoint
 from adapters.encryption import FernetEncryptor
 from adapters.event_bus import MongoEventBus
 from adapters.jinja_sandbox import SandboxedTemplates
@@ -26,6 +26,7 @@ from adapters.json_query import JsonPathQuery
 from adapters.json_schema import JsonSchemaValidator
 from adapters.link_signer import SignedLinks
 from adapters.llm_gateway import LiteLLMGateway
+from adapters.local_model_server import LocalModelHealth
 from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
@@ -125,18 +126,7 @@ from use_cases.workspaces import Workspaces
 log = logging.getLogger("synapscale")
 
 
-def mongodb_uri(settings: Settings) -> str:
-    """The configured MongoDB, or the embedded development server (started if needed)."""
-    if settings.mongodb_uri:
-        return settings.mongodb_uri
-    server = EmbeddedMongo(settings.embedded_mongo_path, settings.embedded_mongo_port)
-    uri = server.ensure_running()
-    if server.process is not None:
-        atexit.register(server.stop)
-    return uri
-
-
-def build_container(settings: Settings, client, db) -> SimpleNamespace:
+def build_container(settings: Settings, client, db, local_model: LocalModelEndpoint) -> SimpleNamespace:
     """Every repository, adapter and use case, built once per process."""
     c = SimpleNamespace(settings=settings, client=client, db=db, repositories=[])
 
@@ -145,7 +135,8 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
         c.repositories.append(repo)
         return repo
 
-    c.health = CheckHealth(MongoProbe(db))
+    c.health = CheckHealth(MongoProbe(db), {"local_model": LocalModelHealth(
+        local_model.url, settings.local_model_path, local_model.reason)})
     bus = MongoEventBus(db)
     c.repositories.append(bus)
     c.webhook_repo = repository(MongoWebhookRepository)
@@ -185,7 +176,7 @@ def build_container(settings: Settings, client, db) -> SimpleNamespace:
                          settings.api_key_cache_ttl_s, settings.api_key_touch_interval_s)
     spend = repository(MongoSpendRepository)
     c.budget = BudgetGuard(c.workspace_repo, c.api_key_repo, spend, settings.budget_cache_ttl_s)
-    c.gateway = LiteLLMGateway.from_settings(settings)
+    c.gateway = LiteLLMGateway.from_settings(settings, local_model.url)
     c.usage = MeteredUsageRecorder(
         SpendCounting(repository(MongoUsageRepository), spend, c.budget.counted), c.metrics)
     c.closers.append(c.usage.close)
@@ -284,7 +275,11 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     settings = config
     configure_logging(settings.log_level)
 
-    database_uri = mongodb_uri(settings)
+    embedded = EmbeddedServices(settings)
+    database_uri = embedded.mongodb_uri()
+    local_model = embedded.local_model_endpoint()
+    if embedded.started_any:
+        atexit.register(embedded.stop)
     client = connect(database_uri, settings.mongodb_timeout_ms, mongo_listeners)
     db = client[settings.mongodb_database]
 
@@ -295,7 +290,8 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_file_size + 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
-    container = build_container(settings, client, db)
+    container = build_container(settings, client, db, local_model)
+    container.closers.insert(0, embedded.stop)  # last: what the app started stops with it
     app.extensions["synapscale"] = container
 
     try:

@@ -1,8 +1,8 @@
 """gunicorn settings: `gunicorn "app:create_app()"` reads this file from the working directory.
 
 Every value comes from the environment (and `.env`). The worker class is gthread: one thread per
-connection, so WebSockets and SSE streams sit beside ordinary requests while bcrypt, llama.cpp and
-other C code that releases the GIL run in parallel. bench/ws_capacity.py measured it against
+connection, so WebSockets and SSE streams sit beside ordinary requests while bcrypt and other
+C code that releases the GIL run in parallel. bench/ws_capacity.py measured it against
 gevent (README, "Choosing the gunicorn worker class").
 """
 from __future__ import annotations
@@ -49,13 +49,13 @@ SHARED_MEMORY = "/dev/shm"  # noqa: S108 - gunicorn's recommended heartbeat dire
 if os.path.isdir(SHARED_MEMORY):
     worker_tmp_dir = SHARED_MEMORY  # heartbeat file on tmpfs: a slow disk cannot stall workers
 
-_embedded_mongo = None
+_embedded = None
 _metrics_dir: str | None = None
 
 
 def on_starting(server) -> None:
     _prepare_metrics_dir()
-    _start_embedded_mongo(server)
+    _start_embedded_services(server)
 
 
 def _prepare_metrics_dir() -> None:
@@ -73,18 +73,20 @@ def _prepare_metrics_dir() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
-def _start_embedded_mongo(server) -> None:
-    """Without MONGODB_URI, start the embedded development database once, in the master."""
-    global _embedded_mongo
-    if os.environ.get("MONGODB_URI"):
-        return
-    from adapters.embedded_mongo import EmbeddedMongo
+def _start_embedded_services(server) -> None:
+    """Without MONGODB_URI, the embedded development database; without LOCAL_MODEL_URL, the local
+    model server: started once, here in the master, which supervises them; the workers inherit
+    their addresses. Both die with the master, however it ends."""
+    global _embedded
+    from adapters.embedded_services import EmbeddedServices
     from config.settings import Settings
 
-    settings = Settings.from_env()
-    _embedded_mongo = EmbeddedMongo(settings.embedded_mongo_path, settings.embedded_mongo_port)
-    os.environ["MONGODB_URI"] = _embedded_mongo.ensure_running()  # inherited by every worker
-    server.log.info("embedded MongoDB at %s", os.environ["MONGODB_URI"])
+    _embedded = EmbeddedServices(Settings.from_env())
+    os.environ["MONGODB_URI"] = _embedded.mongodb_uri()
+    local_model = _embedded.local_model_endpoint()
+    if local_model.url:
+        os.environ["LOCAL_MODEL_URL"] = local_model.url
+        server.log.info("local model server at %s", local_model.url)
 
 
 def child_exit(server, worker) -> None:
@@ -94,8 +96,8 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    if _embedded_mongo is not None:
-        _embedded_mongo.stop()
+    if _embedded is not None:
+        _embedded.stop()
     if _metrics_dir is not None:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
 

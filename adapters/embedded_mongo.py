@@ -3,7 +3,7 @@
 It is started through its own CLI, the way a real mongod runs, and never imported (GPL-2.0,
 a development aid rather than a production database). Several processes (gunicorn workers, the
 Flask reloader) may ask for it at once: a file lock makes the first one start it and the others
-reuse it.
+reuse it. The server dies with the process that started it, even one killed with SIGKILL.
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from adapters.child_process import spawn
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +66,8 @@ class EmbeddedMongo:
             "--sync-on-commit",  # an acknowledged write survives kill -9
             "--log-level", self.log_level,
         ]
-        log_file = open(self.storage_path / "server.log", "ab")
-        self.process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # SIGTERM lets it close its files cleanly; commits are durable either way
+        self.process = spawn(command, self.storage_path / "server.log", signal.SIGTERM)
         log.info("embedded MongoDB starting", extra={"fields": {"port": self.port}})
 
     def _wait_until_listening(self, timeout_s: float) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from adapters.model_catalogue import LOCAL_INSTALL_HINT
 from entities.errors import DomainError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 
 log = logging.getLogger(__name__)
@@ -25,9 +24,6 @@ def upstream_error(exc: BaseException, model: str) -> DomainError:
     if isinstance(exc, litellm.RateLimitError):
         return UpstreamRateLimited(f"The model provider is rate limiting requests ({model})",
                                    retry_after=retry_after(exc), details=details)
-    if LOCAL_INSTALL_HINT in str(exc):
-        return UpstreamError(f"The local model is not installed: run `{LOCAL_INSTALL_HINT}`",
-                             details=details)
     if isinstance(exc, litellm.AuthenticationError):
         return UpstreamError(f"The model provider rejected the API key ({model})", details=details)
     return UpstreamError(f"The model provider failed ({model}: {type(exc).__name__})",

