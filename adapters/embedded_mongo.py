@@ -66,8 +66,9 @@ class EmbeddedMongo:
             "--sync-on-commit",  # an acknowledged write survives kill -9
             "--log-level", self.log_level,
         ]
-        # SIGTERM lets it close its files cleanly; commits are durable either way
-        self.process = spawn(command, self.storage_path / "server.log", signal.SIGTERM)
+        # if the app dies without stopping it: SIGKILL, which --sync-on-commit makes safe (its
+        # clean SIGTERM shutdown can take seconds, and nothing may outlive the app)
+        self.process = spawn(command, self.storage_path / "server.log", signal.SIGKILL)
         log.info("embedded MongoDB starting", extra={"fields": {"port": self.port}})
 
     def _wait_until_listening(self, timeout_s: float) -> None:

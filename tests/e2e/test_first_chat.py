@@ -73,7 +73,8 @@ def assert_all_gone(pids: set[int], within_s: float = 5.0) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.1)
-    assert not [pid for pid in pids if alive(pid)], "processes outlived the app"
+    survivors = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in pids if alive(pid)}
+    assert not survivors, f"processes outlived the app: {survivors}"
 
 
 @pytest.fixture
