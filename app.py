@@ -87,41 +87,41 @@ from repositories.users import MongoUserRepository
 from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
 from repositories.workflows import MongoWorkflowRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
-from use_cases.access import WorkspaceAccess
-from use_cases.admin import UserAdministration
-from use_cases.analytics import UsageAnalytics
-from use_cases.api_keys import ApiKeys
-from use_cases.auth import Accounts, Sessions
-from use_cases.budgets import BudgetGuard, SpendCounting
-from use_cases.chat import Chat
-from use_cases.chat_context import ContextBuilder
-from use_cases.email_verification import EmailVerification
-from use_cases.file_context import AttachedFiles
-from use_cases.file_downloads import FileDownloads
-from use_cases.file_ingest import FileIngest, FilePolicy
-from use_cases.files import Files
-from use_cases.generations import Generations
-from use_cases.health import CheckHealth
-from use_cases.llm_chat import LLMChat
-from use_cases.metering import MeteredEvents, MeteredUsageRecorder
-from use_cases.one_time_tokens import OneTimeTokens
-from use_cases.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
-from use_cases.passwords import Passwords
-from use_cases.provider_keys import ProviderKeys, StoredProviderCredentials
-from use_cases.talk_events import TalkEvents
-from use_cases.talks import Talks
-from use_cases.webhook_delivery import WebhookDispatcher
-from use_cases.webhooks import WebhookFanout, Webhooks
-from use_cases.workflow_engine import EngineLimits, WorkflowEngine
-from use_cases.workflow_events import ExecutionEvents
-from use_cases.workflow_executions import Executions
-from use_cases.workflow_file_texts import WorkspaceFileTexts
-from use_cases.workflow_nodes import NodeHandlers, NodeLimits
-from use_cases.workflow_runner import ExecutionRunner
-from use_cases.workflow_templates import Templates
-from use_cases.workflow_validation import WorkflowValidator
-from use_cases.workflows import Workflows
-from use_cases.workspaces import Workspaces
+from use_cases.analytics.analytics import UsageAnalytics
+from use_cases.chat.chat import Chat
+from use_cases.chat.context import ContextBuilder
+from use_cases.chat.events import TalkEvents
+from use_cases.chat.file_context import AttachedFiles
+from use_cases.chat.generations import Generations
+from use_cases.chat.talks import Talks
+from use_cases.files.downloads import FileDownloads
+from use_cases.files.files import Files
+from use_cases.files.ingest import FileIngest, FilePolicy
+from use_cases.gateway.api_keys import ApiKeys
+from use_cases.gateway.budgets import BudgetGuard, SpendCounting
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
+from use_cases.gateway.provider_keys import ProviderKeys, StoredProviderCredentials
+from use_cases.identity.admin import UserAdministration
+from use_cases.identity.auth import Accounts, Sessions
+from use_cases.identity.email_verification import EmailVerification
+from use_cases.identity.one_time_tokens import OneTimeTokens
+from use_cases.identity.passwords import Passwords
+from use_cases.metrics.metering import MeteredEvents, MeteredUsageRecorder
+from use_cases.shared.health import CheckHealth
+from use_cases.webhooks.delivery import WebhookDispatcher
+from use_cases.webhooks.webhooks import WebhookFanout, Webhooks
+from use_cases.workflows.engine import EngineLimits, WorkflowEngine
+from use_cases.workflows.events import ExecutionEvents
+from use_cases.workflows.executions import Executions
+from use_cases.workflows.file_texts import WorkspaceFileTexts
+from use_cases.workflows.nodes.handlers import NodeHandlers, NodeLimits
+from use_cases.workflows.runner import ExecutionRunner
+from use_cases.workflows.templates import Templates
+from use_cases.workflows.validation import WorkflowValidator
+from use_cases.workflows.workflows import Workflows
+from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.workspaces.workspaces import Workspaces
 
 log = logging.getLogger("synapscale")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import filetype
 
 from entities.errors import UnsupportedMediaType
-from use_cases.ports import ContentCheck, ContentSniffer
+from use_cases.files.ports import ContentCheck, ContentSniffer
 
 HEAD_BYTES = 8192  # what filetype inspects
 ZIP = b"PK\x03\x04"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from use_cases.ports import Encryptor
+from use_cases.shared.ports import Encryptor
 
 
 class FernetEncryptor(Encryptor):

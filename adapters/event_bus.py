@@ -18,7 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
 
 from entities.clock import utcnow
-from use_cases.ports import EventBus, Subscription
+from use_cases.shared.ports import EventBus, Subscription
 
 log = logging.getLogger(__name__)
 

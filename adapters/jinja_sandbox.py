@@ -10,7 +10,7 @@ from functools import lru_cache
 from jinja2 import TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from use_cases.ports import TemplateRenderer
+from use_cases.workflows.ports import TemplateRenderer
 
 MAX_RANGE = 10_000
 

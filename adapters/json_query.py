@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from jsonpath_ng.ext import parse
 
-from use_cases.ports import JsonQuery
+from use_cases.workflows.ports import JsonQuery
 
 
 @lru_cache(maxsize=256)

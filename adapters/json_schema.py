@@ -6,7 +6,7 @@ import threading
 
 from jsonschema import Draft202012Validator
 
-from use_cases.ports import SchemaValidator
+from use_cases.workflows.ports import SchemaValidator
 
 MAX_MESSAGES = 20
 

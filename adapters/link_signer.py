@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from use_cases.ports import LinkSigner
+from use_cases.files.ports import LinkSigner
 
 
 class SignedLinks(LinkSigner):

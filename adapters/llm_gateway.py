@@ -29,7 +29,7 @@ from adapters.model_catalogue import (
 )
 from entities.errors import UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
-from use_cases.ports import LLMGateway
+from use_cases.gateway.ports import LLMGateway
 
 DEFAULT_CONTEXT_WINDOW = 8192
 # What ChatRequest.extra may pass on; never api_key, api_base or base_url, which would let a

@@ -6,7 +6,7 @@ import ssl
 from email.message import EmailMessage
 
 from entities.errors import ServiceUnavailable
-from use_cases.ports import Mailer
+from use_cases.identity.ports import Mailer
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from prometheus_client import (
 )
 
 from entities.llm import UsageRecord
-from use_cases.ports import Metrics
+from use_cases.metrics.ports import Metrics
 
 NAMESPACE = "synapscale"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)

@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
-from use_cases.ports import OutboundHttp
+from use_cases.shared.ports import OutboundHttp
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

@@ -1,6 +1,6 @@
 import bcrypt
 
-from use_cases.ports import PasswordHasher
+from use_cases.identity.ports import PasswordHasher
 
 
 class BcryptHasher(PasswordHasher):

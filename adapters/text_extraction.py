@@ -9,7 +9,7 @@ from typing import BinaryIO
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from use_cases.ports import TextExtractor
+from use_cases.files.ports import TextExtractor
 
 log = logging.getLogger(__name__)
 

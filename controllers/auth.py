@@ -27,7 +27,7 @@ from controllers.security import (
     issue_tokens,
     session_of_refresh_token,
 )
-from use_cases.auth import ClientInfo
+from use_cases.identity.auth import ClientInfo
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and sessions")
 

@@ -12,7 +12,7 @@ from controllers.schemas.identity import AuthResultSchema, LoginSchema, UserSche
 from controllers.schemas.talks import ID, MAX_CONTENT, ExchangeSchema, MessageSchema, TalkSchema
 from controllers.security import authenticated, current_actor
 from entities.pagination import PageRequest
-from use_cases.chat import ReplyOptions
+from use_cases.chat.chat import ReplyOptions
 
 blp = Blueprint("chatai", __name__, url_prefix="/api",
                 description="ChatAI-compatible routes (same data and rules as /api/v1)")

@@ -24,7 +24,7 @@ from controllers.realtime import (
 )
 from controllers.schemas.workflows import ExecutionSchema
 from entities.errors import NotFound
-from use_cases.workflow_events import TERMINAL_EVENTS, execution_view, is_terminal_event, unpack
+from use_cases.workflows.events import TERMINAL_EVENTS, execution_view, is_terminal_event, unpack
 
 PATH = "/api/v1/ws/executions/<execution_id>"
 CLOSE_NORMAL = 1000

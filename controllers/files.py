@@ -27,8 +27,8 @@ from controllers.schemas.files import (
 from controllers.security import authenticated, current_actor
 from entities.errors import ValidationFailed
 from entities.pagination import PageRequest
-from use_cases.file_downloads import Download
-from use_cases.files import FileFilter, UploadDetails
+from use_cases.files.downloads import Download
+from use_cases.files.files import FileFilter, UploadDetails
 
 blp = Blueprint("files", __name__, url_prefix="/api/v1/files",
                 description="Files: uploads, signed downloads, versions")

@@ -29,7 +29,7 @@ from controllers.sse import (
 )
 from entities.errors import DomainError
 from entities.llm import ChatRequest, ChatResult, StreamChunk
-from use_cases.generations import Feed, StreamEvent
+from use_cases.chat.generations import Feed, StreamEvent
 
 log = logging.getLogger(__name__)
 

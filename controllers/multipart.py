@@ -18,7 +18,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from entities.errors import ValidationFailed
-from use_cases.file_ingest import too_large
+from use_cases.files.ingest import too_large
 
 READ_BYTES = 64 * 1024
 SPOOL_MEMORY_BYTES = 1024 * 1024

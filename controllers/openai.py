@@ -35,7 +35,7 @@ from controllers.schemas.openai import (
 from controllers.security import authenticated, current_actor
 from entities.errors import DomainError
 from entities.llm import ChatRequest, ChatResult, StreamChunk
-from use_cases.api_keys import is_api_key
+from use_cases.gateway.api_keys import is_api_key
 
 log = logging.getLogger("synapscale.openai")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from flask import Response, request
 
 from controllers.deps import settings
-from use_cases.generations import Feed, StreamEvent
+from use_cases.chat.generations import Feed, StreamEvent
 
 EVENT_STREAM = "text/event-stream"
 

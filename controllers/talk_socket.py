@@ -17,8 +17,8 @@ from controllers.realtime import CLOSE_NOT_FOUND, authenticate, document_socket,
 from controllers.schemas.talks import ID, MAX_CONTENT, MessageSchema
 from controllers.talks import render_event
 from entities.errors import DomainError, NotFound
-from use_cases.chat import Chat, ReplyOptions
-from use_cases.generations import Feed
+from use_cases.chat.chat import Chat, ReplyOptions
+from use_cases.chat.generations import Feed
 
 PATH = "/api/v1/ws/talks/<talk_id>"
 IDLE_WAIT_S = 1.0  # how long to wait for a client frame when no reply is being followed

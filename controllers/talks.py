@@ -37,8 +37,8 @@ from controllers.sse import (
     wants_stream,
 )
 from entities.pagination import PageRequest
-from use_cases.chat import ReplyOptions
-from use_cases.generations import Feed, StreamEvent
+from use_cases.chat.chat import ReplyOptions
+from use_cases.chat.generations import Feed, StreamEvent
 
 blp = Blueprint("talks", __name__, url_prefix="/api/v1",
                 description="Talks (conversations), messages and streaming replies")

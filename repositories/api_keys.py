@@ -8,7 +8,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from entities.api_key import ApiKey
 from repositories.mongo import MongoRepository, maybe_object_id
-from use_cases.ports import ApiKeyRepository
+from use_cases.gateway.ports import ApiKeyRepository
 
 
 def to_api_key(doc: dict) -> ApiKey:

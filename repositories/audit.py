@@ -7,7 +7,7 @@ from pymongo import ASCENDING, DESCENDING
 from entities.clock import utcnow
 from entities.pagination import Page, PageRequest
 from repositories.mongo import MongoRepository, paginate
-from use_cases.ports import AuditLog
+from use_cases.shared.ports import AuditLog
 
 
 def to_entry(doc: dict) -> dict:

@@ -16,7 +16,7 @@ from entities.pagination import Page, PageRequest
 from entities.workflow import Execution, ExecutionStatus, NodeRun, NodeStatus
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
 from repositories.workflows import dump_json, graph_from_doc, graph_to_doc, load_json
-from use_cases.ports import ExecutionRepository
+from use_cases.workflows.ports import ExecutionRepository
 
 NEVER_LEASED = datetime(1970, 1, 1, tzinfo=UTC)
 LIVE = [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value]

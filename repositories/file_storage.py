@@ -18,7 +18,7 @@ from pymongo.database import Database
 from entities.clock import utcnow
 from entities.errors import NotFound
 from repositories.mongo import maybe_object_id
-from use_cases.ports import BlobStorage
+from use_cases.files.ports import BlobStorage
 
 BUCKET = "file_blobs"
 CHUNK_BYTES = 255 * 1024  # GridFS's default chunk size

@@ -11,7 +11,7 @@ from entities.clock import utcnow
 from entities.file import File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
-from use_cases.ports import FileRepository
+from use_cases.files.ports import FileRepository
 
 CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
 

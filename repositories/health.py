@@ -2,7 +2,7 @@ import time
 
 from pymongo.database import Database
 
-from use_cases.ports import DatabaseProbe
+from use_cases.shared.ports import DatabaseProbe
 
 
 class MongoProbe(DatabaseProbe):

@@ -6,7 +6,7 @@ from pymongo import ASCENDING, ReturnDocument
 
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
-from use_cases.ports import OneTimeTokenRepository
+from use_cases.identity.ports import OneTimeTokenRepository
 
 
 class MongoOneTimeTokenRepository(MongoRepository, OneTimeTokenRepository):

@@ -6,7 +6,7 @@ from pymongo import ASCENDING
 
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
-from use_cases.ports import Mailer
+from use_cases.identity.ports import Mailer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from pymongo import ASCENDING, ReturnDocument
 from entities.clock import utcnow
 from entities.provider_key import StoredProviderKey
 from repositories.mongo import MongoRepository
-from use_cases.ports import ProviderKeyRepository
+from use_cases.gateway.ports import ProviderKeyRepository
 
 
 def to_key(doc: dict) -> StoredProviderKey:

@@ -6,7 +6,7 @@ from pymongo import ASCENDING
 from entities.clock import utcnow
 from entities.session import LoginSession
 from repositories.mongo import MongoRepository, maybe_object_id
-from use_cases.ports import SessionRepository
+from use_cases.identity.ports import SessionRepository
 
 
 def to_session(doc: dict) -> LoginSession:

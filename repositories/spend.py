@@ -7,7 +7,7 @@ from pymongo import UpdateOne
 from entities.budget import SpendIncrement, SpendScope
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
-from use_cases.ports import SpendRepository
+from use_cases.gateway.ports import SpendRepository
 
 
 def counter_id(scope: SpendScope, ref_id: str, month: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pymongo.errors import DuplicateKeyError
 
 from repositories.mongo import MongoRepository
-from use_cases.ports import StorageUsage
+from use_cases.files.ports import StorageUsage
 
 
 class MongoStorageUsage(MongoRepository, StorageUsage):

@@ -29,7 +29,7 @@ from entities.talk import (
     Talk,
 )
 from repositories.mongo import MongoRepository, maybe_object_id
-from use_cases.ports import MessageRepository, TalkFilter, TalkRepository
+from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
 
 TALK_FIELDS = ("name", "model", "system_prompt", "tags", "archived", "pinned")
 

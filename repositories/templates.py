@@ -17,7 +17,7 @@ from entities.pagination import Page, PageRequest
 from entities.workflow import Template
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
 from repositories.workflows import graph_from_doc, graph_to_doc
-from use_cases.ports import TemplateRepository
+from use_cases.workflows.ports import TemplateRepository
 
 SORTS = {
     "rating": [("rating", DESCENDING), ("ratings_count", DESCENDING), ("_id", DESCENDING)],

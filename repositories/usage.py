@@ -11,7 +11,7 @@ from pymongo.errors import BulkWriteError
 from entities.clock import utcnow
 from entities.llm import UsageRecord
 from repositories.mongo import MongoRepository
-from use_cases.ports import UsageRepository
+from use_cases.gateway.ports import UsageRepository
 
 DUPLICATE_KEY = 11000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from entities.usage_report import UsageGroup, UsageQuery, UsageReport, UsageTotals
 from repositories.mongo import MongoRepository
-from use_cases.ports import UsageStatistics
+from use_cases.analytics.ports import UsageStatistics
 
 GROUP_KEYS = {
     "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$created_at"}},

@@ -10,7 +10,7 @@ from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.user import GlobalRole, User
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
-from use_cases.ports import UserRepository
+from use_cases.identity.ports import UserRepository
 
 
 def to_user(doc: dict) -> User:

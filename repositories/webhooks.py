@@ -10,7 +10,7 @@ from pymongo.errors import BulkWriteError
 from entities.pagination import Page, PageRequest
 from entities.webhook import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
-from use_cases.ports import DeliveryRepository, WebhookRepository
+from use_cases.webhooks.ports import DeliveryRepository, WebhookRepository
 
 DELIVERY_LOG_RETENTION_S = 30 * 24 * 3600
 DUPLICATE_KEY = 11000

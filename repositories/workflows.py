@@ -16,7 +16,7 @@ from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workflow import Edge, Graph, Node, Workflow
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
-from use_cases.ports import WorkflowRepository
+from use_cases.workflows.ports import WorkflowRepository
 
 
 def dump_json(value: Any) -> str:

@@ -10,7 +10,7 @@ from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
 from repositories.mongo import MongoRepository, maybe_object_id
-from use_cases.ports import MembershipRepository, WorkspaceRepository
+from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 
 def to_workspace(doc: dict) -> Workspace:

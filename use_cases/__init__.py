@@ -1,1 +1,1 @@
-"""Application rules, one module per area. Ports (interfaces) live in use_cases.ports."""
+"""Application rules, one package per area; each area's ports.py holds the interfaces it needs."""

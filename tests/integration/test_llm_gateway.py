@@ -18,8 +18,8 @@ from repositories.mongo import connect
 from repositories.usage import MongoUsageRepository
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
-from use_cases.llm_chat import LLMChat
-from use_cases.usage_recorder import UsageRecorder
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.usage_recorder import UsageRecorder
 
 HELLO = [{"role": "user", "content": "hello there"}]
 

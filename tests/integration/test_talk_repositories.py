@@ -12,7 +12,7 @@ from entities.pagination import PageRequest
 from entities.talk import Message, MessageRole, MessageStatus, ReplyControl, Talk
 from repositories.mongo import connect
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
-from use_cases.ports import TalkFilter
+from use_cases.chat.ports import TalkFilter
 
 
 class CommandCounter(monitoring.CommandListener):

@@ -15,10 +15,10 @@ from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, Nod
 from repositories.executions import MongoExecutionRepository, node_run_to_doc
 from repositories.mongo import connect
 from tests.support.workflow_fakes import FakeHttp, RecordingBus
-from use_cases.workflow_engine import EngineLimits, WorkflowEngine
-from use_cases.workflow_events import ExecutionEvents
-from use_cases.workflow_nodes import NodeHandlers
-from use_cases.workflow_runner import ExecutionRunner
+from use_cases.workflows.engine import EngineLimits, WorkflowEngine
+from use_cases.workflows.events import ExecutionEvents
+from use_cases.workflows.nodes.handlers import NodeHandlers
+from use_cases.workflows.runner import ExecutionRunner
 
 SLOW = "https://slow.example/"
 FAST = "https://fast.example/"

@@ -5,8 +5,8 @@ import threading
 import time
 
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
-from use_cases.ports import EventBus, OutboundHttp, Subscription
-from use_cases.workflow_events import unpack
+from use_cases.shared.ports import EventBus, OutboundHttp, Subscription
+from use_cases.workflows.events import unpack
 
 
 class FakeHttp(OutboundHttp):

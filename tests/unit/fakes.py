@@ -22,28 +22,24 @@ from entities.provider_key import StoredProviderKey
 from entities.session import LoginSession
 from entities.user import GlobalRole, User
 from entities.workspace import Membership, Workspace, WorkspaceRole
-from use_cases.access import WorkspaceAccess
-from use_cases.admin import UserAdministration
-from use_cases.auth import Accounts, ClientInfo, Sessions
-from use_cases.email_verification import EmailVerification
-from use_cases.one_time_tokens import OneTimeTokens
-from use_cases.passwords import Passwords
-from use_cases.ports import (
-    AuditLog,
-    Encryptor,
-    EventBus,
+from use_cases.gateway.ports import ProviderKeyRepository
+from use_cases.gateway.provider_keys import ProviderKeys, StoredProviderCredentials
+from use_cases.identity.admin import UserAdministration
+from use_cases.identity.auth import Accounts, ClientInfo, Sessions
+from use_cases.identity.email_verification import EmailVerification
+from use_cases.identity.one_time_tokens import OneTimeTokens
+from use_cases.identity.passwords import Passwords
+from use_cases.identity.ports import (
     Mailer,
-    MembershipRepository,
     OneTimeTokenRepository,
     PasswordHasher,
-    ProviderKeyRepository,
     SessionRepository,
-    Subscription,
     UserRepository,
-    WorkspaceRepository,
 )
-from use_cases.provider_keys import ProviderKeys, StoredProviderCredentials
-from use_cases.workspaces import Workspaces
+from use_cases.shared.ports import AuditLog, Encryptor, EventBus, Subscription
+from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
+from use_cases.workspaces.workspaces import Workspaces
 
 
 def new_id() -> str:

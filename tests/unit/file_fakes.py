@@ -13,11 +13,11 @@ from entities.errors import NotFound, UnsupportedMediaType
 from entities.file import File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
 from tests.unit.fakes import FakeEventBus, Identity, new_id, page_of
-from use_cases.file_context import AttachedFiles
-from use_cases.file_downloads import FileDownloads
-from use_cases.file_ingest import FileIngest, FilePolicy
-from use_cases.files import Files
-from use_cases.ports import (
+from use_cases.chat.file_context import AttachedFiles
+from use_cases.files.downloads import FileDownloads
+from use_cases.files.files import Files
+from use_cases.files.ingest import FileIngest, FilePolicy
+from use_cases.files.ports import (
     BlobStorage,
     ContentCheck,
     ContentSniffer,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from entities.api_key import ApiKey
 from tests.unit.fakes import new_id
-from use_cases.ports import ApiKeyRepository, SpendRepository
+from use_cases.gateway.ports import ApiKeyRepository, SpendRepository
 
 
 class FakeApiKeyRepository(ApiKeyRepository):

@@ -15,18 +15,13 @@ from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage
 from entities.pagination import Page, PageRequest
 from entities.talk import IN_CONTEXT, Message, MessagePage, MessageStatus, ReplyControl, Talk
 from tests.unit.fakes import Identity
-from use_cases.chat import Chat
-from use_cases.chat_context import ContextBuilder
-from use_cases.generations import Generations
-from use_cases.ports import (
-    FileContext,
-    LLMGateway,
-    MessageRepository,
-    TalkFilter,
-    TalkRepository,
-)
-from use_cases.talk_events import TalkEvents
-from use_cases.talks import Talks
+from use_cases.chat.chat import Chat
+from use_cases.chat.context import ContextBuilder
+from use_cases.chat.events import TalkEvents
+from use_cases.chat.generations import Generations
+from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
+from use_cases.chat.talks import Talks
+from use_cases.gateway.ports import LLMGateway
 
 MODEL = "fake/model"
 VISION_MODEL = "fake/vision"

@@ -6,7 +6,7 @@ import pytest
 from entities.errors import Forbidden, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
 from tests.unit.fakes import Identity
 from tests.unit.gateway_fakes import Clock, FakeApiKeyRepository
-from use_cases.api_keys import ApiKeys, hash_secret
+from use_cases.gateway.api_keys import ApiKeys, hash_secret
 
 TTL = 5.0
 TOUCH = 60.0

@@ -11,9 +11,9 @@ from entities.llm import UsageRecord
 from entities.workspace import WorkspaceSettings
 from tests.unit.fakes import Identity
 from tests.unit.gateway_fakes import Clock, FakeApiKeyRepository, FakeSpendRepository
-from use_cases.api_keys import ApiKeys
-from use_cases.budgets import BudgetGuard, SpendCounting, spend_increments
-from use_cases.ports import UsageRepository
+from use_cases.gateway.api_keys import ApiKeys
+from use_cases.gateway.budgets import BudgetGuard, SpendCounting, spend_increments
+from use_cases.gateway.ports import UsageRepository
 
 MARCH = datetime(2026, 3, 15, 12, tzinfo=UTC)
 APRIL = datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC)

@@ -25,8 +25,8 @@ from tests.unit.talk_fakes import (
     FakeMessageRepository,
     TalkWorld,
 )
-from use_cases.chat import ReplyOptions
-from use_cases.generations import Generation, Generations, StoredFeed, message_topic
+from use_cases.chat.chat import ReplyOptions
+from use_cases.chat.generations import Generation, Generations, StoredFeed, message_topic
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from adapters.text_extraction import DocumentText
 from entities.errors import NotFound
 from tests.support.file_samples import office_zip, pdf_with_text, png_bytes
 from tests.unit.file_fakes import FileWorld
-from use_cases.file_ingest import FileIngest, FilePolicy
-from use_cases.files import Files, UploadDetails
+from use_cases.files.files import Files, UploadDetails
+from use_cases.files.ingest import FileIngest, FilePolicy
 
 
 class RealTypesWorld(FileWorld):

@@ -13,7 +13,7 @@ from entities.errors import (
 )
 from entities.workspace import WorkspaceRole
 from tests.unit.file_fakes import FileWorld
-from use_cases.files import UploadDetails
+from use_cases.files.files import UploadDetails
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -13,9 +13,9 @@ from entities.llm import (
     StreamChunk,
     Usage,
 )
-from use_cases.llm_chat import LLMChat
-from use_cases.ports import LLMGateway, ProviderCredentials, UsageRepository
-from use_cases.usage_recorder import UsageRecorder
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
+from use_cases.gateway.usage_recorder import UsageRecorder
 
 WORKSPACE_KEY = ProviderCredential("openai", "sk-ws")
 

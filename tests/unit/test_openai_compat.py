@@ -15,12 +15,13 @@ from tests.unit.test_llm_chat import (
     FakeUsageRepository,
     hello,
 )
-from use_cases.llm_chat import LLMChat
-from use_cases.metering import MeteredEvents, MeteredUsageRecorder
-from use_cases.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
-from use_cases.ports import Metrics, ProviderCredentials
-from use_cases.usage_recorder import UsageRecorder
-from use_cases.workflow_events import ExecutionEvents
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
+from use_cases.gateway.ports import ProviderCredentials
+from use_cases.gateway.usage_recorder import UsageRecorder
+from use_cases.metrics.metering import MeteredEvents, MeteredUsageRecorder
+from use_cases.metrics.ports import Metrics
+from use_cases.workflows.events import ExecutionEvents
 
 KEY_ACTOR = Actor("creator", api_key_id="key-1", api_key_workspace_id="ws-key")
 

@@ -5,8 +5,8 @@ import pytest
 from entities.clock import utcnow
 from entities.errors import InvalidCredentials, ValidationFailed
 from tests.unit.fakes import Identity
-from use_cases.auth import ClientInfo
-from use_cases.one_time_tokens import PASSWORD_RESET
+from use_cases.identity.auth import ClientInfo
+from use_cases.identity.one_time_tokens import PASSWORD_RESET
 
 CLIENT = ClientInfo(ip="10.0.0.1")
 

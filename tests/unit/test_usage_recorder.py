@@ -7,8 +7,8 @@ import time
 import pytest
 
 from entities.llm import UsageRecord
-from use_cases.ports import UsageRepository
-from use_cases.usage_recorder import UsageRecorder
+from use_cases.gateway.ports import UsageRepository
+from use_cases.gateway.usage_recorder import UsageRecorder
 
 
 class FakeUsageRepository(UsageRepository):

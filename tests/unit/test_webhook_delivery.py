@@ -10,9 +10,10 @@ from entities.clock import utcnow
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
 from entities.pagination import Page
 from entities.webhook import Delivery, DeliveryStatus, RetryPolicy, Webhook
-from use_cases.ports import DeliveryRepository, Encryptor, EventBus, OutboundHttp, WebhookRepository
-from use_cases.webhook_delivery import WebhookDispatcher
-from use_cases.webhooks import WebhookFanout
+from use_cases.shared.ports import Encryptor, EventBus, OutboundHttp
+from use_cases.webhooks.delivery import WebhookDispatcher
+from use_cases.webhooks.ports import DeliveryRepository, WebhookRepository
+from use_cases.webhooks.webhooks import WebhookFanout
 
 
 class FakeWebhooks(WebhookRepository):

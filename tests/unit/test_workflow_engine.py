@@ -12,10 +12,10 @@ from entities.errors import NotFound, UpstreamError
 from entities.llm import ChatResult, StreamChunk, Usage
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
 from tests.support.workflow_fakes import FakeHttp
-from use_cases.llm_chat import LLMChat
-from use_cases.ports import FileTexts, LLMGateway, ProviderCredentials, UsageRepository
-from use_cases.usage_recorder import UsageRecorder
-from use_cases.workflow_engine import (
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
+from use_cases.gateway.usage_recorder import UsageRecorder
+from use_cases.workflows.engine import (
     CANCEL,
     GO_ON,
     EngineLimits,
@@ -23,7 +23,8 @@ from use_cases.workflow_engine import (
     WorkflowEngine,
     prepare_node_runs,
 )
-from use_cases.workflow_nodes import NodeHandlers
+from use_cases.workflows.nodes.handlers import NodeHandlers
+from use_cases.workflows.ports import FileTexts
 
 # --- fakes --------------------------------------------------------------------------------------
 

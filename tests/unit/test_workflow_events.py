@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from entities.workflow import Execution, ExecutionStatus, Graph, NodeRun, NodeStatus
 from tests.support.workflow_fakes import RecordingBus
-from use_cases.workflow_events import ExecutionEvents, node_event, unpack
+from use_cases.workflows.events import ExecutionEvents, node_event, unpack
 
 
 def finished(status: ExecutionStatus) -> Execution:

@@ -1,0 +1,367 @@
+"""Sending a message in a talk and getting the model's reply, whole or streamed.
+
+Nothing the user typed is lost: their message is stored before the model is called, and a
+reply that fails is stored too, with status `failed` and its error. Checks that can refuse a
+request (access, budget, model, attached files, context size) all run before anything is
+stored.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from entities.errors import Conflict, DomainError, NotFound, UpstreamError, ValidationFailed
+from entities.llm import ChatRequest, ChatResult, UsageRecord
+from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
+from use_cases.chat.context import ContextBuilder, user_turn
+from use_cases.chat.events import TalkEvents
+from use_cases.chat.generations import (
+    Feed,
+    Generation,
+    Generations,
+    Progress,
+    StoredFeed,
+    message_topic,
+    settle_if_abandoned,
+    terminal_event,
+)
+from use_cases.chat.ports import MessageRepository
+from use_cases.chat.talks import WRITE, Talks
+from use_cases.gateway.ports import LLMGateway, ProviderCredentials
+from use_cases.gateway.usage_recorder import UsageRecorder
+from use_cases.shared.ports import EventBus
+from use_cases.workspaces.ports import WorkspaceRepository
+
+log = logging.getLogger(__name__)
+
+BudgetGuard = Callable[[str, "str | None"], None]  # (workspace_id, api_key_id); BudgetExceeded
+STOP_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ReplyOptions:
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    user_message: Message
+    assistant_message: Message
+
+
+@dataclass
+class _Job:
+    """A reply to produce, everything about it decided."""
+
+    talk: Talk
+    user_id: str
+    model: str
+    request: ChatRequest
+    parent: Message | None = None
+    prompt: list[dict] = field(default_factory=list)
+    unannounced: list[Message] = field(default_factory=list)  # message.created still to send
+
+
+class Chat:
+    def __init__(self, talks: Talks, messages: MessageRepository,
+                 workspaces: WorkspaceRepository, gateway: LLMGateway, context: ContextBuilder,
+                 usage: UsageRecorder, generations: Generations, events: EventBus | None = None,
+                 credentials: ProviderCredentials | None = None,
+                 budget_guard: BudgetGuard | None = None, flush_interval: float = 0.25):
+        self.talks = talks
+        self.messages = messages
+        self.workspaces = workspaces
+        self.gateway = gateway
+        self.context = context
+        self.usage = usage
+        self.generations = generations
+        self.bus = events
+        self.events = TalkEvents(events)
+        self.credentials = credentials
+        self.budget_guard = budget_guard
+        self.flush_interval = flush_interval
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def send(self, user_id: str, talk_id: str, content: str, options: ReplyOptions = ReplyOptions(),
+             file_ids: list[str] | None = None) -> Exchange:
+        """The reply in full. A failed reply is stored, then its error is raised (details carry
+        both message ids)."""
+        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids)
+        return Exchange(user_message, self._complete(job))
+
+    def send_streaming(self, user_id: str, talk_id: str, content: str,
+                       options: ReplyOptions = ReplyOptions(),
+                       file_ids: list[str] | None = None) -> tuple[Message, Generation]:
+        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids,
+                                               announce=False)
+        return user_message, self._start(job)
+
+    def regenerate(self, user_id: str, talk_id: str, message_id: str,
+                   options: ReplyOptions = ReplyOptions(), stream: bool = False):
+        """A new reply to the user message `message_id` answered; the old reply is kept as
+        `superseded`. An Exchange, or (user message, Generation) when streaming."""
+        talk = self.talks.visible(user_id, talk_id, WRITE)
+        old = self.messages.get(message_id, talk.id)
+        if old is None:
+            raise NotFound("Message not found")
+        if old.role is not MessageRole.ASSISTANT or not old.parent_id:
+            raise ValidationFailed("Only an assistant reply can be regenerated",
+                                   {"message_id": ["Not an assistant reply."]})
+        parent = self.messages.get(old.parent_id, talk.id)
+        if parent is None:
+            raise NotFound("The message this reply answered no longer exists")
+        job = self._job(user_id, talk, options, file_ids=[], new_turn=None, up_to=parent.id)
+        job.parent = parent
+        self.messages.update(old.id, status=MessageStatus.SUPERSEDED)
+        if stream:
+            return parent, self._start(job)
+        return Exchange(parent, self._complete(job))
+
+    # --- stopping and following -------------------------------------------------------------
+
+    def stop(self, user_id: str, talk_id: str, wait: bool = True) -> list[Message]:
+        """Asks the talk's streaming replies to stop (whichever process generates them) and,
+        with `wait`, returns them once stored as `stopped`."""
+        self.talks.visible(user_id, talk_id, WRITE)
+        ids = self.messages.request_stop(talk_id)
+        for message_id in ids:
+            generation = self.generations.get(message_id)
+            if generation is not None:
+                generation.stop_requested.set()
+        if not wait:
+            return []
+        deadline = time.monotonic() + STOP_WAIT_S
+        return [self._wait_final(talk_id, message_id, deadline) for message_id in ids]
+
+    def follow(self, user_id: str, talk_id: str, message_id: str) -> Feed:
+        """Replays a reply from its start and follows it live until it ends."""
+        self.talks.visible(user_id, talk_id)
+        message = self.messages.get(message_id, talk_id)
+        if message is None:
+            raise NotFound("Message not found")
+        generation = self.generations.get(message_id)
+        if generation is not None:
+            return generation.follow()
+        if self.bus is None:
+            raise ValidationFailed("Following a reply needs the event bus")
+        return StoredFeed(self.messages, self.bus, message)
+
+    # --- preparing --------------------------------------------------------------------------
+
+    def _new_exchange(self, user_id: str, talk_id: str, content: str, options: ReplyOptions,
+                      file_ids: list[str] | None, announce: bool = True) -> tuple[_Job, Message]:
+        """`announce` False: the user message's event waits for the reply's first text, so that
+        publishing it does not delay the reply."""
+        if not content or not content.strip():
+            raise ValidationFailed("The message is empty", {"content": ["Must not be blank."]})
+        talk = self.talks.visible(user_id, talk_id, WRITE)
+        file_ids = list(dict.fromkeys(file_ids or []))
+        job = self._job(user_id, talk, options, file_ids, new_turn=content, up_to=None)
+        user_message = self._add(Message(
+            id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=user_id,
+            role=MessageRole.USER, content=content, file_ids=file_ids), announce=announce)
+        self.talks.name_if_unnamed(talk, content)
+        job.parent = user_message
+        if not announce:
+            job.unannounced.append(user_message)
+        return job, user_message
+
+    def _job(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
+             new_turn: str | None, up_to: str | None) -> _Job:
+        self._ensure_idle(talk)
+        workspace = self.workspaces.get(talk.workspace_id)
+        if workspace is None:
+            raise NotFound("Talk not found")
+        if self.budget_guard is not None:
+            self.budget_guard(talk.workspace_id, None)
+        credentials = self.credentials.for_workspace(talk.workspace_id) if self.credentials else {}
+        model = (options.model or talk.model or workspace.settings.default_model
+                 or self.gateway.default_model(credentials))
+        known = {info.id: info for info in self.gateway.models(credentials)}
+        if model not in known:
+            raise ValidationFailed(f"Unknown model '{model}'", {"model": ["Unknown model."]})
+        vision = known[model].supports_vision
+        turn = None
+        if new_turn is not None:
+            parts = self.context.file_parts(user_id, talk.workspace_id, file_ids, vision)
+            turn = user_turn(new_turn, parts)
+        system = "\n\n".join(p for p in (workspace.settings.system_prompt, talk.system_prompt) if p)
+        prompt = self.context.build(talk, system or None, model, options.max_tokens, vision,
+                                    up_to, turn)
+        request = ChatRequest(messages=prompt, model=model, temperature=options.temperature,
+                              max_tokens=options.max_tokens, credentials=credentials)
+        return _Job(talk, user_id, model, request, prompt=prompt)
+
+    def _ensure_idle(self, talk: Talk) -> None:
+        for message in self.messages.streaming(talk.id):
+            if settle_if_abandoned(self.messages, message).status is MessageStatus.STREAMING:
+                raise Conflict("A reply is still being generated in this talk; stop it first",
+                               {"message_id": message.id})
+
+    # --- producing a reply ------------------------------------------------------------------
+
+    def _complete(self, job: _Job) -> Message:
+        started = time.perf_counter()
+        try:
+            result = self.gateway.complete(job.request)
+        except Exception as raised:
+            exc = _as_domain_error(raised)
+            failed = self._add(self._reply(job, MessageStatus.FAILED, error=exc))
+            self._record_usage(job, None, exc, started)
+            exc.details = {**exc.details, "user_message_id": job.parent.id,
+                           "assistant_message_id": failed.id}
+            raise exc from None if exc is raised else raised
+        self._record_usage(job, result, None, started)
+        return self._add(self._reply(job, MessageStatus.COMPLETE, result=result))
+
+    def _start(self, job: _Job) -> Generation:
+        placeholder = self._add(self._reply(job, MessageStatus.STREAMING), announce=False)
+        generation = Generation(placeholder)
+        try:
+            self.generations.start(generation, lambda g: self._generate(job, g))
+        except DomainError as exc:
+            self._finish(job, generation, MessageStatus.FAILED, error=exc)
+            raise
+        return generation
+
+    def _generate(self, job: _Job, generation: Generation) -> None:
+        """Runs in the pool: streams the reply, saving progress, until it ends or is stopped."""
+        progress = Progress(self.messages, self.bus, generation.message.id, self.flush_interval)
+        started = time.perf_counter()
+        result: ChatResult | None = None
+        stopped = False
+        try:
+            chunks = self.gateway.stream(job.request)
+            try:
+                for chunk in chunks:
+                    if chunk.result is not None:
+                        result = chunk.result
+                    elif chunk.delta:
+                        generation.add_delta(chunk.delta)
+                        self._announce(job)
+                        stop_asked = progress.update(generation)
+                        if stop_asked or generation.stop_requested.is_set():
+                            stopped = True
+                            break
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()  # a stopped reply: hang up on the provider
+        except Exception as raised:
+            error = _as_domain_error(raised)
+            self._finish(job, generation, MessageStatus.FAILED, error=error, started=started)
+            return
+        if stopped:
+            self._finish(job, generation, MessageStatus.STOPPED, started=started)
+        elif result is None:
+            error = UpstreamError("The model provider ended the reply without finishing it")
+            self._finish(job, generation, MessageStatus.FAILED, error=error, started=started)
+        else:
+            self._finish(job, generation, MessageStatus.COMPLETE, result=result, started=started)
+
+    def _finish(self, job: _Job, generation: Generation, status: MessageStatus,
+                result: ChatResult | None = None, error: DomainError | None = None,
+                started: float | None = None) -> None:
+        """Stores the reply's end, tells every follower, records its usage."""
+        reply = self._reply(job, status, result=result, error=error)
+        content = result.content if result is not None else generation.content
+        usage = reply.usage
+        if status is MessageStatus.STOPPED:
+            usage = self._estimated_usage(job, content)
+        changes = dict(content=content, status=status, model=reply.model, usage=usage,
+                       latency_ms=reply.latency_ms, error=reply.error, error_code=reply.error_code)
+        final = replace(generation.message, **changes)
+        try:
+            final = self.messages.update(generation.message.id, **changes) or final
+            if self.bus is not None:
+                self.bus.publish(message_topic(final.id), {"type": "done", "status": status.value})
+        except Exception:
+            log.exception("could not store the end of a streaming reply")
+        generation.finish(terminal_event(final))
+        if started is not None:
+            self._record_usage(job, result, error, started, usage if result is None else None)
+        self._announce(job)
+        self.events.message_created(final)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _reply(self, job: _Job, status: MessageStatus, result: ChatResult | None = None,
+               error: DomainError | None = None) -> Message:
+        usage = None
+        if result is not None:
+            usage = MessageUsage(result.usage.prompt_tokens, result.usage.completion_tokens,
+                                 result.usage.cost_usd)
+        return Message(
+            id="", talk_id=job.talk.id, workspace_id=job.talk.workspace_id, user_id=job.user_id,
+            role=MessageRole.ASSISTANT, content=result.content if result else "", status=status,
+            model=result.model if result else job.model,
+            parent_id=job.parent.id if job.parent else None, usage=usage,
+            latency_ms=result.latency_ms if result else None,
+            error=error.message if error else None, error_code=error.code if error else None)
+
+    def _add(self, message: Message, announce: bool = True) -> Message:
+        stored = self.messages.add(message)
+        if announce:
+            self.events.message_created(stored)
+        return stored
+
+    def _announce(self, job: _Job) -> None:
+        while job.unannounced:
+            self.events.message_created(job.unannounced.pop(0))
+
+    def _estimated_usage(self, job: _Job, content: str) -> MessageUsage:
+        """A stopped reply has no usage from the provider: count it, and price it from the
+        catalogue, so that budgets still see it."""
+        prompt = self.gateway.count_tokens(job.model, job.prompt)
+        completion = self.gateway.count_tokens(job.model, [{"role": "assistant",
+                                                            "content": content}]) if content else 0
+        info = next((m for m in self.gateway.models(job.request.credentials) if m.id == job.model),
+                    None)
+        cost = 0.0
+        if info is not None:
+            cost = (prompt * (info.input_cost_per_token or 0.0)
+                    + completion * (info.output_cost_per_token or 0.0))
+        return MessageUsage(prompt, completion, cost)
+
+    def _record_usage(self, job: _Job, result: ChatResult | None, error: DomainError | None,
+                      started: float, estimated: MessageUsage | None = None) -> None:
+        record = UsageRecord(
+            workspace_id=job.talk.workspace_id, user_id=job.user_id, model=job.model,
+            provider=job.model.split("/", 1)[0], status="error" if error else "success",
+            source="talk", talk_id=job.talk.id,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            error=error.code if error else None)
+        if result is not None:
+            record = replace(record, model=result.model, provider=result.provider,
+                             prompt_tokens=result.usage.prompt_tokens,
+                             completion_tokens=result.usage.completion_tokens,
+                             cost_usd=result.usage.cost_usd, latency_ms=result.latency_ms,
+                             ttft_ms=result.ttft_ms)
+        elif estimated is not None:
+            record = replace(record, prompt_tokens=estimated.prompt_tokens,
+                             completion_tokens=estimated.completion_tokens,
+                             cost_usd=estimated.cost_usd)
+        self.usage.record(record)
+
+    def _wait_final(self, talk_id: str, message_id: str, deadline: float) -> Message | None:
+        generation = self.generations.get(message_id)
+        if generation is not None:
+            generation.finished.wait(max(0.0, deadline - time.monotonic()))
+        while True:
+            message = self.messages.get(message_id, talk_id)
+            if message is None or message.status.is_final or time.monotonic() >= deadline:
+                return message
+            time.sleep(0.1)
+
+
+def _as_domain_error(error: Exception) -> DomainError:
+    """The gateway raises domain errors; anything else is a provider failure, never a 500."""
+    if isinstance(error, DomainError):
+        return error
+    log.error("unexpected error from the model gateway", exc_info=error)
+    return UpstreamError("The model provider failed")

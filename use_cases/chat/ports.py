@@ -1,0 +1,122 @@
+"""Interfaces the chat use cases need: talks, messages and the content of attached files.
+
+Real implementations live in repositories/ and adapters/; unit tests use in-memory fakes.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from entities.pagination import Page, PageRequest
+from entities.talk import Message, MessagePage, ReplyControl, Talk
+
+
+@dataclass(frozen=True)
+class TalkFilter:
+    """Which of a user's talks to list: `workspace_ids` None means every workspace."""
+
+    user_id: str
+    workspace_ids: list[str] | None = None
+    name_contains: str | None = None
+    archived: bool | None = False  # None: archived or not
+    deleted: bool = False
+
+
+class TalkRepository(ABC):
+    @abstractmethod
+    def add(self, talk: Talk) -> Talk: ...
+
+    @abstractmethod
+    def get(self, talk_id: str, user_id: str, include_deleted: bool = False) -> Talk | None:
+        """The talk if it belongs to `user_id` (anyone else's talk is simply not found)."""
+
+    @abstractmethod
+    def get_many(self, talk_ids: list[str], user_id: str) -> list[Talk]: ...
+
+    @abstractmethod
+    def update(self, talk_id: str, user_id: str, **changes) -> Talk | None: ...
+
+    @abstractmethod
+    def set_deleted(self, talk_id: str, user_id: str, deleted: bool) -> Talk | None: ...
+
+    @abstractmethod
+    def list(self, query: TalkFilter, page: PageRequest) -> Page[Talk]:
+        """Pinned first, then newest activity first; items and total in one round trip."""
+
+    @abstractmethod
+    def name_if_unnamed(self, talk_id: str, name: str) -> None:
+        """Sets the name only while the talk has none (first exchange wins, races are safe)."""
+
+    @abstractmethod
+    def record_messages(self, talk_id: str, added: int, at: datetime) -> None:
+        """Counts `added` messages (negative: removed) and moves the talk's activity to `at`.
+        (MessageRepository.add counts the messages it adds itself.)"""
+
+    @abstractmethod
+    def search_names(self, query: TalkFilter, text: str, skip: int,
+                     limit: int) -> tuple[list[Talk], int]:
+        """Live talks whose name contains `text`, newest activity first, and their total."""
+
+    @abstractmethod
+    def deleted_ids(self, user_id: str) -> list[str]: ...
+
+
+class MessageRepository(ABC):
+    @abstractmethod
+    def add(self, message: Message) -> Message:
+        """Stores the message as the newest of its talk, and counts it on the talk."""
+
+    @abstractmethod
+    def get(self, message_id: str, talk_id: str) -> Message | None:
+        """A live message of that talk."""
+
+    @abstractmethod
+    def page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
+        """Live messages older than message `before` (None: the newest), oldest first."""
+
+    @abstractmethod
+    def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
+        """Of the last `limit` live messages up to and including message `up_to` (None: the
+        newest), those the model sees again (IN_CONTEXT statuses), oldest first."""
+
+    @abstractmethod
+    def all(self, talk_id: str) -> Iterator[Message]:
+        """Every live message of the talk, oldest first."""
+
+    @abstractmethod
+    def update(self, message_id: str, **changes) -> Message | None: ...
+
+    @abstractmethod
+    def save_progress(self, message_id: str, content: str) -> ReplyControl:
+        """Stores a streaming reply's text so far; says whether a stop was requested and
+        whether anyone follows the reply from elsewhere."""
+
+    @abstractmethod
+    def add_follower(self, message_id: str, count: int) -> None:
+        """Counts (count=1) or uncounts (count=-1) a follower of a streaming reply."""
+
+    @abstractmethod
+    def request_stop(self, talk_id: str) -> list[str]:
+        """Flags the talk's streaming replies to stop; their ids."""
+
+    @abstractmethod
+    def streaming(self, talk_id: str) -> list[Message]: ...
+
+    @abstractmethod
+    def set_deleted(self, message_id: str, talk_id: str) -> bool: ...
+
+    @abstractmethod
+    def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,
+               limit: int) -> tuple[list[Message], int]:
+        """Live messages containing `text`, newest first, and their total."""
+
+
+class FileContext(ABC):
+    """What attached files add to a message for the model."""
+
+    @abstractmethod
+    def for_message(self, user_id: str, workspace_id: str, file_ids: list[str]) -> list[dict]:
+        """OpenAI content parts ({"type": "text", "text": ...}) carrying the files' contents;
+        NotFound for a file the user may not read."""

@@ -1,0 +1,219 @@
+"""Talks: create, read, change, delete and restore, list, search, export.
+
+A talk is private to the user who created it: anyone else (even an admin of its workspace) is
+told it does not exist. Its owner also needs to still be a member of its workspace: viewers
+read, members write.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from entities.clock import utcnow
+from entities.errors import NotFound, ValidationFailed
+from entities.pagination import Page, PageRequest
+from entities.talk import (
+    Message,
+    MessagePage,
+    MessageStatus,
+    SearchHit,
+    Talk,
+    message_as_dict,
+    snippet_around,
+    talk_as_dict,
+    title_from,
+)
+from entities.workspace import WorkspaceRole
+from use_cases.chat.events import TalkEvents
+from use_cases.chat.generations import settle_if_abandoned
+from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
+from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.workspaces.ports import WorkspaceRepository
+
+READ = WorkspaceRole.VIEWER
+WRITE = WorkspaceRole.MEMBER
+MAX_WORKSPACES = 1000  # a user's workspaces considered by "all my talks"
+EXPORT_FORMATS = ("json", "markdown")
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    content_type: str
+    body: str
+
+
+class Talks:
+    def __init__(self, talks: TalkRepository, messages: MessageRepository,
+                 workspaces: WorkspaceRepository, access: WorkspaceAccess,
+                 events: TalkEvents | None = None,
+                 model_ids: Callable[[], Iterable[str]] | None = None):
+        self.talks = talks
+        self.messages = messages
+        self.workspaces = workspaces
+        self.access = access
+        self.events = events or TalkEvents(None)
+        self.model_ids = model_ids  # the catalogue, to refuse a model that does not exist
+
+    # --- one talk ---------------------------------------------------------------------------
+
+    def visible(self, user_id: str, talk_id: str, minimum: WorkspaceRole = READ,
+                include_deleted: bool = False) -> Talk:
+        talk = self.talks.get(talk_id, user_id, include_deleted)
+        if talk is None:
+            raise NotFound("Talk not found")
+        try:
+            self.access.require(user_id, talk.workspace_id, minimum)
+        except NotFound:
+            raise NotFound("Talk not found") from None
+        return talk
+
+    def create(self, user_id: str, workspace_id: str | None, name: str = "",
+               model: str | None = None, system_prompt: str | None = None,
+               tags: list[str] | None = None) -> Talk:
+        membership = self.access.require(user_id, workspace_id, WRITE)
+        self._check_model(model)
+        now = utcnow()
+        talk = self.talks.add(Talk(
+            id="", workspace_id=membership.workspace_id, user_id=user_id, name=(name or "").strip(),
+            model=model or None, system_prompt=system_prompt or None, tags=_tags(tags),
+            created_at=now, updated_at=now))
+        self.events.talk_created(talk)
+        return talk
+
+    def update(self, user_id: str, talk_id: str, **changes) -> Talk:
+        self.visible(user_id, talk_id, WRITE)
+        if "model" in changes:
+            self._check_model(changes["model"])
+        if "tags" in changes:
+            changes["tags"] = _tags(changes["tags"])
+        if "name" in changes:
+            changes["name"] = (changes["name"] or "").strip()
+        talk = self.talks.update(talk_id, user_id, **changes) if changes else None
+        return talk or self.visible(user_id, talk_id)
+
+    def delete(self, user_id: str, talk_id: str) -> None:
+        self.visible(user_id, talk_id, WRITE)
+        self.talks.set_deleted(talk_id, user_id, True)
+
+    def restore(self, user_id: str, talk_id: str) -> Talk:
+        self.visible(user_id, talk_id, WRITE, include_deleted=True)
+        talk = self.talks.set_deleted(talk_id, user_id, False)
+        if talk is None:
+            raise NotFound("Talk not found")
+        return talk
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def messages_page(self, user_id: str, talk_id: str, limit: int,
+                      before: str | None) -> MessagePage:
+        talk = self.visible(user_id, talk_id)
+        page = self.messages.page(talk, limit, before)
+        return MessagePage(self._settled(page.items), page.has_more)
+
+    def all_messages(self, user_id: str, talk_id: str) -> list[Message]:
+        self.visible(user_id, talk_id)
+        return self._settled(self.messages.all(talk_id))
+
+    def delete_message(self, user_id: str, talk_id: str, message_id: str) -> None:
+        self.visible(user_id, talk_id, WRITE)
+        if not self.messages.set_deleted(message_id, talk_id):
+            raise NotFound("Message not found")
+        self.talks.record_messages(talk_id, -1, utcnow())
+
+    def name_if_unnamed(self, talk: Talk, first_message: str) -> None:
+        if not talk.name:
+            self.talks.name_if_unnamed(talk.id, title_from(first_message))
+
+    # --- many talks -------------------------------------------------------------------------
+
+    def list(self, user_id: str, workspace_id: str | None, page: PageRequest,
+             name_contains: str | None = None, archived: bool | None = False,
+             deleted: bool = False) -> Page[Talk]:
+        query = TalkFilter(user_id, self._workspace_ids(user_id, workspace_id),
+                           name_contains or None, archived, deleted)
+        return self.talks.list(query, page)
+
+    def search(self, user_id: str, text: str, workspace_id: str | None,
+               page: PageRequest) -> Page[SearchHit]:
+        """Talk names first (newest activity first), then messages (newest first), as one list."""
+        text = " ".join(text.split())
+        if not text:
+            raise ValidationFailed("Nothing to search for", {"q": ["Must not be blank."]})
+        query = TalkFilter(user_id, self._workspace_ids(user_id, workspace_id), archived=None)
+        talks, talk_total = self.talks.search_names(query, text, page.skip, page.size)
+        hits = [SearchHit(talk.id, talk.name, None, snippet_around(talk.name, text),
+                          talk.last_message_at or talk.created_at) for talk in talks]
+        room = page.size - len(hits)
+        skip = max(0, page.skip - talk_total)
+        messages, message_total = self.messages.search(
+            query, text, self.talks.deleted_ids(user_id), skip, max(room, 1))
+        if room > 0 and messages:
+            names = {talk.id: talk.name for talk in
+                     self.talks.get_many(list({m.talk_id for m in messages}), user_id)}
+            hits += [SearchHit(m.talk_id, names.get(m.talk_id, ""), m.id,
+                               snippet_around(m.content, text), m.created_at)
+                     for m in messages[:room]]
+        return Page(hits, page.page, page.size, talk_total + message_total)
+
+    def export(self, user_id: str, talk_id: str, fmt: str) -> Export:
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationFailed("Unknown export format", {"format": list(EXPORT_FORMATS)})
+        talk = self.visible(user_id, talk_id)
+        messages = self._settled(self.messages.all(talk_id))
+        stem = _slug(talk.name) or "talk"
+        if fmt == "json":
+            body = json.dumps({"talk": talk_as_dict(talk), "exported_at": utcnow().isoformat(),
+                               "messages": [message_as_dict(m) for m in messages]},
+                              ensure_ascii=False, indent=2)
+            return Export(f"{stem}-{talk.id}.json", "application/json", body)
+        return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
+                      _markdown(talk, messages))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _workspace_ids(self, user_id: str, workspace_id: str | None) -> list[str]:
+        if workspace_id:
+            return [self.access.require(user_id, workspace_id, READ).workspace_id]
+        mine = self.workspaces.list_for_user(user_id, PageRequest(1, MAX_WORKSPACES))
+        return [workspace.id for workspace, _role in mine.items]
+
+    def _settled(self, messages: Iterable[Message]) -> list[Message]:
+        """Replies whose worker died mid-stream read as failed, followed or not."""
+        return [settle_if_abandoned(self.messages, message) for message in messages]
+
+    def _check_model(self, model: str | None) -> None:
+        if model and self.model_ids is not None and model not in set(self.model_ids()):
+            raise ValidationFailed(f"Unknown model '{model}'", {"model": ["Unknown model."]})
+
+
+def _tags(tags: Iterable[str] | None) -> list[str]:
+    return list(dict.fromkeys(tag.strip() for tag in tags or () if tag.strip()))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50]
+
+
+def _markdown(talk: Talk, messages: list[Message]) -> str:
+    lines = [f"# {talk.name or 'Untitled talk'}", ""]
+    details = [f"- Talk: `{talk.id}`"]
+    if talk.model:
+        details.append(f"- Model: {talk.model}")
+    if talk.tags:
+        details.append("- Tags: " + ", ".join(talk.tags))
+    if talk.system_prompt:
+        details.append(f"- System prompt: {talk.system_prompt}")
+    details.append(f"- Exported: {utcnow().isoformat()}")
+    lines += [*details, ""]
+    for message in messages:
+        heading = message.role.value.capitalize()
+        if message.model and message.role.value == "assistant":
+            heading += f" ({message.model})"
+        if message.status is not MessageStatus.COMPLETE:
+            heading += f" [{message.status.value}]"
+        when = message.created_at.isoformat() if message.created_at else ""
+        lines += [f"## {heading} — {when}", "", message.content or f"_{message.error or ''}_", ""]
+    return "\n".join(lines)

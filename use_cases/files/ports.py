@@ -1,0 +1,113 @@
+"""Interfaces the file use cases need: metadata, bytes, storage quotas, content checks,
+signed links and text extraction.
+
+Real implementations live in repositories/ and adapters/; unit tests use in-memory fakes.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from datetime import datetime
+from typing import BinaryIO
+
+from entities.file import File, FileQuery, FileVersion
+from entities.pagination import Page, PageRequest
+
+
+class FileRepository(ABC):
+    """File metadata; the bytes of every version live in BlobStorage."""
+
+    @abstractmethod
+    def add(self, file: File) -> File: ...
+
+    @abstractmethod
+    def get(self, file_id: str, include_deleted: bool = False) -> File | None: ...
+
+    @abstractmethod
+    def search(self, query: FileQuery, page: PageRequest) -> Page[File]:
+        """Newest first."""
+
+    @abstractmethod
+    def update(self, file_id: str, **changes) -> File | None:
+        """Changes a live file's metadata."""
+
+    @abstractmethod
+    def add_version(self, file_id: str, expected_version: int, version: FileVersion) -> File | None:
+        """Makes `version` current if the live file is still at `expected_version`, else None."""
+
+    @abstractmethod
+    def set_deleted(self, file_id: str, deleted_at: datetime | None) -> File | None: ...
+
+    @abstractmethod
+    def deleted_before(self, cutoff: datetime, limit: int) -> list[File]:
+        """Files deleted at or before `cutoff`."""
+
+    @abstractmethod
+    def remove(self, file_id: str) -> bool:
+        """True only for the one caller that removed it, so its bytes are released once."""
+
+
+class BlobStorage(ABC):
+    """The bytes of files, written and read in chunks (never whole in memory)."""
+
+    @abstractmethod
+    def save(self, chunks: Iterable[bytes], filename: str) -> str:
+        """Stores the chunks and returns the blob id; if iterating them raises, nothing stays."""
+
+    @abstractmethod
+    def open(self, blob_id: str) -> BinaryIO:
+        """A readable, seekable stream of the blob; NotFound when it is gone."""
+
+    @abstractmethod
+    def delete(self, blob_id: str) -> None:
+        """Removes the blob; nothing happens when it is already gone."""
+
+
+class StorageUsage(ABC):
+    """Bytes stored per workspace, kept as a counter so quota checks cost one lookup."""
+
+    @abstractmethod
+    def used(self, workspace_id: str) -> int: ...
+
+    @abstractmethod
+    def reserve(self, workspace_id: str, nbytes: int, quota: int) -> bool:
+        """Atomically adds `nbytes` unless the total would pass `quota`; False then."""
+
+    @abstractmethod
+    def release(self, workspace_id: str, nbytes: int) -> None: ...
+
+
+class ContentCheck(ABC):
+    """Checks, chunk by chunk, that uploaded bytes really are of the type their name claims."""
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> None:
+        """Raises UnsupportedMediaType as soon as the bytes cannot be of the claimed type."""
+
+    @abstractmethod
+    def finish(self) -> str:
+        """The content type to store; UnsupportedMediaType if the whole content does not match."""
+
+
+class ContentSniffer(ABC):
+    @abstractmethod
+    def check(self, extension: str) -> ContentCheck:
+        """A fresh check for content named with `extension` ('.pdf')."""
+
+
+class LinkSigner(ABC):
+    @abstractmethod
+    def sign(self, payload: dict) -> str: ...
+
+    @abstractmethod
+    def load(self, token: str) -> dict | None:
+        """The signed payload, or None when the token was altered or not signed by us."""
+
+
+class TextExtractor(ABC):
+    @abstractmethod
+    def can_extract(self, content_type: str) -> bool: ...
+
+    @abstractmethod
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
+        """At most `max_chars` of the document's text, and whether there was more."""

@@ -1,0 +1,83 @@
+"""The OpenAI-compatible face (`/v1`): the same model calls as `/api/v1/llm`, for a user token
+or a workspace API key.
+
+A key acts in its own workspace with member rights, whoever created it; the controller has
+verified it already (ApiKeys.authenticate, cached), so its calls skip the membership lookups,
+and read the workspace's provider keys through a short cache: with a key, nothing but the cached
+verification waits on the database before the provider is called.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+from entities.actor import Actor
+from entities.errors import Forbidden, NotFound
+from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk
+from entities.workspace import Membership, WorkspaceRole
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.ports import ProviderCredentials
+from use_cases.gateway.ttl_cache import TtlCache
+
+SOURCE = "openai"
+
+
+class KeyGrantedAccess:
+    """WorkspaceAccess for callers holding a verified key of `workspace_id`: member rights."""
+
+    def require(self, user_id: str, workspace_id: str | None,
+                minimum: WorkspaceRole | str = WorkspaceRole.VIEWER) -> Membership:
+        if workspace_id is None:
+            raise NotFound("Workspace not found")
+        if not WorkspaceRole.MEMBER.at_least(WorkspaceRole(minimum)):
+            raise Forbidden(f"An API key cannot act as {WorkspaceRole(minimum).value}")
+        return Membership(workspace_id, user_id, WorkspaceRole.MEMBER)
+
+
+class CachedCredentials(ProviderCredentials):
+    """A workspace's provider keys, read again at most once per TTL per process."""
+
+    def __init__(self, credentials: ProviderCredentials, ttl_s: float = 5.0):
+        self.credentials = credentials
+        self._cache = TtlCache(ttl_s)
+
+    def for_workspace(self, workspace_id: str | None) -> dict[str, ProviderCredential]:
+        return self._cache.get_or_load(workspace_id,
+                                       lambda: self.credentials.for_workspace(workspace_id))
+
+
+class OpenAICompletions:
+    def __init__(self, user_chat: LLMChat, key_chat: LLMChat):
+        self.user_chat = user_chat  # WorkspaceAccess: the caller's membership decides
+        self.key_chat = key_chat  # KeyGrantedAccess and CachedCredentials
+
+    def models(self, actor: Actor, workspace_id: str | None) -> list[ModelInfo]:
+        """The models a call could use now: those with credentials or a local runtime."""
+        chat, workspace = self._route(actor, workspace_id)
+        return [model for model in chat.models(actor.user_id, workspace) if model.available]
+
+    def complete(self, actor: Actor, workspace_id: str | None, request: ChatRequest) -> ChatResult:
+        chat, workspace = self._route(actor, workspace_id)
+        return chat.chat(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
+                         source=SOURCE)
+
+    def stream(self, actor: Actor, workspace_id: str | None,
+               request: ChatRequest) -> tuple[str, Iterator[StreamChunk]]:
+        """The model asked for (or the default one, named here so every chunk can carry it)
+        and the chunks."""
+        chat, workspace = self._route(actor, workspace_id)
+        if not request.model:
+            credentials = chat.credentials.for_workspace(workspace)
+            request = replace(request, model=chat.gateway.default_model(credentials))
+        chunks = chat.chat_stream(actor.user_id, workspace, request,
+                                  api_key_id=actor.api_key_id, source=SOURCE)
+        return request.model, chunks
+
+    def _route(self, actor: Actor, workspace_id: str | None) -> tuple[LLMChat, str | None]:
+        """A key works in its own workspace only (another one named is simply not found);
+        a user token in the named workspace, else the caller's personal one."""
+        if actor.api_key_id is None:
+            return self.user_chat, workspace_id
+        if workspace_id is not None and workspace_id != actor.api_key_workspace_id:
+            raise NotFound("Workspace not found")
+        return self.key_chat, actor.api_key_workspace_id

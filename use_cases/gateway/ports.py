@@ -1,0 +1,105 @@
+"""Interfaces the LLM gateway needs: the model gateway itself, provider credentials and
+keys, API keys, usage records and monthly spend.
+
+Real implementations live in repositories/ and adapters/; unit tests use in-memory fakes.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import datetime
+
+from entities.api_key import ApiKey
+from entities.budget import SpendIncrement, SpendScope
+from entities.llm import (
+    ChatRequest,
+    ChatResult,
+    ModelInfo,
+    ProviderCredential,
+    StreamChunk,
+    UsageRecord,
+)
+from entities.provider_key import StoredProviderKey
+
+
+class LLMGateway(ABC):
+    """Every model call. Raises entities.errors.UpstreamError / UpstreamTimeout /
+    UpstreamRateLimited once the router's retries and fallbacks are spent."""
+
+    @abstractmethod
+    def models(self, credentials: dict[str, ProviderCredential]) -> list[ModelInfo]: ...
+
+    @abstractmethod
+    def default_model(self, credentials: dict[str, ProviderCredential]) -> str: ...
+
+    @abstractmethod
+    def complete(self, request: ChatRequest) -> ChatResult: ...
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        """Yields text deltas; the last chunk carries the finished ChatResult."""
+
+    @abstractmethod
+    def count_tokens(self, model: str, messages: list[dict]) -> int: ...
+
+    @abstractmethod
+    def context_window(self, model: str) -> int: ...
+
+
+class UsageRepository(ABC):
+    @abstractmethod
+    def add_many(self, records: list[UsageRecord]) -> list[UsageRecord] | None:
+        """Stores a batch; a record already stored (a retried batch) is skipped. Returns the
+        records this call stored, or None when the implementation cannot tell (all of them)."""
+
+
+class ProviderCredentials(ABC):
+    """A workspace's provider keys, decrypted for a call."""
+
+    @abstractmethod
+    def for_workspace(self, workspace_id: str | None) -> dict[str, ProviderCredential]: ...
+
+
+class ProviderKeyRepository(ABC):
+    @abstractmethod
+    def put(self, key: StoredProviderKey) -> StoredProviderKey:
+        """Insert or replace the workspace's key for `key.provider`."""
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[StoredProviderKey]: ...
+
+    @abstractmethod
+    def delete(self, workspace_id: str, provider: str) -> bool: ...
+
+
+class ApiKeyRepository(ABC):
+    @abstractmethod
+    def add(self, key: ApiKey) -> ApiKey: ...
+
+    @abstractmethod
+    def get(self, key_id: str) -> ApiKey | None:
+        """A key by id, revoked or not."""
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[ApiKey]:
+        """The workspace's keys that are not revoked, newest first."""
+
+    @abstractmethod
+    def find_by_hash(self, key_hash: str, touch_at: datetime | None = None) -> ApiKey | None:
+        """The key with this secret hash, revoked or not; with `touch_at`, a key that is not
+        revoked gets `last_used_at = touch_at` in the same round trip."""
+
+    @abstractmethod
+    def revoke(self, workspace_id: str, key_id: str, at: datetime) -> ApiKey | None:
+        """Marks a live key of the workspace revoked; None when there is no such key."""
+
+
+class SpendRepository(ABC):
+    """Money spent per calendar month, per workspace and per API key: counters, so a budget
+    check reads one small document instead of summing usage."""
+
+    @abstractmethod
+    def add(self, increments: list[SpendIncrement]) -> None: ...
+
+    @abstractmethod
+    def spent(self, scope: SpendScope, ref_id: str, month: str) -> float: ...

@@ -1,0 +1,49 @@
+"""Interfaces the workspace use cases need: workspaces and their memberships.
+
+Real implementations live in repositories/ and adapters/; unit tests use in-memory fakes.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from entities.pagination import Page, PageRequest
+from entities.workspace import Membership, Workspace, WorkspaceRole
+
+
+class WorkspaceRepository(ABC):
+    @abstractmethod
+    def add(self, workspace: Workspace) -> Workspace: ...
+
+    @abstractmethod
+    def get(self, workspace_id: str, include_deleted: bool = False) -> Workspace | None: ...
+
+    @abstractmethod
+    def get_personal(self, user_id: str) -> Workspace | None: ...
+
+    @abstractmethod
+    def update(self, workspace_id: str, **changes) -> Workspace | None: ...
+
+    @abstractmethod
+    def list_for_user(self, user_id: str, page: PageRequest) -> Page[tuple[Workspace, WorkspaceRole]]:
+        """The user's live workspaces with their role, in one round trip."""
+
+
+class MembershipRepository(ABC):
+    @abstractmethod
+    def add(self, membership: Membership) -> Membership:
+        """Conflict if the user is already a member."""
+
+    @abstractmethod
+    def get(self, workspace_id: str, user_id: str) -> Membership | None: ...
+
+    @abstractmethod
+    def list(self, workspace_id: str) -> list[Membership]: ...
+
+    @abstractmethod
+    def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None: ...
+
+    @abstractmethod
+    def remove(self, workspace_id: str, user_id: str) -> None: ...
+
+    @abstractmethod
+    def count_role(self, workspace_id: str, role: WorkspaceRole) -> int: ...
