@@ -262,7 +262,7 @@ class LiteLLMGateway(LLMGateway):
 
     @staticmethod
     def _answered_by(response: Any, fallback: str) -> str:
-        """The deployment ids are "<model_name>#<n>": the router reports which one answered."""
+        """The router reports which deployment answered: its id starts "<model_name>#"."""
         model_id = (getattr(response, "_hidden_params", None) or {}).get("model_id")
         return model_id.rsplit("#", 1)[0] if isinstance(model_id, str) and "#" in model_id else fallback
 
@@ -277,13 +277,14 @@ class LiteLLMGateway(LLMGateway):
             return len(text) // 4 + 1
 
     def _deployments(self, credentials: dict[str, ProviderCredential]) -> list[ModelEntry]:
-        """Every catalogue entry, with the workspace's keys in place of the server's."""
+        """Every catalogue entry, with the workspace's credentials in place of the server's."""
         keys = {provider_key(name): credential for name, credential in (credentials or {}).items()}
         deployments = []
         for entry in self.catalogue.entries:
             credential = keys.get(entry.provider)
             if credential is not None:
-                entry = entry.with_credential(credential.api_key, credential.api_base)
+                scope = _fingerprint({entry.provider: credential}, {entry.provider})[:16]
+                entry = entry.with_credential(credential.api_key, credential.api_base, scope)
             deployments.append(entry)
         return deployments
 
@@ -309,9 +310,13 @@ class LiteLLMGateway(LLMGateway):
             return router
 
     def _build_router(self, deployments: list[ModelEntry]) -> Any:
+        # LiteLLM keeps cooldowns and failure counts per deployment id across every Router of the
+        # process: a deployment on a workspace's credential gets an id of its own, so its failures
+        # never shut out the server's deployment or another workspace's (a shared credential
+        # shares its state, as the provider does).
         model_list = [
             {"model_name": entry.name, "litellm_params": entry.litellm_params,
-             "model_info": {**entry.model_info, "id": f"{entry.name}#{index}"}}
+             "model_info": {**entry.model_info, "id": _deployment_id(entry, index)}}
             for index, entry in enumerate(deployments) if entry.unavailable_reason() is None
         ]
         settings = {k: v for k, v in self.catalogue.router_settings.items() if k != "fallbacks"}
@@ -349,6 +354,12 @@ def _import_litellm() -> Any:
     litellm.suppress_debug_info = True
     litellm.disable_hf_tokenizer_download = True  # token counts use tiktoken: no downloads
     return litellm
+
+
+def _deployment_id(entry: ModelEntry, index: int) -> str:
+    """"<model_name>#<index>", plus "@<credential scope>" on a workspace's credential."""
+    suffix = f"@{entry.credential_scope}" if entry.credential_scope else ""
+    return f"{entry.name}#{index}{suffix}"
 
 
 def _fingerprint(credentials: dict[str, ProviderCredential], providers: set[str]) -> str:

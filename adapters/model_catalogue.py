@@ -16,11 +16,18 @@ import yaml
 
 from adapters.local_model_server import INSTALL_HINT as LOCAL_INSTALL_HINT
 from adapters.local_model_server import runtime_installed
+from entities.provider_key import KEYLESS_PROVIDERS
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "os.environ/"
 LOCAL_URL_VARIABLE = "LOCAL_MODEL_URL"
+# What a workspace credential replaces: the server's secrets never go with it, and with a
+# workspace address, none of the server's address settings either.
+SECRET_PARAMS = ("api_key", "organization", "project", "aws_access_key_id", "aws_secret_access_key",
+                 "aws_session_token", "vertex_credentials", "azure_ad_token")
+ADDRESS_PARAMS = ("api_base", "base_url", "api_version", "aws_region_name", "vertex_location",
+                  "vertex_project")
 PROVIDER_ALIASES = {"google": "gemini", "ollama_chat": "ollama"}
 KEY_VARIABLES = {
     "openai": "OPENAI_API_KEY",
@@ -60,6 +67,9 @@ class ModelEntry:
     provider: str  # "openai", "anthropic", "gemini", "ollama", "local"...
     litellm_params: dict[str, Any]
     model_info: dict[str, Any] = field(default_factory=dict)
+    # "" on the server's credentials; else a fingerprint of the workspace credential it runs on,
+    # so the router state (cooldowns, failure counts) it causes is its own
+    credential_scope: str = ""
 
     @property
     def litellm_model(self) -> str:
@@ -78,13 +88,17 @@ class ModelEntry:
         value = self.model_info.get(kind, self.litellm_params.get(kind))
         return float(value) if value is not None else None
 
-    def with_credential(self, api_key: str | None, api_base: str | None) -> ModelEntry:
-        params = dict(self.litellm_params)
-        if api_key:
-            params["api_key"] = api_key
+    def with_credential(self, api_key: str | None, api_base: str | None, scope: str) -> ModelEntry:
+        """This model on a workspace's own credential, which is complete or unusable: the
+        server's secrets are dropped (LiteLLM would read the provider's key variable from the
+        environment if none were passed: unavailable_reason refuses that case), and with a
+        workspace address the server's address settings too."""
+        dropped = SECRET_PARAMS + (ADDRESS_PARAMS if api_base else ())
+        params = {name: value for name, value in self.litellm_params.items() if name not in dropped}
+        params["api_key"] = api_key or None
         if api_base:
             params["api_base"] = api_base
-        return ModelEntry(self.name, self.provider, params, self.model_info)
+        return ModelEntry(self.name, self.provider, params, self.model_info, scope)
 
     def unavailable_reason(self) -> str | None:
         """Why this model cannot be called now, or None when it can."""
@@ -96,6 +110,9 @@ class ModelEntry:
             return (f"the local model server is not running: set {LOCAL_URL_VARIABLE}, or "
                     "LOCAL_MODEL_ENABLED=true to let the app start it")
         variable = KEY_VARIABLES.get(self.provider, f"{self.provider.upper()}_API_KEY")
+        if self.credential_scope and not self.litellm_params.get("api_key") \
+                and self.provider not in KEYLESS_PROVIDERS:
+            return f"the workspace's {self.provider} entry has an api_base but no api_key"
         if self.needs_api_base:
             if self.litellm_params.get("api_base"):
                 return None

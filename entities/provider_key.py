@@ -4,6 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# Model servers that take no key: an entry for them may be an address alone. Any other entry is a
+# complete credential (a key, and the address it goes to) or none: a workspace address never
+# receives the server's own key.
+KEYLESS_PROVIDERS = frozenset({"ollama", "local"})
+
 
 @dataclass(frozen=True)
 class StoredProviderKey:

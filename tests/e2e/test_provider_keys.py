@@ -75,3 +75,16 @@ def test_bad_provider_key_input_is_422(api):
                            ("Bad Name", {"api_key": "k"})):
         response = api.request("PUT", f"{base}/{provider}", ann, json=body)
         assert response.status_code == 422, (provider, body)
+
+
+def test_an_api_base_without_a_key_is_refused_so_the_servers_key_never_follows_it(api):
+    ann = api.register()
+    workspace_id = api.personal_workspace(ann)
+
+    response = api.request("PUT", f"/api/v1/workspaces/{workspace_id}/providers/openai", ann,
+                           json={"api_base": "https://attacker.example.com/v1"})
+
+    assert response.status_code == 422
+    assert "api_key" in response.get_json()["error"]["details"]
+    listing = api.request("GET", f"/api/v1/workspaces/{workspace_id}/providers", ann).get_json()
+    assert not any(entry["configured"] for entry in listing)

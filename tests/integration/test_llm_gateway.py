@@ -359,3 +359,55 @@ def test_an_unreadable_catalogue_refuses_to_start(tmp_path):
 
     with pytest.raises(CatalogueError):
         LiteLLMGateway(path)
+
+
+# --- tenant isolation ----------------------------------------------------------------------------
+
+def single_model_catalogue(mock_provider, tmp_path):
+    """One model on the server's key, shut out for 30 s after one failure (LiteLLM's defaults
+    would hide the sharing this guards against)."""
+    return write(tmp_path, {
+        "model_list": [{"model_name": "openai/shared", "litellm_params": {
+            "model": f"openai/{PRIMARY}", "api_base": mock_provider.url, "api_key": "sk-server"}}],
+        "router_settings": {"num_retries": 0, "allowed_fails": 1, "cooldown_time": 30,
+                            "retry_after": 0, "timeout": 2}})
+
+
+def test_a_failing_workspace_credential_never_shuts_out_the_server_or_another_workspace(
+        mock_provider, tmp_path):
+    gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path), environ={})
+    from adapters.embedded_mongo import free_port
+
+    broken = {"openai": ProviderCredential("openai", "sk-a", f"http://127.0.0.1:{free_port()}/v1")}
+    for _ in range(3):
+        with pytest.raises(UpstreamError):
+            gateway.complete(ask(model="openai/shared", credentials=broken))
+
+    assert gateway.complete(ask(model="openai/shared")).content  # the server's own key
+    other = {"openai": ProviderCredential("openai", "sk-b")}
+    assert gateway.complete(ask(model="openai/shared", credentials=other)).content
+    assert [h["authorization"] for h in mock_provider.request_headers] == [
+        "Bearer sk-server", "Bearer sk-b"]
+
+
+def test_a_workspace_address_never_receives_the_servers_key(mock_provider, tmp_path):
+    gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path),
+                             environ={"OPENAI_API_KEY": "sk-server-env"})
+    base_only = {"openai": ProviderCredential("openai", None, mock_provider.url)}
+
+    assert not {m.id: m.available for m in gateway.models(base_only)}["openai/shared"]
+    with pytest.raises(UpstreamError, match="no api_key"):
+        gateway.complete(ask(model="openai/shared", credentials=base_only))
+    assert mock_provider.requests == []
+
+
+def test_a_workspace_credential_replaces_the_servers_address_settings(mock_provider, tmp_path):
+    path = write(tmp_path, {"model_list": [{"model_name": "openai/shared", "litellm_params": {
+        "model": f"openai/{PRIMARY}", "api_base": "http://operator-proxy.invalid/v1",
+        "api_key": "sk-server", "organization": "org-server"}}]})
+    gateway = LiteLLMGateway(path, environ={})
+    own = {"openai": ProviderCredential("openai", "sk-ws", mock_provider.url)}
+
+    assert gateway.complete(ask(model="openai/shared", credentials=own)).content
+    assert mock_provider.request_headers[-1]["authorization"] == "Bearer sk-ws"
+    assert "openai-organization" not in mock_provider.request_headers[-1]

@@ -141,3 +141,13 @@ def test_a_key_or_an_api_base_is_needed(identity, team):
     status = identity.provider_keys.put(owner, workspace_id, "ollama", None,
                                         "http://ollama:11434")
     assert (status.configured, status.key_hint) == (True, None)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "mistral"])
+def test_an_address_without_its_key_is_refused_for_providers_that_need_one(identity, team, provider):
+    workspace_id, owner, _ = team
+    with pytest.raises(ValidationFailed) as refused:
+        identity.provider_keys.put(owner, workspace_id, provider, None, "https://proxy.example.com/v1")
+    assert "api_key" in refused.value.details
+    assert identity.provider_keys.list(owner, workspace_id) == [
+        status for status in identity.provider_keys.list(owner, workspace_id) if not status.configured]

@@ -10,7 +10,7 @@ from entities.clock import utcnow
 from entities.errors import NotFound, ValidationFailed
 from entities.llm import ProviderCredential
 from entities.outbound import OutboundFailed, OutboundRefused
-from entities.provider_key import ProviderStatus, StoredProviderKey, key_hint
+from entities.provider_key import KEYLESS_PROVIDERS, ProviderStatus, StoredProviderKey, key_hint
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.ports import ProviderCredentials, ProviderKeyRepository
 from use_cases.shared.ports import AuditLog, Encryptor, OutboundHttp
@@ -49,6 +49,9 @@ class ProviderKeys:
         if not api_key and not api_base:
             raise ValidationFailed("Give an api_key, an api_base or both",
                                    {"api_key": ["Missing data for required field."]})
+        if not api_key and provider not in KEYLESS_PROVIDERS:
+            raise ValidationFailed("An api_base needs the api_key that goes with it", {"api_key": [
+                f"{provider} needs a key: the server's own key is never sent to another address."]})
         if api_base:
             self._check_api_base(api_base)
         stored = self.keys.put(StoredProviderKey(
