@@ -176,7 +176,7 @@ def build_container(settings: Settings, client, db, local_model: LocalModelEndpo
                          settings.api_key_cache_ttl_s, settings.api_key_touch_interval_s)
     spend = repository(MongoSpendRepository)
     c.budget = BudgetGuard(c.workspace_repo, c.api_key_repo, spend, settings.budget_cache_ttl_s)
-    c.gateway = LiteLLMGateway.from_settings(settings, local_model.url)
+    c.gateway = LiteLLMGateway.from_settings(settings, outbound, local_model.url)
     c.usage = MeteredUsageRecorder(
         SpendCounting(repository(MongoUsageRepository), spend, c.budget.counted), c.metrics)
     c.closers.append(c.usage.close)

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,12 @@ from adapters.model_catalogue import (
     load_catalogue,
     provider_key,
 )
+from adapters.outbound_http import GuardedHttpClient
 from entities.errors import UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
+from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
+from use_cases.gateway.ttl_cache import TtlCache
 
 DEFAULT_CONTEXT_WINDOW = 8192
 # What ChatRequest.extra may pass on; never api_key, api_base or base_url, which would let a
@@ -40,12 +43,16 @@ EXTRA_PARAMS = frozenset({
     "reasoning_effort",
 })
 LOCAL_MODEL = "local/smollm2"
+ADDRESS_CHECK_TTL_S = 30.0
 
 
 class LiteLLMGateway(LLMGateway):
     def __init__(self, models_config: str | Path = "config/models.yaml", default_model: str = "",
                  timeout_s: float = 60.0, max_reply_chars: int = 200_000,
-                 environ: Mapping[str, str] | None = None, max_routers: int = 64):
+                 environ: Mapping[str, str] | None = None, max_routers: int = 64,
+                 check_address: Callable[[str], None] = GuardedHttpClient().check_url):
+        """`check_address(url)` raises OutboundRefused or OutboundFailed for an address a
+        workspace's api_base may not reach (default: the outbound rules with no allowlist)."""
         self.catalogue: Catalogue = load_catalogue(models_config, environ)
         self.configured_default = default_model
         self.timeout_s = timeout_s
@@ -56,13 +63,17 @@ class LiteLLMGateway(LLMGateway):
         self._lock = threading.Lock()
         self._import_lock = threading.Lock()
         self._model_info: dict[str, dict] = {}
+        self.check_address = check_address
+        self._checked_addresses = TtlCache(ADDRESS_CHECK_TTL_S)
 
     @classmethod
-    def from_settings(cls, settings: Any, local_model_url: str = "") -> LiteLLMGateway:
-        """`local_model_url`: the local model server's base URL ("" when there is none)."""
+    def from_settings(cls, settings: Any, outbound: GuardedHttpClient,
+                      local_model_url: str = "") -> LiteLLMGateway:
+        """`local_model_url`: the local model server's base URL ("" when there is none);
+        `outbound`: the address rules workspaces' api_base must follow."""
         environ = {**os.environ, LOCAL_URL_VARIABLE: local_model_url}
         return cls(settings.models_config, settings.default_model, settings.llm_timeout_s,
-                   settings.llm_max_reply_chars, environ=environ)
+                   settings.llm_max_reply_chars, environ=environ, check_address=outbound.check_url)
 
     # --- catalogue ---------------------------------------------------------------------------
 
@@ -212,9 +223,10 @@ class LiteLLMGateway(LLMGateway):
         entries = self._entries(request.credentials)
         available = self._available(entries)
         chain = [requested, *self.catalogue.fallbacks_of(requested)]
-        candidates = [name for name in dict.fromkeys(chain) if name in available]
+        refused = {name: self._address_refused(entries[name]) for name in chain if name in available}
+        candidates = [name for name in dict.fromkeys(chain) if name in available and not refused[name]]
         if not candidates:
-            reason = entries[requested].unavailable_reason()
+            reason = refused.get(requested) or entries[requested].unavailable_reason()
             raise UpstreamError(f"Model {requested} is not available: {reason}",
                                 details={"model": requested})
         kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}], "drop_params": True}
@@ -227,6 +239,18 @@ class LiteLLMGateway(LLMGateway):
             # imports the optional `mcp` package; ours are plain function tools.
             kwargs["_skip_mcp_handler"] = True
         return requested, candidates[0], self._router(request.credentials), kwargs
+
+    def _address_refused(self, entry: ModelEntry) -> str | None:
+        """Why a workspace's api_base may not be called now (None: it may). Checked at call time,
+        not only when saved: a name can resolve elsewhere later. Good answers are kept briefly."""
+        base = entry.litellm_params.get("api_base")
+        if not entry.workspace_address or not base:
+            return None
+        try:
+            self._checked_addresses.get_or_load(base, lambda: self.check_address(base) or True)
+        except (OutboundRefused, OutboundFailed) as problem:
+            return f"the workspace's {entry.provider} api_base is refused: {problem.message}"
+        return None
 
     def _result(self, *, response_id: str | None, requested: str, answered: str, content: str,
                 tool_calls: list | None, finish_reason: str | None, prompt_tokens: int,

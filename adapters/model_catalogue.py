@@ -70,6 +70,7 @@ class ModelEntry:
     # "" on the server's credentials; else a fingerprint of the workspace credential it runs on,
     # so the router state (cooldowns, failure counts) it causes is its own
     credential_scope: str = ""
+    workspace_address: bool = False  # api_base is the workspace's: checked before every call
 
     @property
     def litellm_model(self) -> str:
@@ -98,7 +99,7 @@ class ModelEntry:
         params["api_key"] = api_key or None
         if api_base:
             params["api_base"] = api_base
-        return ModelEntry(self.name, self.provider, params, self.model_info, scope)
+        return ModelEntry(self.name, self.provider, params, self.model_info, scope, bool(api_base))
 
     def unavailable_reason(self) -> str | None:
         """Why this model cannot be called now, or None when it can."""

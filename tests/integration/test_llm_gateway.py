@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from adapters import model_catalogue
+from adapters.embedded_mongo import free_port
 from adapters.llm_gateway import LiteLLMGateway
 from adapters.model_catalogue import CatalogueError
+from adapters.outbound_http import GuardedHttpClient
 from entities.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, ValidationFailed
 from entities.llm import ChatRequest, ProviderCredential, UsageRecord
 from repositories.mongo import connect
@@ -363,6 +365,8 @@ def test_an_unreadable_catalogue_refuses_to_start(tmp_path):
 
 # --- tenant isolation ----------------------------------------------------------------------------
 
+LOOPBACK_ALLOWED = GuardedHttpClient(["127.0.0.1"]).check_url  # the mock provider's address
+
 def single_model_catalogue(mock_provider, tmp_path):
     """One model on the server's key, shut out for 30 s after one failure (LiteLLM's defaults
     would hide the sharing this guards against)."""
@@ -375,8 +379,8 @@ def single_model_catalogue(mock_provider, tmp_path):
 
 def test_a_failing_workspace_credential_never_shuts_out_the_server_or_another_workspace(
         mock_provider, tmp_path):
-    gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path), environ={})
-    from adapters.embedded_mongo import free_port
+    gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path), environ={},
+                             check_address=LOOPBACK_ALLOWED)
 
     broken = {"openai": ProviderCredential("openai", "sk-a", f"http://127.0.0.1:{free_port()}/v1")}
     for _ in range(3):
@@ -392,7 +396,7 @@ def test_a_failing_workspace_credential_never_shuts_out_the_server_or_another_wo
 
 def test_a_workspace_address_never_receives_the_servers_key(mock_provider, tmp_path):
     gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path),
-                             environ={"OPENAI_API_KEY": "sk-server-env"})
+                             environ={"OPENAI_API_KEY": "sk-server-env"}, check_address=LOOPBACK_ALLOWED)
     base_only = {"openai": ProviderCredential("openai", None, mock_provider.url)}
 
     assert not {m.id: m.available for m in gateway.models(base_only)}["openai/shared"]
@@ -405,9 +409,22 @@ def test_a_workspace_credential_replaces_the_servers_address_settings(mock_provi
     path = write(tmp_path, {"model_list": [{"model_name": "openai/shared", "litellm_params": {
         "model": f"openai/{PRIMARY}", "api_base": "http://operator-proxy.invalid/v1",
         "api_key": "sk-server", "organization": "org-server"}}]})
-    gateway = LiteLLMGateway(path, environ={})
+    gateway = LiteLLMGateway(path, environ={}, check_address=LOOPBACK_ALLOWED)
     own = {"openai": ProviderCredential("openai", "sk-ws", mock_provider.url)}
 
     assert gateway.complete(ask(model="openai/shared", credentials=own)).content
     assert mock_provider.request_headers[-1]["authorization"] == "Bearer sk-ws"
     assert "openai-organization" not in mock_provider.request_headers[-1]
+
+
+def test_a_workspace_address_is_checked_again_when_called(mock_provider, tmp_path):
+    """Saved while it pointed outside, the name now resolves inside (DNS rebinding)."""
+    resolves_inside = GuardedHttpClient(resolver=lambda host, port: ["10.0.0.5"]).check_url
+    gateway = LiteLLMGateway(single_model_catalogue(mock_provider, tmp_path), environ={},
+                             check_address=resolves_inside)
+    rebound = {"openai": ProviderCredential("openai", "sk-ws", "http://api.example.com/v1")}
+
+    with pytest.raises(UpstreamError, match="api_base is refused"):
+        gateway.complete(ask(model="openai/shared", credentials=rebound))
+    assert mock_provider.requests == []
+    assert gateway.complete(ask(model="openai/shared")).content  # the server's own is unaffected
