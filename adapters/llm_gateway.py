@@ -28,7 +28,7 @@ from adapters.model_catalogue import (
     provider_key,
 )
 from adapters.outbound_http import GuardedHttpClient
-from entities.errors import UpstreamError, ValidationFailed
+from entities.errors import ReplyTooLarge, UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
 from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
@@ -145,13 +145,14 @@ class LiteLLMGateway(LLMGateway):
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise UpstreamError("The model provider sent a malformed reply",
                                 details={"model": requested}) from exc
-        self._check_reply(content, tool_calls, requested)
-        return self._result(
+        result = self._result(
             response_id=getattr(response, "id", None), requested=requested, answered=answered,
             content=content, tool_calls=tool_calls, finish_reason=choice.finish_reason,
             prompt_tokens=prompt_tokens or self.count_tokens(answered, request.messages),
             completion_tokens=completion_tokens or self._count_text(answered, content),
             latency_ms=latency_ms, ttft_ms=None)
+        self._check_reply(content, tool_calls, requested, result.usage)
+        return result
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         """Errors before the first token (after retries and fallbacks) raise here, so a caller
@@ -273,16 +274,17 @@ class LiteLLMGateway(LLMGateway):
             tool_calls=tool_calls,
         )
 
-    def _check_reply(self, content: str, tool_calls: list | None, model: str) -> None:
+    def _check_reply(self, content: str, tool_calls: list | None, model: str,
+                     usage: Usage | None = None) -> None:
         if len(content) > self.max_reply_chars:
-            raise self._too_large(model)
+            raise self._too_large(model, usage)
         if not content and not tool_calls:
             raise UpstreamError("The model provider sent an empty or unreadable reply",
                                 details={"model": model})
 
-    def _too_large(self, model: str) -> UpstreamError:
-        return UpstreamError(f"The model's reply exceeded {self.max_reply_chars} characters",
-                             details={"model": model})
+    def _too_large(self, model: str, usage: Usage | None = None) -> ReplyTooLarge:
+        return ReplyTooLarge(f"The model's reply exceeded {self.max_reply_chars} characters",
+                             details={"model": model}, usage=usage)
 
     @staticmethod
     def _answered_by(response: Any, fallback: str) -> str:

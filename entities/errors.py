@@ -89,6 +89,17 @@ class UpstreamError(DomainError):
     default_message = "The model provider failed"
 
 
+class ReplyTooLarge(UpstreamError):
+    """The provider's reply passed the size cap: refused, yet paid for. `usage` is what the
+    provider reported (an entities.llm.Usage), None when it reported nothing."""
+
+    default_message = "The model's reply exceeded the size limit"
+
+    def __init__(self, message: str = "", details: dict[str, Any] | None = None, usage: Any = None):
+        super().__init__(message, details)
+        self.usage = usage
+
+
 class UpstreamTimeout(UpstreamError):
     code = "upstream_timeout"
     default_message = "The model provider timed out"

@@ -29,6 +29,7 @@ from use_cases.chat.generations import (
 )
 from use_cases.chat.ports import MessageRepository
 from use_cases.chat.talks import WRITE, Talks
+from use_cases.gateway.estimates import estimate_usage
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.shared.ports import EventBus
@@ -271,7 +272,9 @@ class Chat:
         reply = self._reply(job, status, result=result, error=error)
         content = result.content if result is not None else generation.content
         usage = reply.usage
-        if status is MessageStatus.STOPPED:
+        if result is None and (status is MessageStatus.STOPPED or content):
+            # stopped, failed midway or cut at the size cap: the provider was paid for the
+            # prompt and what it wrote until then
             usage = self._estimated_usage(job, content)
         changes = dict(content=content, status=status, model=reply.model, usage=usage,
                        latency_ms=reply.latency_ms, error=reply.error, error_code=reply.error_code)
@@ -315,18 +318,8 @@ class Chat:
             self.events.message_created(job.unannounced.pop(0))
 
     def _estimated_usage(self, job: _Job, content: str) -> MessageUsage:
-        """A stopped reply has no usage from the provider: count it, and price it from the
-        catalogue, so that budgets still see it."""
-        prompt = self.gateway.count_tokens(job.model, job.prompt)
-        completion = self.gateway.count_tokens(job.model, [{"role": "assistant",
-                                                            "content": content}]) if content else 0
-        info = next((m for m in self.gateway.models(job.request.credentials) if m.id == job.model),
-                    None)
-        cost = 0.0
-        if info is not None:
-            cost = (prompt * (info.input_cost_per_token or 0.0)
-                    + completion * (info.output_cost_per_token or 0.0))
-        return MessageUsage(prompt, completion, cost)
+        usage = estimate_usage(self.gateway, job.model, job.prompt, content, job.request.credentials)
+        return MessageUsage(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
 
     def _record_usage(self, job: _Job, result: ChatResult | None, error: DomainError | None,
                       started: float, estimated: MessageUsage | None = None) -> None:

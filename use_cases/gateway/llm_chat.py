@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from entities.errors import DomainError, ValidationFailed
-from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, UsageRecord
+from entities.errors import DomainError, ReplyTooLarge, ValidationFailed
+from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage, UsageRecord
+from use_cases.gateway.estimates import estimate_usage
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
 from use_cases.gateway.usage_recorder import UsageRecorder
 
@@ -38,6 +39,9 @@ class LLMChat:
         call = self._start(user_id, workspace_id, request, api_key_id, source)
         try:
             result = self.gateway.complete(call.request)
+        except ReplyTooLarge as exc:  # refused, but the provider was paid
+            call.failed(exc, exc.usage)
+            raise
         except DomainError as exc:
             call.failed(exc)
             raise
@@ -57,20 +61,30 @@ class LLMChat:
         return self._follow(call, chunks)
 
     def _follow(self, call: _Call, chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
+        """Passes the stream on; a stream that ends early (the consumer went away, the provider
+        failed midway, the reply hit the size cap) is billed for the prompt and the text
+        produced until then."""
         finished = False
+        produced: list[str] = []
         try:
             for chunk in chunks:
                 if chunk.result is not None:
                     finished = True
                     call.succeeded(chunk.result)
+                produced.append(chunk.delta)
                 yield chunk
         except DomainError as exc:
             finished = True
-            call.failed(exc)
+            call.failed(exc, self._partial_usage(call, "".join(produced)))
             raise
         finally:
             if not finished:  # the consumer stopped reading before the end
-                call.failed(None)
+                call.failed(None, self._partial_usage(call, "".join(produced)))
+
+    def _partial_usage(self, call: _Call, content: str) -> Usage:
+        request = call.request
+        return estimate_usage(self.gateway, request.model or "", request.messages, content,
+                              request.credentials)
 
     def _start(self, user_id: str, workspace_id: str | None, request: ChatRequest,
                api_key_id: str | None, source: str) -> _Call:
@@ -106,8 +120,11 @@ class _Call:
             completion_tokens=result.usage.completion_tokens, cost_usd=result.usage.cost_usd,
             latency_ms=result.latency_ms, ttft_ms=result.ttft_ms))
 
-    def failed(self, error: DomainError | None) -> None:
-        """`error` None: the caller went away mid-stream."""
+    def failed(self, error: DomainError | None, usage: Usage | None = None) -> None:
+        """`error` None: the caller went away mid-stream. `usage`: what the call cost anyway
+        (a stream that ended early); None before the provider answered."""
+        usage = usage or Usage()
         self.usage.record(replace(
             self.record, status="error", error=error.code if error else "cancelled",
-            latency_ms=round((time.perf_counter() - self.started) * 1000, 1)))
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd, latency_ms=round((time.perf_counter() - self.started) * 1000, 1)))
