@@ -109,6 +109,7 @@ from use_cases.identity.one_time_tokens import OneTimeTokens
 from use_cases.identity.passwords import Passwords
 from use_cases.metrics.metering import MeteredEvents, MeteredUsageRecorder
 from use_cases.shared.health import CheckHealth
+from use_cases.shared.stale_caches import AnnouncingAuditLog, StaleCaches
 from use_cases.webhooks.delivery import WebhookDispatcher
 from use_cases.webhooks.webhooks import WebhookFanout, Webhooks
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
@@ -148,7 +149,8 @@ def build_container(settings: Settings, client, db, local_model: LocalModelEndpo
     c.users = repository(MongoUserRepository)
     c.workspace_repo = repository(MongoWorkspaceRepository)
     c.memberships = repository(MongoMembershipRepository)
-    c.audit = repository(MongoAuditLog)
+    c.stale_caches = StaleCaches(bus)
+    c.audit = AnnouncingAuditLog(repository(MongoAuditLog), c.stale_caches)
     c.sessions = Sessions(repository(MongoSessionRepository), settings.jwt_refresh_token_expires)
     c.access = WorkspaceAccess(c.workspace_repo, c.memberships)
     c.mailer = (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
@@ -181,9 +183,10 @@ def build_container(settings: Settings, client, db, local_model: LocalModelEndpo
         SpendCounting(repository(MongoUsageRepository), spend, c.budget.counted), c.metrics)
     c.closers.append(c.usage.close)
     c.llm_chat = LLMChat(c.gateway, c.provider_credentials, c.access, c.usage, c.budget)
-    key_chat = LLMChat(c.gateway, CachedCredentials(c.provider_credentials,
-                                                    settings.api_key_cache_ttl_s),
-                       KeyGrantedAccess(), c.usage, c.budget)
+    key_credentials = CachedCredentials(c.provider_credentials, settings.api_key_cache_ttl_s)
+    key_chat = LLMChat(c.gateway, key_credentials, KeyGrantedAccess(), c.usage, c.budget)
+    for cache in (c.api_keys, c.budget, key_credentials):
+        c.stale_caches.on_stale(cache.forget)
     c.openai = OpenAICompletions(c.llm_chat, key_chat)
     c.analytics = UsageAnalytics(MongoUsageStatistics(db), c.access, c.workspace_repo)
 
@@ -323,9 +326,11 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
         api.register_blueprint(blueprint)
 
     @app.before_request
-    def start_workflow_runner() -> None:
-        """Workflow runs start in this process after gunicorn forked it, on its first request."""
+    def start_background_work() -> None:
+        """Workflow runs and cache invalidation start in this process after gunicorn forked
+        it, on its first request."""
         container.workflow_runner.ensure_started()
+        container.stale_caches.ensure_started()
 
     init_jwt(app, settings, container.sessions)
     init_realtime(app)

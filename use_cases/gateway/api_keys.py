@@ -129,4 +129,12 @@ class ApiKeys:
         creator = self.users.get(key.created_by)
         if creator is None or not creator.is_active:  # a deactivated user's keys stop too
             return None
+        membership = self.access.memberships.get(key.workspace_id, key.created_by)
+        if membership is None or not membership.role.at_least(WorkspaceRole.MEMBER):
+            return None  # a key acts for its creator: not beyond what the creator may do
         return key
+
+    def forget(self, workspace_id: str | None, user_id: str | None) -> None:
+        """Drops verified keys of this workspace or created by this user (StaleCaches)."""
+        self._verified.discard_where(lambda _hash, key: key is not None and (
+            key.workspace_id == workspace_id or key.created_by == user_id))

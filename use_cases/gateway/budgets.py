@@ -62,6 +62,13 @@ class BudgetGuard:
                     details={"scope": scope.value, "budget_usd": budget,
                              "spent_usd": round(spent, 6), "month": month})
 
+    def forget(self, workspace_id: str | None, _user_id: str | None = None) -> None:
+        """Drops cached budgets of this workspace and of API keys (StaleCaches: a budget
+        changed, a key revoked)."""
+        if workspace_id:
+            self._budgets.discard_where(lambda key, _budget: key == (SpendScope.WORKSPACE, workspace_id)
+                                        or key[0] is SpendScope.API_KEY)
+
     def counted(self, increments: list[SpendIncrement]) -> None:
         """Spend this process just wrote: its cached totals move at once."""
         for inc in increments:

@@ -45,6 +45,10 @@ class CachedCredentials(ProviderCredentials):
         return self._cache.get_or_load(workspace_id,
                                        lambda: self.credentials.for_workspace(workspace_id))
 
+    def forget(self, workspace_id: str | None, _user_id: str | None = None) -> None:
+        """Drops the workspace's cached keys (StaleCaches: a provider key set or deleted)."""
+        self._cache.pop(workspace_id)
+
 
 class OpenAICompletions:
     def __init__(self, user_chat: LLMChat, key_chat: LLMChat):

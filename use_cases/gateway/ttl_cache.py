@@ -48,3 +48,9 @@ class TtlCache:
     def pop(self, key: Hashable) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def discard_where(self, stale: Callable[[Hashable, Any], bool]) -> None:
+        """Drops every entry for which `stale(key, value)` is true."""
+        with self._lock:
+            for key in [key for key, (_expiry, value) in self._entries.items() if stale(key, value)]:
+                del self._entries[key]

@@ -74,6 +74,9 @@ class Workspaces:
             changes["settings"] = replace(workspace.settings, **settings)
         if changes:
             workspace = self.workspaces.update(workspace_id, **changes)
+            self.audit.record("workspace.updated", actor.user_id, "workspace", workspace_id,
+                              workspace_id=workspace_id, ip=actor.ip,
+                              details={"fields": sorted(changes)})
         return workspace, membership.role
 
     def delete(self, actor: Actor, workspace_id: str) -> None:
