@@ -46,21 +46,22 @@ class DeferredCounter:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def hit(self, key: str, item: RateLimitItem) -> tuple[bool, int, float]:
-        """(allowed, remaining, window end as epoch seconds); an allowed call is counted."""
+    def hit(self, key: str, item: RateLimitItem, cost: int = 1) -> tuple[bool, int, float]:
+        """(allowed, remaining, window end as epoch seconds); allowed calls are counted, all
+        `cost` of them or none."""
         now = time.time()
         with self._lock:
             count, ends = self._known.get(key, (0, now + item.get_expiry()))
             if ends <= now:
                 count, ends = 0, now + item.get_expiry()
             used = count + self._pending.get(key, 0)
-            if used >= item.amount:
-                return False, 0, ends
-            self._pending[key] = self._pending.get(key, 0) + 1
+            if used + cost > item.amount:
+                return False, max(0, item.amount - used), ends
+            self._pending[key] = self._pending.get(key, 0) + cost
             self._known[key] = (count, ends)
             self._expiry[key] = item.get_expiry()
         self._ensure_thread()
-        return True, item.amount - used - 1, ends
+        return True, item.amount - used - cost, ends
 
     def sync(self) -> None:
         """Adds the calls counted here to the shared counters (each addition returns the shared

@@ -5,7 +5,8 @@ What is limited:
   (the `sub` of a validly signed bearer token) or, without one, per client IP;
 - `limit_auth`: RATELIMIT_AUTH per client IP, for login, register and password reset;
 - `limit_llm` and `limit_messages`: RATELIMIT_LLM per user, one budget shared by every route that
-  calls a model (sending a message, /llm/chat, /v1/chat/completions, workflow runs...);
+  calls a model (sending a message, /llm/chat, /v1/chat/completions...); `charge_model_calls`
+  draws from the same budget where no route decorator applies (WebSocket frames, workflow runs);
 - `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls.
 
 Put the decorator right under the route decorator, so the limit is checked before the body is
@@ -33,11 +34,13 @@ import time
 from flask import Flask, request
 from flask_jwt_extended import decode_token
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from controllers.deps import settings
 from controllers.errors import error_response
 from entities.api_key import KEY_PREFIX
+from entities.errors import RateLimited
 
 SERVICE_PATHS = frozenset({"/", "/health", "/api/health", "/metrics", "/openapi.json", "/docs",
                            "/redoc"})
@@ -76,6 +79,24 @@ limit_auth = limiter.limit(lambda: settings().ratelimit_auth, key_func=client_ip
 limit_llm = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="llm")
 limit_messages = limit_llm
 limit_uploads = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="uploads")
+
+
+def charge_model_calls(identity: str, calls: int = 1) -> None:
+    """Counts `calls` model calls against RATELIMIT_LLM (the budget every model route shares)
+    for what no route decorator covers: WebSocket message frames, workflow runs (one call per
+    `llm` node). `identity` is in user_or_ip's form ("user:<id>"). Raises RateLimited (429),
+    counting nothing, when the calls do not all fit."""
+    if not limiter.enabled or calls <= 0:
+        return
+    strategy = limiter.limiter
+    items = sorted(parse_many(settings().ratelimit_llm))
+    for item in items:
+        if not strategy.test(item, identity, "llm", cost=calls):
+            reset_at = strategy.get_window_stats(item, identity, "llm").reset_time
+            raise RateLimited(f"Rate limit exceeded: {item} model calls",
+                              retry_after=max(1, int(reset_at - time.time() + 0.999)))
+    for item in items:
+        strategy.hit(item, identity, "llm", cost=calls)
 
 
 @limiter.request_filter

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from simple_websocket import ConnectionClosed
 
 from controllers.deps import use_cases
+from controllers.rate_limits import charge_model_calls
 from controllers.realtime import CLOSE_NOT_FOUND, authenticate, document_socket, send_json, sock
 from controllers.schemas.talks import ID, MAX_CONTENT, MessageSchema
 from controllers.talks import render_event
@@ -87,6 +88,7 @@ class TalkSocket:
             data = json.loads(frame)
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "message":
+                charge_model_calls(f"user:{self.user_id}")  # RATELIMIT_LLM, as HTTP sends
                 self.send(SocketMessageSchema().load(data))
             elif kind == "stop":
                 self.chat.stop(self.user_id, self.talk_id, wait=False)

@@ -5,6 +5,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.rate_limits import charge_model_calls
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workflows import (
     ExecuteSchema,
@@ -143,8 +144,12 @@ def restore_workflow(workflow_id):
 @blp.alt_response(200, schema=ExecutionSchema, description="Finished (with `wait: true`)")
 def execute_workflow(body, workflow_id):
     """Members run workflows (viewers get 403). Follow the run at
-    `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`."""
-    execution = use_cases().executions.execute(current_actor(), workflow_id, body["inputs"],
+    `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`. Each `llm` node counts
+    as one model call against RATELIMIT_LLM (429 when the run does not fit)."""
+    actor = current_actor()
+    workflow = use_cases().workflows.get(actor, workflow_id)
+    charge_model_calls(f"user:{actor.user_id}", sum(node.type == "llm" for node in workflow.nodes))
+    execution = use_cases().executions.execute(actor, workflow_id, body["inputs"],
                                                wait=body["wait"])
     status = 200 if execution.status.finished else 202
     location = url_for("executions.get_execution", execution_id=execution.id)
