@@ -116,7 +116,8 @@ from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
 from use_cases.workflows.executions import Executions
 from use_cases.workflows.file_texts import WorkspaceFileTexts
-from use_cases.workflows.nodes.handlers import NodeHandlers, NodeLimits
+from use_cases.workflows.nodes.base import NodeLimits
+from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.runner import ExecutionRunner
 from use_cases.workflows.templates import Templates
 from use_cases.workflows.validation import WorkflowValidator

@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from controllers.schemas.common import PageQuerySchema
 from entities.workflow import ExecutionStatus, NodeStatus
-from use_cases.workflows.nodes.catalogue import NODE_TYPES
+from use_cases.workflows.nodes.registry import NODE_TYPES
 from use_cases.workflows.templates import SORTS
 
 NAME = validate.Length(min=1, max=200)

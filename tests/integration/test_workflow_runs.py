@@ -17,7 +17,7 @@ from repositories.mongo import connect
 from tests.support.workflow_fakes import FakeHttp, RecordingBus
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
-from use_cases.workflows.nodes.handlers import NodeHandlers
+from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.runner import ExecutionRunner
 
 SLOW = "https://slow.example/"

@@ -23,7 +23,7 @@ from use_cases.workflows.engine import (
     WorkflowEngine,
     prepare_node_runs,
 )
-from use_cases.workflows.nodes.handlers import NodeHandlers
+from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.ports import FileTexts
 
 # --- fakes --------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from adapters.json_query import JsonPathQuery
 from adapters.json_schema import JsonSchemaValidator
 from entities.errors import ValidationFailed
 from entities.workflow import Edge, Graph, Node
-from use_cases.workflows.nodes.catalogue import NODE_TYPES, catalogue
+from use_cases.workflows.nodes.registry import NODE_TYPES, catalogue
 from use_cases.workflows.validation import WorkflowValidator, check_inputs
 
 

@@ -20,14 +20,8 @@ from entities.clock import utcnow
 from entities.errors import DomainError
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
 from use_cases.workflows.expressions import resolve
-from use_cases.workflows.nodes.handlers import (
-    RENDERED_BY_HANDLER,
-    NodeContext,
-    NodeError,
-    NodeHandlers,
-    describe,
-    is_retryable,
-)
+from use_cases.workflows.nodes.base import NodeContext, NodeError, NodeRole, describe, is_retryable
+from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.ports import TemplateRenderer
 
 log = logging.getLogger(__name__)
@@ -210,14 +204,15 @@ class _Run:
 
     def _attempt(self, node: Node, ctx: NodeContext, future: Future) -> None:
         try:
-            keep = RENDERED_BY_HANDLER.get(node.type, ())
+            node_type = self.engine.handlers.node(node.type)
+            keep = (*node_type.renders_itself, *node_type.literal_keys)
             try:
                 ctx.config = {key: value if key in keep else
                               resolve(value, ctx.variables, self.engine.renderer)
                               for key, value in node.config.items()}
             except ValueError as error:
                 raise NodeError(str(error)) from None
-            future.set_result(self.engine.handlers.handler(node.type)(ctx))
+            future.set_result(node_type.run(ctx))
         except (NodeError, DomainError, TimeoutError) as error:
             future.set_exception(error)
         except Exception as error:  # a bug: the node fails, the log says why
@@ -273,7 +268,8 @@ class _Run:
         outputs: dict[str, Any] = {}
         for node in self.graph.nodes:
             run = self.runs[node.id]
-            if node.type == "output" and run.status == NodeStatus.SUCCEEDED:
+            if (self.engine.handlers.registry.role_of(node.type) is NodeRole.OUTPUT
+                    and run.status == NodeStatus.SUCCEEDED):
                 outputs.update(run.output or {})
         size = _size(outputs)
         if size > self.limits.max_output_bytes:

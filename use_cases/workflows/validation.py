@@ -1,7 +1,9 @@
 """What a workflow must satisfy before it is saved; every problem is reported at once.
 
 ValidationFailed details: `{"nodes": {node_id: [...]}, "edges": {"<index>": [...]},
-"graph": [...]}` (only the keys that have problems).
+"graph": [...]}` (only the keys that have problems). The rules of the graph follow each node
+type's role (nodes/base.py NodeRole); what one type asks of its config beyond the JSON schema is
+that type's `config_problems`.
 """
 from __future__ import annotations
 
@@ -11,24 +13,26 @@ from collections import defaultdict
 from entities.errors import ValidationFailed
 from entities.workflow import Graph
 from use_cases.workflows.expressions import is_expression, strings_in
-from use_cases.workflows.nodes.catalogue import IDENTIFIER, NODE_TYPES
+from use_cases.workflows.nodes.base import IDENTIFIER, NodeRole
+from use_cases.workflows.nodes.registry import NODE_TYPES, NodeRegistry, UnknownNodeType
 from use_cases.workflows.ports import JsonQuery, SchemaValidator, TemplateRenderer
 
 MAX_NODES = 100
 MAX_EDGES = 500
-NOT_TEMPLATED = {"input": ("fields",)}  # config keys read as data, never as expressions
 
 
-def input_fields(graph: Graph) -> list[dict]:
-    return [field for node in graph.nodes if node.type == "input"
+def input_fields(graph: Graph, registry: NodeRegistry = NODE_TYPES) -> list[dict]:
+    return [field for node in graph.nodes if registry.role_of(node.type) is NodeRole.INPUT
             for field in node.config.get("fields", []) if isinstance(field, dict)]
 
 
 class WorkflowValidator:
-    def __init__(self, schemas: SchemaValidator, renderer: TemplateRenderer, paths: JsonQuery):
+    def __init__(self, schemas: SchemaValidator, renderer: TemplateRenderer, paths: JsonQuery,
+                 registry: NodeRegistry = NODE_TYPES):
         self.schemas = schemas
         self.renderer = renderer
         self.paths = paths
+        self.registry = registry
 
     def check(self, graph: Graph) -> None:
         problems = _Problems()
@@ -49,7 +53,8 @@ class WorkflowValidator:
 
     def _check_nodes(self, graph: Graph, problems: _Problems) -> None:
         seen: set[str] = set()
-        inputs = [node for node in graph.nodes if node.type == "input"]
+        role_of = self.registry.role_of
+        inputs = [node for node in graph.nodes if role_of(node.type) is NodeRole.INPUT]
         for index, node in enumerate(graph.nodes):
             key = node.id or f"#{index}"
             if not re.match(IDENTIFIER, node.id or ""):
@@ -58,21 +63,19 @@ class WorkflowValidator:
             if node.id in seen:
                 problems.node(key, "Another node has this id.")
             seen.add(node.id)
-            node_type = NODE_TYPES.get(node.type)
-            if node_type is None:
-                problems.node(key, f"Unknown node type {node.type!r}.")
+            try:
+                node_type = self.registry[node.type]
+            except UnknownNodeType as unknown:
+                problems.node(key, unknown.message)
                 continue
             for message in self.schemas.errors(node_type.config_schema, node.config):
                 problems.node(key, f"config: {message}")
-            if node.type == "json_extract" and isinstance(node.config.get("path"), str):
-                path = node.config["path"]
-                error = None if is_expression(path) else self.paths.check(path)
-                if error:
-                    problems.node(key, f"config.path: {error}")
+            for message in node_type.config_problems(node.config, self.paths):
+                problems.node(key, message)
         if len(inputs) > 1:
             for node in inputs:
                 problems.node(node.id, "A workflow has at most one input node.")
-        names = [field.get("name") for field in input_fields(graph)]
+        names = [field.get("name") for field in input_fields(graph, self.registry)]
         for name in {n for n in names if names.count(n) > 1}:
             problems.node(inputs[0].id, f"Two input fields are named {name!r}.")
         for name in set(names) & seen:
@@ -80,6 +83,7 @@ class WorkflowValidator:
 
     def _check_edges(self, graph: Graph, problems: _Problems) -> None:
         ids = {node.id for node in graph.nodes}
+        role_of = self.registry.role_of
         seen: set[tuple[str, str]] = set()
         for index, edge in enumerate(graph.edges):
             key = str(index)
@@ -90,25 +94,27 @@ class WorkflowValidator:
                 problems.edge(key, "The same edge appears twice.")
             seen.add((edge.source, edge.target))
             source, target = graph.node(edge.source), graph.node(edge.target)
-            if source is not None and source.type == "condition" and edge.condition is None:
+            branches = source is not None and role_of(source.type) is NodeRole.BRANCH
+            if branches and edge.condition is None:
                 problems.edge(key, "Edges leaving a condition node need `condition: true` or "
                                    "`condition: false`.")
-            if source is not None and source.type != "condition" and edge.condition is not None:
+            if source is not None and not branches and edge.condition is not None:
                 problems.edge(key, "Only edges leaving a condition node carry a condition.")
-            if source is not None and source.type == "output":
+            if source is not None and role_of(source.type) is NodeRole.OUTPUT:
                 problems.edge(key, "An output node cannot lead to other nodes.")
-            if target is not None and target.type == "input":
+            if target is not None and role_of(target.type) is NodeRole.INPUT:
                 problems.edge(key, "Nothing can lead into an input node.")
         for node in graph.nodes:
-            if node.type == "output" and not graph.incoming(node.id):
+            if role_of(node.type) is NodeRole.OUTPUT and not graph.incoming(node.id):
                 problems.node(node.id, "An output node needs at least one incoming edge.")
 
     def _check_references(self, graph: Graph, problems: _Problems) -> None:
-        fields = {field.get("name") for field in input_fields(graph)}
+        fields = {field.get("name") for field in input_fields(graph, self.registry)}
         ids = {node.id for node in graph.nodes}
         for node in graph.nodes:
-            config = {key: value for key, value in node.config.items()
-                      if key not in NOT_TEMPLATED.get(node.type, ())}
+            node_type = self.registry.find(node.type)
+            literal = node_type.literal_keys if node_type is not None else ()
+            config = {key: value for key, value in node.config.items() if key not in literal}
             upstream = graph.ancestors(node.id)
             for text in strings_in(config):
                 if not is_expression(text):

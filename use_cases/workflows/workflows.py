@@ -10,7 +10,7 @@ from entities.errors import Forbidden, NotFound
 from entities.pagination import Page, PageRequest
 from entities.workflow import Graph, Workflow
 from entities.workspace import Membership, WorkspaceRole
-from use_cases.workflows.nodes.catalogue import catalogue
+from use_cases.workflows.nodes.registry import catalogue
 from use_cases.workflows.ports import WorkflowRepository
 from use_cases.workflows.validation import WorkflowValidator
 from use_cases.workspaces.access import WorkspaceAccess

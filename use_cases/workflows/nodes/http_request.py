@@ -1,0 +1,111 @@
+"""`http_request`: calls a public URL through the outbound HTTP port (which refuses private
+addresses). Published as a template, it loses its secret-looking headers, query parameters and
+JSON body values."""
+from __future__ import annotations
+
+import json
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from use_cases.shared.ports import OutboundHttp
+from use_cases.workflows.nodes.base import (
+    ANY_VALUE,
+    NodeContext,
+    NodeError,
+    NodeRole,
+    NodeServices,
+    NodeType,
+    as_text,
+    is_secret_name,
+    strict_schema,
+)
+from use_cases.workflows.ports import JsonQuery
+
+
+class HttpRequestNode(NodeType):
+    type = "http_request"
+    title = "HTTP request"
+    description = ("Calls a public URL. Private, loopback, link-local and metadata addresses are "
+                   "refused (after DNS resolution, and on every redirect) unless allow-listed by "
+                   "the server.")
+    output = "{status, headers, body} (body parsed when the response is JSON)"
+    config_schema = strict_schema(
+        {"method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]},
+         "url": {"type": "string", "minLength": 1, "maxLength": 8000},
+         "headers": {"type": "object", "maxProperties": 50,
+                     "additionalProperties": {"type": "string", "maxLength": 8000}},
+         "body": ANY_VALUE},
+        ("method", "url"))
+    role = NodeRole.STEP
+    renders_itself = ()
+    literal_keys = ()
+
+    def __init__(self, http: OutboundHttp | None, max_bytes: int):
+        self.http = http
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def build(cls, services: NodeServices) -> Self:
+        return cls(services.http, services.limits.http_max_bytes)
+
+    @classmethod
+    def config_problems(cls, config: dict[str, Any], paths: JsonQuery) -> list[str]:
+        return []  # the URL is checked when the node runs, after its expressions are resolved
+
+    @classmethod
+    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Secret-looking headers dropped, secret-looking query parameters removed from the URL,
+        secret-looking keys of a JSON body emptied."""
+        config["headers"] = {name: value for name, value in (config.get("headers") or {}).items()
+                             if not is_secret_name(name)}
+        if not config["headers"]:
+            del config["headers"]
+        if isinstance(config.get("url"), str):
+            config["url"] = _clean_url(config["url"])
+        if isinstance(config.get("body"), dict | list):
+            config["body"] = _clean_body(config["body"])
+        return config
+
+    def run(self, ctx: NodeContext) -> dict:
+        if self.http is None:
+            raise NodeError("Outbound HTTP is not configured on this server")
+        config = ctx.config
+        headers = {str(k): as_text(v) for k, v in (config.get("headers") or {}).items()}
+        body = config.get("body")
+        if body is not None and not isinstance(body, str):
+            body = json.dumps(body)
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
+        response = self.http.request(config["method"], as_text(config["url"]), headers,
+                                     body.encode() if body is not None else None,
+                                     timeout_s=ctx.timeout_s, max_bytes=self.max_bytes)
+        return {"status": response.status, "headers": response.headers,
+                "body": _decode(response.body, response.headers.get("content-type", ""))}
+
+
+def _decode(body: bytes, content_type: str) -> Any:
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type.lower():
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _clean_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not is_secret_name(k)]
+    return urlunsplit(parts._replace(query=urlencode(kept, safe="{}% ")))
+
+
+def _clean_body(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {key: "" if is_secret_name(str(key)) else _clean_body(value)
+                for key, value in body.items()}
+    if isinstance(body, list):
+        return [_clean_body(item) for item in body]
+    return body
