@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from bson import ObjectId
@@ -157,7 +158,8 @@ def test_listing_talks_is_one_command_whatever_the_page_size(talks, counter):
 def test_new_talks_sort_by_creation_until_their_first_message(talks):
     older = new_talk(talks, name="older")
     newer = new_talk(talks, name="newer")
-    talks.record_messages(older.id, 1, utcnow())
+    # a message after both were created (BSON dates count milliseconds: "now" could tie)
+    talks.record_messages(older.id, 1, utcnow() + timedelta(milliseconds=5))
     listed = talks.list(TalkFilter("u1"), PageRequest())
     assert [t.name for t in listed.items] == ["older", "newer"]
     assert listed.items[0].last_message_at is not None
