@@ -47,6 +47,10 @@ class EventBus(ABC):
     @abstractmethod
     def subscribe(self, topics: list[str]) -> Subscription: ...
 
+    @abstractmethod
+    def close(self) -> None:
+        """Stop delivering: every subscription reads as `closed` (the process is draining)."""
+
 
 class AuditLog(ABC):
     @abstractmethod
