@@ -60,9 +60,6 @@ class RecordingBus(EventBus):
     def subscribe(self, topics):
         return _NoEvents()
 
-    def close(self):
-        pass
-
     def types(self, topic: str) -> list[str]:
         """The types of the events published on `topic`, batches unpacked."""
         with self.lock:

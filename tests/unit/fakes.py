@@ -332,9 +332,6 @@ class FakeEventBus(EventBus):
     def subscribe(self, topics: list[str]) -> Subscription:
         return FakeSubscription(self, topics)
 
-    def close(self) -> None:
-        pass
-
     def on(self, topic: str) -> list[dict]:
         return [event for event in self.published if event["topic"] == topic]
 

@@ -84,9 +84,6 @@ class NullBus(EventBus):
     def subscribe(self, topics):
         raise NotImplementedError
 
-    def close(self):
-        pass
-
 
 class PlainText(Encryptor):
     def encrypt(self, plaintext):
