@@ -275,7 +275,8 @@ class Chat:
         if status is MessageStatus.STOPPED:
             usage = self._estimated_usage(job, content)
         changes: dict = dict(content=content, status=status, model=reply.model, usage=usage,
-                       latency_ms=reply.latency_ms, error=reply.error, error_code=reply.error_code)
+                             latency_ms=reply.latency_ms, error=reply.error,
+                             error_code=reply.error_code)
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final
