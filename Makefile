@@ -33,6 +33,7 @@ test: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 init-db: install
 	$(VENV)/bin/flask --app app init-db

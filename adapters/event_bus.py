@@ -103,7 +103,7 @@ class MongoEventBus(EventBus):
 
     def _dispatch(self, doc: dict) -> None:
         with self._lock:
-            targets = list(self._subscribers.get(doc.get("topic"), ()))
+            targets = list(self._subscribers.get(doc.get("topic", ""), ()))
         for subscription in targets:
             subscription.deliver({"topic": doc["topic"], **doc.get("event", {})})
 

@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from adapters.child_process import spawn
@@ -103,7 +104,7 @@ class LocalModelServer:
         self.supervising = False
         self.restarts = 0
         self.process: subprocess.Popen | None = None
-        self._lock_file = None
+        self._lock_file: TextIO | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 

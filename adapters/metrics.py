@@ -32,7 +32,7 @@ class PrometheusMetrics(Metrics):
         disable_created_metrics()  # the *_created series only double the output
         self.multiprocess_dir = multiprocess_dir or None
         self.registry = CollectorRegistry(auto_describe=True)
-        options = {"namespace": NAMESPACE, "registry": self.registry}
+        options: dict = {"namespace": NAMESPACE, "registry": self.registry}
         self.http_requests = Counter(
             "http_requests", "HTTP requests by route template and status",
             ["method", "route", "status"], **options)

@@ -42,7 +42,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise OutboundFailed(f"cannot resolve {host}: {error}") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def is_public(address: IPAddress) -> bool:
@@ -162,6 +162,7 @@ class GuardedHttpClient(OutboundHttp):
         if remaining <= 0:
             raise OutboundFailed("timed out")
         timeout = urllib3.Timeout(connect=remaining, read=remaining)
+        pool: urllib3.HTTPConnectionPool
         if target.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
                 target.address, target.port, timeout=timeout, retries=False, maxsize=1,

@@ -1,4 +1,5 @@
-"""Memory soak: the bench/load.py mix for many requests, the workers' resident memory sampled.
+"""Memory soak: the load mix (tests/support/load_mix.py) for many requests, the workers'
+resident memory sampled.
 
     python -m bench.soak [--requests 100000] [--every 5000] [--threads 16] [--workers 2]
 
@@ -13,7 +14,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from bench.load import lost_messages, run_mix, service
+from tests.support.load_mix import lost_messages, run_mix, service
 
 WARM_UP_SHARE = 0.1
 

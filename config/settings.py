@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me-in-production!"
@@ -149,9 +149,6 @@ class Settings:
         settings = cls(**values)
         settings.check()
         return settings
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **overrides)
 
     def check(self) -> None:
         if not self.is_production:

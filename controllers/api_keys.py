@@ -24,7 +24,13 @@ def key_body(key) -> dict:
 @authenticated
 @blp.response(200, ApiKeySchema(many=True))
 def list_api_keys(workspace_id):
-    """The workspace's live keys, newest first (never the keys themselves)."""
+    """API keys of a workspace
+
+    Workspace admins and owners. The workspace's live keys, newest first (never the keys
+    themselves): `[{id, workspace_id, name, key_hint, created_by, created_at, expires_at,
+    monthly_budget_usd, last_used_at}]`.
+
+    403 for a role too low; 404 for non-members."""
     return [key_body(key) for key in use_cases().api_keys.list(current_actor(), workspace_id)]
 
 
@@ -33,8 +39,15 @@ def list_api_keys(workspace_id):
 @blp.arguments(ApiKeyCreateSchema)
 @blp.response(201, ApiKeyCreatedSchema)
 def create_api_key(body, workspace_id):
-    """`key` is the full `sk-syn-...` secret, shown this once. Present it as
-    `Authorization: Bearer sk-syn-...` to /v1: it acts in this workspace with member rights."""
+    """Create a workspace API key
+
+    Workspace admins and owners. Body `{name, expires_at?, monthly_budget_usd?}` (US dollars per
+    calendar month). 201 with the key's fields and `key`, the full `sk-syn-...` secret, shown this
+    once (only its hash is stored). Present it as `Authorization: Bearer sk-syn-...` to /v1: it acts
+    in this workspace with member rights.
+
+    403 for a role too low; 404 for non-members; 422 for a blank name or an `expires_at` in the
+    past."""
     key, secret = use_cases().api_keys.create(current_actor(), workspace_id, **body)
     return {**key_body(key), "key": secret}
 
@@ -43,5 +56,10 @@ def create_api_key(body, workspace_id):
 @authenticated
 @blp.response(204)
 def revoke_api_key(workspace_id, key_id):
-    """The key stops working at once on this server process, within seconds on the others."""
+    """Revoke a workspace API key
+
+    Workspace admins and owners. 204. The key stops working at once on this server process, within
+    seconds on the others.
+
+    403 for a role too low; 404 for non-members or an unknown key."""
     use_cases().api_keys.revoke(current_actor(), workspace_id, key_id)

@@ -46,6 +46,15 @@ def login_body(result) -> dict:
 @blp.response(201, AuthResultSchema)
 @blp.alt_response(409, description="E-mail already registered")
 def register(body):
+    """Create an account and sign in
+
+    Body `{email, password, name}`. 201 `{user, access_token, refresh_token, token_type: "bearer",
+    expires_in}` (`expires_in`: seconds until the access token expires). The user gets a personal
+    workspace they own, and a verification e-mail is sent.
+
+    409 when the e-mail (case-insensitive) is already registered; 422 for a bad e-mail or a weak
+    password (under 8 characters, or the e-mail itself); 429 after too many attempts from one IP
+    (RATELIMIT_AUTH)."""
     result = use_cases().accounts.register(body["email"], body["password"], body["name"],
                                            client_info())
     return login_body(result)
@@ -57,6 +66,13 @@ def register(body):
 @blp.response(200, AuthResultSchema)
 @blp.alt_response(401, description="Invalid credentials")
 def login(body):
+    """Sign in with e-mail and password
+
+    Body `{email, password}`. 200 with the same shape as register: the user and a new token pair,
+    which opens a login session.
+
+    401 `invalid_credentials` for a wrong password, an unknown e-mail and a deactivated account
+    alike; 429 after too many attempts from one IP (RATELIMIT_AUTH)."""
     return login_body(use_cases().accounts.login(body["email"], body["password"], client_info()))
 
 
@@ -64,6 +80,14 @@ def login(body):
 @authenticated(refresh=True)
 @blp.response(200, TokenPairSchema)
 def refresh():
+    """Exchange a refresh token for a new token pair
+
+    Send the **refresh** token as `Authorization: Bearer <refresh_token>`. 200 `{access_token,
+    refresh_token, token_type, expires_in}`.
+
+    A refresh token is spent once: presenting it again is 401 `token_revoked` and revokes every
+    token of that login session. 401 also for an expired token, an ended session or a deactivated
+    user."""
     claims = get_jwt()
     result = use_cases().accounts.refresh(claims["sid"], claims["jti"])
     return issue_tokens(result.user, result.session, settings())
@@ -74,7 +98,12 @@ def refresh():
 @blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
 def logout(body):
-    """Ends this login session; a `refresh_token` of another of your sessions ends that too."""
+    """Sign out
+
+    Ends this login session; a `refresh_token` of another of your sessions ends that too. 204; the
+    access and refresh tokens of the ended sessions stop working at once.
+
+    401 without a valid access token."""
     actor = current_actor()
     other = session_of_refresh_token(body["refresh_token"], actor.user_id) \
         if body.get("refresh_token") else None
@@ -85,6 +114,12 @@ def logout(body):
 @authenticated
 @blp.response(204)
 def logout_all():
+    """Sign out of every session
+
+    Revokes every login session of the caller, this one included. 204; every access and refresh
+    token of the account stops working at once.
+
+    401 without a valid access token."""
     use_cases().accounts.logout_all(current_actor())
 
 
@@ -92,6 +127,12 @@ def logout_all():
 @authenticated
 @blp.response(200, UserSchema)
 def me():
+    """The caller's account
+
+    200 `{id, email, name, role, is_active, email_verified, created_at, updated_at}` (never a
+    password hash).
+
+    401 without a valid access token."""
     return use_cases().accounts.me(current_actor().user_id)
 
 
@@ -100,6 +141,11 @@ def me():
 @blp.arguments(UpdateMeSchema)
 @blp.response(200, UserSchema)
 def update_me(body):
+    """Change the caller's name
+
+    Body `{name}` (1 to 120 characters). 200 with the user.
+
+    `role`, `email` and `is_active` are unknown fields here: 422. 401 without a valid access token."""
     return use_cases().accounts.update_profile(current_actor(), name=body.get("name"))
 
 
@@ -108,7 +154,13 @@ def update_me(body):
 @blp.arguments(ChangePasswordSchema)
 @blp.response(204)
 def change_password(body):
-    """Every other login session is revoked; this one stays signed in."""
+    """Change the caller's password
+
+    Body `{current_password, new_password}`. 204. Every other login session is revoked; this one
+    stays signed in.
+
+    422 when `current_password` is wrong or the new password is weak (under 8 characters, or the
+    e-mail itself). 401 without a valid access token."""
     use_cases().passwords.change(current_actor(), body["current_password"], body["new_password"])
 
 
@@ -117,8 +169,12 @@ def change_password(body):
 @blp.arguments(PasswordResetRequestSchema)
 @blp.response(202)
 def request_password_reset(body):
-    """Always 202, so it does not reveal whether an account exists. The mailed token is valid
-    for one hour and can be used once."""
+    """Ask for a password reset e-mail
+
+    Body `{email}`. Always 202, so it does not reveal whether an account exists. The mailed token is
+    valid for one hour and can be used once, with `POST /password-reset/confirm`.
+
+    429 after too many requests from one IP (RATELIMIT_AUTH)."""
     use_cases().passwords.request_reset(body["email"], client_info())
 
 
@@ -127,7 +183,13 @@ def request_password_reset(body):
 @blp.arguments(PasswordResetConfirmSchema)
 @blp.response(204)
 def confirm_password_reset(body):
-    """Spends the token and revokes every login session of the account."""
+    """Set a new password with a reset token
+
+    Body `{token, new_password}`. 204. Spends the token, marks the e-mail address verified and
+    revokes every login session of the account.
+
+    422 for an invalid, expired or spent token, or a weak password (the token then stays usable);
+    429 after too many attempts from one IP (RATELIMIT_AUTH)."""
     use_cases().passwords.confirm_reset(body["token"], body["new_password"], client_info())
 
 
@@ -136,6 +198,13 @@ def confirm_password_reset(body):
 @blp.arguments(VerifyEmailSchema)
 @blp.response(204)
 def verify_email(body):
+    """Confirm an e-mail address
+
+    Body `{token}`: the token mailed at registration (valid 48 hours, usable once). 204; the user's
+    `email_verified` becomes true. No access token needed.
+
+    422 for an invalid, expired or spent token; 429 after too many attempts from one IP
+    (RATELIMIT_AUTH)."""
     use_cases().email_verification.verify(body["token"])
 
 
@@ -143,6 +212,12 @@ def verify_email(body):
 @authenticated
 @blp.response(202)
 def resend_verification():
+    """Send the verification e-mail again
+
+    202; a new token (valid 48 hours) is mailed to the caller, unless the address is already
+    verified.
+
+    401 without a valid access token; 503 when the mail cannot be sent."""
     use_cases().email_verification.resend(current_actor().user_id)
 
 
@@ -150,6 +225,12 @@ def resend_verification():
 @authenticated
 @blp.response(200, LoginSessionSchema(many=True))
 def list_sessions():
+    """The caller's live login sessions
+
+    200 `[{id, created_at, last_used_at, user_agent, ip, current}]`: `current` marks the session of
+    the token making this request; `last_used_at` is when the session last refreshed its tokens.
+
+    401 without a valid access token."""
     actor = current_actor()
     return [{**vars(session), "current": session.id == actor.session_id}
             for session in use_cases().sessions.list_for(actor.user_id)]
@@ -160,4 +241,9 @@ def list_sessions():
 @blp.response(204)
 @blp.alt_response(404, description="No such live session of yours")
 def revoke_session(session_id):
+    """End one of the caller's login sessions
+
+    204; the tokens of that session stop working at once.
+
+    404 when it is not a live session of the caller; 401 without a valid access token."""
     use_cases().sessions.revoke_own(current_actor().user_id, session_id)

@@ -53,6 +53,13 @@ class NewMessageSchema(Schema):
 @blp.response(200, AuthResultSchema)
 @blp.alt_response(401, description="Invalid credentials")
 def login(body):
+    """Sign in (ChatAI-compatible)
+
+    As `POST /api/v1/auth/login`: body `{email, password}`, 200 `{user, access_token, refresh_token,
+    token_type, expires_in}`.
+
+    401 `invalid_credentials` for a wrong password and an unknown e-mail alike; 429 after too many
+    attempts from one IP."""
     return login_body(use_cases().accounts.login(body["email"], body["password"], client_info()))
 
 
@@ -60,6 +67,12 @@ def login(body):
 @authenticated
 @blp.response(200, UserSchema)
 def me():
+    """The caller's account (ChatAI-compatible)
+
+    As `GET /api/v1/auth/me`: 200 `{id, email, name, role, is_active, email_verified, created_at,
+    updated_at}`.
+
+    401 without a valid access token."""
     return use_cases().accounts.me(current_actor().user_id)
 
 
@@ -67,7 +80,12 @@ def me():
 @authenticated
 @blp.response(200, TalkSchema(many=True))
 def my_talks():
-    """Every live talk of the caller (archived ones too), newest activity first."""
+    """The caller's talks (ChatAI-compatible)
+
+    Every live talk of the caller (archived ones too), newest activity first, as a plain list (no
+    page envelope) of at most 1000 talks.
+
+    401 without a valid access token."""
     page = use_cases().talks.list(current_actor().user_id, None, ALL_TALKS, archived=None)
     return list(page.items)
 
@@ -78,7 +96,13 @@ def my_talks():
 @blp.arguments(NewTalkSchema)
 @blp.response(201, NewTalkResultSchema)
 def new_talk(body):
-    """A talk in the caller's personal workspace, opened with `message` and its reply."""
+    """Start a talk with a first message (ChatAI-compatible)
+
+    A talk in the caller's personal workspace, opened with `message` and its reply. Body `{message,
+    name?, model?}`. 201 `{talk, messages: [user_message, assistant_message]}`.
+
+    402 when a budget is spent; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when
+    the model failed or timed out (the talk and both messages are stored)."""
     c, user_id = use_cases(), current_actor().user_id
     talk = c.talks.create(user_id, None, name=body.get("name", ""), model=body.get("model"))
     exchange = c.chat.send(user_id, talk.id, body["message"])
@@ -91,6 +115,11 @@ def new_talk(body):
 @blp.arguments(RenameTalkSchema)
 @blp.response(200, TalkSchema)
 def rename_talk(body):
+    """Rename a talk (ChatAI-compatible)
+
+    Body `{talk_id, name}`. 200 with the talk.
+
+    404 for a talk that is not the caller's; 422 for invalid fields."""
     return use_cases().talks.update(current_actor().user_id, body["talk_id"], name=body["name"])
 
 
@@ -99,7 +128,11 @@ def rename_talk(body):
 @blp.arguments(TalkIdSchema)
 @blp.response(204)
 def delete_talk(body):
-    """Soft delete (restorable through `POST /api/v1/talks/{id}/restore`)."""
+    """Delete a talk (ChatAI-compatible)
+
+    Body `{talk_id}`. Soft delete (restorable through `POST /api/v1/talks/{id}/restore`). 204.
+
+    404 for a talk that is not the caller's."""
     use_cases().talks.delete(current_actor().user_id, body["talk_id"])
 
 
@@ -108,7 +141,11 @@ def delete_talk(body):
 @blp.arguments(TalkIdSchema, location="query")
 @blp.response(200, MessageSchema(many=True))
 def messages_by_talk(query):
-    """Every live message of the talk, oldest first."""
+    """A talk's messages (ChatAI-compatible)
+
+    Query `talk_id`. Every live message of the talk, oldest first, as a plain list.
+
+    404 for a talk that is not the caller's."""
     return use_cases().talks.all_messages(current_actor().user_id, query["talk_id"])
 
 
@@ -118,5 +155,13 @@ def messages_by_talk(query):
 @blp.arguments(NewMessageSchema)
 @blp.response(201, ExchangeSchema)
 def new_message(body):
+    """Send a message and wait for the reply (ChatAI-compatible)
+
+    Body `{talk_id, content, model?}`. As `POST /api/v1/talks/{id}/messages` without streaming: 201
+    `{user_message, assistant_message}`.
+
+    402 when a budget is spent; 404 for a talk that is not the caller's; 409 while another reply of
+    the talk is being generated; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when
+    the model failed or timed out (both messages stored)."""
     return use_cases().chat.send(current_actor().user_id, body["talk_id"], body["content"],
                                  ReplyOptions(model=body.get("model")))

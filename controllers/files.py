@@ -88,6 +88,18 @@ def serve(download: Download) -> Response:
                                    "workspace's quota (quota_exceeded)")
 @blp.alt_response(415, description="Extension not allowed, or content not matching it")
 def upload_file():
+    """Upload a file
+
+    multipart/form-data: `file`, and optionally `workspace_id` (default: the caller's personal
+    workspace), `category`, `tags` (comma-separated), `description`, `is_public`. The upload is
+    streamed to storage and its content checked against its extension. 201 `{id, filename,
+    content_type, size, sha256, category, tags, description, is_public, version, workspace_id,
+    owner_id, created_at, updated_at}` (size in bytes); a `file.uploaded` event goes to the
+    workspace's webhooks.
+
+    403 for a viewer; 404 for a workspace the caller is not in; 413 over MAX_FILE_SIZE (10 MiB by
+    default) or the workspace's storage quota; 415 for an extension not allowed or content not
+    matching it; 422 without a file or for invalid fields; 429 over the per-user upload limit."""
     with read_upload(request, settings().max_file_size) as form:
         fields = _form_fields(form, UploadFieldsSchema())
         return use_cases().files.upload(current_actor(), UploadDetails(**fields),
@@ -99,6 +111,13 @@ def upload_file():
 @blp.arguments(FileQuerySchema, location="query")
 @blp.response(200, page_of(FileSchema))
 def list_files(query):
+    """List a workspace's files
+
+    Query `workspace_id` (default: the caller's personal workspace), `category`, `tag`, `q` (part of
+    the file name, case-insensitive), `deleted` (true: the trash), `page`, `size`. 200 page of
+    files, newest first. Any member of the workspace.
+
+    404 for a workspace the caller is not in."""
     page = PageRequest(page=query.pop("page"), size=query.pop("size"))
     return page_body(use_cases().files.list(current_actor(), FileFilter(**query), page))
 
@@ -107,6 +126,12 @@ def list_files(query):
 @authenticated
 @blp.response(200, FileSchema)
 def get_file(file_id: str):
+    """One file's metadata
+
+    Any member of the file's workspace. 200 with the file (its current version's name, type, size in
+    bytes and SHA-256).
+
+    404 for an unknown or deleted file, or one in a workspace the caller is not in."""
     return use_cases().files.get(current_actor(), file_id)
 
 
@@ -115,6 +140,13 @@ def get_file(file_id: str):
 @blp.arguments(FilePatchSchema)
 @blp.response(200, FileSchema)
 def update_file(changes, file_id: str):
+    """Change a file's metadata
+
+    The file's owner or a workspace admin. Body any of `{filename, category, tags, description,
+    is_public}`; a new name must keep the extension. 200 with the file.
+
+    403 for other members; 404 for a file the caller cannot see; 422 for a changed extension or
+    invalid fields."""
     return use_cases().files.update(current_actor(), file_id, **changes)
 
 
@@ -122,6 +154,13 @@ def update_file(changes, file_id: str):
 @authenticated
 @blp.response(204)
 def delete_file(file_id: str):
+    """Move a file to the trash
+
+    The file's owner or a workspace admin. 204. Soft delete: the file leaves every read until `POST
+    /files/{id}/restore`; `flask purge-files` removes it and its bytes for good
+    FILE_PURGE_AFTER_DAYS (30 by default) after.
+
+    403 for other members; 404 for a file the caller cannot see."""
     use_cases().files.delete(current_actor(), file_id)
 
 
@@ -129,6 +168,11 @@ def delete_file(file_id: str):
 @authenticated
 @blp.response(200, FileSchema)
 def restore_file(file_id: str):
+    """Restore a file from the trash
+
+    The file's owner or a workspace admin. 200 with the file (also when it was not deleted).
+
+    403 for other members; 404 for a file the caller cannot see or one already purged."""
     return use_cases().files.restore(current_actor(), file_id)
 
 
@@ -138,6 +182,15 @@ def restore_file(file_id: str):
 @blp.doc(**multipart_body(VersionFormSchema))
 @blp.response(201, FileSchema)
 def upload_version(file_id: str):
+    """Upload a new version of a file
+
+    The file's owner or a workspace admin. multipart/form-data with one part, `file`, checked like
+    an upload. 201 with the file, its `version` one higher; earlier versions stay downloadable and
+    count against the storage quota.
+
+    403 for other members; 404 for a file the caller cannot see; 409 when the file changed or was
+    deleted during the upload; 413 over MAX_FILE_SIZE or the quota; 415 for a type not allowed; 429
+    over the per-user upload limit."""
     with read_upload(request, settings().max_file_size) as form:
         _form_fields(form, VersionFieldsSchema())
         return use_cases().files.add_version(current_actor(), file_id, form.file.filename,
@@ -148,6 +201,12 @@ def upload_version(file_id: str):
 @authenticated
 @blp.response(200, FileVersionSchema(many=True))
 def list_versions(file_id: str):
+    """Versions of a file
+
+    Any member of the file's workspace. 200 `[{version, filename, content_type, size, sha256,
+    uploaded_by, created_at}]`, newest first (size in bytes).
+
+    404 for a file the caller cannot see."""
     return use_cases().files.versions(current_actor(), file_id)
 
 
@@ -156,6 +215,12 @@ def list_versions(file_id: str):
 @blp.arguments(DownloadQuerySchema, location="query")
 @blp.response(200, DownloadLinkSchema)
 def download_link(query, file_id: str):
+    """A signed download link
+
+    Any member of the file's workspace. Query `version` (default: the current one). 200 `{url,
+    expires_at}`: a link valid FILE_LINK_TTL_S (15 minutes by default) that needs no Authorization.
+
+    404 for a file the caller cannot see or an unknown version."""
     link = use_cases().file_downloads.link(current_actor(), file_id, query.get("version"))
     path = url_for("files.download_signed", token=link.token)
     base = settings().public_base_url.rstrip("/") or request.host_url.rstrip("/")
@@ -168,6 +233,13 @@ def download_link(query, file_id: str):
 @blp.alt_response(401, description="The link has expired")
 @blp.alt_response(404, description="The link was altered, or the file is gone")
 def download_signed(token: str):
+    """Download a file through a signed link
+
+    The `url` of `GET /files/{id}/download`: no Authorization needed. 200 with the bytes,
+    `Content-Disposition: attachment` with the file name, `ETag` (its SHA-256) and `Content-Length`,
+    streamed from storage.
+
+    401 for an expired link; 404 for an altered link or a file that is gone."""
     return serve(use_cases().file_downloads.open_link(token))
 
 
@@ -176,4 +248,10 @@ def download_signed(token: str):
 @blp.response(200, content_type="application/octet-stream",
               description="A public file's bytes, with no Authorization (404 unless is_public)")
 def download_public(query, file_id: str):
+    """Download a public file
+
+    No Authorization needed. Query `version` (default: the current one). 200 with the bytes, as an
+    attachment.
+
+    404 unless the file exists and is marked `is_public`, or for an unknown version."""
     return serve(use_cases().file_downloads.open_public(file_id, query.get("version")))

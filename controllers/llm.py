@@ -104,6 +104,14 @@ class ChunkFeed(Feed):
 @blp.arguments(ModelsQuerySchema, location="query")
 @blp.response(200, ModelInfoSchema(many=True))
 def models(query):
+    """The model catalogue
+
+    Query `workspace_id` (default: the caller's personal workspace): whose provider keys count. 200
+    `[{id, provider, available, default, context_window, input_cost_per_token,
+    output_cost_per_token, supports_vision}]`: `available` is true when credentials (server or
+    workspace) or a local runtime exist; costs in US dollars per token, `context_window` in tokens.
+
+    404 for a workspace the caller is not in."""
     return use_cases().llm_chat.models(current_actor().user_id, query.get("workspace_id"))
 
 
@@ -118,7 +126,17 @@ def models(query):
 @blp.alt_response(502, description="The model failed after retries and fallbacks")
 @blp.alt_response(504, description="The model timed out")
 def chat(body):
-    """One model call with the caller's messages, through the workspace's keys and budget."""
+    """Call a model directly (nothing stored)
+
+    One model call with the caller's messages, through the workspace's keys and budget. Body
+    `{workspace_id?, model?, messages: [{role, content}], temperature?, max_tokens?, stream?}`. 200
+    `{id, model, message: {role, content}, usage: {prompt_tokens, completion_tokens, total_tokens,
+    cost_usd}, latency_ms, fallback_used}`; `model` is the model that answered. With streaming: SSE
+    `start`, `delta`s, then `done` or `error`. The call counts in analytics and budgets.
+
+    402 when a budget is spent; 403 for a viewer; 404 for a workspace the caller is not in; 422 for
+    invalid messages; 429 over RATELIMIT_LLM; 502 when the model failed after retries and fallbacks;
+    504 when it timed out."""
     container, actor = use_cases(), current_actor()
     request = ChatRequest(messages=body["messages"], model=body.get("model"),
                           temperature=body.get("temperature"), max_tokens=body.get("max_tokens"))

@@ -24,9 +24,14 @@ TEXT_RESPONSE = {"200": {"description": "Prometheus text exposition format (vers
 @blp.get("/metrics")
 @blp.doc(responses=TEXT_RESPONSE, security=[{}, *BEARER])
 def metrics():
-    """Request counts and latencies by route and status, model calls, tokens, cost, latency and
+    """Prometheus metrics
+
+    Request counts and latencies by route and status, model calls, tokens, cost, latency and
     time to first token by model, open streams, gateway overhead and workflow runs — summed
-    over every gunicorn worker. With METRICS_TOKEN set, send `Authorization: Bearer <token>`."""
+    over every gunicorn worker. With METRICS_TOKEN set, send `Authorization: Bearer <token>`.
+
+    200 in Prometheus' text format (version 0.0.4). 401 when METRICS_TOKEN is set and the bearer
+    token differs. No rate limit."""
     token = settings().metrics_token
     if token:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")

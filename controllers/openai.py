@@ -96,7 +96,14 @@ def workspace_header() -> str | None:
 @blp.response(200, ModelListSchema)
 @documented_errors
 def list_models():
-    """The models a call can use now in the workspace (credentials or a local runtime exist)."""
+    """List models (OpenAI-compatible)
+
+    The models a call can use now in the workspace (credentials or a local runtime exist). 200
+    `{object: "list", data: [{id, object: "model", created, owned_by}]}`.
+
+    Authenticate with a workspace API key (`Bearer sk-syn-...`) or a user access token
+    (`X-Workspace-ID` then picks the workspace). Errors have OpenAI's shape `{error: {message, type,
+    code}}`: 401 for a bad key or token, 404 for a workspace the caller is not in."""
     models = use_cases().openai.models(current_actor(), workspace_header())
     return {"object": "list", "data": [
         {"id": m.id, "object": "model", "created": MODELS_CREATED, "owned_by": m.provider}
@@ -114,13 +121,20 @@ def list_models():
                   success=True)
 @documented_errors
 def chat_completions(body):
-    """OpenAI's chat completion. With `"stream": true` the response is `text/event-stream`:
+    """Create a chat completion (OpenAI-compatible)
+
+    OpenAI's chat completion. With `"stream": true` the response is `text/event-stream`:
     `data: {chat.completion.chunk}` lines, then `data: [DONE]`; with
     `stream_options.include_usage` a last chunk carries `usage` and no choices. An error after
     the stream started arrives as `data: {"error": {...}}`. `temperature`, `max_tokens`
     (or `max_completion_tokens`), `stop`, `response_format`, `tools` and `tool_choice` reach
     providers that support them; `n` must be 1. Header `X-Workspace-ID` picks the workspace for
-    a user token (default: personal); a key always works in its own workspace."""
+    a user token (default: personal); a key always works in its own workspace.
+
+    Errors have OpenAI's shape `{error: {message, type, code}}`: 400 for `n` other than 1, 401 for
+    a bad key or token, 402 when a budget is spent, 404 for a workspace the caller is not in, 422
+    for an invalid request or an unknown model, 429 over RATELIMIT_LLM, 502 when the provider
+    failed after fallbacks, 504 when it timed out."""
     if body.get("n") not in (None, 1):
         raise BadRequest("Only n=1 is supported")
     chat_request = to_chat_request(body)

@@ -48,6 +48,10 @@ class DetailedHealthSchema(HealthSchema):
 @blp.get("/")
 @blp.response(200, IndexSchema)
 def index():
+    """Name and version of the service
+
+    Always 200 `{name: "SynapScale Backend API", version, status: "running", docs: "/docs"}`. No
+    authentication and no rate limit: a quick check that the process answers."""
     return {"name": "SynapScale Backend API", "version": settings().version,
             "status": "running", "docs": "/docs"}
 
@@ -68,6 +72,12 @@ def _health(detailed: bool):
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="Database unreachable")
 def health():
+    """Liveness and database check
+
+    200 `{status: "healthy", service: "synapscale-backend", version, database: {status: "up",
+    latency_ms}}`. 503 with `status: "unhealthy"` and `database: {status: "down", error}` when the
+    database does not answer within MONGODB_TIMEOUT_MS (2 s by default). No authentication and no
+    rate limit (for load balancers and orchestrators)."""
     return _health(detailed=False)
 
 
@@ -75,4 +85,10 @@ def health():
 @blp.response(200, DetailedHealthSchema)
 @blp.alt_response(503, schema=DetailedHealthSchema, description="Database unreachable")
 def health_detailed():
+    """Detailed health: database, local model and uptime
+
+    What `GET /health` says, plus `local_model` (`{status: up|starting|down|disabled, pid, model,
+    restarts}`, with a `reason` when disabled) and `uptime_s` (seconds since this process started).
+    503 only when the database is down: a local model that is starting or down does not make the
+    service unhealthy. No authentication and no rate limit."""
     return _health(detailed=True)

@@ -72,7 +72,14 @@ def reply_options(body: dict) -> ReplyOptions:
 @blp.arguments(TalkListQuerySchema, location="query")
 @blp.response(200, page_of(TalkSchema))
 def list_talks(query):
-    """The caller's talks, pinned first, then newest activity first."""
+    """List the caller's talks
+
+    The caller's talks, pinned first, then newest activity first. Query `workspace_id` (default:
+    every workspace of the caller), `q` (part of the name), `archived`, `deleted` (the trash),
+    `page`, `size`. 200 page of talks. Talks are private to their user: other members' talks never
+    appear.
+
+    404 for a workspace the caller is not in."""
     page = use_cases().talks.list(
         current_actor().user_id, query.get("workspace_id"),
         PageRequest(query["page"], query["size"]), name_contains=query.get("q"),
@@ -85,6 +92,15 @@ def list_talks(query):
 @blp.arguments(TalkCreateSchema)
 @blp.response(201, TalkSchema)
 def create_talk(body):
+    """Create a talk
+
+    Body `{workspace_id?, name?, model?, system_prompt?, tags?}` (default workspace: the caller's
+    personal one). 201 `{id, workspace_id, name, model, system_prompt, tags, archived, pinned,
+    message_count, last_message_at, created_at, updated_at}`. A talk without a name is named by its
+    first exchange.
+
+    403 for a viewer of the workspace; 404 for a workspace the caller is not in; 422 for an unknown
+    model or invalid fields."""
     return use_cases().talks.create(current_actor().user_id, body.get("workspace_id"), **{
         key: body.get(key) for key in ("name", "model", "system_prompt", "tags")})
 
@@ -93,6 +109,12 @@ def create_talk(body):
 @authenticated
 @blp.response(200, TalkSchema)
 def get_talk(talk_id):
+    """One of the caller's talks
+
+    200 with the talk.
+
+    404 for an unknown or deleted talk, or another user's (talks are private, even from workspace
+    admins)."""
     return use_cases().talks.visible(current_actor().user_id, talk_id)
 
 
@@ -101,6 +123,12 @@ def get_talk(talk_id):
 @blp.arguments(TalkUpdateSchema)
 @blp.response(200, TalkSchema)
 def update_talk(body, talk_id):
+    """Change a talk
+
+    Body any of `{name, model, system_prompt, tags, archived, pinned}`. 200 with the talk.
+
+    403 when the caller is only a viewer of the talk's workspace; 404 for a talk that is not the
+    caller's; 422 for an unknown model or invalid fields."""
     return use_cases().talks.update(current_actor().user_id, talk_id, **body)
 
 
@@ -108,7 +136,11 @@ def update_talk(body, talk_id):
 @authenticated
 @blp.response(204)
 def delete_talk(talk_id):
-    """Soft delete: the talk leaves every list and search; `POST .../restore` brings it back."""
+    """Delete a talk (soft)
+
+    Soft delete: the talk leaves every list and search; `POST .../restore` brings it back. 204.
+
+    403 for a viewer of the workspace; 404 for a talk that is not the caller's."""
     use_cases().talks.delete(current_actor().user_id, talk_id)
 
 
@@ -116,6 +148,11 @@ def delete_talk(talk_id):
 @authenticated
 @blp.response(200, TalkSchema)
 def restore_talk(talk_id):
+    """Restore a deleted talk
+
+    200 with the talk, back in lists and search.
+
+    403 for a viewer of the workspace; 404 for a talk that is not the caller's."""
     return use_cases().talks.restore(current_actor().user_id, talk_id)
 
 
@@ -125,6 +162,12 @@ def restore_talk(talk_id):
 @blp.response(200, description="The whole conversation as an attachment (JSON or Markdown)",
               content_type="application/octet-stream")
 def export_talk(query, talk_id):
+    """Download a whole talk
+
+    Query `format`: `json` (default: the talk and every message) or `markdown`. 200 with the
+    conversation as an attachment, `<name>-<id>.json` or `<name>-<id>.md`.
+
+    404 for a talk that is not the caller's; 422 for another format."""
     export = use_cases().talks.export(current_actor().user_id, talk_id, query["format"])
     return send_file(BytesIO(export.body.encode()), mimetype=export.content_type,
                      as_attachment=True, download_name=export.filename, max_age=0)
@@ -135,7 +178,13 @@ def export_talk(query, talk_id):
 @blp.arguments(SearchQuerySchema, location="query")
 @blp.response(200, page_of(SearchHitSchema))
 def search(query):
-    """The caller's talk names, then messages, containing `q`."""
+    """Search the caller's talks and messages
+
+    The caller's talk names, then messages, containing `q` (1 to 200 characters). Query
+    `workspace_id?`, `page`, `size`. 200 page of `{talk_id, talk_name, message_id, snippet,
+    created_at}`; `message_id` is null where the talk's name matched. Deleted talks are left out.
+
+    404 for a workspace the caller is not in; 422 for a blank `q`."""
     page = use_cases().talks.search(current_actor().user_id, query["q"],
                                     query.get("workspace_id"),
                                     PageRequest(query["page"], query["size"]))
@@ -149,6 +198,15 @@ def search(query):
 @blp.arguments(MessagePageQuerySchema, location="query")
 @blp.response(200, MessagePageSchema)
 def list_messages(query, talk_id):
+    """A page of a talk's messages
+
+    Cursor-based: query `limit` (1 to 100, default 50) and `before` (a message id: the messages
+    older than it). 200 `{items: [oldest..newest], has_more, next_before}`; pass `next_before` as
+    `before` for the page before. A message is `{id, talk_id, role, content, status, model,
+    parent_id, file_ids, usage: {prompt_tokens, completion_tokens, total_tokens, cost_usd},
+    latency_ms, error, created_at, updated_at}`.
+
+    404 for a talk that is not the caller's."""
     page = use_cases().talks.messages_page(current_actor().user_id, talk_id, query["limit"],
                                            query.get("before"))
     return {"items": page.items, "has_more": page.has_more, "next_before": page.next_before}
@@ -164,8 +222,22 @@ def list_messages(query, talk_id):
 @blp.alt_response(502, description="The model failed after fallbacks; both messages are stored")
 @blp.alt_response(504, description="The model timed out; both messages are stored")
 def send_message(body, talk_id):
-    """The user message is stored before the model is called; a failed reply is stored with
-    status `failed` (its id in the error's details)."""
+    """Send a message and get the model's reply
+
+    Body `{content, model?, file_ids?, temperature?, max_tokens?, stream?}`. The user message is
+    stored before the model is called; a failed reply is stored with status `failed` (its id in the
+    error's details). The reply uses the talk's history, system prompts, the text of attached files
+    and the workspace's provider keys.
+
+    Without streaming: 201 `{user_message, assistant_message}`. With `stream: true` or `Accept:
+    text/event-stream`: SSE events `user_message`, `start` `{message_id, model}`, `delta`
+    `{content}` (many), then `done` `{message}` or `error` `{code, message}`, with keep-alive
+    comments; a client that disconnects does not stop the reply, which is stored.
+
+    402 when a budget is spent; 403 for a viewer; 404 for a talk that is not the caller's or an
+    unknown file; 409 while another reply of the talk is being generated; 422 for an unknown model
+    or invalid fields; 429 over RATELIMIT_LLM; 502 or 504 when the model failed or timed out (both
+    messages stored)."""
     chat, user_id = use_cases().chat, current_actor().user_id
     options = reply_options(body)
     if wants_stream(body.get("stream")):
@@ -184,8 +256,16 @@ def send_message(body, talk_id):
 @blp.alt_response(200, description=SSE_DESCRIPTION, schema=SSE_SCHEMA,
                   content_type=EVENT_STREAM, success=True)
 def regenerate(body, talk_id, message_id):
-    """A new reply to the user message the reply `message_id` answered; the old reply is kept
-    with status `superseded`."""
+    """Generate a new reply to the same user message
+
+    A new reply to the user message the reply `message_id` answered; the old reply is kept with
+    status `superseded`. Body `{model?, temperature?, max_tokens?, stream?}`. 201 `{user_message,
+    assistant_message}`, or SSE events as when sending a message.
+
+    402 when a budget is spent; 403 for a viewer; 404 for an unknown message or a talk that is not
+    the caller's; 409 while another reply is being generated; 422 when `message_id` is not an
+    assistant reply, or for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when the model
+    failed or timed out."""
     stream = wants_stream(body.get("stream"))
     result = use_cases().chat.regenerate(current_actor().user_id, talk_id, message_id,
                                          reply_options(body), stream=stream)
@@ -199,8 +279,13 @@ def regenerate(body, talk_id, message_id):
 @authenticated
 @blp.response(200, StoppedSchema)
 def stop(talk_id):
-    """Stops the talk's reply being generated (on whichever worker); its partial text is saved
-    with status `stopped`."""
+    """Stop the reply being generated
+
+    Stops the talk's reply being generated (on whichever worker); its partial text is saved with
+    status `stopped`. 200 `{messages}`: the stopped replies as stored, after waiting up to 5 seconds
+    for them (empty when nothing was being generated).
+
+    403 for a viewer; 404 for a talk that is not the caller's."""
     stopped = use_cases().chat.stop(current_actor().user_id, talk_id)
     return {"messages": [message for message in stopped if message is not None]}
 
@@ -211,6 +296,14 @@ def stop(talk_id):
     "SSE: `start`, the text so far as one `delta`, the following `delta`s live, then `done` or "
     "`error`; keep-alive comments at least every 15 s"))
 def follow_reply(talk_id, message_id):
+    """Follow a reply as it is generated (SSE)
+
+    Replays the reply from its start, then follows it live until it ends, whichever worker generates
+    it: `start`, the text so far as one `delta`, the following `delta`s, then `done` (the stored
+    message) or `error`; keep-alive comments at least every 15 s. For resuming after a dropped
+    connection; a reply that has ended gives `start`, its text and `done` at once.
+
+    404 for an unknown message or a talk that is not the caller's."""
     feed = use_cases().chat.follow(current_actor().user_id, talk_id, message_id)
     return stream_reply(None, feed)
 
@@ -219,4 +312,9 @@ def follow_reply(talk_id, message_id):
 @authenticated
 @blp.response(204)
 def delete_message(talk_id, message_id):
+    """Delete a message (soft)
+
+    204; the message leaves the talk's history, and so the context of later replies.
+
+    403 for a viewer; 404 for an unknown message or a talk that is not the caller's."""
     use_cases().talks.delete_message(current_actor().user_id, talk_id, message_id)

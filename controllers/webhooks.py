@@ -30,6 +30,12 @@ def webhook_body(webhook) -> dict:
 @authenticated
 @blp.response(200, WebhookSchema(many=True))
 def list_webhooks(workspace_id):
+    """Webhooks of a workspace
+
+    Workspace admins and owners. 200 `[{id, workspace_id, url, events, created_by, created_at}]`,
+    oldest first; the signing secret is never shown again.
+
+    403 for a role too low; 404 for non-members."""
     return [webhook_body(w) for w in use_cases().webhooks.list(current_actor(), workspace_id)]
 
 
@@ -39,9 +45,19 @@ def list_webhooks(workspace_id):
 @blp.response(201, WebhookCreatedSchema)
 @blp.alt_response(409, description="The workspace has its maximum number of webhooks")
 def create_webhook(body, workspace_id):
-    """Deliveries are POSTs of `{id, event, workspace_id, created_at, data}` signed with
-    `X-SynapScale-Signature: sha256=<HMAC-SHA256 of the raw body>`. The URL must be public
-    (the rules of the workflow `http_request` node)."""
+    """Register a webhook
+
+    Workspace admins and owners. Body `{url, events}`, events among `talk.created`,
+    `message.created`, `file.uploaded`, `workflow.execution.completed`, `workflow.execution.failed`
+    and `member.added`. 201 with the webhook and its signing `secret` (`whsec_...`), shown this
+    once.
+
+    Deliveries are POSTs of `{id, event, workspace_id, created_at, data}` signed with
+    `X-SynapScale-Signature: sha256=<HMAC-SHA256 of the raw body>`, retried with exponential backoff
+    on failure. The URL must be public (the rules of the workflow `http_request` node).
+
+    403 for a role too low; 404 for non-members; 409 when the workspace has its maximum number of
+    webhooks (WEBHOOK_MAX_PER_WORKSPACE, 20 by default); 422 for a refused URL or unknown events."""
     webhook, secret = use_cases().webhooks.create(current_actor(), workspace_id, **body)
     return {**webhook_body(webhook), "secret": secret}
 
@@ -50,6 +66,11 @@ def create_webhook(body, workspace_id):
 @authenticated
 @blp.response(204)
 def delete_webhook(workspace_id, webhook_id):
+    """Remove a webhook
+
+    Workspace admins and owners. 204; its pending deliveries are not sent.
+
+    403 for a role too low; 404 for non-members or an unknown webhook."""
     use_cases().webhooks.delete(current_actor(), workspace_id, webhook_id)
 
 
@@ -58,7 +79,13 @@ def delete_webhook(workspace_id, webhook_id):
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(DeliverySchema))
 def list_deliveries(query, workspace_id, webhook_id):
-    """Newest first; every attempt is also written to the log."""
+    """Delivery log of a webhook
+
+    Workspace admins and owners. Newest first; every attempt is also written to the log. Query
+    `page`, `size`. 200 page of `{id, event, event_id, status: pending|delivered|failed,
+    status_code, attempts, delivered_at, next_attempt_at, error, created_at}`.
+
+    403 for a role too low; 404 for non-members or an unknown webhook."""
     page = use_cases().webhooks.deliveries(current_actor(), workspace_id, webhook_id,
                                            PageRequest(**query))
     body = page_body(page)

@@ -62,6 +62,14 @@ def template_body(template: Template) -> dict:
 @blp.arguments(WorkflowListQuerySchema, location="query")
 @blp.response(200, page_of(WorkflowSchema))
 def list_workflows(query):
+    """List a workspace's workflows
+
+    Any member. Query `workspace_id` (default: the caller's personal workspace), `deleted` (true:
+    the trash), `page`, `size`. 200 page of `{id, workspace_id, name, description, nodes, edges,
+    version, is_active, created_by, created_at, updated_at, deleted_at}`, most recently changed
+    first.
+
+    404 for a workspace the caller is not in."""
     page = use_cases().workflows.list(current_actor(), query.get("workspace_id"),
                                       PageRequest(query["page"], query["size"]), query["deleted"])
     return page_body(page)
@@ -73,10 +81,16 @@ def list_workflows(query):
 @blp.arguments(WorkflowCreateSchema)
 @blp.response(201, WorkflowSchema)
 def create_workflow(query, body):
-    """Validates the graph (unique node ids, edges between existing nodes, no cycles, each
-    node's config against its schema, every `{{ reference }}` resolvable): 422 lists the
-    problems per node (`details.nodes.<id>`), per edge (`details.edges.<index>`) and for the
-    whole graph (`details.graph`)."""
+    """Create a workflow
+
+    Members and up. Body `{workspace_id?, name, description?, nodes: [{id, type, name?, config}],
+    edges: [{source, target, condition?}], is_active?}`; the workspace may also be given as a query
+    parameter (default: personal). 201 with the workflow, `version` 1.
+
+    Validates the graph (unique node ids, edges between existing nodes, no cycles, each node's
+    config against its schema, every `{{ reference }}` resolvable): 422 lists the problems per node
+    (`details.nodes.<id>`), per edge (`details.edges.<index>`) and for the whole graph
+    (`details.graph`). 403 for a viewer; 404 for a workspace the caller is not in."""
     changes = graph_changes(body)
     return use_cases().workflows.create(
         current_actor(), body.get("workspace_id") or query.get("workspace_id"), changes["name"],
@@ -88,8 +102,13 @@ def create_workflow(query, body):
 @authenticated
 @blp.response(200, NodeTypeSchema(many=True))
 def node_types():
-    """Every node type with the JSON schema of its config (unknown keys are rejected). Every
-    config also takes `timeout_s` and `retry: {max_attempts, backoff_s}`."""
+    """Catalogue of workflow node types
+
+    Every node type with the JSON schema of its config (unknown keys are rejected). Every config
+    also takes `timeout_s` and `retry: {max_attempts, backoff_s}`. 200 `[{type, title, description,
+    output, config_schema}]`.
+
+    401 without a valid access token."""
     return use_cases().workflows.node_types()
 
 
@@ -97,6 +116,11 @@ def node_types():
 @authenticated
 @blp.response(200, WorkflowSchema)
 def get_workflow(workflow_id):
+    """One workflow
+
+    Any member of its workspace. 200 with the workflow and its graph.
+
+    404 for an unknown or deleted workflow, or one in a workspace the caller is not in."""
     return use_cases().workflows.get(current_actor(), workflow_id)
 
 
@@ -106,6 +130,14 @@ def get_workflow(workflow_id):
 @blp.response(200, WorkflowSchema)
 @blp.alt_response(409, description="`version` is no longer the current one")
 def replace_workflow(body, workflow_id):
+    """Replace a workflow
+
+    Members and up. Body `{name, description?, nodes, edges, is_active?, version?}`: the whole
+    workflow. The graph is validated as on creation; saving bumps `version`. Give the `version` you
+    read to refuse overwriting someone else's change. 200 with the workflow.
+
+    403 for a viewer; 404 for a workflow the caller cannot see; 409 when `version` is no longer the
+    current one; 422 for an invalid graph."""
     changes = graph_changes(body)
     version = changes.pop("version", None)
     return use_cases().workflows.update(current_actor(), workflow_id, changes, version)
@@ -117,6 +149,13 @@ def replace_workflow(body, workflow_id):
 @blp.response(200, WorkflowSchema)
 @blp.alt_response(409, description="`version` is no longer the current one")
 def patch_workflow(body, workflow_id):
+    """Change part of a workflow
+
+    Members and up. Body any of `{name, description, nodes, edges, is_active, version}`; a changed
+    graph is validated as on creation; saving bumps `version`. 200 with the workflow.
+
+    403 for a viewer; 404 for a workflow the caller cannot see; 409 when `version` is no longer the
+    current one; 422 for an invalid graph."""
     changes = graph_changes(body)
     version = changes.pop("version", None)
     return use_cases().workflows.update(current_actor(), workflow_id, changes, version)
@@ -126,7 +165,11 @@ def patch_workflow(body, workflow_id):
 @authenticated
 @blp.response(204)
 def delete_workflow(workflow_id):
-    """Soft delete (the creator or a workspace admin); `POST .../restore` brings it back."""
+    """Delete a workflow (soft)
+
+    Soft delete (the creator or a workspace admin); `POST .../restore` brings it back. 204.
+
+    403 for other members; 404 for a workflow the caller cannot see."""
     use_cases().workflows.delete(current_actor(), workflow_id)
 
 
@@ -134,6 +177,11 @@ def delete_workflow(workflow_id):
 @authenticated
 @blp.response(200, WorkflowSchema)
 def restore_workflow(workflow_id):
+    """Restore a deleted workflow
+
+    The creator or a workspace admin. 200 with the workflow.
+
+    403 for other members; 404 for a workflow the caller cannot see."""
     return use_cases().workflows.restore(current_actor(), workflow_id)
 
 
@@ -143,9 +191,16 @@ def restore_workflow(workflow_id):
 @blp.response(202, ExecutionSchema, description="Queued")
 @blp.alt_response(200, schema=ExecutionSchema, description="Finished (with `wait: true`)")
 def execute_workflow(body, workflow_id):
-    """Members run workflows (viewers get 403). Follow the run at
-    `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`. Each `llm` node counts
-    as one model call against RATELIMIT_LLM (429 when the run does not fit)."""
+    """Run a workflow
+
+    Members run workflows (viewers get 403). Body `{inputs, wait?}`: `inputs` are checked against
+    the `input` node's fields. 202 with the queued execution, or 200 with the finished execution
+    when `wait: true` and it finishes in time (both with a `Location` header). Follow the run at
+    `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`. Each `llm` node counts as
+    one model call against RATELIMIT_LLM.
+
+    404 for a workflow the caller cannot see; 409 when the workflow is not active; 422 for inputs
+    that do not match; 429 when the run's model calls do not fit the rate limit."""
     actor = current_actor()
     workflow = use_cases().workflows.get(actor, workflow_id)
     charge_model_calls(f"user:{actor.user_id}", sum(node.type == "llm" for node in workflow.nodes))
@@ -161,6 +216,11 @@ def execute_workflow(body, workflow_id):
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(ExecutionSchema))
 def list_executions(query, workflow_id):
+    """Runs of a workflow
+
+    Any member of its workspace. Query `page`, `size`. 200 page of executions, newest first.
+
+    404 for a workflow the caller cannot see."""
     page = use_cases().executions.list(current_actor(), workflow_id,
                                        PageRequest(query["page"], query["size"]))
     return page_body(page)
@@ -171,8 +231,14 @@ def list_executions(query, workflow_id):
 @blp.arguments(PublishSchema)
 @blp.response(201, TemplateSchema)
 def publish_workflow(body, workflow_id):
-    """Shares the workflow on the marketplace, without secrets (credential-like headers, query
-    parameters and body keys, API-key-like strings) or workspace and file ids."""
+    """Publish a workflow as a template
+
+    Shares the workflow on the marketplace, without secrets (credential-like headers, query
+    parameters and body keys, API-key-like strings) or workspace and file ids. Members and up. Body
+    `{title, description?, tags?}`. 201 `{id, title, description, tags, author, rating,
+    ratings_count, installs, created_at, nodes, edges}`.
+
+    403 for a viewer; 404 for a workflow the caller cannot see; 422 for invalid fields."""
     template = use_cases().templates.publish(current_actor(), workflow_id, body["title"],
                                              body["description"], body["tags"])
     return template_body(template)
@@ -184,6 +250,14 @@ def publish_workflow(body, workflow_id):
 @authenticated
 @executions_blp.response(200, ExecutionSchema)
 def get_execution(execution_id):
+    """One execution
+
+    Any member of its workspace. 200 `{id, workflow_id, workflow_version, workspace_id, status:
+    queued|running|succeeded|failed|cancelled, inputs, outputs, node_runs: [{node_id, status,
+    started_at, finished_at, output, error, attempts}], error, created_by, created_at, started_at,
+    finished_at, duration_ms}`.
+
+    404 for an execution the caller cannot see."""
     return use_cases().executions.get(current_actor(), execution_id)
 
 
@@ -191,9 +265,13 @@ def get_execution(execution_id):
 @authenticated
 @executions_blp.response(200, ExecutionSchema)
 def cancel_execution(execution_id):
-    """Members cancel runs. A queued run is cancelled at once; a running one stops at its next
-    step (the answer waits up to a few seconds for that). Cancelling a finished run changes
-    nothing."""
+    """Cancel an execution
+
+    Members cancel runs. A queued run is cancelled at once; a running one stops at its next step
+    (the answer waits up to a few seconds for that). Cancelling a finished run changes nothing. 200
+    with the execution as it is then.
+
+    403 for a viewer; 404 for an execution the caller cannot see."""
     return use_cases().executions.cancel(current_actor(), execution_id)
 
 
@@ -204,6 +282,13 @@ def cancel_execution(execution_id):
 @templates_blp.arguments(TemplateQuerySchema, location="query")
 @templates_blp.response(200, page_of(TemplateSummarySchema))
 def search_templates(query):
+    """Search the template marketplace
+
+    Any signed-in user. Query `q` (title, description or tags), `tag`, `sort` (`recent` (default),
+    `rating` or `installs`), `page`, `size`. 200 page of `{id, title, description, tags, author:
+    {id, name}, rating, ratings_count, installs, created_at}`.
+
+    422 for an unknown sort."""
     page = use_cases().templates.search(query.get("q"), query.get("tag"), query["sort"],
                                         PageRequest(query["page"], query["size"]))
     body = page_body(page)
@@ -215,6 +300,12 @@ def search_templates(query):
 @authenticated
 @templates_blp.response(200, TemplateSchema)
 def get_template(template_id):
+    """One template, with its graph
+
+    Any signed-in user. 200 `{id, title, description, tags, author, rating, ratings_count, installs,
+    created_at, nodes, edges}`.
+
+    404 for an unknown template."""
     return template_body(use_cases().templates.get(template_id))
 
 
@@ -223,7 +314,12 @@ def get_template(template_id):
 @templates_blp.arguments(InstallSchema)
 @templates_blp.response(201, WorkflowSchema)
 def install_template(body, template_id):
-    """A new workflow in the workspace (members and up), from the template's graph."""
+    """Install a template as a new workflow
+
+    A new workflow in the workspace (members and up), from the template's graph. Body
+    `{workspace_id?}` (default: the caller's personal workspace). 201 with the workflow.
+
+    403 for a viewer; 404 for an unknown template or a workspace the caller is not in."""
     return use_cases().templates.install(current_actor(), template_id, body.get("workspace_id"))
 
 
@@ -232,7 +328,12 @@ def install_template(body, template_id):
 @templates_blp.arguments(RatingSchema)
 @templates_blp.response(200, TemplateSummarySchema)
 def rate_template(body, template_id):
-    """One rating per user: rating again replaces your earlier rating."""
+    """Rate a template
+
+    One rating per user: rating again replaces your earlier rating. Body `{stars: 1..5, comment?}`.
+    200 with the template's new `rating` (the average) and `ratings_count`.
+
+    404 for an unknown template; 422 for stars outside 1 to 5."""
     template = use_cases().templates.rate(current_actor(), template_id, body["stars"],
                                           body["comment"])
     return template_body(template)

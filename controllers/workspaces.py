@@ -33,6 +33,13 @@ def workspace_body(workspace, role) -> dict:
 @blp.arguments(PageQuerySchema, location="query")
 @blp.response(200, page_of(WorkspaceSchema))
 def list_workspaces(query):
+    """Workspaces the caller belongs to
+
+    Query `page`, `size` (1 to 100). 200 page of `{id, name, description, settings, is_personal,
+    role, created_at, updated_at}`, `role` being the caller's; the personal workspace first, then
+    the oldest first. Deleted workspaces are left out.
+
+    401 without a valid access token."""
     page = use_cases().workspaces.list_mine(current_actor(), PageRequest(**query))
     body = page_body(page)
     body["items"] = [workspace_body(workspace, role) for workspace, role in page.items]
@@ -44,6 +51,13 @@ def list_workspaces(query):
 @blp.arguments(WorkspaceCreateSchema)
 @blp.response(201, WorkspaceSchema)
 def create_workspace(body):
+    """Create a workspace
+
+    Body `{name, description?, settings?: {default_model, system_prompt, monthly_budget_usd}}` (the
+    budget in US dollars per calendar month). 201 with the workspace; the caller is its owner
+    (`role: "owner"`).
+
+    422 for invalid fields; 401 without a valid access token."""
     return workspace_body(*use_cases().workspaces.create(current_actor(), **body))
 
 
@@ -51,6 +65,12 @@ def create_workspace(body):
 @authenticated
 @blp.response(200, WorkspaceSchema)
 def get_workspace(workspace_id):
+    """One workspace, with the caller's role
+
+    Any member (viewer and up). 200 `{id, name, description, settings, is_personal, role,
+    created_at, updated_at}`.
+
+    404 for a non-member or a deleted workspace (never 403 for another tenant's workspace)."""
     return workspace_body(*use_cases().workspaces.get(current_actor(), workspace_id))
 
 
@@ -59,7 +79,13 @@ def get_workspace(workspace_id):
 @blp.arguments(WorkspaceUpdateSchema)
 @blp.response(200, WorkspaceSchema)
 def update_workspace(body, workspace_id):
-    """Workspace admins and owners."""
+    """Change a workspace's name, description or settings
+
+    Workspace admins and owners. Body `{name?, description?, settings?}`: `settings`
+    (`default_model`, `system_prompt`, `monthly_budget_usd` in US dollars) is merged into the
+    current settings, a null clearing a value. 200 with the workspace.
+
+    403 for members and viewers; 404 for non-members; 422 for invalid fields."""
     return workspace_body(*use_cases().workspaces.update(current_actor(), workspace_id, **body))
 
 
@@ -68,7 +94,12 @@ def update_workspace(body, workspace_id):
 @blp.response(204)
 @blp.alt_response(409, description="A personal workspace cannot be deleted")
 def delete_workspace(workspace_id):
-    """Owners only. Soft delete: `POST /{id}/restore` brings it back."""
+    """Delete a workspace (soft)
+
+    Owners only. Soft delete: `POST /{id}/restore` brings it back. 204; the workspace vanishes from
+    every read.
+
+    403 for the other roles; 404 for non-members; 409 for a personal workspace."""
     use_cases().workspaces.delete(current_actor(), workspace_id)
 
 
@@ -76,7 +107,11 @@ def delete_workspace(workspace_id):
 @authenticated
 @blp.response(200, WorkspaceSchema)
 def restore_workspace(workspace_id):
-    """Owners only: undo a delete."""
+    """Restore a deleted workspace
+
+    Owners only: undo a delete. 200 with the workspace (also when it was not deleted).
+
+    403 for the other roles; 404 for non-members."""
     return workspace_body(*use_cases().workspaces.restore(current_actor(), workspace_id))
 
 
@@ -84,6 +119,11 @@ def restore_workspace(workspace_id):
 @authenticated
 @blp.response(200, MemberSchema(many=True))
 def list_members(workspace_id):
+    """Members of a workspace
+
+    Any member. 200 `[{user_id, email, name, role, joined_at}]`, in the order they joined.
+
+    404 for non-members."""
     return use_cases().workspaces.members(current_actor(), workspace_id)
 
 
@@ -94,7 +134,14 @@ def list_members(workspace_id):
 @blp.alt_response(404, description="No user with this e-mail")
 @blp.alt_response(409, description="Already a member")
 def add_member(body, workspace_id):
-    """Workspace admins and owners; only an owner can add another owner."""
+    """Add a user to a workspace
+
+    Workspace admins and owners; only an owner can add another owner. Body `{email, role?}`
+    (`owner`, `admin`, `member` (default) or `viewer`). 201 `{user_id, email, name, role,
+    joined_at}`; a `member.added` event goes to the workspace's webhooks and the user's feed.
+
+    403 for a role too low; 404 for non-members or when no user has this e-mail; 409 when the user
+    is already a member."""
     return use_cases().workspaces.add_member(current_actor(), workspace_id, body["email"],
                                              body["role"])
 
@@ -105,7 +152,13 @@ def add_member(body, workspace_id):
 @blp.response(200, MemberSchema)
 @blp.alt_response(409, description="The workspace would have no owner left")
 def change_member_role(body, workspace_id, user_id):
-    """Workspace admins and owners; only an owner can grant or remove `owner`."""
+    """Change a member's role
+
+    Workspace admins and owners; only an owner can grant or remove `owner`. Body `{role}`: `owner`,
+    `admin`, `member` or `viewer`. 200 `{user_id, email, name, role, joined_at}`.
+
+    403 for a role too low; 404 for non-members or an unknown member; 409 when the workspace would
+    have no owner left."""
     return use_cases().workspaces.change_member_role(current_actor(), workspace_id, user_id,
                                                      body["role"])
 
@@ -115,7 +168,13 @@ def change_member_role(body, workspace_id, user_id):
 @blp.response(204)
 @blp.alt_response(409, description="The workspace would have no owner left")
 def remove_member(workspace_id, user_id):
-    """Workspace admins and owners, or any member removing themselves."""
+    """Remove a member, or leave a workspace
+
+    Workspace admins and owners, or any member removing themselves; only an owner can remove an
+    owner. 204.
+
+    403 for a role too low; 404 for non-members or an unknown member; 409 when the workspace would
+    have no owner left."""
     use_cases().workspaces.remove_member(current_actor(), workspace_id, user_id)
 
 
@@ -123,7 +182,13 @@ def remove_member(workspace_id, user_id):
 @authenticated
 @blp.response(200, ProviderStatusSchema(many=True))
 def list_provider_keys(workspace_id):
-    """Workspace admins and owners. Keys are never returned, only a hint."""
+    """Model provider keys of a workspace
+
+    Workspace admins and owners. Keys are never returned, only a hint. 200 `[{provider, configured,
+    key_hint, api_base, updated_at}]` for every known provider, configured or not, and any other
+    provider the workspace has a key for.
+
+    403 for members and viewers; 404 for non-members."""
     return use_cases().provider_keys.list(current_actor(), workspace_id)
 
 
@@ -132,7 +197,15 @@ def list_provider_keys(workspace_id):
 @blp.arguments(ProviderKeyPutSchema)
 @blp.response(200, ProviderStatusSchema)
 def put_provider_key(body, workspace_id, provider):
-    """Workspace admins and owners. The key is stored encrypted; the answer shows its hint."""
+    """Set a workspace's key for a model provider
+
+    Workspace admins and owners. The key is stored encrypted; the answer shows its hint. Body
+    `{api_key?, api_base?}`, at least one of them (`api_base` alone suits a keyless
+    OpenAI-compatible server such as Ollama). 200 `{provider, configured, key_hint, api_base,
+    updated_at}`; the workspace's model calls use it from then on.
+
+    403 for a role too low; 404 for non-members; 422 for a bad provider name, neither field, or an
+    `api_base` the outbound-address rules refuse."""
     return use_cases().provider_keys.put(current_actor(), workspace_id, provider,
                                          body.get("api_key"), body.get("api_base"))
 
@@ -141,4 +214,9 @@ def put_provider_key(body, workspace_id, provider):
 @authenticated
 @blp.response(204)
 def delete_provider_key(workspace_id, provider):
+    """Remove a workspace's key for a provider
+
+    Workspace admins and owners. 204; the workspace's model calls no longer use it.
+
+    403 for a role too low; 404 for non-members or when no key is stored for this provider."""
     use_cases().provider_keys.delete(current_actor(), workspace_id, provider)

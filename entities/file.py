@@ -58,6 +58,14 @@ class File:
                 return v
         return None
 
+    @property
+    def current_version(self) -> FileVersion:
+        """The current version, which a stored file always has."""
+        current = self.get_version(None)
+        if current is None:
+            raise LookupError(f"file {self.id} has no version {self.version}")
+        return current
+
 
 @dataclass(frozen=True)
 class FileQuery:

@@ -155,9 +155,6 @@ class Execution:
     finished_at: datetime | None = None
     duration_ms: float | None = None
 
-    def node_run(self, node_id: str) -> NodeRun | None:
-        return next((run for run in self.node_runs if run.node_id == node_id), None)
-
 
 @dataclass
 class Template:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from bson import ObjectId
 from pymongo import ASCENDING
+from pymongo.cursor import Cursor
 from pymongo.database import Database
 
 from entities.clock import utcnow
@@ -54,7 +55,7 @@ class GridFSStorage(BlobStorage):
     def open(self, blob_id: str) -> BinaryIO:
         oid = maybe_object_id(blob_id)
         doc = self.files.find_one({"_id": oid}) if oid else None
-        if doc is None:
+        if oid is None or doc is None:
             raise NotFound("The file's content is gone")
         reader = _ChunkReader(self.chunks, oid, doc["length"], doc["chunkSize"])
         return io.BufferedReader(reader, buffer_size=doc["chunkSize"])
@@ -111,7 +112,7 @@ class _ChunkReader(io.RawIOBase):
         self.length = length
         self.chunk_size = chunk_size
         self.position = 0
-        self.cursor = None
+        self.cursor: Cursor | None = None
         self.next_number = 0
         self.current: tuple[int, bytes] | None = None
 

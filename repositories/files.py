@@ -17,7 +17,8 @@ CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
 
 
 def to_version(doc: dict) -> FileVersion:
-    return FileVersion(**{f.name: doc.get(f.name) for f in fields(FileVersion)})
+    values: dict = {f.name: doc.get(f.name) for f in fields(FileVersion)}
+    return FileVersion(**values)
 
 
 def to_file(doc: dict) -> File:

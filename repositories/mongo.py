@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -10,7 +9,6 @@ from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.monitoring import CommandListener
 
-from entities.errors import NotFound
 from entities.pagination import Page, PageRequest
 
 
@@ -32,23 +30,11 @@ def connect(
     )
 
 
-def object_id(value: str | None, what: str = "Resource") -> ObjectId:
-    """Parse an id from the API; a malformed id is simply an unknown one."""
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        raise NotFound(f"{what} not found") from None
-
-
 def maybe_object_id(value: str | None) -> ObjectId | None:
     try:
         return ObjectId(value) if value else None
     except (InvalidId, TypeError):
         return None
-
-
-def str_id(value: Any) -> str | None:
-    return str(value) if value is not None else None
 
 
 def paginate(collection, query: dict, request: PageRequest, sort: list, mapper) -> Page:

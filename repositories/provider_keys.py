@@ -32,6 +32,7 @@ class MongoProviderKeyRepository(MongoRepository, ProviderKeyRepository):
                       "updated_by": key.updated_by},
              "$setOnInsert": {"created_at": utcnow()}},
             upsert=True, return_document=ReturnDocument.AFTER)
+        assert doc is not None, "an upsert returns the document"
         return to_key(doc)
 
     def list(self, workspace_id: str) -> list[StoredProviderKey]:

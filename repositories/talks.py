@@ -7,6 +7,7 @@ escaped, case-insensitive regex otherwise.
 """
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -177,13 +178,13 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
         self.collection.update_one({"_id": oid}, changes)
 
     def search_names(self, query: TalkFilter, text: str, skip: int,
-                     limit: int) -> tuple[list[Talk], int]:
+                     limit: int) -> tuple[builtins.list[Talk], int]:
         match = {**self._filter(query), **self.names.condition(text)}
         items, total = _facet_page(self.collection, match,
                                    {"last_message_at": -1, "_id": -1}, skip, limit)
         return [to_talk(doc) for doc in items], total
 
-    def deleted_ids(self, user_id: str) -> list[str]:
+    def deleted_ids(self, user_id: str) -> builtins.list[str]:
         return [str(oid) for oid in
                 self.collection.distinct("_id", {"user_id": user_id, "deleted": True})]
 

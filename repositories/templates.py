@@ -93,6 +93,8 @@ class MongoTemplateRepository(MongoRepository, TemplateRepository):
         doc = self.collection.find_one_and_update(
             {"_id": oid}, {"$inc": {"rating_sum": delta_sum, "ratings_count": delta_count}},
             return_document=ReturnDocument.AFTER)
+        if doc is None:  # deleted meanwhile
+            return None
         average = doc["rating_sum"] / doc["ratings_count"] if doc["ratings_count"] else 0.0
         self.collection.update_one(
             {"_id": oid, "rating_sum": doc["rating_sum"], "ratings_count": doc["ratings_count"]},

@@ -19,6 +19,7 @@ DUPLICATE_KEY = 11000
 def record_id(record: UsageRecord) -> ObjectId:
     """The same record always gets the same id, so a batch retried after a partial write
     cannot count a call twice. Leading 4 bytes: the call's time, as in any ObjectId."""
+    assert record.created_at is not None, "to_document sets it first"
     seconds = int(record.created_at.timestamp()).to_bytes(4, "big")
     digest = hashlib.sha256(repr(sorted(asdict(record).items())).encode()).digest()
     return ObjectId(seconds + digest[:8])

@@ -54,7 +54,7 @@ class MongoUsageStatistics(MongoRepository, UsageStatistics):
                 "totals": [{"$group": {"_id": None, **SUMS}}],
             }},
         ]
-        result = next(self.collection.aggregate(pipeline), {"items": [], "totals": []})
+        result: dict = next(self.collection.aggregate(pipeline), {"items": [], "totals": []})
         items = [UsageGroup(key=doc["_id"], **_totals(doc)) for doc in result["items"]]
         totals = UsageTotals(**_totals(result["totals"][0])) if result["totals"] else UsageTotals()
         return UsageReport(query, items, totals)

@@ -1,6 +1,7 @@
 """Webhooks and their delivery queue (`webhook_deliveries`, which doubles as the delivery log)."""
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict
 from datetime import datetime
 
@@ -61,7 +62,7 @@ class MongoWebhookRepository(MongoRepository, WebhookRepository):
             return False
         return self.collection.delete_one({"_id": oid, "workspace_id": workspace_id}).deleted_count == 1
 
-    def subscribed(self, workspace_id: str, event: str) -> list[Webhook]:
+    def subscribed(self, workspace_id: str, event: str) -> builtins.list[Webhook]:
         cursor = self.collection.find({"workspace_id": workspace_id, "events": event})
         return [to_webhook(doc) for doc in cursor]
 

@@ -66,7 +66,7 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
 
     def list_for_user(self, user_id: str, page: PageRequest) -> Page[tuple[Workspace, WorkspaceRole]]:
         """Memberships joined to their live workspaces, counted and paged by one aggregate."""
-        pipeline = [
+        pipeline: list[dict] = [
             {"$match": {"user_id": user_id}},
             {"$addFields": {"ws_oid": {"$toObjectId": "$workspace_id"}}},
             {"$lookup": {"from": self.collection_name, "localField": "ws_oid",

@@ -1,10 +1,11 @@
-"""A short load run (bench/load.py's mix for 20 s against gunicorn with 2 workers): no 5xx, no
-connection error, every acknowledged message stored. `python -m bench.load` is the long run."""
+"""A short load run (the mix of tests/support/load_mix.py for 20 s against gunicorn with 2
+workers): no 5xx, no connection error, every acknowledged message stored. `python -m bench.load`
+is the long run."""
 from __future__ import annotations
 
 import pytest
 
-from bench.load import lost_messages, run_mix, service
+from tests.support.load_mix import lost_messages, run_mix, service
 
 pytestmark = pytest.mark.slow
 

@@ -137,7 +137,8 @@ class Chat:
         if not wait:
             return []
         deadline = time.monotonic() + STOP_WAIT_S
-        return [self._wait_final(talk_id, message_id, deadline) for message_id in ids]
+        finals = [self._wait_final(talk_id, message_id, deadline) for message_id in ids]
+        return [message for message in finals if message is not None]  # None: deleted meanwhile
 
     def follow(self, user_id: str, talk_id: str, message_id: str) -> Feed:
         """Replays a reply from its start and follows it live until it ends."""
@@ -214,7 +215,7 @@ class Chat:
             exc = _as_domain_error(raised)
             failed = self._add(self._reply(job, MessageStatus.FAILED, error=exc))
             self._record_usage(job, None, exc, started)
-            exc.details = {**exc.details, "user_message_id": job.parent.id,
+            exc.details = {**exc.details, "user_message_id": job.parent.id if job.parent else None,
                            "assistant_message_id": failed.id}
             raise exc from None if exc is raised else raised
         self._record_usage(job, result, None, started)
@@ -276,8 +277,9 @@ class Chat:
             # stopped, failed midway or cut at the size cap: the provider was paid for the
             # prompt and what it wrote until then
             usage = self._estimated_usage(job, content)
-        changes = dict(content=content, status=status, model=reply.model, usage=usage,
-                       latency_ms=reply.latency_ms, error=reply.error, error_code=reply.error_code)
+        changes: dict = dict(content=content, status=status, model=reply.model, usage=usage,
+                             latency_ms=reply.latency_ms, error=reply.error,
+                             error_code=reply.error_code)
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final

@@ -61,14 +61,14 @@ class AttachedFiles(FileContext):
         room = share - len(header) - len(TRUNCATED)
         if room <= 0:
             return _note(file, "left out: no room left in the context")["text"]
-        with self.storage.open(file.get_version(None).blob_id) as stream:
+        with self.storage.open(file.current_version.blob_id) as stream:
             text, truncated = self.extractor.extract(file.content_type, stream, room)
         return header + text + (TRUNCATED if truncated else "")
 
     def _image(self, file: File) -> dict:
         if file.size > self.max_image_bytes:
             return _note(file, f"an image larger than {self.max_image_bytes} bytes, left out")
-        with self.storage.open(file.get_version(None).blob_id) as stream:
+        with self.storage.open(file.current_version.blob_id) as stream:
             encoded = base64.b64encode(stream.read(self.max_image_bytes)).decode("ascii")
         return {"type": "image_url",
                 "image_url": {"url": f"data:{file.content_type};base64,{encoded}"}}

@@ -285,10 +285,10 @@ class StoredFeed(Feed):
         if getattr(self.subscription, "closed", False):  # this process is shutting down
             self.ended = True
             return None
-        event = self.subscription.get(timeout=min(timeout, STORED_CHECK_S))
-        if event is not None and event.get("type") == "delta":
-            self._on_delta(event)
-        elif event is not None and event.get("type") in TERMINAL:
+        received = self.subscription.get(timeout=min(timeout, STORED_CHECK_S))
+        if received is not None and received.get("type") == "delta":
+            self._on_delta(received)
+        elif received is not None and received.get("type") in TERMINAL:
             self._reload()
         elif time.monotonic() - self.checked_at >= STORED_CHECK_S:
             self._reload()  # a missed final event, or a reply whose worker died

@@ -4,6 +4,7 @@ Real implementations live in repositories/ and adapters/; unit tests use in-memo
 """
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,11 +57,11 @@ class TalkRepository(ABC):
 
     @abstractmethod
     def search_names(self, query: TalkFilter, text: str, skip: int,
-                     limit: int) -> tuple[list[Talk], int]:
+                     limit: int) -> tuple[builtins.list[Talk], int]:
         """Live talks whose name contains `text`, newest activity first, and their total."""
 
     @abstractmethod
-    def deleted_ids(self, user_id: str) -> list[str]: ...
+    def deleted_ids(self, user_id: str) -> builtins.list[str]: ...
 
 
 class MessageRepository(ABC):

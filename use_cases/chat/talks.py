@@ -6,6 +6,7 @@ read, members write.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -174,13 +175,13 @@ class Talks:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _workspace_ids(self, user_id: str, workspace_id: str | None) -> list[str]:
+    def _workspace_ids(self, user_id: str, workspace_id: str | None) -> builtins.list[str]:
         if workspace_id:
             return [self.access.require(user_id, workspace_id, READ).workspace_id]
         mine = self.workspaces.list_for_user(user_id, PageRequest(1, MAX_WORKSPACES))
         return [workspace.id for workspace, _role in mine.items]
 
-    def _settled(self, messages: Iterable[Message]) -> list[Message]:
+    def _settled(self, messages: Iterable[Message]) -> builtins.list[Message]:
         """Replies whose worker died mid-stream read as failed, followed or not."""
         return [settle_if_abandoned(self.messages, message) for message in messages]
 

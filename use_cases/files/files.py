@@ -1,6 +1,7 @@
 """Files of a workspace: upload, list, change, versions, soft delete, restore and purge."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,9 +93,9 @@ class Files:
     def get(self, actor: Actor, file_id: str) -> File:
         return self.file_access.readable(actor.user_id, file_id)
 
-    def versions(self, actor: Actor, file_id: str) -> list[FileVersion]:
+    def versions(self, actor: Actor, file_id: str) -> builtins.list[FileVersion]:
         file = self.file_access.readable(actor.user_id, file_id)
-        return [file.get_version(v.number) for v in reversed(file.versions)]
+        return [file.current_version if v.number == file.version else v for v in reversed(file.versions)]
 
     def update(self, actor: Actor, file_id: str, **changes) -> File:
         unknown = set(changes) - CHANGEABLE

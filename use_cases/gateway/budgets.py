@@ -15,6 +15,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from operator import add
 
 from entities.budget import SpendIncrement, SpendScope, month_of
 from entities.clock import utcnow
@@ -51,11 +53,11 @@ class BudgetGuard:
         for scope, ref_id in ((SpendScope.WORKSPACE, workspace_id), (SpendScope.API_KEY, api_key_id)):
             if not ref_id:
                 continue
-            budget = self._budgets.get_or_load((scope, ref_id), lambda s=scope, r=ref_id: self._budget(s, r))
+            budget = self._budgets.get_or_load((scope, ref_id), partial(self._budget, scope, ref_id))
             if budget is None:
                 continue
             spent = self._spent.get_or_load(
-                (scope, ref_id, month), lambda s=scope, r=ref_id: self.spend.spent(s, r, month))
+                (scope, ref_id, month), partial(self.spend.spent, scope, ref_id, month))
             if spent >= budget:
                 raise BudgetExceeded(
                     f"The {SCOPE_NAMES[scope]}'s monthly budget of ${budget:g} is spent",
@@ -72,8 +74,7 @@ class BudgetGuard:
     def counted(self, increments: list[SpendIncrement]) -> None:
         """Spend this process just wrote: its cached totals move at once."""
         for inc in increments:
-            self._spent.update((inc.scope, inc.ref_id, inc.month),
-                               lambda spent, cost=inc.cost_usd: spent + cost)
+            self._spent.update((inc.scope, inc.ref_id, inc.month), partial(add, inc.cost_usd))
 
     def _budget(self, scope: SpendScope, ref_id: str) -> float | None:
         if scope is SpendScope.WORKSPACE:

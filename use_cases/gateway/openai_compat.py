@@ -70,12 +70,14 @@ class OpenAICompletions:
         """The model asked for (or the default one, named here so every chunk can carry it)
         and the chunks."""
         chat, workspace = self._route(actor, workspace_id)
-        if not request.model:
+        model = request.model
+        if not model:
             credentials = chat.credentials.for_workspace(workspace)
-            request = replace(request, model=chat.gateway.default_model(credentials))
+            model = chat.gateway.default_model(credentials)
+            request = replace(request, model=model)
         chunks = chat.chat_stream(actor.user_id, workspace, request,
                                   api_key_id=actor.api_key_id, source=SOURCE)
-        return request.model, chunks
+        return model, chunks
 
     def _route(self, actor: Actor, workspace_id: str | None) -> tuple[LLMChat, str | None]:
         """A key works in its own workspace only (another one named is simply not found);

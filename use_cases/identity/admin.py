@@ -49,10 +49,12 @@ class UserAdministration:
         if target.id == actor.user_id:
             raise Conflict("Administrators cannot change their own role or deactivate themselves")
         updated = self.users.update(target.id, **changes)
+        if updated is None:
+            raise NotFound("User not found")
         self.sessions.revoke_all(target.id)
         if "role" in changes:
             self.audit.record("user.role_changed", actor.user_id, "user", target.id, ip=actor.ip,
-                              details={"from": target.role.value, "to": role.value})
+                              details={"from": target.role.value, "to": changes["role"].value})
         if "is_active" in changes:
             action = "user.activated" if is_active else "user.deactivated"
             self.audit.record(action, actor.user_id, "user", target.id, ip=actor.ip)

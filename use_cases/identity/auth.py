@@ -67,13 +67,16 @@ class Sessions:
         ))
 
     def is_active(self, session_id: str | None) -> bool:
-        return bool(session_id) and self.sessions.is_active(session_id)
+        return bool(session_id and self.sessions.is_active(session_id))
 
     def rotate(self, session_id: str, presented_jti: str) -> LoginSession:
         """Spend a refresh token. Presenting a spent one revokes the whole session (reuse)."""
         new_jti = uuid.uuid4().hex
         if self.sessions.rotate(session_id, presented_jti, new_jti):
-            return self.sessions.get(session_id)
+            session = self.sessions.get(session_id)
+            if session is None:  # revoked (logged out) since the rotation
+                raise TokenRevoked("The session has been revoked")
+            return session
         self.sessions.revoke(session_id)
         raise TokenRevoked("Refresh token already used; the session has been revoked")
 

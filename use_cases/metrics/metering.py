@@ -51,3 +51,6 @@ class MeteredEvents(EventBus):
 
     def subscribe(self, topics: list[str]) -> Subscription:
         return self.bus.subscribe(topics)
+
+    def close(self) -> None:
+        self.bus.close()

@@ -47,6 +47,9 @@ class EventBus(ABC):
     @abstractmethod
     def subscribe(self, topics: list[str]) -> Subscription: ...
 
+    def close(self) -> None:  # noqa: B027 - not abstract: a bus holding nothing has nothing to end
+        """Stop delivering: every subscription reads as `closed` (the process is draining)."""
+
 
 class AuditLog(ABC):
     @abstractmethod

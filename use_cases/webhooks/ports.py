@@ -4,6 +4,7 @@ Real implementations live in repositories/ and adapters/; unit tests use in-memo
 """
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from datetime import datetime
 
@@ -28,7 +29,7 @@ class WebhookRepository(ABC):
     def delete(self, workspace_id: str, webhook_id: str) -> bool: ...
 
     @abstractmethod
-    def subscribed(self, workspace_id: str, event: str) -> list[Webhook]:
+    def subscribed(self, workspace_id: str, event: str) -> builtins.list[Webhook]:
         """The workspace's webhooks that listen to `event`."""
 
 

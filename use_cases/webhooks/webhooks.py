@@ -6,6 +6,7 @@ no worker happens to be listening at that moment, and before the producing reque
 """
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import secrets
@@ -47,7 +48,7 @@ class Webhooks:
         return self.webhooks.list(workspace_id)
 
     def create(self, actor: Actor, workspace_id: str, url: str,
-               events: list[str]) -> tuple[Webhook, str]:
+               events: builtins.list[str]) -> tuple[Webhook, str]:
         """The new webhook and its signing secret, which is never shown again."""
         self.access.require(actor.user_id, workspace_id, WorkspaceRole.ADMIN)
         unknown = sorted(set(events) - set(WEBHOOK_EVENTS))

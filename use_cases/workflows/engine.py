@@ -250,7 +250,8 @@ class _Run:
 
     def _attempt_failed(self, node_id: str, message: str, retryable: bool, now: float) -> None:
         run = self.runs[node_id]
-        retry = self.graph.node(node_id).config.get("retry") or {}
+        node = self.graph.node(node_id)
+        retry = (node.config.get("retry") if node else None) or {}
         if retryable and run.attempts < int(retry.get("max_attempts", 1)):
             run.error = message
             backoff = float(retry.get("backoff_s", 0)) * 2 ** (run.attempts - 1)

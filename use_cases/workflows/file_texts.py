@@ -18,6 +18,6 @@ class WorkspaceFileTexts(FileTexts):
             raise NotFound(f"File {file_id} not found in this workspace")
         if not self.extractor.can_extract(file.content_type):
             raise UnsupportedMediaType(f"{file.filename} ({file.content_type}) has no text to read")
-        with self.storage.open(file.get_version(None).blob_id) as stream:
+        with self.storage.open(file.current_version.blob_id) as stream:
             text, _truncated = self.extractor.extract(file.content_type, stream, max_chars)
         return text

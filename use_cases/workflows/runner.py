@@ -149,6 +149,7 @@ class ExecutionRunner:
 
     def _submit(self, execution: Execution) -> RunHandle:
         handle = RunHandle()
+        assert self._pool is not None, "ensure_started() comes first"
         future = self._pool.submit(self._run, execution, handle)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
@@ -190,6 +191,7 @@ class ExecutionRunner:
 
     def _listen(self) -> None:
         """Wakes the dispatcher when another process queues a run."""
+        assert self.bus is not None, "started only with a bus"
         try:
             self._subscription = self.bus.subscribe([QUEUE_TOPIC])
             while not self._stopping.is_set() and not self._subscription.closed:

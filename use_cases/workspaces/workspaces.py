@@ -73,7 +73,7 @@ class Workspaces:
         if settings:
             changes["settings"] = replace(workspace.settings, **settings)
         if changes:
-            workspace = self.workspaces.update(workspace_id, **changes)
+            workspace = self._found(self.workspaces.update(workspace_id, **changes))
             self.audit.record("workspace.updated", actor.user_id, "workspace", workspace_id,
                               workspace_id=workspace_id, ip=actor.ip,
                               details={"fields": sorted(changes)})
@@ -96,7 +96,7 @@ class Workspaces:
         if membership.role != OWNER:
             raise Forbidden("Only an owner can restore the workspace")
         if workspace.deleted_at is not None:
-            workspace = self.workspaces.update(workspace_id, deleted_at=None)
+            workspace = self._found(self.workspaces.update(workspace_id, deleted_at=None))
             self.audit.record("workspace.restored", actor.user_id, "workspace", workspace_id,
                               workspace_id=workspace_id, ip=actor.ip)
         return workspace, OWNER
@@ -166,7 +166,10 @@ class Workspaces:
     # --- helpers -------------------------------------------------------------------------------
 
     def _workspace(self, workspace_id: str) -> Workspace:
-        workspace = self.workspaces.get(workspace_id)
+        return self._found(self.workspaces.get(workspace_id))
+
+    @staticmethod
+    def _found(workspace: Workspace | None) -> Workspace:
         if workspace is None:
             raise NotFound("Workspace not found")
         return workspace
