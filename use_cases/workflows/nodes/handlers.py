@@ -65,9 +65,9 @@ class NodeLimits:
 class NodeHandlers:
     renderer: TemplateRenderer
     json_query: JsonQuery
-    llm: LLMChat | None = None  # access, budget and usage as for any chat
-    http: OutboundHttp | None = None
-    files: FileTexts | None = None
+    llm: LLMChat  # access, budget and usage as for any chat
+    http: OutboundHttp
+    files: FileTexts
     limits: NodeLimits = field(default_factory=NodeLimits)
 
     def handler(self, node_type: str) -> Callable[[NodeContext], Any]:
@@ -83,8 +83,6 @@ class NodeHandlers:
             raise NodeError(str(error)) from None
 
     def run_llm(self, ctx: NodeContext) -> str:
-        if self.llm is None:
-            raise NodeError("No LLM gateway is configured on this server")
         config = ctx.config
         messages = []
         if config.get("system_prompt"):
@@ -115,8 +113,6 @@ class NodeHandlers:
         return compare(ctx.config.get("value"), ctx.config["operator"], ctx.config.get("compare_to"))
 
     def run_http_request(self, ctx: NodeContext) -> dict:
-        if self.http is None:
-            raise NodeError("Outbound HTTP is not configured on this server")
         config = ctx.config
         headers = {str(k): _text(v) for k, v in (config.get("headers") or {}).items()}
         body = config.get("body")
@@ -144,8 +140,6 @@ class NodeHandlers:
         return found[0] if len(found) == 1 else found
 
     def run_file_text(self, ctx: NodeContext) -> str:
-        if self.files is None:
-            raise NodeError("File storage is not configured on this server")
         file_id = _text(ctx.config.get("file_id")).strip()
         if not file_id:
             raise NodeError("Choose the file this node reads (config.file_id)")
