@@ -1,14 +1,15 @@
-"""How controllers reach the use cases that create_app wired."""
+"""How controllers reach what create_app built: the typed container of bootstrap/."""
 from __future__ import annotations
-
-from typing import Any
 
 from flask import current_app
 
+from bootstrap.container import Container
+from config.settings import Settings
 
-def use_cases() -> Any:
+
+def use_cases() -> Container:
     return current_app.extensions["synapscale"]
 
 
-def settings() -> Any:
-    return current_app.extensions["synapscale"].settings
+def settings() -> Settings:
+    return use_cases().settings

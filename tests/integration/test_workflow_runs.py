@@ -14,7 +14,8 @@ from entities.clock import utcnow
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
 from repositories.executions import MongoExecutionRepository, node_run_to_doc
 from repositories.mongo import connect
-from tests.support.workflow_fakes import FakeHttp, RecordingBus
+from tests.support.gateway_fakes import llm_chat_without_models
+from tests.support.workflow_fakes import FakeHttp, NoFiles, RecordingBus
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
 from use_cases.workflows.nodes.registry import NodeHandlers
@@ -56,11 +57,12 @@ def runners(executions, http, bus):
 
     def make(**options) -> ExecutionRunner:
         templates = SandboxedTemplates()
-        engine = WorkflowEngine(NodeHandlers(templates, JsonPathQuery(), http=http), templates,
-                                EngineLimits(node_timeout_s=10))
+        handlers = NodeHandlers(templates, JsonPathQuery(), llm=llm_chat_without_models(),
+                                http=http, files=NoFiles())
+        engine = WorkflowEngine(handlers, templates, EngineLimits(node_timeout_s=10))
         settings = {"threads": 2, "lease_s": 2.0, "heartbeat_s": 0.1, "poll_s": 0.05,
                     "max_claims": 3, **options}
-        runner = ExecutionRunner(executions, engine, ExecutionEvents(bus), None, **settings)
+        runner = ExecutionRunner(executions, engine, ExecutionEvents(bus), bus, **settings)
         started.append(runner)
         return runner
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import threading
 import time
 
+from entities.errors import NotFound
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
 from use_cases.shared.ports import EventBus, OutboundHttp, Subscription
 from use_cases.workflows.events import unpack
+from use_cases.workflows.ports import FileTexts
 
 
 class FakeHttp(OutboundHttp):
@@ -65,3 +67,10 @@ class RecordingBus(EventBus):
         with self.lock:
             return [event["type"] for t, message in self.published if t == topic
                     for event in unpack(message)]
+
+
+class NoFiles(FileTexts):
+    """For runs whose nodes read no file: every file is missing."""
+
+    def text_of(self, workspace_id, file_id, max_chars):
+        raise NotFound("File not found")

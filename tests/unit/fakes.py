@@ -1,4 +1,4 @@
-"""In-memory fakes of the identity and tenancy ports, and `Identity`, the use cases wired on them.
+"""In-memory fakes of the identity and tenancy ports, and `Identity`: the use cases built on them.
 
 Reusable by every area's unit tests:
 
@@ -13,22 +13,20 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
+from bootstrap.identity import build_identity
 from entities.actor import Actor
 from entities.clock import utcnow
 from entities.errors import Conflict
+from entities.outbound import HttpResponse, OutboundRefused
 from entities.pagination import Page, PageRequest
 from entities.provider_key import StoredProviderKey
 from entities.session import LoginSession
 from entities.user import GlobalRole, User
 from entities.workspace import Membership, Workspace, WorkspaceRole
 from use_cases.gateway.ports import ProviderKeyRepository
-from use_cases.gateway.provider_keys import ProviderKeys, StoredProviderCredentials
-from use_cases.identity.admin import UserAdministration
-from use_cases.identity.auth import Accounts, ClientInfo, Sessions
-from use_cases.identity.email_verification import EmailVerification
-from use_cases.identity.one_time_tokens import OneTimeTokens
-from use_cases.identity.passwords import Passwords
+from use_cases.identity.auth import ClientInfo
 from use_cases.identity.ports import (
     Mailer,
     OneTimeTokenRepository,
@@ -36,10 +34,8 @@ from use_cases.identity.ports import (
     SessionRepository,
     UserRepository,
 )
-from use_cases.shared.ports import AuditLog, Encryptor, EventBus, Subscription
-from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.shared.ports import AuditLog, Encryptor, EventBus, OutboundHttp, Subscription
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
-from use_cases.workspaces.workspaces import Workspaces
 
 
 def new_id() -> str:
@@ -336,9 +332,32 @@ class FakeEventBus(EventBus):
         return [event for event in self.published if event["topic"] == topic]
 
 
+PRIVATE_HOST = re.compile(r"^(localhost|127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.|::1$)")
+
+
+class FakeOutbound(OutboundHttp):
+    """Public-looking http(s) URLs pass; loopback, private and link-local addresses are refused,
+    as the real client refuses them once resolved. Requests reach nothing and answer 200."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, str]] = []
+
+    def check_url(self, url):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise OutboundRefused("Only http and https URLs with a host are allowed")
+        if PRIVATE_HOST.match(parts.hostname):
+            raise OutboundRefused(f"{parts.hostname} is not a public address")
+
+    def request(self, method, url, headers=None, body=None, timeout_s=10.0, max_bytes=1 << 20):
+        self.check_url(url)
+        self.requests.append((method, url))
+        return HttpResponse(200, url=url)
+
+
 @dataclass
 class Identity:
-    """Every identity and tenancy use case, wired on the fakes above."""
+    """Every identity and tenancy use case, built by bootstrap.identity on the fakes above."""
 
     refresh_ttl_s: int = 3600
     users: FakeUserRepository = field(default_factory=FakeUserRepository)
@@ -351,22 +370,25 @@ class Identity:
     encryptor: FakeEncryptor = field(default_factory=FakeEncryptor)
     events: FakeEventBus = field(default_factory=FakeEventBus)
     hasher: PlainHasher = field(default_factory=PlainHasher)
+    outbound: FakeOutbound = field(default_factory=FakeOutbound)
 
     def __post_init__(self):
         self.workspace_repo = FakeWorkspaceRepository(self.memberships)
-        self.sessions = Sessions(self.session_repo, self.refresh_ttl_s)
-        self.access = WorkspaceAccess(self.workspace_repo, self.memberships)
-        tokens = OneTimeTokens(self.token_repo)
-        self.email_verification = EmailVerification(self.users, tokens, self.mailer, self.audit)
-        self.accounts = Accounts(self.users, self.workspace_repo, self.memberships, self.hasher,
-                                 self.sessions, self.audit, self.email_verification)
-        self.passwords = Passwords(self.users, self.hasher, self.sessions, tokens, self.mailer,
-                                   self.audit)
-        self.admin = UserAdministration(self.users, self.sessions, self.audit)
-        self.workspaces = Workspaces(self.workspace_repo, self.memberships, self.access,
-                                     self.users, self.audit, self.events)
-        self.provider_keys = ProviderKeys(self.key_repo, self.encryptor, self.access, self.audit)
-        self.provider_credentials = StoredProviderCredentials(self.key_repo, self.encryptor)
+        built = build_identity(
+            users=self.users, workspace_repo=self.workspace_repo, memberships=self.memberships,
+            session_repo=self.session_repo, token_repo=self.token_repo,
+            provider_key_repo=self.key_repo, hasher=self.hasher, mailer=self.mailer,
+            encryptor=self.encryptor, outbound=self.outbound, audit=self.audit,
+            events=self.events, refresh_ttl_s=self.refresh_ttl_s)
+        self.sessions = built.sessions
+        self.access = built.access
+        self.email_verification = built.email_verification
+        self.accounts = built.accounts
+        self.passwords = built.passwords
+        self.admin = built.admin
+        self.workspaces = built.workspaces
+        self.provider_keys = built.provider_keys
+        self.provider_credentials = built.provider_credentials
 
     def register(self, email: str, password: str = "correct-horse-1", name: str = "Test",
                  role: GlobalRole = GlobalRole.USER):

@@ -1,4 +1,5 @@
-"""In-memory fakes of the file ports, and `FileWorld`: the file use cases wired on them."""
+"""In-memory fakes of the file ports, and `FileWorld`: the file use cases built on them by
+bootstrap.files."""
 from __future__ import annotations
 
 import io
@@ -8,15 +9,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import BinaryIO
 
+from bootstrap.files import FileLimits, FileUseCases, build_files
 from entities.clock import utcnow
 from entities.errors import NotFound, UnsupportedMediaType
 from entities.file import File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
 from tests.unit.fakes import FakeEventBus, Identity, new_id, page_of
 from use_cases.chat.file_context import AttachedFiles
-from use_cases.files.downloads import FileDownloads
-from use_cases.files.files import Files
-from use_cases.files.ingest import FileIngest, FilePolicy
+from use_cases.files.downloads import LINK_TTL
+from use_cases.files.ingest import FilePolicy
 from use_cases.files.ports import (
     BlobStorage,
     ContentCheck,
@@ -174,15 +175,26 @@ class FileWorld:
     storage: FakeBlobStorage = field(default_factory=FakeBlobStorage)
     usage: FakeStorageUsage = field(default_factory=FakeStorageUsage)
     events: FakeEventBus = field(default_factory=FakeEventBus)
+    sniffer: ContentSniffer = field(default_factory=FakeSniffer)
+    extensions: tuple[str, ...] = (".txt", ".png", ".json", "pdf")
 
     def __post_init__(self):
-        policy = FilePolicy.of(self.max_file_size, [".txt", ".png", ".json", "pdf"], self.quota)
-        self.ingest = FileIngest(self.storage, self.usage, FakeSniffer(), policy)
-        self.files = Files(self.repo, self.ingest, self.identity.access, self.events,
-                           self.identity.audit)
-        self.downloads = FileDownloads(self.repo, self.storage, JsonSigner(), self.identity.access)
+        built = self.built(PlainText())
+        self.files = built.files
+        self.downloads = built.file_downloads
+
+    def built(self, extractor: TextExtractor, max_chars: int = 1000,
+              max_image_bytes: int = 1024) -> FileUseCases:
+        """The file area on this world's fakes, reading file texts with `extractor`."""
+        policy = FilePolicy.of(max_file_size=self.max_file_size,
+                               allowed_extensions=self.extensions, workspace_quota=self.quota)
+        return build_files(
+            file_repo=self.repo, storage=self.storage, storage_usage=self.usage,
+            sniffer=self.sniffer, signer=JsonSigner(), extractor=extractor,
+            access=self.identity.access, events=self.events, audit=self.identity.audit,
+            limits=FileLimits(policy=policy, link_ttl=LINK_TTL, context_max_chars=max_chars,
+                              context_max_image_bytes=max_image_bytes))
 
     def context(self, extractor: TextExtractor, max_chars: int = 1000,
                 max_image_bytes: int = 1024) -> AttachedFiles:
-        return AttachedFiles(self.repo, self.storage, extractor, self.identity.access, max_chars,
-                             max_image_bytes)
+        return self.built(extractor, max_chars, max_image_bytes).file_context

@@ -1,26 +1,23 @@
-"""In-memory fakes for the talk and chat use cases, and `TalkWorld`, those use cases wired on
-them next to the identity fakes of tests/unit/fakes.py."""
+"""In-memory fakes for the talk and chat use cases, and `TalkWorld`: those use cases built on
+them by bootstrap.chat, next to the identity fakes of tests/unit/fakes.py."""
 from __future__ import annotations
 
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bootstrap.chat import ChatLimits, build_chat
 from entities.clock import utcnow
-from entities.errors import NotFound
+from entities.errors import NotFound, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage
 from entities.pagination import Page, PageRequest
 from entities.talk import IN_CONTEXT, Message, MessagePage, MessageStatus, ReplyControl, Talk
+from tests.support.gateway_fakes import within_budget
 from tests.unit.fakes import Identity
-from use_cases.chat.chat import Chat
-from use_cases.chat.context import ContextBuilder
-from use_cases.chat.events import TalkEvents
-from use_cases.chat.generations import Generations
 from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
-from use_cases.chat.talks import Talks
 from use_cases.gateway.ports import LLMGateway
 
 MODEL = "fake/model"
@@ -277,31 +274,38 @@ class FakeFileContext(FileContext):
         return parts
 
 
+class NoAttachments(FileContext):
+    """A server where files cannot be attached to messages."""
+
+    def for_message(self, user_id, workspace_id, file_ids):
+        raise ValidationFailed("File attachments are not available",
+                               {"file_ids": ["Files cannot be attached on this server."]})
+
+
 @dataclass
 class TalkWorld:
-    """Talks and Chat wired on fakes, with the identity fakes for users and workspaces."""
+    """Talks and Chat built on fakes, with the identity fakes for users and workspaces."""
 
     identity: Identity = field(default_factory=Identity)
     talk_repo: FakeTalkRepository = field(default_factory=FakeTalkRepository)
     gateway: ScriptedGateway = field(default_factory=ScriptedGateway)
     usage: RecordingUsage = field(default_factory=RecordingUsage)
-    file_context: FileContext | None = None
-    budget_guard: object = None
+    file_context: FileContext = field(default_factory=NoAttachments)
+    budget_guard: Callable[[str, str | None], None] = within_budget
     flush_interval: float = 60.0
 
     def __post_init__(self):
         self.events = self.identity.events
         self.message_repo = FakeMessageRepository(self.talk_repo)
-        self.talks = Talks(self.talk_repo, self.message_repo, self.identity.workspace_repo,
-                           self.identity.access, TalkEvents(self.events),
-                           model_ids=lambda: [m.id for m in self.gateway.models({})])
-        self.generations = Generations(max_running=4)
-        self.chat = Chat(self.talks, self.message_repo, self.identity.workspace_repo,
-                         self.gateway, ContextBuilder(self.message_repo, self.gateway,
-                                                      self.file_context),
-                         self.usage, self.generations, self.events,
-                         self.identity.provider_credentials, budget_guard=self.budget_guard,
-                         flush_interval=self.flush_interval)
+        built = build_chat(
+            talk_repo=self.talk_repo, message_repo=self.message_repo,
+            workspace_repo=self.identity.workspace_repo, access=self.identity.access,
+            events=self.events, llm=self.gateway, credentials=self.identity.provider_credentials,
+            file_context=self.file_context, usage=self.usage, budget_guard=self.budget_guard,
+            limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval))
+        self.talks = built.talks
+        self.generations = built.generations
+        self.chat = built.chat
 
     def user(self, email: str) -> str:
         return self.identity.actor(email).user_id

@@ -1,5 +1,6 @@
 """Attached files as model input: document text within a budget, images as data URLs."""
 import base64
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -8,20 +9,16 @@ from adapters.text_extraction import DocumentText
 from entities.errors import NotFound
 from tests.support.file_samples import office_zip, pdf_with_text, png_bytes
 from tests.unit.file_fakes import FileWorld
-from use_cases.files.files import Files, UploadDetails
-from use_cases.files.ingest import FileIngest, FilePolicy
+from use_cases.files.files import UploadDetails
+from use_cases.files.ports import ContentSniffer
 
 
+@dataclass
 class RealTypesWorld(FileWorld):
     """FileWorld whose uploads are sniffed for real, so content types are the true ones."""
 
-    def __post_init__(self):
-        super().__post_init__()
-        policy = FilePolicy.of(self.max_file_size, [".txt", ".md", ".csv", ".json", ".pdf",
-                                                     ".png", ".docx"], self.quota)
-        self.files = Files(self.repo, FileIngest(self.storage, self.usage, SignatureSniffer(),
-                                                 policy),
-                           self.identity.access, self.events, self.identity.audit)
+    sniffer: ContentSniffer = field(default_factory=SignatureSniffer)
+    extensions: tuple[str, ...] = (".txt", ".md", ".csv", ".json", ".pdf", ".png", ".docx")
 
 
 @pytest.fixture

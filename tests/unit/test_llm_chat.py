@@ -13,6 +13,7 @@ from entities.llm import (
     StreamChunk,
     Usage,
 )
+from tests.support.gateway_fakes import within_budget
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
@@ -108,7 +109,7 @@ def recorder(repo):
 
 @pytest.fixture
 def chat(gateway, access, recorder):
-    return LLMChat(gateway, FakeCredentials(), access, recorder)
+    return LLMChat(gateway, FakeCredentials(), access, recorder, budget_guard=within_budget)
 
 
 def hello(**kwargs) -> ChatRequest:

@@ -8,6 +8,9 @@ import pytest
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
 from entities.errors import ValidationFailed
+from tests.support.gateway_fakes import llm_chat_without_models
+from tests.support.workflow_fakes import NoFiles
+from tests.unit.fakes import FakeOutbound
 from use_cases.workflows.nodes.base import NodeContext, NodeRole, NodeType, strict_schema
 from use_cases.workflows.nodes.input import InputNode
 from use_cases.workflows.nodes.output import OutputNode
@@ -43,8 +46,13 @@ class EchoNode(NodeType):
         return ctx.config
 
 
+def handlers_with_fakes() -> NodeHandlers:
+    return NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=llm_chat_without_models(),
+                        http=FakeOutbound(), files=NoFiles())
+
+
 def test_every_type_of_the_public_catalogue_has_a_class_that_runs_and_publishes():
-    handlers = NodeHandlers(SandboxedTemplates(), JsonPathQuery())
+    handlers = handlers_with_fakes()
     listed = [entry["type"] for entry in catalogue()]
     assert listed == list(NODE_TYPES)
     for name in listed:
@@ -64,7 +72,7 @@ def test_the_registry_refuses_a_type_it_does_not_know():
     assert raised.value.message == "Unknown node type 'teleport'."
     assert "teleport" not in NODE_TYPES
     with pytest.raises(UnknownNodeType):
-        NodeHandlers(SandboxedTemplates(), JsonPathQuery()).node("teleport")
+        handlers_with_fakes().node("teleport")
 
 
 def test_registering_two_classes_with_the_same_type_name_fails():

@@ -11,6 +11,7 @@ from adapters.json_query import JsonPathQuery
 from entities.errors import NotFound, UpstreamError
 from entities.llm import ChatResult, StreamChunk, Usage
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
+from tests.support.gateway_fakes import within_budget
 from tests.support.workflow_fakes import FakeHttp
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
@@ -120,13 +121,18 @@ def usage():
 
 
 @pytest.fixture
-def engine(http, gateway, usage):
-    templates = SandboxedTemplates()
+def handlers(http, gateway, usage):
     recorder = UsageRecorder(usage, flush_interval=60)
-    chat = LLMChat(gateway, NoCredentials(), FakeAccess(), recorder)
-    handlers = NodeHandlers(templates, JsonPathQuery(), llm=chat, http=http, files=FakeFiles())
-    yield WorkflowEngine(handlers, templates, EngineLimits(node_timeout_s=5, max_run_s=10))
+    chat = LLMChat(gateway, NoCredentials(), FakeAccess(), recorder, budget_guard=within_budget)
+    yield NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=chat, http=http,
+                       files=FakeFiles())
     recorder.close()
+
+
+@pytest.fixture
+def engine(handlers):
+    return WorkflowEngine(handlers, handlers.renderer,
+                          EngineLimits(node_timeout_s=5, max_run_s=10))
 
 
 def execution(nodes, edges=(), inputs=None, runs=None) -> Execution:
@@ -331,11 +337,9 @@ def test_a_cancel_stops_the_run_and_cancels_what_did_not_finish(engine, http):
     assert state["done"].status == NodeStatus.CANCELLED
 
 
-def test_the_run_time_limit_fails_a_run_that_takes_too_long(http):
+def test_the_run_time_limit_fails_a_run_that_takes_too_long(http, handlers):
     http.delay["https://slow.example/"] = 2
-    templates = SandboxedTemplates()
-    engine = WorkflowEngine(NodeHandlers(templates, JsonPathQuery(), http=http), templates,
-                            EngineLimits(max_run_s=0.3))
+    engine = WorkflowEngine(handlers, handlers.renderer, EngineLimits(max_run_s=0.3))
     ex = execution([Node("get", "http_request", config={"method": "GET",
                                                         "url": "https://slow.example/"})])
     result = engine.run(ex, Observer())
@@ -343,11 +347,9 @@ def test_the_run_time_limit_fails_a_run_that_takes_too_long(http):
     assert "longer than the limit of 0.3 s" in result.error
 
 
-def test_the_step_limit_counts_retries(http):
+def test_the_step_limit_counts_retries(http, handlers):
     http.failures["https://flaky.example/"] = 10
-    templates = SandboxedTemplates()
-    engine = WorkflowEngine(NodeHandlers(templates, JsonPathQuery(), http=http), templates,
-                            EngineLimits(max_steps=3))
+    engine = WorkflowEngine(handlers, handlers.renderer, EngineLimits(max_steps=3))
     ex = execution([Node("get", "http_request", config={
         "method": "GET", "url": "https://flaky.example/", "retry": {"max_attempts": 10}})])
     result = engine.run(ex, Observer())
@@ -356,10 +358,8 @@ def test_the_step_limit_counts_retries(http):
     assert len(http.calls) == 3
 
 
-def test_an_output_over_the_size_limit_fails_its_node(http):
-    templates = SandboxedTemplates()
-    engine = WorkflowEngine(NodeHandlers(templates, JsonPathQuery(), http=http), templates,
-                            EngineLimits(max_output_bytes=100))
+def test_an_output_over_the_size_limit_fails_its_node(http, handlers):
+    engine = WorkflowEngine(handlers, handlers.renderer, EngineLimits(max_output_bytes=100))
     ex = execution([Node("big", "template", config={"template": "{{ 'x' * 500 }}"})])
     result = engine.run(ex, Observer())
     assert result.status == ExecutionStatus.FAILED

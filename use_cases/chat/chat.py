@@ -70,9 +70,9 @@ class _Job:
 class Chat:
     def __init__(self, talks: Talks, messages: MessageRepository,
                  workspaces: WorkspaceRepository, gateway: LLMGateway, context: ContextBuilder,
-                 usage: UsageRecorder, generations: Generations, events: EventBus | None = None,
-                 credentials: ProviderCredentials | None = None,
-                 budget_guard: BudgetGuard | None = None, flush_interval: float = 0.25):
+                 usage: UsageRecorder, generations: Generations, events: EventBus,
+                 credentials: ProviderCredentials, budget_guard: BudgetGuard,
+                 flush_interval: float = 0.25):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
@@ -149,8 +149,6 @@ class Chat:
         generation = self.generations.get(message_id)
         if generation is not None:
             return generation.follow()
-        if self.bus is None:
-            raise ValidationFailed("Following a reply needs the event bus")
         return StoredFeed(self.messages, self.bus, message)
 
     # --- preparing --------------------------------------------------------------------------
@@ -179,9 +177,8 @@ class Chat:
         workspace = self.workspaces.get(talk.workspace_id)
         if workspace is None:
             raise NotFound("Talk not found")
-        if self.budget_guard is not None:
-            self.budget_guard(talk.workspace_id, None)
-        credentials = self.credentials.for_workspace(talk.workspace_id) if self.credentials else {}
+        self.budget_guard(talk.workspace_id, None)
+        credentials = self.credentials.for_workspace(talk.workspace_id)
         model = (options.model or talk.model or workspace.settings.default_model
                  or self.gateway.default_model(credentials))
         known = {info.id: info for info in self.gateway.models(credentials)}
@@ -283,8 +280,7 @@ class Chat:
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final
-            if self.bus is not None:
-                self.bus.publish(message_topic(final.id), {"type": "done", "status": status.value})
+            self.bus.publish(message_topic(final.id), {"type": "done", "status": status.value})
         except Exception:
             log.exception("could not store the end of a streaming reply")
         generation.finish(terminal_event(final))

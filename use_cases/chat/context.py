@@ -17,7 +17,7 @@ REPLY_RESERVE = 1024  # tokens kept free for the reply when max_tokens is not gi
 
 class ContextBuilder:
     def __init__(self, messages: MessageRepository, gateway: LLMGateway,
-                 file_context: FileContext | None = None, history_limit: int = HISTORY_LIMIT):
+                 file_context: FileContext, history_limit: int = HISTORY_LIMIT):
         self.messages = messages
         self.gateway = gateway
         self.file_context = file_context
@@ -28,9 +28,6 @@ class ContextBuilder:
         """The content parts of files attached to a new message (NotFound for a bad id)."""
         if not file_ids:
             return []
-        if self.file_context is None:
-            raise ValidationFailed("File attachments are not available",
-                                   {"file_ids": ["Files cannot be attached on this server."]})
         return _usable(self.file_context.for_message(user_id, workspace_id, file_ids), vision)
 
     def build(self, talk: Talk, system_prompt: str | None, model: str, max_tokens: int | None,
@@ -47,7 +44,7 @@ class ContextBuilder:
         return system + self._fit(model, system, turns, max_tokens)
 
     def _turn(self, talk: Talk, message: Message, vision: bool) -> dict:
-        if message.role is MessageRole.USER and message.file_ids and self.file_context:
+        if message.role is MessageRole.USER and message.file_ids:
             try:
                 parts = _usable(self.file_context.for_message(
                     talk.user_id, talk.workspace_id, message.file_ids), vision)

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class TalkEvents:
-    def __init__(self, bus: EventBus | None):
+    def __init__(self, bus: EventBus):
         self.bus = bus
 
     def talk_created(self, talk: Talk) -> None:
@@ -34,8 +34,6 @@ class TalkEvents:
                        "model": message.model})
 
     def _publish(self, user_id: str, workspace_id: str, private: dict, shared: dict) -> None:
-        if self.bus is None:
-            return
         try:
             self.bus.publish(f"user:{user_id}", private)
             self.bus.publish(f"workspace:{workspace_id}", {**shared, "workspace_id": workspace_id})

@@ -146,7 +146,7 @@ class Progress:
     never per delta; and publishes the new part on the event bus only while someone in another
     process follows the reply (they count themselves on the message)."""
 
-    def __init__(self, messages: MessageRepository, events: EventBus | None, message_id: str,
+    def __init__(self, messages: MessageRepository, events: EventBus, message_id: str,
                  interval: float, max_unsaved_chars: int = 4096):
         self.messages = messages
         self.events = events
@@ -165,7 +165,7 @@ class Progress:
         content = generation.content
         try:
             control = self.messages.save_progress(self.message_id, content)
-            if control.followed and self.events is not None:
+            if control.followed:
                 self.events.publish(message_topic(self.message_id), {
                     "type": "delta", "offset": self.saved, "content": content[self.saved:]})
         except Exception:  # the reply goes on; followers catch up from the final message

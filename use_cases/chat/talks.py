@@ -49,13 +49,12 @@ class Export:
 class Talks:
     def __init__(self, talks: TalkRepository, messages: MessageRepository,
                  workspaces: WorkspaceRepository, access: WorkspaceAccess,
-                 events: TalkEvents | None = None,
-                 model_ids: Callable[[], Iterable[str]] | None = None):
+                 events: TalkEvents, model_ids: Callable[[], Iterable[str]]):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
         self.access = access
-        self.events = events or TalkEvents(None)
+        self.events = events
         self.model_ids = model_ids  # the catalogue, to refuse a model that does not exist
 
     # --- one talk ---------------------------------------------------------------------------
@@ -186,7 +185,7 @@ class Talks:
         return [settle_if_abandoned(self.messages, message) for message in messages]
 
     def _check_model(self, model: str | None) -> None:
-        if model and self.model_ids is not None and model not in set(self.model_ids()):
+        if model and model not in set(self.model_ids()):
             raise ValidationFailed(f"Unknown model '{model}'", {"model": ["Unknown model."]})
 
 

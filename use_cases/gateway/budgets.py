@@ -69,7 +69,7 @@ class BudgetGuard:
         changed, a key revoked)."""
         if workspace_id:
             self._budgets.discard_where(lambda key, _budget: key == (SpendScope.WORKSPACE, workspace_id)
-                                        or key[0] is SpendScope.API_KEY)
+                                        or (isinstance(key, tuple) and key[0] is SpendScope.API_KEY))
 
     def counted(self, increments: list[SpendIncrement]) -> None:
         """Spend this process just wrote: its cached totals move at once."""

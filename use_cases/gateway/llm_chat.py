@@ -23,7 +23,7 @@ READ_ROLE = "viewer"
 
 class LLMChat:
     def __init__(self, gateway: LLMGateway, credentials: ProviderCredentials, access: Any,
-                 usage: UsageRecorder, budget_guard: BudgetGuard | None = None):
+                 usage: UsageRecorder, budget_guard: BudgetGuard):
         self.gateway = gateway
         self.credentials = credentials
         self.access = access  # WorkspaceAccess: require(user_id, workspace_id, minimum) -> membership
@@ -93,8 +93,7 @@ class LLMChat:
                                    details={"messages": ["At least one message is required."]})
         membership = self.access.require(user_id, workspace_id, CHAT_ROLE)
         workspace = membership.workspace_id
-        if self.budget_guard is not None:
-            self.budget_guard(workspace, api_key_id)
+        self.budget_guard(workspace, api_key_id)
         credentials = self.credentials.for_workspace(workspace)
         model = request.model or self.gateway.default_model(credentials)
         call_request = replace(request, model=model, credentials=credentials)

@@ -25,12 +25,12 @@ PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
 class ProviderKeys:
     def __init__(self, keys: ProviderKeyRepository, encryptor: Encryptor, access: WorkspaceAccess,
-                 audit: AuditLog, outbound: OutboundHttp | None = None):
+                 audit: AuditLog, outbound: OutboundHttp):
         self.keys = keys
         self.encryptor = encryptor
         self.access = access
         self.audit = audit
-        self.outbound = outbound  # None: api_base is not checked (unit tests)
+        self.outbound = outbound
 
     def list(self, actor: Actor, workspace_id: str) -> list[ProviderStatus]:
         self.access.require(actor.user_id, workspace_id, WorkspaceRole.ADMIN)
@@ -67,8 +67,6 @@ class ProviderKeys:
         """The server calls this address with the workspace's key: the same address rules as
         webhooks and http_request nodes (server-side request forgery). A name that does not
         resolve yet is kept; it cannot reach anything until it does."""
-        if self.outbound is None:
-            return
         try:
             self.outbound.check_url(api_base)
         except OutboundRefused as refused:

@@ -47,7 +47,7 @@ class RunHandle:
 
 class ExecutionRunner:
     def __init__(self, executions: ExecutionRepository, engine: WorkflowEngine,
-                 events: ExecutionEvents, bus: EventBus | None, threads: int,
+                 events: ExecutionEvents, bus: EventBus, threads: int,
                  lease_s: float = 30.0, heartbeat_s: float = 1.0, poll_s: float = 1.0,
                  max_claims: int = 3, event_interval_s: float = 0.2):
         self.executions = executions
@@ -93,8 +93,7 @@ class ExecutionRunner:
             self._futures = set()
             self._active = {}
             threading.Thread(target=self._dispatch, name="workflow-dispatch", daemon=True).start()
-            if self.bus is not None:
-                threading.Thread(target=self._listen, name="workflow-wake", daemon=True).start()
+            threading.Thread(target=self._listen, name="workflow-wake", daemon=True).start()
             self._pid = os.getpid()
         return True
 

@@ -126,9 +126,9 @@ class NodeServices:
     """What the server offers node types; each type's `build` takes the parts it needs."""
     renderer: TemplateRenderer
     json_query: JsonQuery
-    llm: LLMChat | None = None  # access, budget and usage as for any chat
-    http: OutboundHttp | None = None
-    files: FileTexts | None = None
+    llm: LLMChat  # access, budget and usage as for any chat
+    http: OutboundHttp
+    files: FileTexts
     limits: NodeLimits = field(default_factory=NodeLimits)
 
 

@@ -26,7 +26,7 @@ class FileTextNode(NodeType):
     renders_itself = ()
     literal_keys = ()
 
-    def __init__(self, files: FileTexts | None, max_chars: int):
+    def __init__(self, files: FileTexts, max_chars: int):
         self.files = files
         self.max_chars = max_chars
 
@@ -44,8 +44,6 @@ class FileTextNode(NodeType):
         return config
 
     def run(self, ctx: NodeContext) -> str:
-        if self.files is None:
-            raise NodeError("File storage is not configured on this server")
         file_id = as_text(ctx.config.get("file_id")).strip()
         if not file_id:
             raise NodeError("Choose the file this node reads (config.file_id)")

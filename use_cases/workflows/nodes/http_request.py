@@ -11,7 +11,6 @@ from use_cases.shared.ports import OutboundHttp
 from use_cases.workflows.nodes.base import (
     ANY_VALUE,
     NodeContext,
-    NodeError,
     NodeRole,
     NodeServices,
     NodeType,
@@ -40,7 +39,7 @@ class HttpRequestNode(NodeType):
     renders_itself = ()
     literal_keys = ()
 
-    def __init__(self, http: OutboundHttp | None, max_bytes: int):
+    def __init__(self, http: OutboundHttp, max_bytes: int):
         self.http = http
         self.max_bytes = max_bytes
 
@@ -67,8 +66,6 @@ class HttpRequestNode(NodeType):
         return config
 
     def run(self, ctx: NodeContext) -> dict:
-        if self.http is None:
-            raise NodeError("Outbound HTTP is not configured on this server")
         config = ctx.config
         headers = {str(k): as_text(v) for k, v in (config.get("headers") or {}).items()}
         body = config.get("body")

@@ -33,7 +33,7 @@ class LlmNode(NodeType):
     renders_itself = ()
     literal_keys = ()
 
-    def __init__(self, llm: LLMChat | None):
+    def __init__(self, llm: LLMChat):
         self.llm = llm  # access, budget and usage as for any chat
 
     @classmethod
@@ -49,8 +49,6 @@ class LlmNode(NodeType):
         return config  # provider keys live in the workspace, never in the node
 
     def run(self, ctx: NodeContext) -> str:
-        if self.llm is None:
-            raise NodeError("No LLM gateway is configured on this server")
         config = ctx.config
         messages = []
         if config.get("system_prompt"):

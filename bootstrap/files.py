@@ -1,0 +1,53 @@
+"""Files: upload and versions, signed downloads, and a file's content as other areas read it
+(attachments given to a model, the text a workflow node reads)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from use_cases.chat.file_context import AttachedFiles
+from use_cases.files.downloads import FileDownloads
+from use_cases.files.files import Files
+from use_cases.files.ingest import FileIngest, FilePolicy
+from use_cases.files.ports import (
+    BlobStorage,
+    ContentSniffer,
+    FileRepository,
+    LinkSigner,
+    StorageUsage,
+    TextExtractor,
+)
+from use_cases.shared.ports import AuditLog, EventBus
+from use_cases.workflows.file_texts import WorkspaceFileTexts
+from use_cases.workspaces.access import WorkspaceAccess
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    policy: FilePolicy  # size, extensions, workspace quota
+    link_ttl: timedelta  # signed download links
+    context_max_chars: int  # text of the files attached to one message
+    context_max_image_bytes: int
+
+
+@dataclass(frozen=True)
+class FileUseCases:
+    files: Files
+    file_downloads: FileDownloads
+    file_context: AttachedFiles  # chat's FileContext port
+    file_texts: WorkspaceFileTexts  # workflows' FileTexts port
+
+
+def build_files(*, file_repo: FileRepository, storage: BlobStorage, storage_usage: StorageUsage,
+                sniffer: ContentSniffer, signer: LinkSigner, extractor: TextExtractor,
+                access: WorkspaceAccess, events: EventBus, audit: AuditLog,
+                limits: FileLimits) -> FileUseCases:
+    ingest = FileIngest(storage, storage_usage, sniffer, limits.policy)
+    return FileUseCases(
+        files=Files(file_repo, ingest, access, events, audit),
+        file_downloads=FileDownloads(file_repo, storage, signer, access, ttl=limits.link_ttl),
+        file_context=AttachedFiles(file_repo, storage, extractor, access,
+                                   max_chars=limits.context_max_chars,
+                                   max_image_bytes=limits.context_max_image_bytes),
+        file_texts=WorkspaceFileTexts(file_repo, storage, extractor),
+    )

@@ -1,0 +1,70 @@
+"""Model calls through the one LLM gateway: direct and OpenAI-compatible calls, API keys,
+monthly budgets, usage recording and the usage reports."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from use_cases.analytics.analytics import UsageAnalytics
+from use_cases.analytics.ports import UsageStatistics
+from use_cases.gateway.api_keys import ApiKeys
+from use_cases.gateway.budgets import BudgetGuard, SpendCounting
+from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
+from use_cases.gateway.ports import (
+    ApiKeyRepository,
+    LLMGateway,
+    ProviderCredentials,
+    SpendRepository,
+    UsageRepository,
+)
+from use_cases.identity.ports import UserRepository
+from use_cases.metrics.metering import MeteredUsageRecorder
+from use_cases.metrics.ports import Metrics
+from use_cases.shared.ports import AuditLog
+from use_cases.shared.stale_caches import StaleCaches
+from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.workspaces.ports import WorkspaceRepository
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    api_key_cache_ttl_s: float  # a verified key (and its workspace's provider keys) per process
+    api_key_touch_interval_s: float  # how often a key's last_used_at is written
+    budget_cache_ttl_s: float  # budgets and monthly spend, per process
+
+
+@dataclass(frozen=True)
+class GatewayUseCases:
+    api_keys: ApiKeys
+    budget: BudgetGuard
+    usage: MeteredUsageRecorder  # batches usage records in the background: close() flushes
+    llm_chat: LLMChat
+    openai: OpenAICompletions
+    analytics: UsageAnalytics
+
+
+def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: WorkspaceAccess,
+                  users: UserRepository, workspace_repo: WorkspaceRepository,
+                  api_key_repo: ApiKeyRepository, spend_repo: SpendRepository,
+                  usage_repo: UsageRepository, statistics: UsageStatistics, audit: AuditLog,
+                  metrics: Metrics, stale_caches: StaleCaches,
+                  limits: GatewayLimits) -> GatewayUseCases:
+    budget = BudgetGuard(workspace_repo, api_key_repo, spend_repo,
+                         cache_ttl_s=limits.budget_cache_ttl_s)
+    usage = MeteredUsageRecorder(SpendCounting(usage_repo, spend_repo, budget.counted), metrics)
+    llm_chat = LLMChat(llm, credentials, access, usage, budget_guard=budget)
+    key_credentials = CachedCredentials(credentials, ttl_s=limits.api_key_cache_ttl_s)
+    key_chat = LLMChat(llm, key_credentials, KeyGrantedAccess(), usage, budget_guard=budget)
+    api_keys = ApiKeys(api_key_repo, workspace_repo, users, access, audit,
+                       cache_ttl_s=limits.api_key_cache_ttl_s,
+                       touch_interval_s=limits.api_key_touch_interval_s)
+    for cache in (api_keys, budget, key_credentials):  # what a change elsewhere makes wrong
+        stale_caches.on_stale(cache.forget)
+    return GatewayUseCases(
+        api_keys=api_keys,
+        budget=budget,
+        usage=usage,
+        llm_chat=llm_chat,
+        openai=OpenAICompletions(llm_chat, key_chat),
+        analytics=UsageAnalytics(statistics, access, workspace_repo),
+    )
