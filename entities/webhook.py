@@ -12,6 +12,7 @@ WEBHOOK_EVENTS = (
     "workflow.execution.completed",
     "workflow.execution.failed",
     "member.added",
+    "budget.threshold_reached",
 )
 
 

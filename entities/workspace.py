@@ -28,6 +28,7 @@ class WorkspaceSettings:
     default_model: str | None = None
     system_prompt: str | None = None
     monthly_budget_usd: float | None = None
+    member_monthly_budget_usd: float | None = None  # each member's, unless their membership says
 
 
 @dataclass
@@ -49,3 +50,4 @@ class Membership:
     user_id: str
     role: WorkspaceRole
     joined_at: datetime | None = None
+    monthly_budget_usd: float | None = None  # None: the workspace's member_monthly_budget_usd

@@ -1,10 +1,23 @@
-"""Monthly spend counters (collection `spend`): one document per scope, id and month, moved
-with $inc as usage batches are written."""
+"""Monthly spend counters (collection `spend`): one document per scope, id and month.
+
+    {_id: "workspace:<id>:2026-11", scope, ref_id, month,
+     cost_usd, requests,            # settled
+     reserved_usd,                  # held by calls in flight
+     committed_usd,                 # cost_usd + reserved_usd: what a budget is checked against
+     holds: [{id, amount, expires_at}], alerted: [0.5, 0.8, ...]}
+
+A hold is one conditional update (`committed_usd <= budget - amount`), so concurrent calls on any
+number of workers can never commit more than the budget; settling is one update that removes the
+hold by its id, so settling twice (a retry, the sweeper racing the caller) changes nothing.
+"""
 from __future__ import annotations
 
-from pymongo import UpdateOne
+from datetime import datetime
 
-from entities.budget import SpendIncrement, SpendScope
+from pymongo import ASCENDING, UpdateOne
+from pymongo.errors import DuplicateKeyError
+
+from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
 from use_cases.gateway.ports import SpendRepository
@@ -14,9 +27,13 @@ def counter_id(scope: SpendScope, ref_id: str, month: str) -> str:
     return f"{scope.value}:{ref_id}:{month}"
 
 
+def _id(counter: Counter) -> str:
+    return counter_id(counter.scope, counter.ref_id, counter.month)
+
+
 class MongoSpendRepository(MongoRepository, SpendRepository):
     collection_name = "spend"
-    indexes = []  # read and written by _id only
+    indexes = [([("holds.expires_at", ASCENDING)], {"name": "hold_expiry", "sparse": True})]
 
     def add(self, increments: list[SpendIncrement]) -> None:
         if not increments:
@@ -24,7 +41,8 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         now = utcnow()
         self.collection.bulk_write([
             UpdateOne({"_id": counter_id(inc.scope, inc.ref_id, inc.month)},
-                      {"$inc": {"cost_usd": inc.cost_usd, "requests": inc.requests},
+                      {"$inc": {"cost_usd": inc.cost_usd, "committed_usd": inc.cost_usd,
+                                "requests": inc.requests},
                        "$set": {"updated_at": now},
                        "$setOnInsert": {"scope": inc.scope.value, "ref_id": inc.ref_id,
                                         "month": inc.month}},
@@ -35,3 +53,94 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
     def spent(self, scope: SpendScope, ref_id: str, month: str) -> float:
         doc = self.collection.find_one({"_id": counter_id(scope, ref_id, month)}, {"cost_usd": 1})
         return float(doc["cost_usd"]) if doc else 0.0
+
+    def totals(self, counters: list[Counter]) -> dict[Counter, SpendTotals]:
+        by_id = {_id(counter): counter for counter in counters}
+        found = {doc["_id"]: doc for doc in self.collection.find(
+            {"_id": {"$in": list(by_id)}}, {"cost_usd": 1, "reserved_usd": 1})}
+        return {counter: SpendTotals(float(found.get(key, {}).get("cost_usd", 0.0)),
+                                     float(found.get(key, {}).get("reserved_usd", 0.0)))
+                for key, counter in by_id.items()}
+
+    def hold(self, counter: Counter, hold_id: str, amount: float, budget_usd: float,
+             expires_at: datetime) -> bool:
+        for _attempt in range(2):  # the second after creating (or completing) the counter
+            result = self.collection.update_one(
+                {"_id": _id(counter),
+                 "committed_usd": {"$lt": budget_usd, "$lte": budget_usd - amount}},
+                {"$inc": {"reserved_usd": amount, "committed_usd": amount},
+                 "$push": {"holds": {"id": hold_id, "amount": amount, "expires_at": expires_at}},
+                 "$set": {"updated_at": utcnow()}})
+            if result.modified_count == 1:
+                return True
+            if not self._ensure(counter):
+                return False  # the counter was complete: the budget refused
+        return False
+
+    def settle(self, hold_id: str, counters: list[tuple[Counter, float]], cost_usd: float,
+               requests: int = 1) -> None:
+        now = utcnow()
+        unheld = []
+        for counter, held in counters:
+            if held and self.collection.update_one(
+                    {"_id": _id(counter), "holds.id": hold_id},
+                    {"$inc": {"cost_usd": cost_usd, "reserved_usd": -held,
+                              "committed_usd": cost_usd - held, "requests": requests},
+                     "$pull": {"holds": {"id": hold_id}}, "$set": {"updated_at": now}}
+            ).modified_count == 1:
+                continue
+            unheld.append(counter)  # no hold, or one released meanwhile: add the cost alone
+        if unheld and (cost_usd or requests):
+            self.collection.bulk_write([
+                UpdateOne({"_id": _id(counter)},
+                          {"$inc": {"cost_usd": cost_usd, "committed_usd": cost_usd,
+                                    "requests": requests},
+                           "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
+                          upsert=True)
+                for counter in unheld], ordered=False)
+
+    def release(self, counter: Counter, hold_id: str, held: float) -> bool:
+        return self.collection.update_one(
+            {"_id": _id(counter), "holds.id": hold_id},
+            {"$inc": {"reserved_usd": -held, "committed_usd": -held},
+             "$pull": {"holds": {"id": hold_id}}, "$set": {"updated_at": utcnow()}}).modified_count == 1
+
+    def expired_holds(self, now: datetime, limit: int = 100) -> list[tuple[Counter, str, float]]:
+        expired = []
+        for doc in self.collection.find({"holds.expires_at": {"$lt": now}},
+                                        {"scope": 1, "ref_id": 1, "month": 1, "holds": 1}).limit(limit):
+            counter = Counter(SpendScope(doc["scope"]), doc["ref_id"], doc["month"])
+            expired += [(counter, hold["id"], float(hold["amount"])) for hold in doc.get("holds", [])
+                        if hold["expires_at"] < now]
+        return expired
+
+    def mark_alerted(self, counter: Counter, threshold: float) -> bool:
+        result = self.collection.update_one({"_id": _id(counter), "alerted": {"$ne": threshold}},
+                                            {"$push": {"alerted": threshold}})
+        return result.modified_count == 1
+
+    def _ensure(self, counter: Counter) -> bool:
+        """Creates the counter, or gives one written before holds existed its committed_usd;
+        False when it was already complete."""
+        try:
+            created = self.collection.update_one(
+                {"_id": _id(counter)},
+                {"$setOnInsert": {**self._identity(counter), "cost_usd": 0.0, "reserved_usd": 0.0,
+                                  "committed_usd": 0.0, "requests": 0, "holds": []}},
+                upsert=True).upserted_id is not None
+        except DuplicateKeyError:  # created by a concurrent call in between
+            return True
+        if created:
+            return True
+        legacy = self.collection.find_one({"_id": _id(counter), "committed_usd": {"$exists": False}})
+        if legacy is None:
+            return False
+        self.collection.update_one(
+            {"_id": _id(counter), "committed_usd": {"$exists": False},
+             "cost_usd": legacy.get("cost_usd", 0.0)},
+            {"$set": {"committed_usd": legacy.get("cost_usd", 0.0), "reserved_usd": 0.0}})
+        return True
+
+    @staticmethod
+    def _identity(counter: Counter) -> dict:
+        return {"scope": counter.scope.value, "ref_id": counter.ref_id, "month": counter.month}

@@ -1,136 +1,187 @@
-"""Monthly budgets: a workspace's `settings.monthly_budget_usd` and an API key's
-`monthly_budget_usd`, checked before every model call on every path.
+"""Budgets that hold (API.md "Budgets that hold"): a workspace's `settings.monthly_budget_usd`,
+an API key's `monthly_budget_usd` and a member's (their membership's, else the workspace's
+`settings.member_monthly_budget_usd`), per calendar month (UTC).
 
-Spend comes from recorded usage, through counters (one document per scope, id and month)
-moved by `SpendCounting` whenever the usage recorder writes a batch. `BudgetGuard.check` reads
-budgets and counters through a short per-process cache, so a check costs no database round trip
-most of the time; usage flushed by this process updates its cached spend at once, other
-processes see it within the TTL. A budget can therefore be overshot by the calls in flight and
-those made within one flush interval plus the TTL: budgets are a brake, not an exact meter.
+Before every model call, on every path, its worst-case cost is *held* atomically against every
+budget that applies (one conditional update per budgeted counter: see repositories/spend.py); if
+any would be passed, the holds already taken are dropped and the call is refused with 402 before
+the provider is called. After the call the reservation is *settled* with the actual cost (the
+partial cost of a call cut short included). A hold whose process died is released by any
+worker once it expires. So with N concurrent calls on any number of workers, spend passes a
+budget by at most what the estimates of the calls in flight left over, never by a whole call.
+
+Budget amounts are cached per process for a few seconds; a change is announced to every process
+(use_cases/shared/stale_caches.py), so it applies to the next call everywhere.
 """
 from __future__ import annotations
 
+import builtins
 import logging
-import threading
-from collections import defaultdict
+import uuid
 from collections.abc import Callable
-from datetime import datetime
-from functools import partial
-from operator import add
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from entities.budget import SpendIncrement, SpendScope, month_of
+from entities.actor import Actor
+from entities.budget import Counter, Hold, Reservation, SpendScope, member_ref, month_of
 from entities.clock import utcnow
 from entities.errors import BudgetExceeded
-from entities.llm import UsageRecord
-from use_cases.gateway.ports import ApiKeyRepository, SpendRepository, UsageRepository
+from entities.workspace import WorkspaceRole
+from use_cases.gateway.budget_alerts import BudgetAlerts
+from use_cases.gateway.ports import ApiKeyRepository, SpendRepository
 from use_cases.gateway.ttl_cache import TtlCache
-from use_cases.workspaces.ports import WorkspaceRepository
+from use_cases.workspaces.access import WorkspaceAccess
+from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
 
-SCOPE_NAMES = {SpendScope.WORKSPACE: "workspace", SpendScope.API_KEY: "API key"}
+SCOPE_NAMES = {SpendScope.WORKSPACE: "workspace", SpendScope.API_KEY: "API key",
+               SpendScope.MEMBER: "member"}
 
 
-class BudgetGuard:
-    """`check(workspace_id, api_key_id)` (also callable as `guard(...)`): BudgetExceeded when
-    either budget is spent this calendar month (UTC)."""
+@dataclass(frozen=True)
+class BudgetPolicy:
+    hold_ttl_s: float = 600.0  # a call not settled by then is taken for dead and its hold released
+    cache_ttl_s: float = 5.0  # budget amounts, between announcements
 
-    def __init__(self, workspaces: WorkspaceRepository, keys: ApiKeyRepository,
-                 spend: SpendRepository, cache_ttl_s: float = 5.0,
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    scope: SpendScope
+    id: str  # the workspace, API key or member (user) id
+    budget_usd: float | None
+    spent_usd: float
+    reserved_usd: float
+    month: str
+
+
+class Budgets:
+    def __init__(self, workspaces: WorkspaceRepository, memberships: MembershipRepository,
+                 keys: ApiKeyRepository, spend: SpendRepository, access: WorkspaceAccess,
+                 alerts: BudgetAlerts, policy: BudgetPolicy = BudgetPolicy(),
                  clock: Callable[[], datetime] = utcnow):
         self.workspaces = workspaces
+        self.memberships = memberships
         self.keys = keys
         self.spend = spend
+        self.access = access
+        self.alerts = alerts
+        self.policy = policy
         self.clock = clock
-        self._budgets = TtlCache(cache_ttl_s)  # (scope, id) -> budget in USD or None
-        self._spent = TtlCache(cache_ttl_s)  # (scope, id, month) -> USD spent
+        self._budgets = TtlCache(policy.cache_ttl_s)  # (scope, ref_id) -> USD or None
 
-    def __call__(self, workspace_id: str, api_key_id: str | None = None) -> None:
-        self.check(workspace_id, api_key_id)
+    # --- every model call -------------------------------------------------------------------
 
-    def check(self, workspace_id: str, api_key_id: str | None = None) -> None:
-        month = month_of(self.clock())
-        for scope, ref_id in ((SpendScope.WORKSPACE, workspace_id), (SpendScope.API_KEY, api_key_id)):
-            if not ref_id:
-                continue
-            budget = self._budgets.get_or_load((scope, ref_id), partial(self._budget, scope, ref_id))
+    def reserve(self, workspace_id: str, api_key_id: str | None, user_id: str | None,
+                worst_case_usd: float) -> Reservation:
+        """Holds `worst_case_usd` against every budget of this call; BudgetExceeded (402), holding
+        nothing, when one of them would be passed or is spent already."""
+        now = self.clock()
+        counters = self._counters(workspace_id, api_key_id, user_id, month_of(now))
+        reservation_id = uuid.uuid4().hex
+        expires_at = now + timedelta(seconds=self.policy.hold_ttl_s)
+        holds: list[Hold] = []
+        for counter in counters:
+            budget = self._budget(counter, workspace_id)
             if budget is None:
                 continue
-            spent = self._spent.get_or_load(
-                (scope, ref_id, month), partial(self.spend.spent, scope, ref_id, month))
-            if spent >= budget:
-                raise BudgetExceeded(
-                    f"The {SCOPE_NAMES[scope]}'s monthly budget of ${budget:g} is spent",
-                    details={"scope": scope.value, "budget_usd": budget,
-                             "spent_usd": round(spent, 6), "month": month})
+            if not self.spend.hold(counter, reservation_id, worst_case_usd, budget, expires_at):
+                for hold in holds:
+                    self.spend.release(hold.counter, reservation_id, hold.amount)
+                raise self._exceeded(counter, budget)
+            holds.append(Hold(counter, worst_case_usd, budget))
+        return Reservation(reservation_id, tuple(counters), tuple(holds))
+
+    def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str) -> None:
+        """Adds the call's actual cost to its counters and drops its holds; alerts the
+        workspace's admins for each alert threshold a budget just reached."""
+        held = {hold.counter: hold.amount for hold in reservation.holds}
+        self.spend.settle(reservation.id, [(c, held.get(c, 0.0)) for c in reservation.counters],
+                          cost_usd)
+        if reservation.holds and cost_usd > 0:
+            totals = self.spend.totals([hold.counter for hold in reservation.holds])
+            for hold in reservation.holds:
+                try:
+                    self.alerts.check(workspace_id, hold, totals[hold.counter])
+                except Exception:  # the call is paid for; an alert lost is logged, not raised
+                    log.exception("could not send a budget alert")
+
+    def release_expired(self) -> int:
+        """Drops holds of calls whose process died (any worker may run this); how many."""
+        released = 0
+        for counter, hold_id, amount in self.spend.expired_holds(self.clock()):
+            released += self.spend.release(counter, hold_id, amount)
+        if released:
+            log.warning("released %d budget holds of calls that never settled", released)
+        return released
+
+    # --- GET /api/v1/budgets ----------------------------------------------------------------
+
+    def list(self, actor: Actor, workspace_id: str) -> builtins.list[BudgetStatus]:
+        """This month's budgets of a workspace (admins): the workspace's, each API key's and
+        each member's that has one."""
+        self.access.require(actor.user_id, workspace_id, WorkspaceRole.ADMIN)
+        month = month_of(self.clock())
+        budgeted: builtins.list[tuple[Counter, str, float | None]] = []
+        workspace = Counter(SpendScope.WORKSPACE, workspace_id, month)
+        budgeted.append((workspace, workspace_id, self._budget(workspace, workspace_id)))
+        for key in self.keys.list(workspace_id):
+            if key.monthly_budget_usd is not None:
+                budgeted.append((Counter(SpendScope.API_KEY, key.id, month), key.id,
+                                 key.monthly_budget_usd))
+        for membership in self.memberships.list(workspace_id):
+            counter = Counter(SpendScope.MEMBER, member_ref(workspace_id, membership.user_id), month)
+            budget = self._budget(counter, workspace_id)
+            if budget is not None:
+                budgeted.append((counter, membership.user_id, budget))
+        totals = self.spend.totals([counter for counter, _id, _budget in budgeted])
+        return [BudgetStatus(counter.scope, ref, budget, round(totals[counter].spent_usd, 6),
+                             round(totals[counter].reserved_usd, 6), month)
+                for counter, ref, budget in budgeted]
 
     def forget(self, workspace_id: str | None, _user_id: str | None = None) -> None:
-        """Drops cached budgets of this workspace and of API keys (StaleCaches: a budget
-        changed, a key revoked)."""
+        """Drops the cached budgets of this workspace, its keys and members (StaleCaches)."""
         if workspace_id:
-            self._budgets.discard_where(lambda key, _budget: key == (SpendScope.WORKSPACE, workspace_id)
-                                        or (isinstance(key, tuple) and key[0] is SpendScope.API_KEY))
+            self._budgets.discard_where(lambda key, _budget: _in_workspace(key, workspace_id))
 
-    def counted(self, increments: list[SpendIncrement]) -> None:
-        """Spend this process just wrote: its cached totals move at once."""
-        for inc in increments:
-            self._spent.update((inc.scope, inc.ref_id, inc.month), partial(add, inc.cost_usd))
+    # --- helpers ----------------------------------------------------------------------------
 
-    def _budget(self, scope: SpendScope, ref_id: str) -> float | None:
+    @staticmethod
+    def _counters(workspace_id: str, api_key_id: str | None, user_id: str | None,
+                  month: str) -> builtins.list[Counter]:
+        counters = [Counter(SpendScope.WORKSPACE, workspace_id, month)]
+        if api_key_id:
+            counters.append(Counter(SpendScope.API_KEY, api_key_id, month))
+        if user_id:
+            counters.append(Counter(SpendScope.MEMBER, member_ref(workspace_id, user_id), month))
+        return counters
+
+    def _budget(self, counter: Counter, workspace_id: str) -> float | None:
+        return self._budgets.get_or_load(
+            (counter.scope, counter.ref_id, workspace_id),
+            lambda: self._load_budget(counter.scope, counter.ref_id, workspace_id))
+
+    def _load_budget(self, scope: SpendScope, ref_id: str, workspace_id: str) -> float | None:
+        if scope is SpendScope.API_KEY:
+            key = self.keys.get(ref_id)
+            return key.monthly_budget_usd if key else None
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is None:
+            return None
         if scope is SpendScope.WORKSPACE:
-            workspace = self.workspaces.get(ref_id)
-            return workspace.settings.monthly_budget_usd if workspace else None
-        key = self.keys.get(ref_id)
-        return key.monthly_budget_usd if key else None
+            return workspace.settings.monthly_budget_usd
+        membership = self.memberships.get(workspace_id, ref_id.split(":", 1)[1])
+        own = membership.monthly_budget_usd if membership else None
+        return own if own is not None else workspace.settings.member_monthly_budget_usd
+
+    def _exceeded(self, counter: Counter, budget: float) -> BudgetExceeded:
+        totals = self.spend.totals([counter])[counter]
+        return BudgetExceeded(
+            f"The {SCOPE_NAMES[counter.scope]}'s monthly budget of ${budget:g} is spent",
+            details={"scope": counter.scope.value, "budget_usd": budget,
+                     "spent_usd": round(totals.spent_usd, 6),
+                     "reserved_usd": round(totals.reserved_usd, 6), "month": counter.month})
 
 
-def spend_increments(records: list[UsageRecord]) -> list[SpendIncrement]:
-    """The records' costs summed per workspace and API key and month."""
-    totals: dict[tuple[SpendScope, str, str], list] = defaultdict(lambda: [0.0, 0])
-    for record in records:
-        if not record.cost_usd or record.created_at is None:
-            continue
-        month = month_of(record.created_at)
-        for scope, ref_id in ((SpendScope.WORKSPACE, record.workspace_id),
-                              (SpendScope.API_KEY, record.api_key_id)):
-            if ref_id:
-                total = totals[(scope, ref_id, month)]
-                total[0] += record.cost_usd
-                total[1] += 1
-    return [SpendIncrement(scope, ref_id, month, cost, requests)
-            for (scope, ref_id, month), (cost, requests) in totals.items()]
-
-
-class SpendCounting(UsageRepository):
-    """The usage repository, plus the spend counters of what each batch newly stored.
-
-    A batch the recorder retries is not counted twice (the usage repository reports only the
-    records it stored). Counters that could not be written are owed and added with the next
-    batch, so a database hiccup between the two writes loses nothing while the process lives."""
-
-    def __init__(self, usage: UsageRepository, spend: SpendRepository,
-                 on_counted: Callable[[list[SpendIncrement]], None] | None = None):
-        self.usage = usage
-        self.spend = spend
-        self.on_counted = on_counted
-        self._owed: list[SpendIncrement] = []
-        self._lock = threading.Lock()
-
-    def add_many(self, records: list[UsageRecord]) -> list[UsageRecord]:
-        stored = self.usage.add_many(records)
-        stored = list(records) if stored is None else stored
-        new = spend_increments(stored)
-        if new and self.on_counted is not None:
-            self.on_counted(new)  # before the write: a cache refilled meanwhile cannot count it twice
-        with self._lock:
-            increments, self._owed = self._owed + new, []
-        if not increments:
-            return stored
-        try:
-            self.spend.add(increments)
-        except Exception:
-            with self._lock:
-                self._owed = increments + self._owed
-            log.exception("could not update %d spend counters; will add them with the next batch",
-                          len(increments))
-        return stored
+def _in_workspace(key: object, workspace_id: str) -> bool:
+    return isinstance(key, tuple) and len(key) == 3 and key[2] == workspace_id

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from entities.api_key import ApiKey
-from entities.budget import SpendIncrement, SpendScope
+from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
 from entities.llm import (
     ChatRequest,
     ChatResult,
@@ -95,11 +95,40 @@ class ApiKeyRepository(ABC):
 
 
 class SpendRepository(ABC):
-    """Money spent per calendar month, per workspace and per API key: counters, so a budget
-    check reads one small document instead of summing usage."""
+    """Money spent per calendar month per workspace, API key and member: counters, so a budget
+    check reads or updates one small document instead of summing usage."""
 
     @abstractmethod
     def add(self, increments: list[SpendIncrement]) -> None: ...
 
     @abstractmethod
     def spent(self, scope: SpendScope, ref_id: str, month: str) -> float: ...
+
+    @abstractmethod
+    def totals(self, counters: list[Counter]) -> dict[Counter, SpendTotals]:
+        """Settled and held spend of each counter (zeros for one never written)."""
+
+    @abstractmethod
+    def hold(self, counter: Counter, hold_id: str, amount: float, budget_usd: float,
+             expires_at: datetime) -> bool:
+        """Atomically holds `amount` USD unless the counter's settled plus held spend would pass
+        `budget_usd` (or already reached it); False, holding nothing, when it would."""
+
+    @abstractmethod
+    def settle(self, hold_id: str, counters: list[tuple[Counter, float]], cost_usd: float,
+               requests: int = 1) -> None:
+        """Adds a finished call's actual cost to each counter, releasing the hold `hold_id` of
+        `held` USD where the counter has one ((counter, held) pairs; held 0: no hold). A hold
+        already gone (released by the sweeper) does not stop the cost from being added."""
+
+    @abstractmethod
+    def release(self, counter: Counter, hold_id: str, held: float) -> bool:
+        """Drops a hold without adding any cost; False when it was already gone."""
+
+    @abstractmethod
+    def expired_holds(self, now: datetime, limit: int = 100) -> list[tuple[Counter, str, float]]:
+        """(counter, hold id, amount) of holds whose call should have ended before `now`."""
+
+    @abstractmethod
+    def mark_alerted(self, counter: Counter, threshold: float) -> bool:
+        """True the first time `threshold` is marked on this counter (one alert per month)."""
