@@ -26,6 +26,7 @@ from controllers import (
     analytics,
     api_keys,
     auth,
+    budgets,
     chatai,
     execution_socket,
     files,
@@ -97,7 +98,7 @@ def register_api(app: Flask, version: str) -> None:
         api.register_blueprint(blueprint)
     execution_socket.document(api)
     document_user_feed(api)
-    for blueprint in (api_keys.blp, openai.blp, analytics.blp, metrics.blp):
+    for blueprint in (api_keys.blp, budgets.blp, openai.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blueprint)
 
 
@@ -146,6 +147,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
         it, on its first request."""
         container.workflow_runner.ensure_started()
         container.stale_caches.ensure_started()
+        container.hold_sweeper.ensure_started()
 
     init_jwt(app, settings, container.sessions)
     init_realtime(app)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from use_cases.chat.chat import BudgetGuard, Chat
+from use_cases.chat.chat import Chat
 from use_cases.chat.context import ContextBuilder
 from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import Generations
 from use_cases.chat.ports import FileContext, MessageRepository, TalkRepository
 from use_cases.chat.talks import Talks
+from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
-from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.shared.ports import EventBus
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
@@ -32,13 +32,11 @@ class ChatUseCases:
 def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                workspace_repo: WorkspaceRepository, access: WorkspaceAccess, events: EventBus,
                llm: LLMGateway, credentials: ProviderCredentials, file_context: FileContext,
-               usage: UsageRecorder, budget_guard: BudgetGuard,
-               limits: ChatLimits) -> ChatUseCases:
+               meter: ModelCallMeter, limits: ChatLimits) -> ChatUseCases:
     talks = Talks(talk_repo, message_repo, workspace_repo, access, TalkEvents(events),
                   model_ids=lambda: [model.id for model in llm.models({})])
     generations = Generations(max_running=limits.max_generations)
     chat = Chat(talks, message_repo, workspace_repo, llm,
-                ContextBuilder(message_repo, llm, file_context), usage, generations,
-                events=events, credentials=credentials, budget_guard=budget_guard,
-                flush_interval=limits.flush_interval_s)
+                ContextBuilder(message_repo, llm, file_context), meter, generations,
+                events=events, credentials=credentials, flush_interval=limits.flush_interval_s)
     return ChatUseCases(talks=talks, generations=generations, chat=chat)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from use_cases.analytics.analytics import UsageAnalytics
 from use_cases.analytics.ports import UsageStatistics
 from use_cases.gateway.api_keys import ApiKeys
-from use_cases.gateway.budgets import BudgetGuard, SpendCounting
+from use_cases.gateway.budget_alerts import BudgetAlerts
+from use_cases.gateway.budgets import BudgetPolicy, Budgets, HoldSweeper
 from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
 from use_cases.gateway.ports import (
     ApiKeyRepository,
@@ -17,26 +19,29 @@ from use_cases.gateway.ports import (
     SpendRepository,
     UsageRepository,
 )
-from use_cases.identity.ports import UserRepository
+from use_cases.identity.ports import Mailer, UserRepository
 from use_cases.metrics.metering import MeteredUsageRecorder
 from use_cases.metrics.ports import Metrics
-from use_cases.shared.ports import AuditLog
+from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.access import WorkspaceAccess
-from use_cases.workspaces.ports import WorkspaceRepository
+from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 
 @dataclass(frozen=True)
 class GatewayLimits:
     api_key_cache_ttl_s: float  # a verified key (and its workspace's provider keys) per process
     api_key_touch_interval_s: float  # how often a key's last_used_at is written
-    budget_cache_ttl_s: float  # budgets and monthly spend, per process
+    budget_cache_ttl_s: float  # budget amounts, per process (changes are announced)
+    budget_hold_ttl_s: float  # a call's reservation not settled by then is released
 
 
 @dataclass(frozen=True)
 class GatewayUseCases:
     api_keys: ApiKeys
-    budget: BudgetGuard
+    budget: Budgets
+    hold_sweeper: HoldSweeper  # releases holds of calls whose process died: close() stops it
+    meter: ModelCallMeter  # every model call's reservation, settlement and usage record
     usage: MeteredUsageRecorder  # batches usage records in the background: close() flushes
     llm_chat: LLMChat
     openai: OpenAICompletions
@@ -45,16 +50,20 @@ class GatewayUseCases:
 
 def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: WorkspaceAccess,
                   users: UserRepository, workspace_repo: WorkspaceRepository,
+                  memberships: MembershipRepository, mailer: Mailer, events: EventBus,
                   api_key_repo: ApiKeyRepository, spend_repo: SpendRepository,
                   usage_repo: UsageRepository, statistics: UsageStatistics, audit: AuditLog,
                   metrics: Metrics, stale_caches: StaleCaches,
                   limits: GatewayLimits) -> GatewayUseCases:
-    budget = BudgetGuard(workspace_repo, api_key_repo, spend_repo,
-                         cache_ttl_s=limits.budget_cache_ttl_s)
-    usage = MeteredUsageRecorder(SpendCounting(usage_repo, spend_repo, budget.counted), metrics)
-    llm_chat = LLMChat(llm, credentials, access, usage, budget_guard=budget)
+    alerts = BudgetAlerts(spend_repo, workspace_repo, memberships, users, mailer, events)
+    budget = Budgets(workspace_repo, memberships, api_key_repo, spend_repo, access, alerts,
+                     BudgetPolicy(hold_ttl_s=limits.budget_hold_ttl_s,
+                                  cache_ttl_s=limits.budget_cache_ttl_s))
+    usage = MeteredUsageRecorder(usage_repo, metrics)
+    meter = ModelCallMeter(llm, budget, usage)
+    llm_chat = LLMChat(llm, credentials, access, meter)
     key_credentials = CachedCredentials(credentials, ttl_s=limits.api_key_cache_ttl_s)
-    key_chat = LLMChat(llm, key_credentials, KeyGrantedAccess(), usage, budget_guard=budget)
+    key_chat = LLMChat(llm, key_credentials, KeyGrantedAccess(), meter)
     api_keys = ApiKeys(api_key_repo, workspace_repo, users, access, audit,
                        cache_ttl_s=limits.api_key_cache_ttl_s,
                        touch_interval_s=limits.api_key_touch_interval_s)
@@ -63,6 +72,9 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
     return GatewayUseCases(
         api_keys=api_keys,
         budget=budget,
+        # every quarter of a hold's life: a dead process's holds go soon after they expire
+        hold_sweeper=HoldSweeper(budget, interval_s=min(30.0, max(1.0, limits.budget_hold_ttl_s / 4))),
+        meter=meter,
         usage=usage,
         llm_chat=llm_chat,
         openai=OpenAICompletions(llm_chat, key_chat),

@@ -88,14 +88,16 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
     """Every repository, adapter and use case, built once per process."""
     repository = _Repositories(db)
     platform = _platform(settings, client, db, local_model, repository)
-    identity = _identity(platform, repository)
-    gateway = _gateway(platform, identity, repository)
+    mailer = _mailer(settings, repository)
+    identity = _identity(platform, repository, mailer)
+    gateway = _gateway(platform, identity, repository, mailer)
     webhooks = _webhooks(platform, identity)
     files = _files(platform, identity, repository)
     chat = _chat(platform, identity, gateway, files, repository)
     workflows = _workflows(platform, identity, gateway, files, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
+                             gateway.hold_sweeper.close,
                              workflows.workflow_runner.stop])
     return Container.of(platform, identity, gateway, files, chat, workflows, webhooks)
 
@@ -128,12 +130,12 @@ def _platform(settings: Settings, client: MongoClient, db: Database,
     )
 
 
-def _identity(platform: Platform, repository: _Repositories) -> IdentityUseCases:
+def _identity(platform: Platform, repository: _Repositories, mailer: Mailer) -> IdentityUseCases:
     settings = platform.settings
     return build_identity(
         users=platform.users, workspace_repo=platform.workspace_repo,
         memberships=platform.memberships, session_repo=repository(MongoSessionRepository),
-        mailer=_mailer(settings, repository), token_repo=repository(MongoOneTimeTokenRepository),
+        mailer=mailer, token_repo=repository(MongoOneTimeTokenRepository),
         provider_key_repo=repository(MongoProviderKeyRepository),
         hasher=BcryptHasher(settings.bcrypt_rounds), encryptor=platform.encryptor,
         outbound=platform.outbound, audit=platform.audit, events=platform.events,
@@ -149,12 +151,13 @@ def _mailer(settings: Settings, repository: _Repositories) -> Mailer:
     return repository(MongoOutboxMailer)
 
 
-def _gateway(platform: Platform, identity: IdentityUseCases,
-             repository: _Repositories) -> GatewayUseCases:
+def _gateway(platform: Platform, identity: IdentityUseCases, repository: _Repositories,
+             mailer: Mailer) -> GatewayUseCases:
     settings = platform.settings
     return build_gateway(
         llm=platform.gateway, credentials=identity.provider_credentials, access=identity.access,
         users=platform.users, workspace_repo=platform.workspace_repo,
+        memberships=platform.memberships, mailer=mailer, events=platform.events,
         api_key_repo=repository(MongoApiKeyRepository),
         spend_repo=repository(MongoSpendRepository),
         usage_repo=repository(MongoUsageRepository),
@@ -162,7 +165,8 @@ def _gateway(platform: Platform, identity: IdentityUseCases,
         metrics=platform.metrics, stale_caches=platform.stale_caches,
         limits=GatewayLimits(api_key_cache_ttl_s=settings.api_key_cache_ttl_s,
                              api_key_touch_interval_s=settings.api_key_touch_interval_s,
-                             budget_cache_ttl_s=settings.budget_cache_ttl_s))
+                             budget_cache_ttl_s=settings.budget_cache_ttl_s,
+                             budget_hold_ttl_s=settings.budget_hold_ttl_s))
 
 
 def _webhooks(platform: Platform, identity: IdentityUseCases) -> WebhookUseCases:
@@ -202,7 +206,7 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
         talk_repo=repository(MongoTalkRepository), message_repo=repository(MongoMessageRepository),
         workspace_repo=platform.workspace_repo, access=identity.access, events=platform.events,
         llm=platform.gateway, credentials=identity.provider_credentials,
-        file_context=files.file_context, usage=gateway.usage, budget_guard=gateway.budget,
+        file_context=files.file_context, meter=gateway.meter,
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s))
 

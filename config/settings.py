@@ -82,7 +82,8 @@ class Settings:
     stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval
     api_key_cache_ttl_s: float = 5.0  # a revoked key works on other workers this long at most
     api_key_touch_interval_s: float = 60.0  # how often a key's last_used_at is written
-    budget_cache_ttl_s: float = 5.0  # budgets and spend read again after this long
+    budget_cache_ttl_s: float = 5.0  # budget amounts read again after this long (changes are announced)
+    budget_hold_ttl_s: float = 600.0  # a call's budget reservation not settled by then is released
 
     smtp_host: str = ""
     smtp_port: int = 587

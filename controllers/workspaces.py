@@ -9,8 +9,8 @@ from controllers.deps import use_cases
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workspaces import (
     MemberAddSchema,
-    MemberRoleSchema,
     MemberSchema,
+    MemberUpdateSchema,
     ProviderKeyPutSchema,
     ProviderStatusSchema,
     WorkspaceCreateSchema,
@@ -148,19 +148,29 @@ def add_member(body, workspace_id):
 
 @blp.patch("/<workspace_id>/members/<user_id>")
 @authenticated
-@blp.arguments(MemberRoleSchema)
+@blp.arguments(MemberUpdateSchema)
 @blp.response(200, MemberSchema)
 @blp.alt_response(409, description="The workspace would have no owner left")
 def change_member_role(body, workspace_id, user_id):
-    """Change a member's role
+    """Change a member's role or monthly budget
 
-    Workspace admins and owners; only an owner can grant or remove `owner`. Body `{role}`: `owner`,
-    `admin`, `member` or `viewer`. 200 `{user_id, email, name, role, joined_at}`.
+    Workspace admins and owners; only an owner can grant or remove `owner`. Body `{role?,
+    monthly_budget_usd?}` (at least one): `role` is `owner`, `admin`, `member` or `viewer`;
+    `monthly_budget_usd` is the member's own budget in USD per calendar month (null: the
+    workspace's `settings.member_monthly_budget_usd`), applied from their next model call. 200
+    `{user_id, email, name, role, joined_at, monthly_budget_usd}`.
 
     403 for a role too low; 404 for non-members or an unknown member; 409 when the workspace would
-    have no owner left."""
-    return use_cases().workspaces.change_member_role(current_actor(), workspace_id, user_id,
-                                                     body["role"])
+    have no owner left; 422 for an empty body or a negative budget."""
+    actor = current_actor()
+    workspaces = use_cases().workspaces
+    member = None
+    if "role" in body:
+        member = workspaces.change_member_role(actor, workspace_id, user_id, body["role"])
+    if "monthly_budget_usd" in body:
+        member = workspaces.set_member_budget(actor, workspace_id, user_id,
+                                              body["monthly_budget_usd"])
+    return member
 
 
 @blp.delete("/<workspace_id>/members/<user_id>")

@@ -29,6 +29,7 @@ class WorkspaceSettings:
     system_prompt: str | None = None
     monthly_budget_usd: float | None = None
     member_monthly_budget_usd: float | None = None  # each member's, unless their membership says
+    budget_alert_thresholds: list[float] | None = None  # fractions of a budget; None: 0.5, 0.8, 1
 
 
 @dataclass

@@ -25,7 +25,7 @@ def to_workspace(doc: dict) -> Workspace:
 
 def to_membership(doc: dict) -> Membership:
     return Membership(doc["workspace_id"], doc["user_id"], WorkspaceRole(doc["role"]),
-                      doc.get("joined_at"))
+                      doc.get("joined_at"), doc.get("monthly_budget_usd"))
 
 
 class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
@@ -115,6 +115,10 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
     def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None:
         self.collection.update_one({"workspace_id": workspace_id, "user_id": user_id},
                                    {"$set": {"role": role.value}})
+
+    def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
+        self.collection.update_one({"workspace_id": workspace_id, "user_id": user_id},
+                                   {"$set": {"monthly_budget_usd": monthly_budget_usd}})
 
     def remove(self, workspace_id: str, user_id: str) -> None:
         self.collection.delete_one({"workspace_id": workspace_id, "user_id": user_id})

@@ -1,4 +1,4 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from entities.workspace import WorkspaceRole
 
@@ -6,7 +6,15 @@ from entities.workspace import WorkspaceRole
 class WorkspaceSettingsSchema(Schema):
     default_model = fields.String(allow_none=True, validate=validate.Length(max=200))
     system_prompt = fields.String(allow_none=True, validate=validate.Length(max=20_000))
-    monthly_budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    monthly_budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1e9))
+    member_monthly_budget_usd = fields.Float(
+        allow_none=True, validate=validate.Range(min=0, max=1e9),
+        metadata={"description": "Each member's monthly budget unless their membership sets one"})
+    budget_alert_thresholds = fields.List(
+        fields.Float(validate=validate.Range(min=0.01, max=10)), allow_none=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "Fractions of a budget that trigger budget.threshold_reached; "
+                                 "default [0.5, 0.8, 1.0]"})
 
 
 class WorkspaceSchema(Schema):
@@ -39,6 +47,8 @@ class MemberSchema(Schema):
     name = fields.String(required=True)
     role = fields.Enum(WorkspaceRole, by_value=True, required=True)
     joined_at = fields.DateTime(allow_none=True)
+    monthly_budget_usd = fields.Float(allow_none=True, metadata={
+        "description": "The member's own monthly budget (null: the workspace's member default)"})
 
 
 class MemberAddSchema(Schema):
@@ -46,8 +56,14 @@ class MemberAddSchema(Schema):
     role = fields.Enum(WorkspaceRole, by_value=True, load_default=WorkspaceRole.MEMBER)
 
 
-class MemberRoleSchema(Schema):
-    role = fields.Enum(WorkspaceRole, by_value=True, required=True)
+class MemberUpdateSchema(Schema):
+    role = fields.Enum(WorkspaceRole, by_value=True)
+    monthly_budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1e9))
+
+    @validates_schema
+    def _something(self, data: dict, **_kwargs) -> None:
+        if not data:
+            raise ValidationError("Give a role, a monthly_budget_usd or both.", "_schema")
 
 
 class ProviderStatusSchema(Schema):

@@ -9,11 +9,13 @@ import pytest
 from entities.budget import month_of
 from entities.clock import utcnow
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
-from tests.support.gateway import ask, assert_openai_error, bearer, completion, create_key
+from tests.support.gateway import ask, assert_openai_error, bearer, completion, create_key, new_member
 from tests.support.mock_provider import PRIMARY
 from tests.support.workflows import create_workflow, execute, llm_workflow
 
-TINY_BUDGET = 0.00001  # one mock call ("hello there": 5 prompt + 3 completion tokens) costs more
+# Room for one small call (max_tokens 5: reserved ~2e-5, costs ~1.1e-5), never for a call that may
+# write 4,096 tokens (reserved ~8e-3): budgets hold the worst case of each call.
+TINY_BUDGET = 0.00005
 
 
 @pytest.fixture
@@ -40,8 +42,8 @@ def set_workspace_budget(api, owner, workspace_id, budget):
 
 
 def spend(app, client, headers):
-    """One answered call, its usage written (as the recorder's next batch would)."""
-    assert completion(client, headers).status_code == 200
+    """One small answered call, its usage written."""
+    assert completion(client, headers, max_tokens=5).status_code == 200
     app.extensions["synapscale"].usage.flush()
 
 
@@ -123,3 +125,31 @@ def test_a_raised_budget_is_honoured_within_the_cache_ttl(app, api, client, owne
     set_workspace_budget(api, owner, workspace, 1.0)
     time.sleep(0.4)
     assert client.post("/v1/chat/completions", json=ask(), headers=owner.headers).status_code == 200
+
+
+def test_a_member_budget_stops_that_member_only_and_is_listed(app, api, client, owner,
+                                                             mock_provider):
+    team = api.request("post", "/api/v1/workspaces", owner, json={"name": "Team"}).get_json()["id"]
+    member = new_member(api, owner, team, "member")
+    changed = api.request("patch", f"/api/v1/workspaces/{team}/members/{member.id}", owner,
+                          json={"monthly_budget_usd": 0})
+    assert changed.status_code == 200 and changed.get_json()["monthly_budget_usd"] == 0
+
+    as_member = {**member.headers, "X-Workspace-ID": team}
+    assert_openai_error(completion(client, as_member), 402, "budget_exceeded")
+    assert completion(client, {**owner.headers, "X-Workspace-ID": team}).status_code == 200
+    listed = api.request("get", f"/api/v1/budgets?workspace_id={team}", owner).get_json()
+    assert {"scope": "member", "id": member.id, "budget_usd": 0.0, "spent_usd": 0.0,
+            "reserved_usd": 0.0, "month": month_of(utcnow())} in listed
+    assert api.request("get", f"/api/v1/budgets?workspace_id={team}", member).status_code == 403
+
+
+def test_crossing_an_alert_threshold_tells_the_admins_once(app, api, db, client, owner, workspace,
+                                                          mock_provider):
+    set_workspace_budget(api, owner, workspace, 0.00002)  # one small call uses over half of it
+    spend(app, client, owner.headers)
+
+    alerts = list(db.events.find({"topic": f"user:{owner.id}",
+                                  "event.type": "budget.threshold_reached"}))
+    assert [alert["event"]["threshold"] for alert in alerts] == [0.5]
+    assert db.outbox.count_documents({"to": owner.user["email"], "subject": {"$regex": "budget"}}) == 1

@@ -1,5 +1,6 @@
-"""The /v1 hot path waits on no database command once its key is verified (cached), while its
-rate limit still shares one MongoDB-kept budget with the other model routes and other workers."""
+"""The /v1 hot path waits on no database command before the provider is called once its key is
+verified (cached), and afterwards only on making the call's usage and spend durable; its rate
+limit still shares one MongoDB-kept budget with the other model routes and other workers."""
 from __future__ import annotations
 
 import threading
@@ -55,8 +56,8 @@ def sync_limits(*apps):
 
 @pytest.mark.parametrize("settings_overrides", [{"api_key_cache_ttl_s": 60,
                                                  "budget_cache_ttl_s": 60}])
-def test_a_call_with_a_verified_key_sends_no_database_command(counted_app, commands,
-                                                             mock_provider):
+def test_a_call_with_a_verified_key_only_writes_its_usage_and_spend(counted_app, commands,
+                                                                   mock_provider):
     client = counted_app.test_client()
     owner = client.post("/api/v1/auth/register", json={
         "email": "hot@example.com", "password": "correct-horse-1", "name": "Hot"}).get_json()
@@ -71,7 +72,8 @@ def test_a_call_with_a_verified_key_sends_no_database_command(counted_app, comma
         response = completion(client, bearer(key), stream=stream)
         assert response.status_code == 200
         response.get_data()
-    assert commands.names == []
+    # no budget is set: nothing is held, and the settlement adds the cost to the counters
+    assert commands.names == ["insert usage", "update spend"] * 3
 
 
 @pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "3 per minute"}])

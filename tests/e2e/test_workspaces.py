@@ -18,7 +18,8 @@ def test_create_get_update_a_workspace(api):
                      settings={"default_model": "openai/gpt-4o-mini", "monthly_budget_usd": 10})
     assert created["role"] == "owner" and created["is_personal"] is False
     assert created["settings"] == {"default_model": "openai/gpt-4o-mini", "system_prompt": None,
-                                   "monthly_budget_usd": 10.0}
+                                   "monthly_budget_usd": 10.0, "member_monthly_budget_usd": None,
+                                   "budget_alert_thresholds": None}
     fetched = api.request("GET", f"{WS}/{created['id']}", ann).get_json()
     assert fetched == created
     patched = api.request("PATCH", f"{WS}/{created['id']}", ann, json={
@@ -74,7 +75,7 @@ def test_members_are_added_by_email_listed_changed_and_removed(api):
     assert added.get_json()["user_id"] == bob.id and added.get_json()["role"] == "viewer"
     listed = api.request("GET", members, bob).get_json()
     assert sorted((m["name"], m["role"]) for m in listed) == [("Ann", "owner"), ("Bob", "viewer")]
-    assert set(listed[0]) == {"user_id", "email", "name", "role", "joined_at"}
+    assert set(listed[0]) == {"user_id", "email", "name", "role", "joined_at", "monthly_budget_usd"}
     changed = api.request("PATCH", f"{members}/{bob.id}", ann, json={"role": "admin"})
     assert changed.status_code == 200 and changed.get_json()["role"] == "admin"
     assert api.request("DELETE", f"{members}/{bob.id}", ann).status_code == 204

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from entities.api_key import ApiKey
-from entities.budget import SpendIncrement, SpendScope
+from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
 from entities.clock import utcnow
 from entities.llm import UsageRecord
 from entities.usage_report import UsageQuery
@@ -109,3 +109,69 @@ def test_the_usage_report_groups_in_one_aggregation_within_the_range(db):
     assert {g.key for g in everyone.items} == {"u1", "u2", "u3"}
     empty = stats.report(UsageQuery("nobody", march.since, march.until, "day"))
     assert (empty.items, empty.totals.requests) == ([], 0)
+
+
+# --- budget holds ---------------------------------------------------------------------------
+
+COUNTER = Counter(SpendScope.WORKSPACE, "ws-holds", "2026-03")
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_concurrent_holds_never_commit_more_than_the_budget(db):
+    spend = stored(MongoSpendRepository, db)
+    granted = []
+
+    def hold(index):
+        if spend.hold(COUNTER, f"h{index}", 0.3, 1.0, LATER):
+            granted.append(index)
+
+    threads = [threading.Thread(target=hold, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(granted) == 3
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.0, pytest.approx(0.9))
+
+
+def test_settling_is_exact_and_a_second_settlement_of_the_hold_changes_nothing_held(db):
+    spend = stored(MongoSpendRepository, db)
+    assert spend.hold(COUNTER, "h1", 0.8, 1.0, LATER)
+
+    spend.settle("h1", [(COUNTER, 0.8)], 0.1)
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(pytest.approx(0.1), 0.0)
+    assert not spend.release(COUNTER, "h1", 0.8)  # already gone
+    assert spend.hold(COUNTER, "h2", 0.9, 1.0, LATER)  # the room is back
+    assert not spend.hold(COUNTER, "h3", 0.01, 1.0, LATER)
+
+
+def test_expired_holds_are_found_and_released(db):
+    spend = stored(MongoSpendRepository, db)
+    soon = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    assert spend.hold(COUNTER, "dead", 0.5, 1.0, soon)
+    assert spend.hold(COUNTER, "alive", 0.2, 1.0, LATER)
+
+    expired = spend.expired_holds(soon + timedelta(seconds=1))
+
+    assert expired == [(COUNTER, "dead", 0.5)]
+    assert spend.release(COUNTER, "dead", 0.5)
+    assert spend.totals([COUNTER])[COUNTER].reserved_usd == pytest.approx(0.2)
+
+
+def test_counters_written_before_holds_existed_keep_their_spend(db):
+    spend = stored(MongoSpendRepository, db)
+    db.spend.insert_one({"_id": "workspace:ws-holds:2026-03", "scope": "workspace",
+                         "ref_id": "ws-holds", "month": "2026-03", "cost_usd": 0.7, "requests": 3})
+
+    assert not spend.hold(COUNTER, "h1", 0.4, 1.0, LATER)
+    assert spend.hold(COUNTER, "h2", 0.3, 1.0, LATER)
+
+
+def test_each_alert_threshold_is_marked_once(db):
+    spend = stored(MongoSpendRepository, db)
+    spend.settle("h", [(COUNTER, 0.0)], 0.6)
+
+    assert spend.mark_alerted(COUNTER, 0.5)
+    assert not spend.mark_alerted(COUNTER, 0.5)
+    assert spend.mark_alerted(COUNTER, 0.8)

@@ -19,7 +19,7 @@ from entities.llm import ChatRequest, ProviderCredential, UsageRecord
 from repositories.mongo import connect
 from repositories.usage import MongoUsageRepository
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
-from tests.support.gateway_fakes import within_budget
+from tests.support.gateway_fakes import meter_without_budgets
 from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
@@ -303,8 +303,8 @@ def usage_repo(db):
 
 def test_usage_of_chats_is_batched_into_mongodb(gateway, mock_provider, usage_repo, db):
     recorder = UsageRecorder(usage_repo, flush_interval=60, batch_size=4)
-    chat = LLMChat(gateway, NoWorkspaceKeys(), OneWorkspaceAccess(), recorder,
-                   budget_guard=within_budget)
+    chat = LLMChat(gateway, NoWorkspaceKeys(), OneWorkspaceAccess(),
+                   meter_without_budgets(gateway, recorder))
     mock_provider.behave(PRIMARY, status=500, times=1)
 
     for _ in range(3):

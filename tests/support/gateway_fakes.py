@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from entities.errors import UpstreamError
+from use_cases.gateway.budget_alerts import BudgetAlerts
+from use_cases.gateway.budgets import Budgets
 from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
-
-
-def within_budget(workspace_id: str, api_key_id: str | None) -> None:
-    """A budget guard with room for every call."""
 
 
 class NoModels(LLMGateway):
@@ -54,11 +53,37 @@ class EveryoneIsAMember:
 class DroppedUsage:
     """A UsageRecorder that keeps nothing."""
 
-    def record(self, record):
+    def record(self, record, durable=False):
         pass
+
+
+def budgets_on_fakes(workspaces=None, memberships=None, keys=None, spend=None,
+                     access=None) -> Budgets:
+    """Budgets over in-memory stores; with the defaults, no budget is set anywhere."""
+    from tests.unit.fakes import (
+        FakeEventBus,
+        FakeMailer,
+        FakeMembershipRepository,
+        FakeUserRepository,
+        FakeWorkspaceRepository,
+    )
+    from tests.unit.gateway_fakes import FakeApiKeyRepository, FakeSpendRepository
+
+    memberships = memberships or FakeMembershipRepository()
+    workspaces = workspaces or FakeWorkspaceRepository(memberships)
+    spend = spend or FakeSpendRepository()
+    alerts = BudgetAlerts(spend, workspaces, memberships, FakeUserRepository(), FakeMailer(),
+                          FakeEventBus())
+    return Budgets(workspaces, memberships, keys or FakeApiKeyRepository(), spend,
+                   access or EveryoneIsAMember(), alerts)
+
+
+def meter_without_budgets(gateway: LLMGateway, usage=None) -> ModelCallMeter:
+    """Every call metered, none limited: usage goes to `usage` (default: dropped)."""
+    return ModelCallMeter(gateway, budgets_on_fakes(), usage or DroppedUsage())
 
 
 def llm_chat_without_models() -> LLMChat:
     """Model calls for code that makes none (workflows of http_request nodes...)."""
-    return LLMChat(NoModels(), NoProviderKeys(), EveryoneIsAMember(), DroppedUsage(),
-                   budget_guard=within_budget)
+    models = NoModels()
+    return LLMChat(models, NoProviderKeys(), EveryoneIsAMember(), meter_without_budgets(models))

@@ -153,6 +153,11 @@ class FakeMembershipRepository(MembershipRepository):
         if key in self.rows:
             self.rows[key] = replace(self.rows[key], role=role)
 
+    def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
+        key = (workspace_id, user_id)
+        if key in self.rows:
+            self.rows[key] = replace(self.rows[key], monthly_budget_usd=monthly_budget_usd)
+
     def remove(self, workspace_id: str, user_id: str) -> None:
         self.rows.pop((workspace_id, user_id), None)
 

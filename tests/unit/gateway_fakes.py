@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from entities.api_key import ApiKey
+from entities.budget import Counter, SpendTotals
 from tests.unit.fakes import new_id
 from use_cases.gateway.ports import ApiKeyRepository, SpendRepository
 
@@ -42,21 +43,67 @@ class FakeApiKeyRepository(ApiKeyRepository):
 
 
 class FakeSpendRepository(SpendRepository):
+    """Spend counters in memory, with the MongoDB repository's hold and settle rules."""
+
     def __init__(self):
-        self.totals: dict[tuple, float] = {}
-        self.reads = 0
+        self.counters: dict[Counter, dict] = {}
         self.fail = False
+
+    def _counter(self, counter: Counter) -> dict:
+        return self.counters.setdefault(counter, {"cost": 0.0, "reserved": 0.0, "requests": 0,
+                                                  "holds": {}, "alerted": []})
 
     def add(self, increments):
         if self.fail:
             raise ConnectionError("database down")
         for inc in increments:
-            key = (inc.scope, inc.ref_id, inc.month)
-            self.totals[key] = self.totals.get(key, 0.0) + inc.cost_usd
+            row = self._counter(Counter(inc.scope, inc.ref_id, inc.month))
+            row["cost"] += inc.cost_usd
+            row["requests"] += inc.requests
 
     def spent(self, scope, ref_id, month):
-        self.reads += 1
-        return self.totals.get((scope, ref_id, month), 0.0)
+        return self._counter(Counter(scope, ref_id, month))["cost"]
+
+    def totals(self, counters):
+        return {c: SpendTotals(self._counter(c)["cost"], self._counter(c)["reserved"])
+                for c in counters}
+
+    def hold(self, counter, hold_id, amount, budget_usd, expires_at):
+        if self.fail:
+            raise ConnectionError("database down")
+        row = self._counter(counter)
+        committed = row["cost"] + row["reserved"]
+        if committed >= budget_usd or committed + amount > budget_usd:
+            return False
+        row["reserved"] += amount
+        row["holds"][hold_id] = (amount, expires_at)
+        return True
+
+    def settle(self, hold_id, counters, cost_usd, requests=1):
+        for counter, held in counters:
+            row = self._counter(counter)
+            if held and row["holds"].pop(hold_id, None) is not None:
+                row["reserved"] -= held
+            row["cost"] += cost_usd
+            row["requests"] += requests
+
+    def release(self, counter, hold_id, held):
+        row = self._counter(counter)
+        if row["holds"].pop(hold_id, None) is None:
+            return False
+        row["reserved"] -= held
+        return True
+
+    def expired_holds(self, now, limit=100):
+        return [(counter, hold_id, amount) for counter, row in self.counters.items()
+                for hold_id, (amount, expires_at) in row["holds"].items() if expires_at < now][:limit]
+
+    def mark_alerted(self, counter, threshold):
+        row = self._counter(counter)
+        if threshold in row["alerted"]:
+            return False
+        row["alerted"].append(threshold)
+        return True
 
 
 class Clock:

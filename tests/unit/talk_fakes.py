@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -15,9 +15,10 @@ from entities.errors import NotFound, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage
 from entities.pagination import Page, PageRequest
 from entities.talk import IN_CONTEXT, Message, MessagePage, MessageStatus, ReplyControl, Talk
-from tests.support.gateway_fakes import within_budget
+from tests.support.gateway_fakes import budgets_on_fakes
 from tests.unit.fakes import Identity
 from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
+from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway
 
 MODEL = "fake/model"
@@ -255,7 +256,7 @@ class RecordingUsage:
     def __init__(self):
         self.records = []
 
-    def record(self, record):
+    def record(self, record, durable=False):
         self.records.append(record)
 
 
@@ -291,17 +292,19 @@ class TalkWorld:
     gateway: ScriptedGateway = field(default_factory=ScriptedGateway)
     usage: RecordingUsage = field(default_factory=RecordingUsage)
     file_context: FileContext = field(default_factory=NoAttachments)
-    budget_guard: Callable[[str, str | None], None] = within_budget
     flush_interval: float = 60.0
 
     def __post_init__(self):
         self.events = self.identity.events
         self.message_repo = FakeMessageRepository(self.talk_repo)
+        self.budgets = budgets_on_fakes(self.identity.workspace_repo, self.identity.memberships,
+                                        access=self.identity.access)
         built = build_chat(
             talk_repo=self.talk_repo, message_repo=self.message_repo,
             workspace_repo=self.identity.workspace_repo, access=self.identity.access,
             events=self.events, llm=self.gateway, credentials=self.identity.provider_credentials,
-            file_context=self.file_context, usage=self.usage, budget_guard=self.budget_guard,
+            file_context=self.file_context,
+            meter=ModelCallMeter(self.gateway, self.budgets, self.usage),
             limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval))
         self.talks = built.talks
         self.generations = built.generations

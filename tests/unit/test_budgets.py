@@ -1,40 +1,21 @@
-"""BudgetGuard and SpendCounting: cheap checks against monthly spend counters."""
+"""Budgets that hold: worst cases reserved atomically before a call, settled with the actual cost
+after it, on workspace, API-key and member budgets; stale holds released; alerts once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
 
-from entities.budget import SpendScope
-from entities.errors import BudgetExceeded
-from entities.llm import UsageRecord
-from entities.workspace import WorkspaceSettings
+from entities.budget import Counter, SpendScope, member_ref
+from entities.errors import BudgetExceeded, Forbidden, NotFound
+from entities.workspace import WorkspaceRole, WorkspaceSettings
 from tests.unit.fakes import Identity
 from tests.unit.gateway_fakes import Clock, FakeApiKeyRepository, FakeSpendRepository
 from use_cases.gateway.api_keys import ApiKeys
-from use_cases.gateway.budgets import BudgetGuard, SpendCounting, spend_increments
-from use_cases.gateway.ports import UsageRepository
+from use_cases.gateway.budget_alerts import BudgetAlerts
+from use_cases.gateway.budgets import BudgetPolicy, Budgets
 
 MARCH = datetime(2026, 3, 15, 12, tzinfo=UTC)
-APRIL = datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC)
-
-
-class DedupingUsage(UsageRepository):
-    """Like the Mongo repository: a record stored before is skipped and not reported."""
-
-    def __init__(self):
-        self.stored: list[UsageRecord] = []
-
-    def add_many(self, records):
-        new = [r for r in records if r not in self.stored]
-        self.stored.extend(new)
-        return new
-
-
-def call(cost: float, workspace="ws", key=None, at=MARCH) -> UsageRecord:
-    return UsageRecord(workspace_id=workspace, user_id="u", model="m", provider="p",
-                       status="success", source="openai", cost_usd=cost, api_key_id=key,
-                       created_at=at)
 
 
 @pytest.fixture
@@ -68,87 +49,141 @@ def clock():
 
 
 @pytest.fixture
-def guard(identity, key_repo, spend, clock):
-    return BudgetGuard(identity.workspace_repo, key_repo, spend, cache_ttl_s=60, clock=clock.wall)
+def budgets(identity, key_repo, spend, clock):
+    alerts = BudgetAlerts(spend, identity.workspace_repo, identity.memberships, identity.users,
+                          identity.mailer, identity.events)
+    return Budgets(identity.workspace_repo, identity.memberships, key_repo, spend, identity.access,
+                   alerts, BudgetPolicy(hold_ttl_s=60, cache_ttl_s=0), clock=clock.wall)
 
 
-def set_budget(identity, workspace, budget):
-    identity.workspace_repo.update(workspace, settings=WorkspaceSettings(monthly_budget_usd=budget))
+def settings(identity, workspace, **values):
+    identity.workspace_repo.update(workspace, settings=WorkspaceSettings(**values))
 
 
-def test_a_workspace_without_budget_never_reads_its_spend(guard, spend, workspace):
-    for _ in range(10):
-        guard.check(workspace, None)
-    assert spend.reads == 0
+def workspace_counter(workspace) -> Counter:
+    return Counter(SpendScope.WORKSPACE, workspace, "2026-03")
 
 
-def test_a_spent_workspace_budget_refuses_with_the_figures(identity, guard, spend, workspace):
-    set_budget(identity, workspace, 1.0)
-    SpendCounting(DedupingUsage(), spend).add_many([call(0.6, workspace), call(0.5, workspace)])
+def test_concurrent_reservations_never_commit_more_than_the_budget(budgets, identity, workspace,
+                                                                     owner, spend):
+    settings(identity, workspace, monthly_budget_usd=1.0)
+
+    admitted = []
+    for _ in range(5):  # all in flight at once: none settled yet
+        try:
+            admitted.append(budgets.reserve(workspace, None, owner.user_id, 0.3))
+        except BudgetExceeded:
+            pass
+
+    assert len(admitted) == 3
+    assert spend.totals([workspace_counter(workspace)])[workspace_counter(workspace)].reserved_usd \
+        == pytest.approx(0.9)
+
+
+def test_settling_replaces_the_worst_case_with_the_actual_cost(budgets, identity, workspace,
+                                                              owner, spend):
+    settings(identity, workspace, monthly_budget_usd=1.0)
+    reservation = budgets.reserve(workspace, None, owner.user_id, 0.8)
+
+    budgets.settle(reservation, 0.1, workspace)
+
+    totals = spend.totals([workspace_counter(workspace)])[workspace_counter(workspace)]
+    assert (totals.spent_usd, totals.reserved_usd) == (pytest.approx(0.1), 0.0)
+    budgets.reserve(workspace, None, owner.user_id, 0.8)  # the room is back
+
+
+def test_a_refused_reservation_holds_nothing_on_the_other_budgets(budgets, identity, workspace,
+                                                                 owner, spend, key_repo):
+    settings(identity, workspace, monthly_budget_usd=10.0)
+    keys = ApiKeys(key_repo, identity.workspace_repo, identity.users, identity.access,
+                   identity.audit)
+    key, _secret = keys.create(owner, workspace, "capped", monthly_budget_usd=0.5)
+
     with pytest.raises(BudgetExceeded) as refused:
-        guard(workspace, None)
-    assert refused.value.details == {"scope": "workspace", "budget_usd": 1.0, "spent_usd": 1.1,
-                                     "month": "2026-03"}
+        budgets.reserve(workspace, key.id, owner.user_id, 0.6)
 
-
-def test_spend_is_read_once_per_ttl_and_this_process_own_writes_count_at_once(
-        identity, guard, spend, workspace):
-    set_budget(identity, workspace, 1.0)
-    counting = SpendCounting(DedupingUsage(), spend, guard.counted)
-    for _ in range(5):
-        guard.check(workspace)
-    assert spend.reads == 1
-    counting.add_many([call(1.0, workspace)])
-    with pytest.raises(BudgetExceeded):
-        guard.check(workspace)
-    assert spend.reads == 1
-
-
-def test_a_new_month_starts_from_nothing(identity, guard, spend, workspace, clock):
-    set_budget(identity, workspace, 1.0)
-    SpendCounting(DedupingUsage(), spend).add_many([call(2.0, workspace)])
-    with pytest.raises(BudgetExceeded):
-        guard.check(workspace)
-    clock.now = APRIL
-    guard.check(workspace)
-
-
-def test_a_key_budget_stops_that_key_not_its_workspace(identity, guard, spend, key_repo, owner,
-                                                       workspace):
-    keys = ApiKeys(key_repo, identity.workspace_repo, identity.users, identity.access, identity.audit)
-    capped, _ = keys.create(owner, workspace, "capped", monthly_budget_usd=0.5)
-    free, _ = keys.create(owner, workspace, "free")
-    SpendCounting(DedupingUsage(), spend).add_many([call(0.5, workspace, capped.id)])
-    with pytest.raises(BudgetExceeded) as refused:
-        guard.check(workspace, capped.id)
     assert refused.value.details["scope"] == "api_key"
-    guard.check(workspace, free.id)
-    guard.check(workspace, None)
+    totals = spend.totals([workspace_counter(workspace)])[workspace_counter(workspace)]
+    assert totals.reserved_usd == 0.0
 
 
-def test_a_retried_batch_is_not_counted_twice(spend):
-    counting = SpendCounting(DedupingUsage(), spend)
-    batch = [call(0.25), call(0.5)]
-    counting.add_many(batch)
-    counting.add_many([*batch, call(1.0)])
-    assert spend.totals[(SpendScope.WORKSPACE, "ws", "2026-03")] == pytest.approx(1.75)
+def test_a_spent_budget_refuses_even_a_free_call(budgets, identity, workspace, owner):
+    settings(identity, workspace, monthly_budget_usd=0.2)
+    budgets.settle(budgets.reserve(workspace, None, owner.user_id, 0.2), 0.2, workspace)
+
+    with pytest.raises(BudgetExceeded) as refused:
+        budgets.reserve(workspace, None, owner.user_id, 0.0)
+    assert refused.value.details["spent_usd"] == pytest.approx(0.2)
 
 
-def test_counters_that_could_not_be_written_are_added_with_the_next_batch(spend):
-    counting = SpendCounting(DedupingUsage(), spend)
-    spend.fail = True
-    counting.add_many([call(0.25)])
-    spend.fail = False
-    counting.add_many([call(0.5)])
-    assert spend.totals[(SpendScope.WORKSPACE, "ws", "2026-03")] == pytest.approx(0.75)
+def test_a_member_budget_comes_from_the_membership_else_the_workspace_default(
+        budgets, identity, workspace, owner):
+    settings(identity, workspace, member_monthly_budget_usd=0.5)
+    with pytest.raises(BudgetExceeded) as refused:
+        budgets.reserve(workspace, None, owner.user_id, 0.6)
+    assert refused.value.details["scope"] == "member"
+
+    identity.memberships.set_budget(workspace, owner.user_id, 1.0)
+    budgets.reserve(workspace, None, owner.user_id, 0.6)
 
 
-def test_increments_are_summed_per_scope_and_month_and_free_calls_skipped():
-    increments = spend_increments([call(0.1, key="k"), call(0.2, key="k"), call(0.0, key="k"),
-                                   call(0.3, at=APRIL)])
-    summary = {(i.scope, i.ref_id, i.month): (round(i.cost_usd, 6), i.requests) for i in increments}
-    assert summary == {
-        (SpendScope.WORKSPACE, "ws", "2026-03"): (0.3, 2),
-        (SpendScope.API_KEY, "k", "2026-03"): (0.3, 2),
-        (SpendScope.WORKSPACE, "ws", "2026-04"): (0.3, 1),
-    }
+def test_holds_of_a_dead_process_are_released_after_they_expire(budgets, identity, workspace,
+                                                                owner, spend, clock):
+    settings(identity, workspace, monthly_budget_usd=1.0)
+    budgets.reserve(workspace, None, owner.user_id, 0.9)  # its process dies: never settled
+
+    assert budgets.release_expired() == 0
+    clock.advance(61)
+    assert budgets.release_expired() == 1
+    budgets.reserve(workspace, None, owner.user_id, 0.9)
+
+
+def test_a_call_that_outlives_its_hold_is_still_billed(budgets, identity, workspace, owner,
+                                                      spend, clock):
+    settings(identity, workspace, monthly_budget_usd=1.0)
+    reservation = budgets.reserve(workspace, None, owner.user_id, 0.5)
+    clock.advance(61)
+    budgets.release_expired()
+
+    budgets.settle(reservation, 0.3, workspace)
+
+    totals = spend.totals([workspace_counter(workspace)])[workspace_counter(workspace)]
+    assert (totals.spent_usd, totals.reserved_usd) == (pytest.approx(0.3), 0.0)
+
+
+def test_each_threshold_alerts_the_admins_once_a_month(budgets, identity, workspace, owner):
+    settings(identity, workspace, monthly_budget_usd=1.0)
+    for cost in (0.3, 0.3, 0.3, 0.3):  # 30%, 60%, 90%, 120%
+        reservation = budgets.reserve(workspace, None, owner.user_id, 0.0)
+        budgets.settle(reservation, cost, workspace)
+
+    alerts = [event for event in identity.events.published
+              if event.get("type") == "budget.threshold_reached"
+              and event["topic"] == f"user:{owner.user_id}"]
+    assert [event["threshold"] for event in alerts] == [0.5, 0.8, 1.0]
+    assert len([mail for mail in identity.mailer.sent if "budget" in mail.subject]) == 3
+
+
+def test_the_budget_list_is_for_workspace_admins(budgets, identity, workspace, owner):
+    settings(identity, workspace, monthly_budget_usd=2.0, member_monthly_budget_usd=0.5)
+    budgets.settle(budgets.reserve(workspace, None, owner.user_id, 0.1), 0.1, workspace)
+
+    listed = {(status.scope, status.id): status for status in budgets.list(owner, workspace)}
+    assert listed[(SpendScope.WORKSPACE, workspace)].spent_usd == pytest.approx(0.1)
+    assert listed[(SpendScope.MEMBER, owner.user_id)].budget_usd == 0.5
+    with pytest.raises(NotFound):
+        budgets.list(identity.actor("stranger@example.com"), workspace)
+
+
+def test_a_viewer_cannot_list_budgets(budgets, identity, workspace, owner):
+    viewer = identity.actor("viewer@example.com")
+    identity.workspaces.add_member(owner, workspace, "viewer@example.com", WorkspaceRole.VIEWER)
+    with pytest.raises(Forbidden):
+        budgets.list(viewer, workspace)
+
+
+def test_member_counters_are_per_workspace(budgets, identity, workspace, owner, spend):
+    budgets.settle(budgets.reserve(workspace, None, owner.user_id, 0.0), 0.25, workspace)
+
+    counter = Counter(SpendScope.MEMBER, member_ref(workspace, owner.user_id), "2026-03")
+    assert spend.totals([counter])[counter].spent_usd == pytest.approx(0.25)

@@ -18,6 +18,7 @@ from entities.errors import (
 )
 from entities.llm import ProviderCredential
 from entities.talk import Message, MessageRole, MessageStatus
+from entities.workspace import WorkspaceSettings
 from tests.unit.talk_fakes import (
     MODEL,
     VISION_MODEL,
@@ -141,18 +142,13 @@ def test_a_message_that_cannot_fit_is_refused_before_anything_is_stored(world, a
 
 
 def test_the_budget_is_checked_before_anything_is_stored():
-    calls = []
-
-    def guard(workspace_id, api_key_id):
-        calls.append((workspace_id, api_key_id))
-        raise BudgetExceeded("spent")
-
-    world = TalkWorld(budget_guard=guard)
+    world = TalkWorld()
     user = world.identity.actor("erin@example.com").user_id
     talk = world.talks.create(user, None)
+    world.identity.workspace_repo.update(talk.workspace_id, settings=WorkspaceSettings(
+        monthly_budget_usd=0.0))
     with pytest.raises(BudgetExceeded):
         world.chat.send(user, talk.id, "hi")
-    assert calls == [(talk.workspace_id, None)]
     assert list(world.message_repo.all(talk.id)) == [] and world.gateway.requests == []
 
 

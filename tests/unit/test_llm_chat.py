@@ -13,8 +13,11 @@ from entities.llm import (
     StreamChunk,
     Usage,
 )
-from tests.support.gateway_fakes import within_budget
+from entities.workspace import Workspace, WorkspaceSettings
+from tests.support.gateway_fakes import EveryoneIsAMember, budgets_on_fakes, meter_without_budgets
+from tests.unit.fakes import FakeMembershipRepository, FakeWorkspaceRepository
 from use_cases.gateway.llm_chat import LLMChat
+from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
 
@@ -109,7 +112,7 @@ def recorder(repo):
 
 @pytest.fixture
 def chat(gateway, access, recorder):
-    return LLMChat(gateway, FakeCredentials(), access, recorder, budget_guard=within_budget)
+    return LLMChat(gateway, FakeCredentials(), access, meter_without_budgets(gateway, recorder))
 
 
 def hello(**kwargs) -> ChatRequest:
@@ -150,18 +153,18 @@ def test_a_non_member_cannot_chat_and_nothing_is_called(chat, gateway):
 
 
 def test_a_spent_budget_stops_the_call_before_the_provider(gateway, access, recorder):
-    checked = []
-
-    def budget(workspace_id, api_key_id):
-        checked.append((workspace_id, api_key_id))
-        raise BudgetExceeded("Workspace budget spent")
-
-    chat = LLMChat(gateway, FakeCredentials(), access, recorder, budget_guard=budget)
+    workspaces = FakeWorkspaceRepository(FakeMembershipRepository())
+    workspaces.add(Workspace(id="", name="Team", owner_id="u1",
+                             settings=WorkspaceSettings(monthly_budget_usd=0.0)))
+    [workspace] = workspaces.rows.values()
+    budgets = budgets_on_fakes(workspaces=workspaces)
+    chat = LLMChat(gateway, FakeCredentials(), EveryoneIsAMember(),
+                   ModelCallMeter(gateway, budgets, recorder))
 
     with pytest.raises(BudgetExceeded):
-        chat.chat("u1", "ws-1", hello(), api_key_id="k1")
+        chat.chat("u1", workspace.id, hello(), api_key_id="k1")
 
-    assert checked == [("ws-1", "k1")] and gateway.requests == []
+    assert gateway.requests == []
 
 
 def test_empty_messages_are_rejected(chat, gateway):

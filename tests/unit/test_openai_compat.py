@@ -7,7 +7,7 @@ import pytest
 from entities.actor import Actor
 from entities.errors import Forbidden, NotFound
 from entities.llm import UsageRecord
-from tests.support.gateway_fakes import within_budget
+from tests.support.gateway_fakes import meter_without_budgets
 from tests.unit.fakes import FakeEventBus
 from tests.unit.test_llm_chat import (
     FakeAccess,
@@ -86,10 +86,9 @@ def recorder(repo):
 
 @pytest.fixture
 def completions(gateway, user_access, recorder):
-    user_chat = LLMChat(gateway, FakeCredentials(), user_access, recorder,
-                        budget_guard=within_budget)
-    key_chat = LLMChat(gateway, FakeCredentials(), KeyGrantedAccess(), recorder,
-                       budget_guard=within_budget)
+    meter = meter_without_budgets(gateway, recorder)
+    user_chat = LLMChat(gateway, FakeCredentials(), user_access, meter)
+    key_chat = LLMChat(gateway, FakeCredentials(), KeyGrantedAccess(), meter)
     return OpenAICompletions(user_chat, key_chat)
 
 

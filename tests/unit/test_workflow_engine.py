@@ -11,7 +11,7 @@ from adapters.json_query import JsonPathQuery
 from entities.errors import NotFound, UpstreamError
 from entities.llm import ChatResult, StreamChunk, Usage
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
-from tests.support.gateway_fakes import within_budget
+from tests.support.gateway_fakes import meter_without_budgets
 from tests.support.workflow_fakes import FakeHttp
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
@@ -123,7 +123,7 @@ def usage():
 @pytest.fixture
 def handlers(http, gateway, usage):
     recorder = UsageRecorder(usage, flush_interval=60)
-    chat = LLMChat(gateway, NoCredentials(), FakeAccess(), recorder, budget_guard=within_budget)
+    chat = LLMChat(gateway, NoCredentials(), FakeAccess(), meter_without_budgets(gateway, recorder))
     yield NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=chat, http=http,
                        files=FakeFiles())
     recorder.close()
@@ -189,7 +189,7 @@ def test_an_llm_node_streams_its_reply_as_deltas_and_is_recorded_as_workflow_usa
     assert request.messages == [{"role": "system", "content": "Be brief"},
                                 {"role": "user", "content": "Greet Ada"}]
     assert request.temperature == 0.2
-    engine.handlers.llm.usage.flush()
+    engine.handlers.llm.meter.usage.flush()
     (record,) = usage.records
     assert (record.source, record.workspace_id, record.user_id) == ("workflow", "ws1", "u1")
 

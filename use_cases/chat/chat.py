@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from entities.errors import Conflict, DomainError, NotFound, UpstreamError, ValidationFailed
+from entities.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ReplyTooLarge,
+    UpstreamError,
+    ValidationFailed,
+)
 from entities.llm import ChatRequest, ChatResult, UsageRecord
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
 from use_cases.chat.context import ContextBuilder, user_turn
@@ -29,15 +35,13 @@ from use_cases.chat.generations import (
 )
 from use_cases.chat.ports import MessageRepository
 from use_cases.chat.talks import WRITE, Talks
-from use_cases.gateway.estimates import estimate_usage
+from use_cases.gateway.metered_call import MeteredCall, ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
-from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.shared.ports import EventBus
 from use_cases.workspaces.ports import WorkspaceRepository
 
 log = logging.getLogger(__name__)
 
-BudgetGuard = Callable[[str, "str | None"], None]  # (workspace_id, api_key_id); BudgetExceeded
 STOP_WAIT_S = 5.0
 
 
@@ -62,6 +66,7 @@ class _Job:
     user_id: str
     model: str
     request: ChatRequest
+    call: MeteredCall  # its budget reservation and usage record
     parent: Message | None = None
     prompt: list[dict] = field(default_factory=list)
     unannounced: list[Message] = field(default_factory=list)  # message.created still to send
@@ -70,20 +75,18 @@ class _Job:
 class Chat:
     def __init__(self, talks: Talks, messages: MessageRepository,
                  workspaces: WorkspaceRepository, gateway: LLMGateway, context: ContextBuilder,
-                 usage: UsageRecorder, generations: Generations, events: EventBus,
-                 credentials: ProviderCredentials, budget_guard: BudgetGuard,
-                 flush_interval: float = 0.25):
+                 meter: ModelCallMeter, generations: Generations, events: EventBus,
+                 credentials: ProviderCredentials, flush_interval: float = 0.25):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
         self.gateway = gateway
         self.context = context
-        self.usage = usage
+        self.meter = meter
         self.generations = generations
         self.bus = events
         self.events = TalkEvents(events)
         self.credentials = credentials
-        self.budget_guard = budget_guard
         self.flush_interval = flush_interval
 
     # --- sending ----------------------------------------------------------------------------
@@ -177,7 +180,6 @@ class Chat:
         workspace = self.workspaces.get(talk.workspace_id)
         if workspace is None:
             raise NotFound("Talk not found")
-        self.budget_guard(talk.workspace_id, None)
         credentials = self.credentials.for_workspace(talk.workspace_id)
         model = (options.model or talk.model or workspace.settings.default_model
                  or self.gateway.default_model(credentials))
@@ -194,7 +196,10 @@ class Chat:
                                     up_to, turn)
         request = ChatRequest(messages=prompt, model=model, temperature=options.temperature,
                               max_tokens=options.max_tokens, credentials=credentials)
-        return _Job(talk, user_id, model, request, prompt=prompt)
+        call = self.meter.start(request, UsageRecord(
+            workspace_id=talk.workspace_id, user_id=user_id, model=model,
+            provider=model.split("/", 1)[0], status="success", source="talk", talk_id=talk.id))
+        return _Job(talk, user_id, model, request, call, prompt=prompt)
 
     def _ensure_idle(self, talk: Talk) -> None:
         for message in self.messages.streaming(talk.id):
@@ -205,17 +210,16 @@ class Chat:
     # --- producing a reply ------------------------------------------------------------------
 
     def _complete(self, job: _Job) -> Message:
-        started = time.perf_counter()
         try:
             result = self.gateway.complete(job.request)
         except Exception as raised:
             exc = _as_domain_error(raised)
             failed = self._add(self._reply(job, MessageStatus.FAILED, error=exc))
-            self._record_usage(job, None, exc, started)
+            job.call.failed(exc, exc.usage if isinstance(exc, ReplyTooLarge) else None)
             exc.details = {**exc.details, "user_message_id": job.parent.id if job.parent else None,
                            "assistant_message_id": failed.id}
             raise exc from None if exc is raised else raised
-        self._record_usage(job, result, None, started)
+        job.call.succeeded(result)
         return self._add(self._reply(job, MessageStatus.COMPLETE, result=result))
 
     def _start(self, job: _Job) -> Generation:
@@ -224,6 +228,7 @@ class Chat:
         try:
             self.generations.start(generation, lambda g: self._generate(job, g))
         except DomainError as exc:
+            job.call.abandon()
             self._finish(job, generation, MessageStatus.FAILED, error=exc)
             raise
         return generation
@@ -231,7 +236,6 @@ class Chat:
     def _generate(self, job: _Job, generation: Generation) -> None:
         """Runs in the pool: streams the reply, saving progress, until it ends or is stopped."""
         progress = Progress(self.messages, self.bus, generation.message.id, self.flush_interval)
-        started = time.perf_counter()
         result: ChatResult | None = None
         stopped = False
         try:
@@ -253,27 +257,33 @@ class Chat:
                     close()  # a stopped reply: hang up on the provider
         except Exception as raised:
             error = _as_domain_error(raised)
-            self._finish(job, generation, MessageStatus.FAILED, error=error, started=started)
+            self._finish(job, generation, MessageStatus.FAILED, error=error)
             return
         if stopped:
-            self._finish(job, generation, MessageStatus.STOPPED, started=started)
+            self._finish(job, generation, MessageStatus.STOPPED)
         elif result is None:
             error = UpstreamError("The model provider ended the reply without finishing it")
-            self._finish(job, generation, MessageStatus.FAILED, error=error, started=started)
+            self._finish(job, generation, MessageStatus.FAILED, error=error)
         else:
-            self._finish(job, generation, MessageStatus.COMPLETE, result=result, started=started)
+            self._finish(job, generation, MessageStatus.COMPLETE, result=result)
 
     def _finish(self, job: _Job, generation: Generation, status: MessageStatus,
-                result: ChatResult | None = None, error: DomainError | None = None,
-                started: float | None = None) -> None:
-        """Stores the reply's end, tells every follower, records its usage."""
+                result: ChatResult | None = None, error: DomainError | None = None) -> None:
+        """Records the reply's usage and settles its budget, then stores its end and tells every
+        follower (so a reply reported complete has its usage stored)."""
         reply = self._reply(job, status, result=result, error=error)
         content = result.content if result is not None else generation.content
         usage = reply.usage
-        if result is None and (status is MessageStatus.STOPPED or content):
+        if result is not None:
+            job.call.succeeded(result)
+        elif status is MessageStatus.STOPPED or content:
             # stopped, failed midway or cut at the size cap: the provider was paid for the
             # prompt and what it wrote until then
-            usage = self._estimated_usage(job, content)
+            spent = job.call.cut_short(content, "error" if error else "success",
+                                       error.code if error else None)
+            usage = MessageUsage(spent.prompt_tokens, spent.completion_tokens, spent.cost_usd)
+        elif error is not None:
+            job.call.failed(error)
         changes: dict = dict(content=content, status=status, model=reply.model, usage=usage,
                              latency_ms=reply.latency_ms, error=reply.error,
                              error_code=reply.error_code)
@@ -284,8 +294,6 @@ class Chat:
         except Exception:
             log.exception("could not store the end of a streaming reply")
         generation.finish(terminal_event(final))
-        if started is not None:
-            self._record_usage(job, result, error, started, usage if result is None else None)
         self._announce(job)
         self.events.message_created(final)
 
@@ -314,30 +322,6 @@ class Chat:
     def _announce(self, job: _Job) -> None:
         while job.unannounced:
             self.events.message_created(job.unannounced.pop(0))
-
-    def _estimated_usage(self, job: _Job, content: str) -> MessageUsage:
-        usage = estimate_usage(self.gateway, job.model, job.prompt, content, job.request.credentials)
-        return MessageUsage(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
-
-    def _record_usage(self, job: _Job, result: ChatResult | None, error: DomainError | None,
-                      started: float, estimated: MessageUsage | None = None) -> None:
-        record = UsageRecord(
-            workspace_id=job.talk.workspace_id, user_id=job.user_id, model=job.model,
-            provider=job.model.split("/", 1)[0], status="error" if error else "success",
-            source="talk", talk_id=job.talk.id,
-            latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            error=error.code if error else None)
-        if result is not None:
-            record = replace(record, model=result.model, provider=result.provider,
-                             prompt_tokens=result.usage.prompt_tokens,
-                             completion_tokens=result.usage.completion_tokens,
-                             cost_usd=result.usage.cost_usd, latency_ms=result.latency_ms,
-                             ttft_ms=result.ttft_ms)
-        elif estimated is not None:
-            record = replace(record, prompt_tokens=estimated.prompt_tokens,
-                             completion_tokens=estimated.completion_tokens,
-                             cost_usd=estimated.cost_usd)
-        self.usage.record(record)
 
     def _wait_final(self, talk_id: str, message_id: str, deadline: float) -> Message | None:
         generation = self.generations.get(message_id)

@@ -3,6 +3,7 @@ of the alert thresholds (`BUDGET_ALERT_THRESHOLDS`, fractions of the budget: 0.5
 `budget.threshold_reached` event goes to the workspace's webhooks, to the `/api/v1/ws/user` feed of
 its admins and owners, and by mail to them — once per budget, threshold and month, whichever
 worker settles the call that crosses it (the counter remembers which thresholds it announced).
+A workspace sets its own thresholds in `settings.budget_alert_thresholds`.
 """
 from __future__ import annotations
 
@@ -10,31 +11,37 @@ import logging
 
 from entities.budget import Hold, SpendTotals
 from entities.workspace import WorkspaceRole
+from use_cases.gateway.ports import SpendRepository
 from use_cases.identity.ports import Mailer, UserRepository
 from use_cases.shared.ports import EventBus
-from use_cases.workspaces.ports import MembershipRepository
+from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
 
 EVENT = "budget.threshold_reached"
+DEFAULT_THRESHOLDS = (0.5, 0.8, 1.0)
 
 
 class BudgetAlerts:
-    def __init__(self, spend, memberships: MembershipRepository, users: UserRepository,
-                 mailer: Mailer, events: EventBus, thresholds: tuple[float, ...] = (0.5, 0.8, 1.0)):
-        self.spend = spend  # SpendRepository: mark_alerted
+    def __init__(self, spend: SpendRepository, workspaces: WorkspaceRepository,
+                 memberships: MembershipRepository, users: UserRepository, mailer: Mailer,
+                 events: EventBus):
+        self.spend = spend
+        self.workspaces = workspaces
         self.memberships = memberships
         self.users = users
         self.mailer = mailer
         self.events = events
-        self.thresholds = tuple(sorted(thresholds))
 
     def check(self, workspace_id: str, hold: Hold, totals: SpendTotals) -> None:
         """Announces each threshold this budget's settled spend has reached for the first time."""
         if hold.budget_usd <= 0:
             return
         used = totals.spent_usd / hold.budget_usd
-        for threshold in self.thresholds:
+        workspace = self.workspaces.get(workspace_id)
+        thresholds = (workspace.settings.budget_alert_thresholds if workspace else None) \
+            or DEFAULT_THRESHOLDS
+        for threshold in sorted(thresholds):
             if used >= threshold and self.spend.mark_alerted(hold.counter, threshold):
                 self._announce(workspace_id, hold, totals, threshold)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import builtins
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,10 +74,12 @@ class Budgets:
 
     # --- every model call -------------------------------------------------------------------
 
-    def reserve(self, workspace_id: str, api_key_id: str | None, user_id: str | None,
+    def reserve(self, workspace_id: str | None, api_key_id: str | None, user_id: str | None,
                 worst_case_usd: float) -> Reservation:
         """Holds `worst_case_usd` against every budget of this call; BudgetExceeded (402), holding
         nothing, when one of them would be passed or is spent already."""
+        if not workspace_id:
+            return Reservation(uuid.uuid4().hex, ())
         now = self.clock()
         counters = self._counters(workspace_id, api_key_id, user_id, month_of(now))
         reservation_id = uuid.uuid4().hex
@@ -92,13 +96,13 @@ class Budgets:
             holds.append(Hold(counter, worst_case_usd, budget))
         return Reservation(reservation_id, tuple(counters), tuple(holds))
 
-    def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str) -> None:
+    def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str | None) -> None:
         """Adds the call's actual cost to its counters and drops its holds; alerts the
         workspace's admins for each alert threshold a budget just reached."""
         held = {hold.counter: hold.amount for hold in reservation.holds}
         self.spend.settle(reservation.id, [(c, held.get(c, 0.0)) for c in reservation.counters],
                           cost_usd)
-        if reservation.holds and cost_usd > 0:
+        if workspace_id and reservation.holds and cost_usd > 0:
             totals = self.spend.totals([hold.counter for hold in reservation.holds])
             for hold in reservation.holds:
                 try:
@@ -181,6 +185,38 @@ class Budgets:
             details={"scope": counter.scope.value, "budget_usd": budget,
                      "spent_usd": round(totals.spent_usd, 6),
                      "reserved_usd": round(totals.reserved_usd, 6), "month": counter.month})
+
+
+class HoldSweeper:
+    """Releases, every `interval_s` in each process, the holds of calls whose process died
+    (started on the first request after gunicorn forked; `close()` stops it)."""
+
+    def __init__(self, budgets: Budgets, interval_s: float = 30.0):
+        self.budgets = budgets
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._stop.is_set() or (self._pid == os.getpid() and self._thread is not None
+                                       and self._thread.is_alive()):
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="budget-holds", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.budgets.release_expired()
+            except Exception:  # the database is away: the next round tries again
+                log.warning("could not release expired budget holds", exc_info=True)
 
 
 def _in_workspace(key: object, workspace_id: str) -> bool:

@@ -1,34 +1,30 @@
-"""Direct model calls (`/api/v1/llm`, and the OpenAI-compatible `/v1` routes).
+"""Direct model calls (`/api/v1/llm`, the OpenAI-compatible `/v1` routes, workflow `llm` nodes).
 
-Membership and budget are checked before any provider is called; every call, answered or
-failed, leaves a usage record.
+Membership is checked and the budget reserved before any provider is called; every call,
+answered or failed, leaves one usage record and settles its reservation (metered_call.py).
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from entities.errors import DomainError, ReplyTooLarge, ValidationFailed
-from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, Usage, UsageRecord
-from use_cases.gateway.estimates import estimate_usage
+from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, UsageRecord
+from use_cases.gateway.metered_call import MeteredCall, ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
-from use_cases.gateway.usage_recorder import UsageRecorder
 
-BudgetGuard = Callable[[str, "str | None"], None]  # check(workspace_id, api_key_id); raises BudgetExceeded
 CHAT_ROLE = "member"
 READ_ROLE = "viewer"
 
 
 class LLMChat:
     def __init__(self, gateway: LLMGateway, credentials: ProviderCredentials, access: Any,
-                 usage: UsageRecorder, budget_guard: BudgetGuard):
+                 meter: ModelCallMeter):
         self.gateway = gateway
         self.credentials = credentials
         self.access = access  # WorkspaceAccess: require(user_id, workspace_id, minimum) -> membership
-        self.usage = usage
-        self.budget_guard = budget_guard
+        self.meter = meter
 
     def models(self, user_id: str, workspace_id: str | None) -> list[ModelInfo]:
         membership = self.access.require(user_id, workspace_id, READ_ROLE)
@@ -60,7 +56,7 @@ class LLMChat:
             raise
         return self._follow(call, chunks)
 
-    def _follow(self, call: _Call, chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
+    def _follow(self, call: MeteredCall, chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
         """Passes the stream on; a stream that ends early (the consumer went away, the provider
         failed midway, the reply hit the size cap) is billed for the prompt and the text
         produced until then."""
@@ -75,55 +71,24 @@ class LLMChat:
                 yield chunk
         except DomainError as exc:
             finished = True
-            call.failed(exc, self._partial_usage(call, "".join(produced)))
+            call.cut_short("".join(produced), error_code=exc.code)
             raise
         finally:
             if not finished:  # the consumer stopped reading before the end
-                call.failed(None, self._partial_usage(call, "".join(produced)))
-
-    def _partial_usage(self, call: _Call, content: str) -> Usage:
-        request = call.request
-        return estimate_usage(self.gateway, request.model or "", request.messages, content,
-                              request.credentials)
+                call.cut_short("".join(produced), error_code="cancelled")
 
     def _start(self, user_id: str, workspace_id: str | None, request: ChatRequest,
-               api_key_id: str | None, source: str) -> _Call:
+               api_key_id: str | None, source: str) -> MeteredCall:
         if not request.messages:
             raise ValidationFailed("messages must not be empty",
                                    details={"messages": ["At least one message is required."]})
         membership = self.access.require(user_id, workspace_id, CHAT_ROLE)
         workspace = membership.workspace_id
-        self.budget_guard(workspace, api_key_id)
         credentials = self.credentials.for_workspace(workspace)
         model = request.model or self.gateway.default_model(credentials)
         call_request = replace(request, model=model, credentials=credentials)
         record = UsageRecord(workspace_id=workspace, user_id=user_id, model=model,
                              provider=model.split("/", 1)[0], status="success", source=source,
                              api_key_id=api_key_id)
-        return _Call(self.usage, call_request, record)
+        return self.meter.start(call_request, record)
 
-
-class _Call:
-    """One model call being measured: becomes exactly one usage record."""
-
-    def __init__(self, usage: UsageRecorder, request: ChatRequest, record: UsageRecord):
-        self.usage = usage
-        self.request = request
-        self.record = record
-        self.started = time.perf_counter()
-
-    def succeeded(self, result: ChatResult) -> None:
-        self.usage.record(replace(
-            self.record, model=result.model, provider=result.provider,
-            prompt_tokens=result.usage.prompt_tokens,
-            completion_tokens=result.usage.completion_tokens, cost_usd=result.usage.cost_usd,
-            latency_ms=result.latency_ms, ttft_ms=result.ttft_ms))
-
-    def failed(self, error: DomainError | None, usage: Usage | None = None) -> None:
-        """`error` None: the caller went away mid-stream. `usage`: what the call cost anyway
-        (a stream that ended early); None before the provider answered."""
-        usage = usage or Usage()
-        self.usage.record(replace(
-            self.record, status="error", error=error.code if error else "cancelled",
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            cost_usd=usage.cost_usd, latency_ms=round((time.perf_counter() - self.started) * 1000, 1)))

@@ -37,9 +37,18 @@ class UsageRecorder:
         self._pid: int | None = None
         self._failures = 0
 
-    def record(self, record: UsageRecord) -> None:
+    def record(self, record: UsageRecord, durable: bool = False) -> None:
+        """Queues the record for the next batch; `durable`: writes it now, before returning
+        (a finished call's usage must survive the worker; if the database refuses, the record is
+        queued and retried like any other)."""
         if record.created_at is None:
             record.created_at = datetime.now(UTC)
+        if durable:
+            try:
+                self.repository.add_many([record])
+                return
+            except Exception:
+                log.exception("could not write a usage record at once; queued for retry")
         with self._lock:
             self._pending.append(record)
             overflow = len(self._pending) - self.max_pending

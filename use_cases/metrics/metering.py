@@ -24,12 +24,12 @@ class MeteredUsageRecorder(UsageRecorder):
         super().__init__(repository, **options)
         self.metrics = metrics
 
-    def record(self, record: UsageRecord) -> None:
+    def record(self, record: UsageRecord, durable: bool = False) -> None:
         try:
             self.metrics.llm_call(record)
         except Exception:  # counting must never cost a usage record
             log.exception("could not count a model call in the metrics")
-        super().record(record)
+        super().record(record, durable)
 
 
 class MeteredEvents(EventBus):

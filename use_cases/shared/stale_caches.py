@@ -27,6 +27,7 @@ TOPIC = "cache.stale"
 # audited actions after which what a process cached about the workspace or user is wrong
 STALE_AFTER = frozenset({
     "workspace.updated", "workspace.deleted", "member.removed", "member.role_changed",
+    "member.budget_changed",
     "api_key.revoked", "provider_key.set", "provider_key.deleted",
     "user.deactivated", "user.role_changed", "auth.logout_all", "auth.password_changed",
     "auth.password_reset",

@@ -43,6 +43,10 @@ class MembershipRepository(ABC):
     def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None: ...
 
     @abstractmethod
+    def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
+        """The member's own monthly budget in USD (None: the workspace's member default)."""
+
+    @abstractmethod
     def remove(self, workspace_id: str, user_id: str) -> None: ...
 
     @abstractmethod

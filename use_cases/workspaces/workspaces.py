@@ -6,7 +6,7 @@ from datetime import datetime
 
 from entities.actor import Actor
 from entities.clock import utcnow
-from entities.errors import Conflict, Forbidden, NotFound
+from entities.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from entities.pagination import Page, PageRequest
 from entities.user import normalise_email
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
@@ -26,6 +26,7 @@ class Member:
     name: str
     role: WorkspaceRole
     joined_at: datetime | None
+    monthly_budget_usd: float | None = None
 
 
 class Workspaces:
@@ -108,7 +109,7 @@ class Workspaces:
         memberships = self.memberships.list(workspace_id)
         users = {user.id: user for user in self.users.get_many([m.user_id for m in memberships])}
         return [Member(m.user_id, users[m.user_id].email, users[m.user_id].name, m.role,
-                       m.joined_at)
+                       m.joined_at, m.monthly_budget_usd)
                 for m in memberships if m.user_id in users]
 
     def add_member(self, actor: Actor, workspace_id: str, email: str,
@@ -146,7 +147,24 @@ class Workspaces:
                               details={"from": target.role.value, "to": role.value})
         user = self.users.get(user_id)
         return Member(user_id, user.email if user else "", user.name if user else "", role,
-                      target.joined_at)
+                      target.joined_at, target.monthly_budget_usd)
+
+    def set_member_budget(self, actor: Actor, workspace_id: str, user_id: str,
+                          monthly_budget_usd: float | None) -> Member:
+        """A member's own monthly budget in USD (admins; None: the workspace's default member
+        budget, `settings.member_monthly_budget_usd`). It applies to their next model call."""
+        self.access.require(actor.user_id, workspace_id, ADMIN)
+        target = self._membership(workspace_id, user_id)
+        if monthly_budget_usd is not None and monthly_budget_usd < 0:
+            raise ValidationFailed("A budget cannot be negative",
+                                   {"monthly_budget_usd": ["Must be 0 or more."]})
+        self.memberships.set_budget(workspace_id, user_id, monthly_budget_usd)
+        self.audit.record("member.budget_changed", actor.user_id, "user", user_id,
+                          workspace_id=workspace_id, ip=actor.ip,
+                          details={"monthly_budget_usd": monthly_budget_usd})
+        user = self.users.get(user_id)
+        return Member(user_id, user.email if user else "", user.name if user else "", target.role,
+                      target.joined_at, monthly_budget_usd)
 
     def remove_member(self, actor: Actor, workspace_id: str, user_id: str) -> None:
         """Admins remove others (owners only by an owner); anyone may leave by themselves."""
