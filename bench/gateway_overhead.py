@@ -2,12 +2,15 @@
 next to the LiteLLM proxy doing the same job.
 
     python -m bench.gateway_overhead [--levels 1,20,100] [--duration 6] [--latency 0.05]
+                                     [--baseline <git ref>]
 
 One mock OpenAI-compatible provider (tests/support/mock_provider.py, in its own process) answers
 every call after a fixed delay (50 ms; for streams, before the first token). It is called
 (a) directly, (b) through SynapScale's /v1/chat/completions under gunicorn (the project's
-gunicorn.conf.py, a workspace API key, rate limits on with a limit nobody reaches, usage written
-in batches), and (c) through the LiteLLM proxy (`litellm` CLI of the `litellm[proxy]` extra, an
+gunicorn.conf.py, a workspace API key, rate limits on with a limit nobody reaches, a workspace
+budget nobody reaches, so every call holds and settles its reservation and writes its usage),
+(b0) with `--baseline`, the same through SynapScale at another commit (checked out into a
+temporary git worktree), and (c) through the LiteLLM proxy (`litellm` CLI of the `litellm[proxy]` extra, an
 equivalent config: the same model entry, a master key, no database; `--run_gunicorn`, its
 recommended way to run several workers), each server with the same number of workers and its
 default logging, at each concurrency level, non-streamed and streamed. The latency is the
@@ -130,7 +133,7 @@ def write_catalogue(path: Path, mock_port: int) -> Path:
 # --- SynapScale under gunicorn ---------------------------------------------------------------------
 
 def start_synapscale(workdir: Path, port: int, mongo_uri: str, catalogue: Path,
-                     workers: int) -> tuple[subprocess.Popen, str]:
+                     workers: int, tree: Path = ROOT) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MONGODB_URI": mongo_uri,
            "MONGODB_DATABASE": f"bench_{uuid.uuid4().hex[:8]}", "MODELS_CONFIG": str(catalogue),
            "DEFAULT_MODEL": SYNAPSCALE_MODEL, "WEB_CONCURRENCY": str(workers),
@@ -138,10 +141,10 @@ def start_synapscale(workdir: Path, port: int, mongo_uri: str, catalogue: Path,
            "RATELIMIT_LLM": "1000000 per minute", "GUNICORN_MAX_REQUESTS": "0",
            "GUNICORN_GRACEFUL_TIMEOUT": "5", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a fresh one
-    log = (workdir / "synapscale.log").open("ab")
+    log = (workdir / f"synapscale-{port}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     wait_until_up(f"{base}/health", process)
     email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
@@ -149,7 +152,10 @@ def start_synapscale(workdir: Path, port: int, mongo_uri: str, catalogue: Path,
         "email": email, "password": "correct-horse-1", "name": "Bench"}).json()
     headers = {"Authorization": f"Bearer {session['access_token']}"}
     workspace = requests.get(f"{base}/api/v1/workspaces", headers=headers, timeout=30).json()
-    key = requests.post(f"{base}/api/v1/workspaces/{workspace['items'][0]['id']}/api-keys",
+    workspace_id = workspace["items"][0]["id"]
+    requests.patch(f"{base}/api/v1/workspaces/{workspace_id}", headers=headers, timeout=30,
+                   json={"settings": {"monthly_budget_usd": 1_000_000}}).raise_for_status()
+    key = requests.post(f"{base}/api/v1/workspaces/{workspace_id}/api-keys",
                         headers=headers, json={"name": "bench"}, timeout=30).json()["key"]
     return process, key
 
@@ -282,6 +288,7 @@ def measure(targets: list[Target], levels: list[int], duration: float, warmup: f
 
 
 def print_table(results: list[Result], args) -> None:
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end of the run")
     print(f"\nmock provider latency {args.latency * 1000:.0f} ms; {args.workers} worker(s) per "
           f"server; {args.duration:g} s per cell after {args.warmup:g} s warm-up; latency = "
           "full response as the client sees it; added = minus (a) direct at the same percentile\n")
@@ -318,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--without-proxy", action="store_true",
                         help="leave out (c), the LiteLLM proxy")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the servers' logs here")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also measure SynapScale at this commit, (b0), in the same run")
     parser.add_argument("--serve-mock", metavar="PORT_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_mock:
@@ -331,7 +340,11 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="gateway-overhead-") as tmp:
         workdir = Path(tmp)
-        mongo = mock = synapscale = proxy = None
+        mongo = mock = synapscale = proxy = baseline = None
+        baseline_tree = workdir / "baseline"
+        if args.baseline:
+            subprocess.run(["git", "worktree", "add", "--detach", str(baseline_tree), args.baseline],
+                           cwd=ROOT, check=True, capture_output=True)
         try:
             mongo_uri = os.environ.get("MONGODB_URI", "")
             if not mongo_uri:
@@ -344,6 +357,15 @@ def main(argv: list[str] | None = None) -> None:
                                                args.workers)
             if litellm is not None:
                 proxy = start_proxy(workdir, litellm, proxy_port, catalogue, args.workers)
+            baseline_target = []
+            if args.baseline:
+                baseline_port = free_port()
+                baseline, baseline_key = start_synapscale(workdir, baseline_port, mongo_uri,
+                                                          catalogue, args.workers, baseline_tree)
+                baseline_target = [Target(
+                    f"(b0) {args.baseline[:10]}",
+                    f"http://127.0.0.1:{baseline_port}/v1/chat/completions", SYNAPSCALE_MODEL,
+                    {"Authorization": f"Bearer {baseline_key}"})]
             targets = [
                 Target("(a) direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", MODEL,
                        {"Authorization": "Bearer mock"}),
@@ -352,13 +374,17 @@ def main(argv: list[str] | None = None) -> None:
                 Target("(c) litellm", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
                        SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"}),
             ][:3 if proxy else 2]
+            targets[2:2] = baseline_target
             for target in targets:  # first calls import and connect in every worker
                 for stream in (False, True):
                     asyncio.run(load(target, stream, 8, args.warmup * 3, 0.0))
             results = measure(targets, levels, args.duration, args.warmup)
         finally:
-            for process in (proxy, synapscale, mock):
+            for process in (proxy, synapscale, baseline, mock):
                 stop(process)
+            if args.baseline:
+                subprocess.run(["git", "worktree", "remove", "--force", str(baseline_tree)],
+                               cwd=ROOT, check=False)
             if args.keep_logs:
                 for log in workdir.glob("*.log"):
                     shutil.copy(log, args.keep_logs)
