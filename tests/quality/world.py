@@ -31,6 +31,11 @@ def seed_world(api, session) -> dict[str, str]:
     headers = session.headers
     workspace_id = api.personal_workspace(session)
     base = f"/api/v1/workspaces/{workspace_id}"
+    # the fuzzer may have given the workspace a default model or budgets no message can pass
+    _created(client.patch(base, headers=headers, json={"settings": {
+        "default_model": None, "monthly_budget_usd": None, "member_monthly_budget_usd": None}}))
+    _created(client.patch(f"{base}/members/{session.id}", headers=headers,
+                          json={"monthly_budget_usd": None}))
     talk = _created(client.post("/api/v1/talks", headers=headers,
                                 json={"workspace_id": workspace_id, "name": "Plans"}))
     exchange = _created(client.post(f"/api/v1/talks/{talk['id']}/messages", headers=headers,
