@@ -51,6 +51,9 @@ class PrometheusMetrics(Metrics):
         self.llm_latency = Histogram(
             "llm_request_duration_seconds", "Model call duration by model and status",
             ["model", "status"], buckets=LLM_BUCKETS, **options)
+        self.llm_fallbacks = Counter(
+            "llm_fallbacks", "Model calls answered by a fallback, by requested and answering model",
+            ["requested", "answered"], **options)
         self.llm_ttft = Histogram(
             "llm_time_to_first_token_seconds", "Time to the first streamed token, by model",
             ["model"], buckets=LLM_BUCKETS, **options)
@@ -63,6 +66,9 @@ class PrometheusMetrics(Metrics):
             ["api", "stream"], buckets=OVERHEAD_BUCKETS, **options)
         self.workflow_runs = Counter(
             "workflow_runs", "Finished workflow executions by status", ["status"], **options)
+        self.budget_refusals = Counter(
+            "budget_refusals", "Model calls refused (402) because a monthly budget is spent, by "
+            "the budget's scope (workspace, api_key or member)", ["scope"], **options)
 
     def llm_call(self, record: UsageRecord) -> None:
         model, status = record.model, record.status
@@ -73,6 +79,11 @@ class PrometheusMetrics(Metrics):
         self.llm_latency.labels(model, status).observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
             self.llm_ttft.labels(model).observe(record.ttft_ms / 1000)
+        if record.fallback_from:
+            self.llm_fallbacks.labels(record.fallback_from, model).inc()
+
+    def budget_refusal(self, scope: str) -> None:
+        self.budget_refusals.labels(scope).inc()
 
     def gateway_overhead(self, api: str, streamed: bool, seconds: float) -> None:
         self.overhead.labels(api, "true" if streamed else "false").observe(max(0.0, seconds))

@@ -20,7 +20,7 @@ from use_cases.gateway.ports import (
     UsageRepository,
 )
 from use_cases.identity.ports import Mailer, UserRepository
-from use_cases.metrics.metering import MeteredUsageRecorder
+from use_cases.metrics.metering import MeteredBudgets, MeteredUsageRecorder
 from use_cases.metrics.ports import Metrics
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.shared.stale_caches import StaleCaches
@@ -56,9 +56,10 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
                   metrics: Metrics, stale_caches: StaleCaches,
                   limits: GatewayLimits) -> GatewayUseCases:
     alerts = BudgetAlerts(spend_repo, workspace_repo, memberships, users, mailer, events)
-    budget = Budgets(workspace_repo, memberships, api_key_repo, spend_repo, access, alerts,
-                     BudgetPolicy(hold_ttl_s=limits.budget_hold_ttl_s,
-                                  cache_ttl_s=limits.budget_cache_ttl_s))
+    budget = MeteredBudgets(workspace_repo, memberships, api_key_repo, spend_repo, access, alerts,
+                            BudgetPolicy(hold_ttl_s=limits.budget_hold_ttl_s,
+                                         cache_ttl_s=limits.budget_cache_ttl_s),
+                            metrics=metrics)
     usage = MeteredUsageRecorder(usage_repo, metrics)
     meter = ModelCallMeter(llm, budget, usage)
     llm_chat = LLMChat(llm, credentials, access, meter)

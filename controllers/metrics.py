@@ -27,8 +27,9 @@ def metrics():
     """Prometheus metrics
 
     Request counts and latencies by route and status, model calls, tokens, cost, latency and
-    time to first token by model, open streams, gateway overhead and workflow runs — summed
-    over every gunicorn worker. With METRICS_TOKEN set, send `Authorization: Bearer <token>`.
+    time to first token by model, calls answered by a fallback, calls refused by a spent budget,
+    open streams, gateway overhead and workflow runs — summed over every gunicorn worker. With
+    METRICS_TOKEN set, send `Authorization: Bearer <token>`.
 
     200 in Prometheus' text format (version 0.0.4). 401 when METRICS_TOKEN is set and the bearer
     token differs. No rate limit."""

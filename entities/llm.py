@@ -88,3 +88,4 @@ class UsageRecord:
     talk_id: str | None = None
     api_key_id: str | None = None
     created_at: datetime | None = None
+    fallback_from: str | None = None  # the requested model, when a fallback answered instead

@@ -1,12 +1,14 @@
 """/metrics: the expected Prometheus series after some traffic, labelled by route template,
-and the optional bearer token."""
+and the optional bearer token. (deploy/prometheus and deploy/grafana use them:
+test_monitoring_files.py.)"""
 from __future__ import annotations
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.fixtures import MOCK_DEFAULT_MODEL
+from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.gateway import bearer, completion, create_key
+from tests.support.mock_provider import PRIMARY
 from tests.support.workflows import create_workflow, execute, llm_workflow
 
 
@@ -69,6 +71,30 @@ def test_model_calls_count_tokens_cost_latency_and_time_to_first_token(client, k
     for streamed in ("true", "false"):
         assert value(scrape, "synapscale_gateway_overhead_seconds_count", api="openai",
                      stream=streamed) == 1
+
+
+def test_calls_answered_by_a_fallback_are_counted_by_requested_and_answering_model(
+        client, key, mock_provider):
+    assert completion(client, bearer(key["key"])).status_code == 200
+    mock_provider.behave(PRIMARY, status=500)
+    assert completion(client, bearer(key["key"])).get_json()["model"] == MOCK_FALLBACK_MODEL
+    list(completion(client, bearer(key["key"]), stream=True).response)
+    scrape = samples(client)
+    assert value(scrape, "synapscale_llm_fallbacks_total", requested=MOCK_DEFAULT_MODEL,
+                 answered=MOCK_FALLBACK_MODEL) == 2
+    assert value(scrape, "synapscale_llm_requests_total", model=MOCK_FALLBACK_MODEL,
+                 status="success", source="openai") == 2
+
+
+def test_calls_refused_by_a_spent_budget_are_counted_by_scope(api, client, mock_provider):
+    owner = api.register()
+    capped = create_key(api, owner, api.personal_workspace(owner), monthly_budget_usd=0)
+    for stream in (False, True):
+        assert completion(client, bearer(capped["key"]), stream=stream).status_code == 402
+    scrape = samples(client)
+    assert value(scrape, "synapscale_budget_refusals_total", scope="api_key") == 2
+    assert value(scrape, "synapscale_budget_refusals_total", scope="workspace") == 0
+    assert not mock_provider.requests
 
 
 def test_an_open_stream_is_counted_until_it_closes(client, key, mock_provider):

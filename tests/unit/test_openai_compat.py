@@ -43,6 +43,9 @@ class RecordingMetrics(Metrics):
     def llm_call(self, record):
         self.calls.append(("llm", record.model, record.status))
 
+    def budget_refusal(self, scope):
+        self.calls.append(("budget", scope))
+
     def gateway_overhead(self, api, streamed, seconds):
         self.calls.append(("overhead", api, streamed))
 

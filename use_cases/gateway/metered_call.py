@@ -54,7 +54,8 @@ class MeteredCall:
             self.record, model=result.model, provider=result.provider,
             prompt_tokens=result.usage.prompt_tokens,
             completion_tokens=result.usage.completion_tokens, cost_usd=result.usage.cost_usd,
-            latency_ms=result.latency_ms, ttft_ms=result.ttft_ms))
+            latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
+            fallback_from=self.record.model if result.fallback_used else None))
 
     def failed(self, error: DomainError, usage: Usage | None = None) -> None:
         """The provider answered with an error (nothing billed), or `usage` says what the failed

@@ -1,10 +1,14 @@
-"""Feeding the Metrics port from the places every model call and workflow run pass through."""
+"""Feeding the Metrics port from the places every model call, budget refusal and workflow run
+pass through."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from entities.budget import Reservation
+from entities.errors import BudgetExceeded
 from entities.llm import UsageRecord
+from use_cases.gateway.budgets import Budgets
 from use_cases.gateway.ports import UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.metrics.ports import Metrics
@@ -30,6 +34,26 @@ class MeteredUsageRecorder(UsageRecorder):
         except Exception:  # counting must never cost a usage record
             log.exception("could not count a model call in the metrics")
         super().record(record, durable)
+
+
+class MeteredBudgets(Budgets):
+    """Budgets, counting the model calls they refuse (by the scope of the budget that is spent):
+    every call on every path reserves here first."""
+
+    def __init__(self, *args: Any, metrics: Metrics, **options: Any):
+        super().__init__(*args, **options)
+        self.metrics = metrics
+
+    def reserve(self, workspace_id: str | None, api_key_id: str | None, user_id: str | None,
+                worst_case_usd: float) -> Reservation:
+        try:
+            return super().reserve(workspace_id, api_key_id, user_id, worst_case_usd)
+        except BudgetExceeded as refused:
+            try:
+                self.metrics.budget_refusal(str(refused.details.get("scope", "unknown")))
+            except Exception:  # counting must never change the answer
+                log.exception("could not count a budget refusal in the metrics")
+            raise
 
 
 class MeteredEvents(EventBus):

@@ -1,4 +1,5 @@
-"""What the service counts for Prometheus: model calls, workflow runs, HTTP requests, streams."""
+"""What the service counts for Prometheus: model calls, workflow runs, HTTP requests, streams,
+budget refusals."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -12,6 +13,11 @@ class Metrics(ABC):
     @abstractmethod
     def llm_call(self, record: UsageRecord) -> None:
         """One finished model call (answered or failed), as recorded for usage."""
+
+    @abstractmethod
+    def budget_refusal(self, scope: str) -> None:
+        """A model call refused before the provider was called: the budget of `scope`
+        ("workspace", "api_key" or "member") could not take its worst case."""
 
     @abstractmethod
     def gateway_overhead(self, api: str, streamed: bool, seconds: float) -> None:
