@@ -5,6 +5,6 @@ builder, `build_<area>(...)`, taking everything the area needs (repositories, ad
 areas' use cases, limits) as keyword arguments. The area modules import only use_cases and
 entities, so they never pick an adapter: `wiring.build_container` (called by app.py's
 create_app) hands them the real MongoDB repositories and adapters, and the unit tests hand the
-same builders their in-memory fakes (tests/unit/*fakes.py). `container.Container` is what
+same builders their fakes (tests/fakes/). `container.Container` is what
 create_app keeps in `app.extensions["synapscale"]`.
 """

@@ -18,8 +18,9 @@ from entities.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout,
 from entities.llm import ChatRequest, ProviderCredential, UsageRecord
 from repositories.mongo import connect
 from repositories.usage import MongoUsageRepository
+from tests.fakes.gateway import FakeProviderCredentials, meter_without_budgets
+from tests.fakes.workspaces import FakeAccess
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
-from tests.support.gateway_fakes import meter_without_budgets
 from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
@@ -269,21 +270,6 @@ def test_the_default_catalogue_knows_the_usual_providers():
 
 # --- usage recording ---------------------------------------------------------------------------
 
-class Membership:
-    def __init__(self, workspace_id: str):
-        self.workspace_id = workspace_id
-
-
-class OneWorkspaceAccess:
-    def require(self, user_id, workspace_id, minimum):
-        return Membership(workspace_id or "personal-ws")
-
-
-class NoWorkspaceKeys:
-    def for_workspace(self, workspace_id):
-        return {}
-
-
 @pytest.fixture
 def db(mongo_uri):
     """A fresh database on the session's MongoDB, without building the whole app."""
@@ -303,7 +289,7 @@ def usage_repo(db):
 
 def test_usage_of_chats_is_batched_into_mongodb(gateway, mock_provider, usage_repo, db):
     recorder = UsageRecorder(usage_repo, flush_interval=60, batch_size=4)
-    chat = LLMChat(gateway, NoWorkspaceKeys(), OneWorkspaceAccess(),
+    chat = LLMChat(gateway, FakeProviderCredentials(), FakeAccess(personal="personal-ws"),
                    meter_without_budgets(gateway, recorder))
     mock_provider.behave(PRIMARY, status=500, times=1)
 

@@ -14,8 +14,9 @@ from entities.clock import utcnow
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
 from repositories.executions import MongoExecutionRepository, node_run_to_doc
 from repositories.mongo import connect
-from tests.support.gateway_fakes import llm_chat_without_models
-from tests.support.workflow_fakes import FakeHttp, NoFiles, RecordingBus
+from tests.fakes.gateway import llm_chat_without_models
+from tests.fakes.shared import FakeEventBus, FakeOutboundHttp
+from tests.fakes.workflows import FakeFileTexts
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
 from use_cases.workflows.nodes.registry import NodeHandlers
@@ -43,12 +44,12 @@ def executions(database):
 
 @pytest.fixture
 def http():
-    return FakeHttp()
+    return FakeOutboundHttp()
 
 
 @pytest.fixture
 def bus():
-    return RecordingBus()
+    return FakeEventBus()
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def runners(executions, http, bus):
     def make(**options) -> ExecutionRunner:
         templates = SandboxedTemplates()
         handlers = NodeHandlers(templates, JsonPathQuery(), llm=llm_chat_without_models(),
-                                http=http, files=NoFiles())
+                                http=http, files=FakeFileTexts())
         engine = WorkflowEngine(handlers, templates, EngineLimits(node_timeout_s=10))
         settings = {"threads": 2, "lease_s": 2.0, "heartbeat_s": 0.1, "poll_s": 0.05,
                     "max_claims": 3, **options}

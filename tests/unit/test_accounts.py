@@ -13,7 +13,7 @@ from entities.errors import (
 )
 from entities.user import GlobalRole
 from entities.workspace import WorkspaceRole
-from tests.unit.fakes import Identity
+from tests.fakes.identity import Identity
 from use_cases.identity.auth import ClientInfo
 
 CLIENT = ClientInfo(ip="10.0.0.1", user_agent="pytest")

@@ -4,7 +4,7 @@ from entities.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from entities.pagination import PageRequest
 from entities.user import GlobalRole
 from entities.workspace import WorkspaceRole
-from tests.unit.fakes import Identity
+from tests.fakes.identity import Identity
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from entities.errors import Forbidden, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
-from tests.unit.fakes import Identity
-from tests.unit.gateway_fakes import Clock, FakeApiKeyRepository
+from tests.fakes.gateway import api_key_repository
+from tests.fakes.identity import Identity
+from tests.fakes.shared import FakeClock
 from use_cases.gateway.api_keys import ApiKeys, hash_secret
 
 TTL = 5.0
@@ -19,12 +20,12 @@ def identity():
 
 @pytest.fixture
 def repo():
-    return FakeApiKeyRepository()
+    return api_key_repository()
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock()
 
 
 def keys_for(identity, repo, clock) -> ApiKeys:

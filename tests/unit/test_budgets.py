@@ -9,8 +9,9 @@ import pytest
 from entities.budget import Counter, SpendScope, member_ref
 from entities.errors import BudgetExceeded, Forbidden, NotFound
 from entities.workspace import WorkspaceRole, WorkspaceSettings
-from tests.unit.fakes import Identity
-from tests.unit.gateway_fakes import Clock, FakeApiKeyRepository, FakeSpendRepository
+from tests.fakes.gateway import FakeSpendRepository, api_key_repository
+from tests.fakes.identity import Identity
+from tests.fakes.shared import FakeClock
 from use_cases.gateway.api_keys import ApiKeys
 from use_cases.gateway.budget_alerts import BudgetAlerts
 from use_cases.gateway.budgets import BudgetPolicy, Budgets
@@ -40,12 +41,12 @@ def spend():
 
 @pytest.fixture
 def key_repo():
-    return FakeApiKeyRepository()
+    return api_key_repository()
 
 
 @pytest.fixture
 def clock():
-    return Clock(MARCH)
+    return FakeClock(MARCH)
 
 
 @pytest.fixture

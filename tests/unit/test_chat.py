@@ -19,13 +19,8 @@ from entities.errors import (
 from entities.llm import ProviderCredential
 from entities.talk import Message, MessageRole, MessageStatus
 from entities.workspace import WorkspaceSettings
-from tests.unit.talk_fakes import (
-    MODEL,
-    VISION_MODEL,
-    FakeFileContext,
-    FakeMessageRepository,
-    TalkWorld,
-)
+from tests.fakes.chat import FakeFileContext, MongomockMessageRepository, TalkWorld
+from tests.fakes.gateway import MODEL, VISION_MODEL
 from use_cases.chat.chat import ReplyOptions
 from use_cases.chat.generations import Generation, Generations, StoredFeed, message_topic
 
@@ -322,7 +317,7 @@ def test_following_a_finished_reply_replays_it(world, alice, talk):
 
 
 def test_a_stored_feed_takes_only_the_text_it_has_not_sent(world, alice, talk):
-    repo: FakeMessageRepository = world.message_repo
+    repo: MongomockMessageRepository = world.message_repo
     message = repo.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
                                user_id=alice, role=MessageRole.ASSISTANT, content="abc",
                                status=MessageStatus.STREAMING, model=MODEL))

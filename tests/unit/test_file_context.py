@@ -7,8 +7,8 @@ import pytest
 from adapters.content_sniffer import SignatureSniffer
 from adapters.text_extraction import DocumentText
 from entities.errors import NotFound
+from tests.fakes.files import FileWorld
 from tests.support.file_samples import office_zip, pdf_with_text, png_bytes
-from tests.unit.file_fakes import FileWorld
 from use_cases.files.files import UploadDetails
 from use_cases.files.ports import ContentSniffer
 

@@ -12,7 +12,7 @@ from entities.errors import (
     UnsupportedMediaType,
 )
 from entities.workspace import WorkspaceRole
-from tests.unit.file_fakes import FileWorld
+from tests.fakes.files import FileWorld
 from use_cases.files.files import UploadDetails
 
 PNG = b"\x89PNG\r\n\x1a\n"

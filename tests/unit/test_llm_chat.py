@@ -1,106 +1,46 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from entities.errors import BudgetExceeded, NotFound, UpstreamError, ValidationFailed
-from entities.llm import (
-    ChatRequest,
-    ChatResult,
-    ModelInfo,
-    ProviderCredential,
-    StreamChunk,
-    Usage,
-)
+from entities.llm import ChatRequest, ProviderCredential, Usage
 from entities.workspace import Workspace, WorkspaceSettings
-from tests.support.gateway_fakes import EveryoneIsAMember, budgets_on_fakes, meter_without_budgets
-from tests.unit.fakes import FakeMembershipRepository, FakeWorkspaceRepository
+from tests.fakes.gateway import (
+    MODEL,
+    FakeLLMGateway,
+    FakeProviderCredentials,
+    budgets_on_fakes,
+    meter_without_budgets,
+    usage_repository,
+)
+from tests.fakes.workspaces import FakeAccess, workspace_repository
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.metered_call import ModelCallMeter
-from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
 
 WORKSPACE_KEY = ProviderCredential("openai", "sk-ws")
+WORKSPACE_KEYS = {"ws-keys": {"openai": WORKSPACE_KEY}}
 
 
-@dataclass
-class Membership:
-    workspace_id: str
-
-
-class FakeAccess:
-    def __init__(self):
-        self.calls = []
-
-    def require(self, user_id, workspace_id, minimum):
-        self.calls.append((user_id, workspace_id, minimum))
-        if user_id == "stranger":
-            raise NotFound("Workspace not found")
-        return Membership(workspace_id or f"personal-{user_id}")
-
-
-class FakeCredentials(ProviderCredentials):
-    def for_workspace(self, workspace_id):
-        return {"openai": WORKSPACE_KEY} if workspace_id == "ws-keys" else {}
-
-
-class FakeGateway(LLMGateway):
-    def __init__(self):
-        self.requests: list[ChatRequest] = []
-        self.error: Exception | None = None
-
-    def models(self, credentials):
-        return [ModelInfo("fake/model", "fake", bool(credentials), True, 8192, None, None)]
-
-    def default_model(self, credentials):
-        return "fake/model"
-
-    def _result(self, request):
-        return ChatResult(id="r1", model=request.model, provider="fake", content="hi",
-                          usage=Usage(3, 2, 0.01), latency_ms=5.0)
-
-    def complete(self, request):
-        self.requests.append(request)
-        if self.error:
-            raise self.error
-        return self._result(request)
-
-    def stream(self, request):
-        self.requests.append(request)
-        if self.error:
-            raise self.error
-        return iter([StreamChunk(delta="h"), StreamChunk(delta="i"),
-                     StreamChunk(result=self._result(request))])
-
-    def count_tokens(self, model, messages):
-        return 1
-
-    def context_window(self, model):
-        return 8192
-
-
-class FakeUsageRepository(UsageRepository):
-    def __init__(self):
-        self.records = []
-
-    def add_many(self, records):
-        self.records.extend(records)
+def answering_hi() -> FakeLLMGateway:
+    """One model, available with provider keys only, answering "hi" a character at a time."""
+    return FakeLLMGateway("hi", usage=Usage(3, 2, 0.01), models=[MODEL], keys_required=True,
+                          chunks="characters")
 
 
 @pytest.fixture
 def repo():
-    return FakeUsageRepository()
+    return usage_repository()
 
 
 @pytest.fixture
 def gateway():
-    return FakeGateway()
+    return answering_hi()
 
 
 @pytest.fixture
 def access():
-    return FakeAccess()
+    return FakeAccess(strangers=("stranger",))
 
 
 @pytest.fixture
@@ -112,7 +52,8 @@ def recorder(repo):
 
 @pytest.fixture
 def chat(gateway, access, recorder):
-    return LLMChat(gateway, FakeCredentials(), access, meter_without_budgets(gateway, recorder))
+    return LLMChat(gateway, FakeProviderCredentials(WORKSPACE_KEYS), access,
+                   meter_without_budgets(gateway, recorder))
 
 
 def hello(**kwargs) -> ChatRequest:
@@ -153,12 +94,12 @@ def test_a_non_member_cannot_chat_and_nothing_is_called(chat, gateway):
 
 
 def test_a_spent_budget_stops_the_call_before_the_provider(gateway, access, recorder):
-    workspaces = FakeWorkspaceRepository(FakeMembershipRepository())
+    workspaces = workspace_repository()
     workspaces.add(Workspace(id="", name="Team", owner_id="u1",
                              settings=WorkspaceSettings(monthly_budget_usd=0.0)))
     [workspace] = workspaces.rows.values()
     budgets = budgets_on_fakes(workspaces=workspaces)
-    chat = LLMChat(gateway, FakeCredentials(), EveryoneIsAMember(),
+    chat = LLMChat(gateway, FakeProviderCredentials(WORKSPACE_KEYS), FakeAccess(),
                    ModelCallMeter(gateway, budgets, recorder))
 
     with pytest.raises(BudgetExceeded):

@@ -8,9 +8,9 @@ import pytest
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
 from entities.errors import ValidationFailed
-from tests.support.gateway_fakes import llm_chat_without_models
-from tests.support.workflow_fakes import NoFiles
-from tests.unit.fakes import FakeOutbound
+from tests.fakes.gateway import llm_chat_without_models
+from tests.fakes.shared import FakeOutboundHttp
+from tests.fakes.workflows import FakeFileTexts
 from use_cases.workflows.nodes.base import NodeContext, NodeRole, NodeType, strict_schema
 from use_cases.workflows.nodes.input import InputNode
 from use_cases.workflows.nodes.output import OutputNode
@@ -48,7 +48,7 @@ class EchoNode(NodeType):
 
 def handlers_with_fakes() -> NodeHandlers:
     return NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=llm_chat_without_models(),
-                        http=FakeOutbound(), files=NoFiles())
+                        http=FakeOutboundHttp(), files=FakeFileTexts())
 
 
 def test_every_type_of_the_public_catalogue_has_a_class_that_runs_and_publishes():

@@ -7,77 +7,33 @@ import pytest
 from entities.actor import Actor
 from entities.errors import Forbidden, NotFound
 from entities.llm import UsageRecord
-from tests.support.gateway_fakes import meter_without_budgets
-from tests.unit.fakes import FakeEventBus
-from tests.unit.test_llm_chat import (
-    FakeAccess,
-    FakeCredentials,
-    FakeGateway,
-    FakeUsageRepository,
-    hello,
-)
+from tests.fakes.gateway import FakeProviderCredentials, meter_without_budgets, usage_repository
+from tests.fakes.metrics import FakeMetrics
+from tests.fakes.shared import FakeEventBus
+from tests.fakes.workspaces import FakeAccess
+from tests.unit.test_llm_chat import WORKSPACE_KEYS, answering_hi, hello
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
-from use_cases.gateway.ports import ProviderCredentials
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.metrics.metering import MeteredEvents, MeteredUsageRecorder
-from use_cases.metrics.ports import Metrics
 from use_cases.workflows.events import ExecutionEvents
 
 KEY_ACTOR = Actor("creator", api_key_id="key-1", api_key_workspace_id="ws-key")
 
 
-class CountingCredentials(ProviderCredentials):
-    def __init__(self):
-        self.reads = 0
-
-    def for_workspace(self, workspace_id):
-        self.reads += 1
-        return {}
-
-
-class RecordingMetrics(Metrics):
-    def __init__(self):
-        self.calls = []
-
-    def llm_call(self, record):
-        self.calls.append(("llm", record.model, record.status))
-
-    def budget_refusal(self, scope):
-        self.calls.append(("budget", scope))
-
-    def gateway_overhead(self, api, streamed, seconds):
-        self.calls.append(("overhead", api, streamed))
-
-    def workflow_run(self, status):
-        self.calls.append(("workflow", status))
-
-    def http_request(self, method, route, status, seconds):
-        self.calls.append(("http", route, status))
-
-    def stream_opened(self, route):
-        self.calls.append(("open", route))
-
-    def stream_closed(self, route):
-        self.calls.append(("close", route))
-
-    def exposition(self):
-        return b"", "text/plain"
-
-
 @pytest.fixture
 def user_access():
-    return FakeAccess()
+    return FakeAccess(strangers=("stranger",))
 
 
 @pytest.fixture
 def gateway():
-    return FakeGateway()
+    return answering_hi()
 
 
 @pytest.fixture
 def repo():
-    return FakeUsageRepository()
+    return usage_repository()
 
 
 @pytest.fixture
@@ -90,8 +46,8 @@ def recorder(repo):
 @pytest.fixture
 def completions(gateway, user_access, recorder):
     meter = meter_without_budgets(gateway, recorder)
-    user_chat = LLMChat(gateway, FakeCredentials(), user_access, meter)
-    key_chat = LLMChat(gateway, FakeCredentials(), KeyGrantedAccess(), meter)
+    user_chat = LLMChat(gateway, FakeProviderCredentials(WORKSPACE_KEYS), user_access, meter)
+    key_chat = LLMChat(gateway, FakeProviderCredentials(WORKSPACE_KEYS), KeyGrantedAccess(), meter)
     return OpenAICompletions(user_chat, key_chat)
 
 
@@ -131,7 +87,7 @@ def test_a_key_has_member_rights_only():
 
 
 def test_cached_credentials_are_read_once_per_ttl():
-    inner = CountingCredentials()
+    inner = FakeProviderCredentials()
     cached = CachedCredentials(inner, ttl_s=60)
     for _ in range(3):
         cached.for_workspace("ws")
@@ -140,7 +96,7 @@ def test_cached_credentials_are_read_once_per_ttl():
 
 
 def test_every_recorded_model_call_is_counted_in_the_metrics(repo):
-    metrics = RecordingMetrics()
+    metrics = FakeMetrics()
     recorder = MeteredUsageRecorder(repo, metrics, flush_interval=60)
     recorder.record(UsageRecord("ws", "u", "m", "p", "error", "talk"))
     recorder.close()
@@ -148,7 +104,7 @@ def test_every_recorded_model_call_is_counted_in_the_metrics(repo):
 
 
 def test_workflow_runs_are_counted_when_their_final_event_is_published():
-    metrics, bus = RecordingMetrics(), FakeEventBus()
+    metrics, bus = FakeMetrics(), FakeEventBus()
     events = MeteredEvents(bus, metrics)
     events.publish("execution:e1", {"type": "node_completed"})
     events.publish("execution:e1", {"type": "execution_failed",

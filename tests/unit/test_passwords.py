@@ -4,7 +4,7 @@ import pytest
 
 from entities.clock import utcnow
 from entities.errors import InvalidCredentials, ValidationFailed
-from tests.unit.fakes import Identity
+from tests.fakes.identity import Identity
 from use_cases.identity.auth import ClientInfo
 from use_cases.identity.one_time_tokens import PASSWORD_RESET
 

@@ -9,7 +9,8 @@ from entities.clock import utcnow
 from entities.errors import Forbidden, NotFound, ValidationFailed
 from entities.talk import Message, MessageRole, MessageStatus, snippet_around, title_from
 from entities.workspace import WorkspaceRole
-from tests.unit.talk_fakes import MODEL, TalkWorld
+from tests.fakes.chat import TalkWorld
+from tests.fakes.gateway import MODEL
 
 
 @pytest.fixture

@@ -7,25 +7,8 @@ import time
 import pytest
 
 from entities.llm import UsageRecord
-from use_cases.gateway.ports import UsageRepository
+from tests.fakes.gateway import usage_repository
 from use_cases.gateway.usage_recorder import UsageRecorder
-
-
-class FakeUsageRepository(UsageRepository):
-    def __init__(self):
-        self.batches: list[list[UsageRecord]] = []
-        self.fail = False
-        self.written = threading.Event()
-
-    def add_many(self, records):
-        if self.fail:
-            raise ConnectionError("database down")
-        self.batches.append(list(records))
-        self.written.set()
-
-    @property
-    def records(self):
-        return [r for batch in self.batches for r in batch]
 
 
 def usage(n: int = 0) -> UsageRecord:
@@ -35,7 +18,7 @@ def usage(n: int = 0) -> UsageRecord:
 
 @pytest.fixture
 def repo():
-    return FakeUsageRepository()
+    return usage_repository()
 
 
 @pytest.fixture

@@ -2,130 +2,57 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
-from entities.errors import NotFound, UpstreamError
-from entities.llm import ChatResult, StreamChunk, Usage
+from entities.llm import Usage
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
-from tests.support.gateway_fakes import meter_without_budgets
-from tests.support.workflow_fakes import FakeHttp
+from tests.fakes.gateway import (
+    FakeLLMGateway,
+    FakeProviderCredentials,
+    meter_without_budgets,
+    usage_repository,
+)
+from tests.fakes.shared import FakeOutboundHttp
+from tests.fakes.workflows import FakeFileTexts
+from tests.fakes.workflows import FakeRunObserver as Observer
+from tests.fakes.workspaces import FakeAccess
 from use_cases.gateway.llm_chat import LLMChat
-from use_cases.gateway.ports import LLMGateway, ProviderCredentials, UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.workflows.engine import (
     CANCEL,
     GO_ON,
     EngineLimits,
-    RunObserver,
     WorkflowEngine,
     prepare_node_runs,
 )
 from use_cases.workflows.nodes.registry import NodeHandlers
-from use_cases.workflows.ports import FileTexts
-
-# --- fakes --------------------------------------------------------------------------------------
-
-
-class Observer(RunObserver):
-    def __init__(self, verdict=lambda observer: GO_ON):
-        self.events: list[tuple[str, str]] = []
-        self.deltas: list[str] = []
-        self.verdict = verdict
-
-    def node_changed(self, run, event):
-        self.events.append((event or run.status.value, run.node_id))
-
-    def delta(self, node_id, text):
-        self.deltas.append(text)
-
-    def check(self):
-        return self.verdict(self)
-
-
-class FakeFiles(FileTexts):
-    def text_of(self, workspace_id, file_id, max_chars):
-        if (workspace_id, file_id) != ("ws1", "f1"):
-            raise NotFound("File not found")
-        return "the file's text"
-
-
-class FakeGateway(LLMGateway):
-    def __init__(self):
-        self.requests = []
-        self.fail = 0
-
-    def models(self, credentials):
-        return []
-
-    def default_model(self, credentials):
-        return "fake/model"
-
-    def complete(self, request):
-        raise AssertionError("workflows stream")
-
-    def stream(self, request):
-        self.requests.append(request)
-        if self.fail:
-            self.fail -= 1
-            raise UpstreamError("provider down")
-        result = ChatResult("r", request.model, "fake", "Hello world", Usage(3, 2, 0.0), 1.0)
-        return iter([StreamChunk("Hello"), StreamChunk(" world"), StreamChunk(result=result)])
-
-    def count_tokens(self, model, messages):
-        return 0
-
-    def context_window(self, model):
-        return 8192
-
-
-@dataclass
-class Membership:
-    workspace_id: str
-
-
-class FakeAccess:
-    def require(self, user_id, workspace_id, minimum):
-        return Membership(workspace_id)
-
-
-class NoCredentials(ProviderCredentials):
-    def for_workspace(self, workspace_id):
-        return {}
-
-
-class Usages(UsageRepository):
-    def __init__(self):
-        self.records = []
-
-    def add_many(self, records):
-        self.records.extend(records)
 
 
 @pytest.fixture
 def http():
-    return FakeHttp()
+    return FakeOutboundHttp()
 
 
 @pytest.fixture
 def gateway():
-    return FakeGateway()
+    return FakeLLMGateway("Hello world", usage=Usage(3, 2, 0.0), models=[], streams_only=True)
 
 
 @pytest.fixture
 def usage():
-    return Usages()
+    return usage_repository()
 
 
 @pytest.fixture
 def handlers(http, gateway, usage):
     recorder = UsageRecorder(usage, flush_interval=60)
-    chat = LLMChat(gateway, NoCredentials(), FakeAccess(), meter_without_budgets(gateway, recorder))
+    chat = LLMChat(gateway, FakeProviderCredentials(), FakeAccess(),
+                   meter_without_budgets(gateway, recorder))
     yield NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=chat, http=http,
-                       files=FakeFiles())
+                       files=FakeFileTexts({("ws1", "f1"): "the file's text"}))
     recorder.close()
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from entities.workflow import Execution, ExecutionStatus, Graph, NodeRun, NodeStatus
-from tests.support.workflow_fakes import RecordingBus
+from tests.fakes.shared import FakeEventBus
 from use_cases.workflows.events import ExecutionEvents, node_event, unpack
 
 
@@ -11,7 +11,7 @@ def finished(status: ExecutionStatus) -> Execution:
 
 
 def test_a_runs_last_events_and_its_end_leave_in_one_message():
-    bus = RecordingBus()
+    bus = FakeEventBus()
     pending = [node_event("e1", NodeRun("n", NodeStatus.SUCCEEDED, output="x", attempts=1),
                           "node_completed")]
     ExecutionEvents(bus).finished(finished(ExecutionStatus.SUCCEEDED), pending)
@@ -27,7 +27,7 @@ def test_a_runs_last_events_and_its_end_leave_in_one_message():
 
 
 def test_a_cancelled_run_notifies_no_webhook():
-    bus = RecordingBus()
+    bus = FakeEventBus()
     ExecutionEvents(bus).finished(finished(ExecutionStatus.CANCELLED))
     assert [topic for topic, _ in bus.published] == ["execution:e1"]
 

@@ -2,7 +2,7 @@ import pytest
 
 from entities.errors import Conflict, Forbidden, NotFound
 from entities.workspace import WorkspaceRole
-from tests.unit.fakes import Identity
+from tests.fakes.identity import Identity
 
 OWNER, ADMIN, MEMBER, VIEWER = (WorkspaceRole.OWNER, WorkspaceRole.ADMIN, WorkspaceRole.MEMBER,
                                 WorkspaceRole.VIEWER)

@@ -1,0 +1,229 @@
+"""Talks and messages: the same results on mongomock (as unit tests run them: without text
+indexes, searched by regex) and on the wire server (with the production indexes)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from entities.clock import utcnow
+from entities.errors import ValidationFailed
+from entities.pagination import PageRequest
+from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, ReplyControl, Talk
+from repositories.talks import MongoMessageRepository, MongoTalkRepository
+from tests.contract.conftest import repository
+from tests.fakes.chat import MongomockMessageRepository, MongomockTalkRepository
+from use_cases.chat.ports import TalkFilter
+
+
+@pytest.fixture
+def talks(backend, db):
+    return repository(backend, db, MongomockTalkRepository, MongoTalkRepository)
+
+
+@pytest.fixture
+def messages(backend, db, talks):
+    return repository(backend, db, MongomockMessageRepository, MongoMessageRepository)
+
+
+def new_talk(talks, name: str = "", user: str = "u1", workspace: str = "ws1", **fields) -> Talk:
+    return talks.add(Talk(id="", workspace_id=workspace, user_id=user, name=name, **fields))
+
+
+def say(messages, talk: Talk, content: str, role=MessageRole.USER,
+        status=MessageStatus.COMPLETE) -> Message:
+    return messages.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
+                                user_id=talk.user_id, role=role, content=content, status=status))
+
+
+def names(page) -> list[str]:
+    return [talk.name for talk in page.items]
+
+
+# --- talks --------------------------------------------------------------------------------------
+
+
+def test_a_talk_belongs_to_its_user_only(talks):
+    talk = new_talk(talks, "Plans", tags=["a"], model="m", system_prompt="Be brief")
+    found = talks.get(talk.id, "u1")
+    assert (found.name, found.tags, found.model, found.system_prompt) == ("Plans", ["a"], "m",
+                                                                          "Be brief")
+    assert (found.message_count, found.last_message_at, found.last_seq) == (0, None, 0)
+    assert talks.get(talk.id, "u2") is None and talks.get("junk", "u1") is None
+    assert [t.id for t in talks.get_many([talk.id, "junk", "f" * 24], "u1")] == [talk.id]
+    assert talks.get_many([talk.id], "u2") == []
+
+
+def test_an_update_changes_talk_fields_only_and_refuses_anything_else(talks):
+    talk = new_talk(talks, "Plans")
+    updated = talks.update(talk.id, "u1", name="Trips", pinned=True, tags=["x"])
+    assert (updated.name, updated.pinned, updated.tags) == ("Trips", True, ["x"])
+    with pytest.raises(ValueError, match="workspace_id"):
+        talks.update(talk.id, "u1", workspace_id="ws2")
+    with pytest.raises(ValueError, match="message_count"):
+        talks.update(talk.id, "u1", name="x", message_count=99)
+    assert talks.get(talk.id, "u1").name == "Trips"
+    assert talks.update(talk.id, "u2", name="theirs") is None
+
+
+def test_a_deleted_talk_is_hidden_until_restored(talks):
+    talk = new_talk(talks, "Plans")
+    assert talks.set_deleted(talk.id, "u1", True).deleted_at is not None
+    assert talks.get(talk.id, "u1") is None and talks.update(talk.id, "u1", name="x") is None
+    assert talks.get(talk.id, "u1", include_deleted=True).name == "Plans"
+    assert talks.deleted_ids("u1") == [talk.id] and talks.deleted_ids("u2") == []
+    assert talks.set_deleted(talk.id, "u2", False) is None
+    assert talks.set_deleted(talk.id, "u1", False).deleted_at is None
+    assert talks.get(talk.id, "u1") is not None and talks.deleted_ids("u1") == []
+
+
+def test_talks_are_listed_pinned_first_then_by_latest_activity(talks):
+    start = utcnow()
+    quiet, busy, pinned = (new_talk(talks, n) for n in ("quiet", "busy", "pinned"))
+    new_talk(talks, "elsewhere", workspace="ws2")
+    new_talk(talks, "theirs", user="u2")
+    talks.record_messages(quiet.id, 1, start + timedelta(seconds=1))
+    talks.record_messages(busy.id, 2, start + timedelta(seconds=3))
+    talks.record_messages(pinned.id, 1, start + timedelta(seconds=2))
+    talks.update(pinned.id, "u1", pinned=True)
+    everything = talks.list(TalkFilter("u1", ["ws1"]), PageRequest())
+    assert names(everything) == ["pinned", "busy", "quiet"] and everything.total == 3
+    assert names(talks.list(TalkFilter("u1"), PageRequest(page=2, size=2))) == ["quiet",
+                                                                                "elsewhere"]
+    assert talks.get(busy.id, "u1").message_count == 2
+    talks.record_messages(busy.id, -1, start)  # counted out: the activity stays
+    assert names(talks.list(TalkFilter("u1", ["ws1"]), PageRequest())) == ["pinned", "busy",
+                                                                           "quiet"]
+    assert talks.get(busy.id, "u1").message_count == 1
+
+
+def test_the_list_filters_by_name_archive_and_trash(talks):
+    kept = new_talk(talks, "Budget (2026)")
+    new_talk(talks, "Notes")
+    archived = new_talk(talks, "Old budget")
+    talks.update(archived.id, "u1", archived=True)
+    gone = new_talk(talks, "budget draft")
+    talks.set_deleted(gone.id, "u1", True)
+
+    def listed(**query) -> list[str]:
+        return sorted(names(talks.list(TalkFilter("u1", **query), PageRequest())))
+
+    assert listed(name_contains="BUDGET") == ["Budget (2026)"]
+    assert listed(name_contains="(2026)") == [kept.name]
+    assert listed(archived=None, name_contains="budget") == ["Budget (2026)", "Old budget"]
+    assert listed(archived=True) == ["Old budget"]
+    assert listed(deleted=True) == ["budget draft"]
+    assert listed(workspace_ids=[]) == []
+
+
+def test_the_first_name_wins(talks):
+    talk = new_talk(talks)
+    talks.name_if_unnamed(talk.id, "First")
+    talks.name_if_unnamed(talk.id, "Second")
+    assert talks.get(talk.id, "u1").name == "First"
+
+
+def test_names_are_searched_by_word_newest_activity_first(talks):
+    start = utcnow()
+    older = new_talk(talks, "banana bread")
+    newer = new_talk(talks, "Banana split")
+    new_talk(talks, "apple pie")
+    gone = new_talk(talks, "banana old")
+    talks.set_deleted(gone.id, "u1", True)
+    talks.record_messages(older.id, 1, start + timedelta(seconds=1))
+    talks.record_messages(newer.id, 1, start + timedelta(seconds=2))
+    found, total = talks.search_names(TalkFilter("u1", archived=None), "banana", 0, 10)
+    assert ([t.id for t in found], total) == ([newer.id, older.id], 2)
+    found, total = talks.search_names(TalkFilter("u1", archived=None), "banana", 1, 1)
+    assert ([t.id for t in found], total) == ([older.id], 2)
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+def test_adding_a_message_numbers_it_and_counts_it_on_its_talk(talks, messages):
+    talk = new_talk(talks)
+    first = say(messages, talk, "hello")
+    say(messages, talk, "hi", MessageRole.ASSISTANT)
+    stored = talks.get(talk.id, "u1")
+    assert (stored.message_count, stored.last_seq) == (2, 2)
+    assert stored.last_message_at is not None
+    found = messages.get(first.id, talk.id)
+    assert (found.content, found.role, found.status) == ("hello", MessageRole.USER,
+                                                         MessageStatus.COMPLETE)
+    assert messages.get(first.id, "f" * 24) is None and messages.get("junk", talk.id) is None
+
+
+def test_pages_go_back_from_the_newest_oldest_first_skipping_deleted(talks, messages):
+    talk = new_talk(talks)
+    sent = [say(messages, talk, f"m{n}") for n in range(7)]
+    assert messages.set_deleted(sent[5].id, talk.id)
+    assert not messages.set_deleted(sent[5].id, talk.id)
+    talk = talks.get(talk.id, "u1")
+    newest = messages.page(talk, 3, None)
+    assert ([m.content for m in newest.items], newest.has_more) == (["m3", "m4", "m6"], True)
+    older = messages.page(talk, 3, newest.next_before)
+    assert ([m.content for m in older.items], older.has_more) == (["m0", "m1", "m2"], False)
+    assert [m.content for m in messages.all(talk.id)] == ["m0", "m1", "m2", "m3", "m4", "m6"]
+    with pytest.raises(ValidationFailed):
+        messages.page(talk, 3, "f" * 24)
+
+
+def test_history_keeps_the_replies_the_model_sees_again(talks, messages):
+    talk = new_talk(talks)
+    question = say(messages, talk, "q")
+    say(messages, talk, "failed", MessageRole.ASSISTANT, MessageStatus.FAILED)
+    say(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
+    say(messages, talk, "stopped", MessageRole.ASSISTANT, MessageStatus.STOPPED)
+    last = say(messages, talk, "a", MessageRole.ASSISTANT)
+    say(messages, talk, "later")
+    talk = talks.get(talk.id, "u1")
+    assert [m.content for m in messages.history(talk, last.id, 10)] == ["q", "stopped", "a"]
+    assert [m.content for m in messages.history(talk, None, 2)] == ["a", "later"]
+    assert [m.content for m in messages.history(talk, question.id, 10)] == ["q"]
+
+
+def test_an_update_stores_statuses_and_usage(talks, messages):
+    talk = new_talk(talks)
+    reply = say(messages, talk, "", MessageRole.ASSISTANT, MessageStatus.STREAMING)
+    updated = messages.update(reply.id, content="done", status=MessageStatus.COMPLETE,
+                              usage=MessageUsage(3, 2, 0.01), latency_ms=5.0)
+    assert (updated.status, updated.usage, updated.latency_ms) == (
+        MessageStatus.COMPLETE, MessageUsage(3, 2, 0.01), 5.0)
+    assert messages.get(reply.id, talk.id).status is MessageStatus.COMPLETE
+    assert messages.update("f" * 24, content="x") is None
+
+
+def test_progress_saves_see_stop_requests_and_followers(talks, messages):
+    talk = new_talk(talks)
+    reply = say(messages, talk, "", MessageRole.ASSISTANT, MessageStatus.STREAMING)
+    done = say(messages, talk, "x", MessageRole.ASSISTANT)
+    assert messages.save_progress(reply.id, "a b") == ReplyControl(False, False)
+    messages.add_follower(reply.id, 1)
+    assert messages.save_progress(reply.id, "a b c") == ReplyControl(False, True)
+    assert [m.id for m in messages.streaming(talk.id)] == [reply.id]
+    assert messages.request_stop(talk.id) == [reply.id]
+    messages.add_follower(reply.id, -1)
+    assert messages.save_progress(reply.id, "a b c d") == ReplyControl(True, False)
+    assert messages.get(reply.id, talk.id).content == "a b c d"
+    assert messages.get(done.id, talk.id).status is MessageStatus.COMPLETE
+    messages.set_deleted(reply.id, talk.id)
+    assert messages.streaming(talk.id) == [] and messages.request_stop(talk.id) == []
+
+
+def test_messages_are_searched_by_word_newest_first(talks, messages):
+    kitchen, garden = new_talk(talks, "Kitchen"), new_talk(talks, "Garden")
+    other = new_talk(talks, "Theirs", workspace="ws2")
+    first = say(messages, kitchen, "banana one")
+    say(messages, garden, "no fruit here")
+    second = say(messages, kitchen, "Banana two")
+    elsewhere = say(messages, other, "banana three")
+    gone = say(messages, kitchen, "banana gone")
+    messages.set_deleted(gone.id, kitchen.id)
+    everywhere = TalkFilter("u1", archived=None)
+    found, total = messages.search(everywhere, "banana", [], 0, 10)
+    assert ([m.id for m in found], total) == ([elsewhere.id, second.id, first.id], 3)
+    found, total = messages.search(TalkFilter("u1", ["ws1"]), "banana", [], 1, 10)
+    assert ([m.id for m in found], total) == ([first.id], 2)
+    found, total = messages.search(everywhere, "banana", [kitchen.id], 0, 10)
+    assert ([m.id for m in found], total) == ([elsewhere.id], 1)
