@@ -79,9 +79,12 @@ def _start_embedded_services(server) -> None:
     their addresses. Both die with the master, however it ends."""
     global _embedded
     from adapters.embedded_services import EmbeddedServices
+    from config.logging_setup import configure_logging
     from config.settings import Settings
 
-    _embedded = EmbeddedServices(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)  # the supervisor's lines, as JSON like the workers'
+    _embedded = EmbeddedServices(settings)
     os.environ["MONGODB_URI"] = _embedded.mongodb_uri()
     local_model = _embedded.local_model_endpoint()
     if local_model.url:
@@ -100,6 +103,16 @@ def on_exit(server) -> None:
         _embedded.stop()
     if _metrics_dir is not None:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+
+def post_fork(server, worker) -> None:
+    """A worker dies with its master however the master ends: gunicorn's own check of the parent
+    (once a second, then a graceful exit) can leave workers serving for a while after a SIGKILL."""
+    import signal
+
+    from adapters.child_process import die_with_parent
+
+    die_with_parent(worker.ppid, signal.SIGKILL)
 
 
 def post_worker_init(worker) -> None:

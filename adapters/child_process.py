@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -22,6 +23,14 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # its own from the environment (llama_cpp.server's pydantic settings do).
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 
+# Popen waits until its child has exec'ed, reading a pipe whose write end only the child should
+# hold. A process that forks meanwhile (gunicorn's master forking a worker while a supervisor
+# thread starts a server) hands that end to the new process, and the wait lasts as long as it
+# lives. No fork happens while a child is being started.
+_starting = threading.Lock()
+os.register_at_fork(before=_starting.acquire, after_in_parent=_starting.release,
+                    after_in_child=_starting.release)
+
 
 def spawn(command: list[str], log_path: Path, death_signal: signal.Signals) -> subprocess.Popen:
     """Start `command` in its own session with a minimal environment, output appended to
@@ -29,12 +38,14 @@ def spawn(command: list[str], log_path: Path, death_signal: signal.Signals) -> s
     guarded = [sys.executable, str(Path(__file__).resolve()), str(os.getpid()),
                str(int(death_signal)), *command]
     environment = {name: os.environ[name] for name in INHERITED if name in os.environ}
-    with open(log_path, "ab") as log:
+    with open(log_path, "ab") as log, _starting:
         return subprocess.Popen(guarded, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=environment, start_new_session=True)
 
 
-def _die_with_parent(parent_pid: int, death_signal: int) -> None:
+def die_with_parent(parent_pid: int, death_signal: int) -> None:
+    """Asks Linux to send `death_signal` to this process when its parent dies; exits at once if
+    the parent (`parent_pid`) is already gone. A no-op elsewhere."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0:
@@ -45,5 +56,5 @@ def _die_with_parent(parent_pid: int, death_signal: int) -> None:
 
 if __name__ == "__main__":
     parent, sig, *program = sys.argv[1:]
-    _die_with_parent(int(parent), int(sig))
+    die_with_parent(int(parent), int(sig))
     os.execvp(program[0], program)  # noqa: S606 - the command our parent chose

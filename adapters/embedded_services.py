@@ -49,16 +49,21 @@ class EmbeddedServices:
         if not runtime_installed():
             log.warning("the local model runtime is not installed: run %s", INSTALL_HINT)
             return LocalModelEndpoint("", f"not installed: run {INSTALL_HINT}")
-        self.local_model = LocalModelServer(settings.local_model_path, ServerOptions(
+        server = LocalModelServer(settings.local_model_path, ServerOptions(
             settings.local_model_port, settings.local_model_context_window,
             settings.local_model_threads))
-        return LocalModelEndpoint(self.local_model.ensure_running())
+        try:
+            url = server.ensure_running()
+        except OSError as error:  # LOCAL_MODEL_PATH cannot be written: serve without the model
+            log.error("the local model server cannot start: %s", error)
+            return LocalModelEndpoint("", f"LOCAL_MODEL_PATH is not usable: {error.strerror}")
+        self.local_model = server
+        return LocalModelEndpoint(url)
 
     @property
     def started_any(self) -> bool:
-        """Whether this process started (and so must stop) one of them."""
-        return bool((self.mongo and self.mongo.process)
-                    or (self.local_model and self.local_model.supervising))
+        """Whether this process started (or stands by to take over) one of them."""
+        return bool((self.mongo and self.mongo.process) or self.local_model)
 
     def stop(self) -> None:
         """Stop what this process started (a no-op for servers it only uses)."""

@@ -7,7 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from entities.errors import DomainError, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from entities.errors import (
+    DomainError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +27,9 @@ def upstream_error(exc: BaseException, model: str) -> DomainError:
     log.warning("model call to %s failed: %s: %.500s", model, type(exc).__name__, exc)
     if isinstance(exc, (litellm.Timeout, TimeoutError)):
         return UpstreamTimeout(f"The model provider timed out ({model})", details=details)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return ValidationFailed(f"The messages do not fit {model}'s context window",
+                                details={"messages": [f"Too long for {model}; shorten them."]})
     if isinstance(exc, litellm.RateLimitError):
         return UpstreamRateLimited(f"The model provider is rate limiting requests ({model})",
                                    retry_after=retry_after(exc), details=details)

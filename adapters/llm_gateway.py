@@ -221,9 +221,15 @@ class LiteLLMGateway(LLMGateway):
         if entry is None:
             raise ValidationFailed(f"Unknown model '{requested}'",
                                    details={"model": [f"Unknown model '{requested}'"]})
+        extra = {k: v for k, v in request.extra.items() if k in EXTRA_PARAMS}
+        unsafe_locally = _unsafe_for_local_model(extra)
+        if entry.is_local and unsafe_locally:
+            raise ValidationFailed(f"{requested} does not take {unsafe_locally}",
+                                   details={"model": [f"{requested} does not take {unsafe_locally}."]})
         entries = self._entries(request.credentials)
         available = self._available(entries)
-        chain = [requested, *self.catalogue.fallbacks_of(requested)]
+        chain = [name for name in [requested, *self.catalogue.fallbacks_of(requested)]
+                 if not (unsafe_locally and entries[name].is_local)]
         refused = {name: self._address_refused(entries[name]) for name in chain if name in available}
         candidates = [name for name in dict.fromkeys(chain) if name in available and not refused[name]]
         if not candidates:
@@ -234,7 +240,7 @@ class LiteLLMGateway(LLMGateway):
         for name in ("temperature", "max_tokens", "stop"):
             if getattr(request, name) is not None:
                 kwargs[name] = getattr(request, name)
-        kwargs.update({k: v for k, v in request.extra.items() if k in EXTRA_PARAMS})
+        kwargs.update(extra)
         if kwargs.get("tools"):
             # litellm routes any call with tools through its MCP gateway check, which
             # imports the optional `mcp` package; ours are plain function tools.
@@ -380,6 +386,17 @@ def _import_litellm() -> Any:
     litellm.suppress_debug_info = True
     litellm.disable_hf_tokenizer_download = True  # token counts use tiktoken: no downloads
     return litellm
+
+
+def _unsafe_for_local_model(extra: dict[str, Any]) -> str | None:
+    """What the local llama.cpp server must not be sent, or None. It compiles tools and JSON
+    schemas into grammars, and some grammars crash it (a pattern with a large repetition count
+    segfaults llama_cpp.server 0.3.36), which would fail every local reply in flight."""
+    if extra.get("tools") or extra.get("tool_choice"):
+        return "tools"
+    if extra.get("response_format") not in (None, {"type": "text"}, {"type": "json_object"}):
+        return "a response_format with a schema"
+    return None
 
 
 def _deployment_id(entry: ModelEntry, index: int) -> str:

@@ -8,7 +8,8 @@ deployment (config/models.yaml, `api_base: os.environ/LOCAL_MODEL_URL`).
 
 One per host: the process that holds `supervisor.lock` (an flock, released by the kernel however
 that process ends) starts and watches the server; every other process of the host (gunicorn
-workers, a second app) uses it. The server gets SIGKILL when its supervisor dies (child_process),
+workers, a second app) uses it, and a second app waits on the lock to take over if the first
+one ends. The server gets SIGKILL when its supervisor dies (child_process),
 so no model server outlives the app. The supervisor writes what it knows to `status.json` for
 `/api/health` in every process; the server's output goes to `server.log`.
 """
@@ -91,6 +92,7 @@ def server_command(options: ServerOptions) -> list[str]:
         "--n_ctx", str(options.context_window),
         # requests wait their turn: by default a new request interrupts a running stream
         "--interrupt_requests", "False",
+        "--verbose", "False",  # no per-request timings in server.log
     ]
     if options.threads:
         command += ["--n_threads", str(options.threads)]
@@ -117,23 +119,24 @@ class LocalModelServer:
         at once (the model loads in the background: /api/health says "starting")."""
         self.state_path.mkdir(parents=True, exist_ok=True)
         lock_file = open(self.state_path / "supervisor.lock", "w")  # noqa: SIM115 - held while supervising
+        self._lock_file = lock_file
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()  # another process supervises the server: use it
-            return self.url
-        self._lock_file = lock_file
-        self.supervising = True
-        self._thread = threading.Thread(target=self._supervise, name="local-model-supervisor",
-                                        daemon=True)
+        except BlockingIOError:  # another process supervises the server: use it, and stand by
+            self._thread = threading.Thread(target=self._stand_by, name="local-model-standby",
+                                            daemon=True)
+        else:
+            self.supervising = True
+            self._thread = threading.Thread(target=self._supervise, name="local-model-supervisor",
+                                            daemon=True)
         self._thread.start()
         return self.url
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the server this process supervises (SIGTERM, then SIGKILL)."""
+        self._stopping.set()
         if not self.supervising:
             return
-        self._stopping.set()
         process = self.process
         if process is not None and process.poll() is None:
             process.terminate()
@@ -151,30 +154,50 @@ class LocalModelServer:
 
     # --- supervision (one thread: the server gets its parent-death signal when it ends) -------
 
+    def _stand_by(self) -> None:
+        """Waits for the supervising process to end (its lock goes with it), then supervises."""
+        assert self._lock_file is not None
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        if self._stopping.is_set():  # this app ended first: let the next one have the lock
+            self._lock_file.close()
+            return
+        log.warning("the local model's supervisor ended: this process takes over")
+        self.supervising = True
+        self._supervise()
+
     def _supervise(self) -> None:
         backoff = BACKOFF_FIRST_S
         while not self._stopping.is_set():
             started = time.monotonic()
-            try:
-                self.process = self._spawn()
-            except OSError as exc:
-                log.error("local model server cannot start: %s", exc)
+            if listening(self.url):  # not ours: never start a second server, nor call it ours
+                log.error("port %d is taken by another program: set LOCAL_MODEL_PORT",
+                          self.options.port)
                 self._write_status("down", None)
             else:
-                self._write_status("starting", self.process.pid)
-                self._wait_until_up(self.process)
-                code = self.process.wait()
-                if self._stopping.is_set():
-                    return
-                log.warning("local model server exited", extra={"fields": {
-                    "exit_code": code, "log": str(self.state_path / "server.log")}})
-                self._write_status("down", None)
+                self._run_once()
             if time.monotonic() - started > STABLE_AFTER_S:
                 backoff = BACKOFF_FIRST_S
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, BACKOFF_MAX_S)
             self.restarts += 1
+
+    def _run_once(self) -> None:
+        """Starts the server and waits until it exits."""
+        try:
+            self.process = self._spawn()
+        except OSError as exc:
+            log.error("local model server cannot start: %s", exc)
+            self._write_status("down", None)
+            return
+        self._write_status("starting", self.process.pid)
+        self._wait_until_up(self.process)
+        code = self.process.wait()
+        if self._stopping.is_set():
+            return
+        log.warning("local model server exited", extra={"fields": {
+            "exit_code": code, "log": str(self.state_path / "server.log")}})
+        self._write_status("down", None)
 
     def _spawn(self) -> subprocess.Popen:
         log.info("local model server starting", extra={"fields": {"port": self.options.port}})

@@ -6,6 +6,7 @@ used, which stalls shutdown when the database is already gone.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 from limits.storage import MongoDBStorage
@@ -27,7 +28,8 @@ class ClosableMongoStorage(MongoDBStorage):
             client.close()
 
     def __del__(self) -> None:
-        self.close()
+        if not sys.is_finalizing():  # at exit pymongo may already be gone: closing then can hang
+            self.close()
 
 
 def rate_limit_storage(storage_uri: str, database: str, timeout_ms: int,

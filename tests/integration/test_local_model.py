@@ -35,7 +35,7 @@ def wait_for(condition, timeout_s: float = 30.0):
 def server(tmp_path_factory):
     local = LocalModelServer(tmp_path_factory.mktemp("local-model"), ServerOptions(port=free_port()))
     local.ensure_running()
-    wait_for(lambda: listening(local.url))
+    wait_for(lambda: status(local)["status"] == "up")
     yield local
     local.stop()
 
@@ -153,3 +153,71 @@ def test_stopping_the_supervisor_stops_the_server_and_says_so(tmp_path):
     assert not listening(local.url)
     assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "down"
+
+
+def test_a_second_app_takes_over_when_the_supervising_one_ends(tmp_path):
+    first = LocalModelServer(tmp_path, ServerOptions(port=free_port()))
+    first.ensure_running()
+    wait_for(lambda: listening(first.url))
+    second = LocalModelServer(tmp_path, first.options)
+    second.ensure_running()
+    assert not second.supervising
+
+    first.stop()
+
+    try:
+        wait_for(lambda: second.supervising and status(second)["status"] == "up")
+    finally:
+        second.stop()
+
+
+def test_a_port_taken_by_another_program_is_never_called_ours(tmp_path):
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        local = LocalModelServer(tmp_path, ServerOptions(port=squatter.getsockname()[1]))
+        local.ensure_running()
+        try:
+            time.sleep(0.5)
+            assert local.process is None  # no second server was started
+            assert status(local)["status"] == "down"
+        finally:
+            local.stop()
+
+
+def test_an_unusable_state_path_leaves_the_model_disabled_not_the_app_down(tmp_path):
+    from adapters.embedded_services import EmbeddedServices
+    from config.settings import Settings
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    services = EmbeddedServices(Settings(mongodb_uri="mongodb://unused", local_model_path=str(
+        blocker / "local-model"), models_config="config/models.yaml"))
+
+    endpoint = services.local_model_endpoint()
+
+    assert endpoint.url == "" and "LOCAL_MODEL_PATH" in endpoint.reason
+
+
+@pytest.mark.parametrize("extra", [
+    {"response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {
+        "type": "string", "pattern": "^a{0,2000}$"}}}},
+    {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+])
+def test_what_could_crash_the_local_server_is_refused_before_it(server, gateway, extra):
+    from entities.errors import ValidationFailed
+
+    pid = server.process.pid
+    with pytest.raises(ValidationFailed):
+        gateway.complete(ChatRequest(messages=[{"role": "user", "content": "hi"}], model=LOCAL,
+                                     max_tokens=5, extra=extra))
+    assert server.process.pid == pid and status(server)["status"] == "up"
+
+
+def test_a_prompt_longer_than_the_context_window_is_the_callers_error(server, gateway):
+    from entities.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="context window"):
+        gateway.complete(ask("lighthouse " * 3000))
