@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
-from use_cases.gateway.ports import SpendRepository
+from use_cases.gateway.ports import Settlement, SpendRepository
 
 
 def counter_id(scope: SpendScope, ref_id: str, month: str) -> str:
@@ -98,6 +98,43 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                            "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
                           upsert=True)
                 for counter in unheld], ordered=False)
+
+    def settle_many(self, settlements: list[Settlement]) -> None:
+        """Three round trips for any number of calls: which holds still exist, their
+        settlements, and the counters' increments without a hold (summed per counter)."""
+        now = utcnow()
+        wanted = [(hold_id, counter, held, cost) for hold_id, counters, cost in settlements
+                  for counter, held in counters if held]
+        existing: set[tuple[str, str]] = set()
+        if wanted:
+            for doc in self.collection.find(
+                    {"_id": {"$in": list({_id(c) for _h, c, _held, _cost in wanted})},
+                     "holds.id": {"$in": [hold_id for hold_id, *_rest in wanted]}},
+                    {"holds.id": 1}):
+                existing |= {(doc["_id"], hold["id"]) for hold in doc.get("holds", [])}
+        held_ops = []
+        unheld: dict[Counter, list[float]] = {}
+        for hold_id, counters, cost in settlements:
+            for counter, held in counters:
+                if held and (_id(counter), hold_id) in existing:
+                    held_ops.append(UpdateOne(
+                        {"_id": _id(counter), "holds.id": hold_id},
+                        {"$inc": {"cost_usd": cost, "reserved_usd": -held,
+                                  "committed_usd": cost - held, "requests": 1},
+                         "$pull": {"holds": {"id": hold_id}}, "$set": {"updated_at": now}}))
+                else:  # no hold, or one released meanwhile: add the cost alone
+                    total = unheld.setdefault(counter, [0.0, 0])
+                    total[0] += cost
+                    total[1] += 1
+        if held_ops:
+            self.collection.bulk_write(held_ops, ordered=False)
+        if unheld:
+            self.collection.bulk_write([
+                UpdateOne({"_id": _id(counter)},
+                          {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
+                           "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
+                          upsert=True)
+                for counter, (cost, requests) in unheld.items()], ordered=False)
 
     def release(self, counter: Counter, hold_id: str, held: float) -> bool:
         return self.collection.update_one(

@@ -152,6 +152,19 @@ def test_settling_replaces_the_hold_with_the_cost_once(spend):
     assert not spend.hold(COUNTER, "h3", 0.1, 1.0, LATER)
 
 
+def test_settling_many_calls_at_once_is_settling_each(spend):
+    assert spend.hold(COUNTER, "h1", 0.4, 1.0, LATER)
+    assert spend.hold(COUNTER, "h2", 0.4, 1.0, LATER)
+    assert spend.release(COUNTER, "h2", 0.4)  # swept before its call ended
+
+    spend.settle_many([("h1", [(COUNTER, 0.4), (KEY, 0.0)], 0.1),
+                       ("h2", [(COUNTER, 0.4), (KEY, 0.0)], 0.2),
+                       ("h3", [(KEY, 0.0)], 0.05)])
+
+    assert spend.totals([COUNTER, KEY]) == {COUNTER: SpendTotals(pytest.approx(0.3), 0.0),
+                                            KEY: SpendTotals(pytest.approx(0.35), 0.0)}
+
+
 def test_expired_holds_are_found_and_released_once(spend):
     assert spend.hold(COUNTER, "dead", 0.5, 1.0, SOON)
     assert spend.hold(COUNTER, "alive", 0.2, 1.0, LATER)

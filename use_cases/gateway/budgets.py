@@ -30,7 +30,8 @@ from entities.clock import utcnow
 from entities.errors import BudgetExceeded
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.budget_alerts import BudgetAlerts
-from use_cases.gateway.ports import ApiKeyRepository, SpendRepository
+from use_cases.gateway.group_commit import GroupCommit
+from use_cases.gateway.ports import ApiKeyRepository, Settlement, SpendRepository
 from use_cases.gateway.ttl_cache import TtlCache
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
@@ -71,6 +72,8 @@ class Budgets:
         self.policy = policy
         self.clock = clock
         self._budgets = TtlCache(policy.cache_ttl_s)  # (scope, ref_id) -> USD or None
+        # concurrent calls' settlements share round trips; each call waits for its own
+        self._settlements: GroupCommit[Settlement] = GroupCommit(spend.settle_many, "spend-commit")
 
     # --- every model call -------------------------------------------------------------------
 
@@ -100,8 +103,9 @@ class Budgets:
         """Adds the call's actual cost to its counters and drops its holds; alerts the
         workspace's admins for each alert threshold a budget just reached."""
         held = {hold.counter: hold.amount for hold in reservation.holds}
-        self.spend.settle(reservation.id, [(c, held.get(c, 0.0)) for c in reservation.counters],
-                          cost_usd)
+        if reservation.counters:
+            self._settlements.submit(
+                (reservation.id, [(c, held.get(c, 0.0)) for c in reservation.counters], cost_usd))
         if workspace_id and reservation.holds and cost_usd > 0:
             totals = self.spend.totals([hold.counter for hold in reservation.holds])
             for hold in reservation.holds:

@@ -14,6 +14,7 @@ from collections import deque
 from datetime import UTC, datetime
 
 from entities.llm import UsageRecord
+from use_cases.gateway.group_commit import GroupCommit
 from use_cases.gateway.ports import UsageRepository
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class UsageRecorder:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._failures = 0
+        # durable records of concurrent calls share one insert; each call waits for its own
+        self._durable: GroupCommit[UsageRecord] = GroupCommit(repository.add_many, "usage-commit")
 
     def record(self, record: UsageRecord, durable: bool = False) -> None:
         """Queues the record for the next batch; `durable`: writes it now, before returning
@@ -45,7 +48,7 @@ class UsageRecorder:
             record.created_at = datetime.now(UTC)
         if durable:
             try:
-                self.repository.add_many([record])
+                self._durable.submit(record)
                 return
             except Exception:
                 log.exception("could not write a usage record at once; queued for retry")
