@@ -42,6 +42,7 @@ class Reservation:
     id: str
     counters: tuple[Counter, ...]
     holds: tuple[Hold, ...] = field(default_factory=tuple)
+    expires_at: datetime | None = None  # after this, its holds may have been released
 
 
 @dataclass(frozen=True)

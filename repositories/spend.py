@@ -100,24 +100,25 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                 for counter in unheld], ordered=False)
 
     def settle_many(self, settlements: list[Settlement]) -> None:
-        """Three round trips for any number of calls: which holds still exist, their
-        settlements, and the counters' increments without a hold (summed per counter)."""
+        """One bulk write for any number of calls: holds replaced by costs, costs without a
+        hold summed per counter. Holds that may have been released (their call outlived them)
+        are looked up first, so their cost is still added."""
         now = utcnow()
-        wanted = [(hold_id, counter, held, cost) for hold_id, counters, cost in settlements
-                  for counter, held in counters if held]
-        existing: set[tuple[str, str]] = set()
-        if wanted:
+        doubtful = [(hold_id, counter) for hold_id, counters, _cost, maybe_released in settlements
+                    if maybe_released for counter, held in counters if held]
+        gone = set(doubtful)
+        if doubtful:
             for doc in self.collection.find(
-                    {"_id": {"$in": list({_id(c) for _h, c, _held, _cost in wanted})},
-                     "holds.id": {"$in": [hold_id for hold_id, *_rest in wanted]}},
+                    {"_id": {"$in": list({_id(counter) for _h, counter in doubtful})}},
                     {"holds.id": 1}):
-                existing |= {(doc["_id"], hold["id"]) for hold in doc.get("holds", [])}
-        held_ops = []
+                gone -= {(hold["id"], counter) for hold in doc.get("holds", [])
+                         for _h, counter in doubtful if _id(counter) == doc["_id"]}
+        operations = []
         unheld: dict[Counter, list[float]] = {}
-        for hold_id, counters, cost in settlements:
+        for hold_id, counters, cost, _maybe_released in settlements:
             for counter, held in counters:
-                if held and (_id(counter), hold_id) in existing:
-                    held_ops.append(UpdateOne(
+                if held and (hold_id, counter) not in gone:
+                    operations.append(UpdateOne(
                         {"_id": _id(counter), "holds.id": hold_id},
                         {"$inc": {"cost_usd": cost, "reserved_usd": -held,
                                   "committed_usd": cost - held, "requests": 1},
@@ -126,15 +127,14 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                     total = unheld.setdefault(counter, [0.0, 0])
                     total[0] += cost
                     total[1] += 1
-        if held_ops:
-            self.collection.bulk_write(held_ops, ordered=False)
-        if unheld:
-            self.collection.bulk_write([
-                UpdateOne({"_id": _id(counter)},
-                          {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
-                           "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
-                          upsert=True)
-                for counter, (cost, requests) in unheld.items()], ordered=False)
+        operations += [
+            UpdateOne({"_id": _id(counter)},
+                      {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
+                       "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
+                      upsert=True)
+            for counter, (cost, requests) in unheld.items()]
+        if operations:
+            self.collection.bulk_write(operations, ordered=False)
 
     def release(self, counter: Counter, hold_id: str, held: float) -> bool:
         return self.collection.update_one(

@@ -157,9 +157,9 @@ def test_settling_many_calls_at_once_is_settling_each(spend):
     assert spend.hold(COUNTER, "h2", 0.4, 1.0, LATER)
     assert spend.release(COUNTER, "h2", 0.4)  # swept before its call ended
 
-    spend.settle_many([("h1", [(COUNTER, 0.4), (KEY, 0.0)], 0.1),
-                       ("h2", [(COUNTER, 0.4), (KEY, 0.0)], 0.2),
-                       ("h3", [(KEY, 0.0)], 0.05)])
+    spend.settle_many([("h1", [(COUNTER, 0.4), (KEY, 0.0)], 0.1, False),
+                       ("h2", [(COUNTER, 0.4), (KEY, 0.0)], 0.2, True),
+                       ("h3", [(KEY, 0.0)], 0.05, False)])
 
     assert spend.totals([COUNTER, KEY]) == {COUNTER: SpendTotals(pytest.approx(0.3), 0.0),
                                             KEY: SpendTotals(pytest.approx(0.35), 0.0)}

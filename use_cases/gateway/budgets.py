@@ -97,15 +97,17 @@ class Budgets:
                     self.spend.release(hold.counter, reservation_id, hold.amount)
                 raise self._exceeded(counter, budget)
             holds.append(Hold(counter, worst_case_usd, budget))
-        return Reservation(reservation_id, tuple(counters), tuple(holds))
+        return Reservation(reservation_id, tuple(counters), tuple(holds), expires_at)
 
     def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str | None) -> None:
         """Adds the call's actual cost to its counters and drops its holds; alerts the
         workspace's admins for each alert threshold a budget just reached."""
         held = {hold.counter: hold.amount for hold in reservation.holds}
         if reservation.counters:
-            self._settlements.submit(
-                (reservation.id, [(c, held.get(c, 0.0)) for c in reservation.counters], cost_usd))
+            swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
+            self._settlements.submit((reservation.id, [(c, held.get(c, 0.0))
+                                                       for c in reservation.counters],
+                                      cost_usd, swept))
         if workspace_id and reservation.holds and cost_usd > 0:
             totals = self.spend.totals([hold.counter for hold in reservation.holds])
             for hold in reservation.holds:

@@ -94,7 +94,8 @@ class ApiKeyRepository(ABC):
         """Marks a live key of the workspace revoked; None when there is no such key."""
 
 
-Settlement = tuple[str, list[tuple[Counter, float]], float]  # (hold id, (counter, held), cost)
+# (hold id, [(counter, amount held)], actual cost, whether the holds may have been released)
+Settlement = tuple[str, list[tuple[Counter, float]], float, bool]
 
 
 class SpendRepository(ABC):
@@ -126,7 +127,7 @@ class SpendRepository(ABC):
 
     def settle_many(self, settlements: list[Settlement]) -> None:
         """Several calls' settle(), in as few round trips as the store allows."""
-        for hold_id, counters, cost_usd in settlements:
+        for hold_id, counters, cost_usd, _maybe_released in settlements:
             self.settle(hold_id, counters, cost_usd)
 
     @abstractmethod
