@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -131,8 +132,11 @@ class FakeSessionRepository(SessionRepository):
 
 
 class FakeMembershipRepository(MembershipRepository):
+    """The last-owner rule checked and applied under one lock, as the store does atomically."""
+
     def __init__(self):
         self.rows: dict[tuple[str, str], Membership] = {}
+        self.lock = threading.Lock()
 
     def add(self, membership: Membership) -> Membership:
         key = (membership.workspace_id, membership.user_id)
@@ -150,8 +154,11 @@ class FakeMembershipRepository(MembershipRepository):
 
     def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None:
         key = (workspace_id, user_id)
-        if key in self.rows:
-            self.rows[key] = replace(self.rows[key], role=role)
+        with self.lock:
+            if key in self.rows:
+                if role != WorkspaceRole.OWNER:
+                    self._keep_an_owner(workspace_id, user_id)
+                self.rows[key] = replace(self.rows[key], role=role)
 
     def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
         key = (workspace_id, user_id)
@@ -159,10 +166,18 @@ class FakeMembershipRepository(MembershipRepository):
             self.rows[key] = replace(self.rows[key], monthly_budget_usd=monthly_budget_usd)
 
     def remove(self, workspace_id: str, user_id: str) -> None:
-        self.rows.pop((workspace_id, user_id), None)
+        with self.lock:
+            self._keep_an_owner(workspace_id, user_id)
+            self.rows.pop((workspace_id, user_id), None)
 
     def count_role(self, workspace_id: str, role: WorkspaceRole) -> int:
         return sum(1 for row in self.list(workspace_id) if row.role == role)
+
+    def _keep_an_owner(self, workspace_id: str, user_id: str) -> None:
+        row = self.rows.get((workspace_id, user_id))
+        if row is not None and row.role == WorkspaceRole.OWNER \
+                and self.count_role(workspace_id, WorkspaceRole.OWNER) <= 1:
+            raise Conflict("The workspace must keep at least one owner")
 
 
 class FakeWorkspaceRepository(WorkspaceRepository):
