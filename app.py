@@ -107,6 +107,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     if config is None:
         load_dotenv()
         config = Settings.from_env()
+    config.check()  # settings built in code too: production refuses weak configuration
     settings = config
     configure_logging(settings.log_level)
 

@@ -36,7 +36,7 @@ class SmtpMailer(Mailer):
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
-        message.set_content(body)
+        message.set_content(body, subtype="plain")  # never HTML: user text in it stays inert
         try:
             with self._connect() as smtp:
                 if self.tls and not isinstance(smtp, smtplib.SMTP_SSL):

@@ -23,7 +23,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
+from entities.outbound import HostNotResolved, HttpResponse, OutboundFailed, OutboundRefused
 from use_cases.shared.ports import OutboundHttp
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,8 +40,9 @@ CHUNK = 64 * 1024
 def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise OutboundFailed(f"cannot resolve {host}: {error}") from None
+    except (socket.gaierror, UnicodeError):
+        raise HostNotResolved(f"The host {host} does not resolve (no address in DNS); check "
+                              "its name") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -106,6 +107,8 @@ class GuardedHttpClient(OutboundHttp):
         return cls(settings.outbound_allowlist)
 
     def check_url(self, url: str) -> None:
+        """The rules each delivery hop obeys, checked now: OutboundRefused for a URL that may
+        not be called, HostNotResolved when its host has no address."""
         self._target(url)
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None,
@@ -145,7 +148,8 @@ class GuardedHttpClient(OutboundHttp):
         port = port or (443 if parts.scheme == "https" else 80)
         addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in self.resolver(host, port)]
         if not addresses:
-            raise OutboundFailed(f"cannot resolve {host}")
+            raise HostNotResolved(f"The host {host} does not resolve (no address in DNS); check "
+                                  "its name")
         if not self.policy.host_allowed(host):
             refused = [a for a in addresses if not self.policy.address_allowed(a)]
             if refused:

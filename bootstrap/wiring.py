@@ -28,6 +28,7 @@ from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
+from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
 from bootstrap.container import Container, Indexed, Platform
@@ -221,7 +222,7 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         access=identity.access, events=platform.events, metrics=platform.metrics,
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
         renderer=SandboxedTemplates(max_chars=settings.workflow_max_output_bytes),
-        json_query=JsonPathQuery(), schemas=JsonSchemaValidator(),
+        json_query=JsonPathQuery(), schemas=JsonSchemaValidator(), secrets=DetectSecretsDetector(),
         limits=_workflow_limits(settings))
 
 

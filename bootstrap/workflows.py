@@ -19,6 +19,7 @@ from use_cases.workflows.ports import (
     FileTexts,
     JsonQuery,
     SchemaValidator,
+    SecretDetector,
     TemplateRenderer,
     TemplateRepository,
     WorkflowRepository,
@@ -59,7 +60,7 @@ def build_workflows(*, workflow_repo: WorkflowRepository, execution_repo: Execut
                     template_repo: TemplateRepository, users: UserRepository,
                     access: WorkspaceAccess, events: EventBus, metrics: Metrics, llm: LLMChat,
                     http: OutboundHttp, files: FileTexts, renderer: TemplateRenderer,
-                    json_query: JsonQuery, schemas: SchemaValidator,
+                    json_query: JsonQuery, schemas: SchemaValidator, secrets: SecretDetector,
                     limits: WorkflowLimits) -> WorkflowUseCases:
     workflows = Workflows(workflow_repo, access, WorkflowValidator(schemas, renderer, json_query))
     handlers = NodeHandlers(renderer, json_query, llm=llm, http=http, files=files,
@@ -75,5 +76,5 @@ def build_workflows(*, workflow_repo: WorkflowRepository, execution_repo: Execut
         workflow_runner=runner,
         executions=Executions(workflows, execution_repo, access, runner, execution_events,
                               events, wait_s=limits.wait_s),
-        templates=Templates(template_repo, workflows, users),
+        templates=Templates(template_repo, workflows, users, secrets),
     )

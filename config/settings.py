@@ -8,12 +8,23 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me-in-production!"
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
 DEFAULT_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="  # Fernet key, dev only
 
 DEFAULT_EXTENSIONS = ".pdf,.doc,.docx,.txt,.md,.csv,.json,.xlsx,.png,.jpg,.jpeg"
+
+# Links the service sends (signed downloads, mail) start with PUBLIC_BASE_URL; in development
+# without it, with this. Never with the request's Host header, which the client chooses.
+DEFAULT_LOCAL_BASE_URL = "http://localhost:5000"
+
+MIN_SECRET_BYTES = 32
+MIN_SECRET_DISTINCT_CHARS = 8
+# what env.example and similar files put where a secret goes; a value containing one is refused
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "change_me", "replace-me", "replaceme",
+                       "replace_me", "your-secret", "your_secret", "placeholder", "example")
 
 
 class ConfigurationError(RuntimeError):
@@ -63,6 +74,10 @@ class Settings:
     ratelimit_auth: str = "10 per minute"
     ratelimit_default: str = "600 per minute"
     ratelimit_llm: str = "60 per minute"
+    # routes that send mail (register, verification resend, password reset), on top of the above:
+    # per target account or address, and per client IP, each shared by all those routes
+    ratelimit_mail: str = "3 per hour"
+    ratelimit_mail_ip: str = "20 per hour"
     ratelimit_storage_uri: str = ""  # empty: the MongoDB database above (shared by all workers)
 
     models_config: str = "config/models.yaml"
@@ -151,18 +166,70 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def link_base_url(self) -> str:
+        """Where links the service sends start: PUBLIC_BASE_URL, else (development only: production
+        requires it) the local default. Never the request's Host header."""
+        return (self.public_base_url.strip() or DEFAULT_LOCAL_BASE_URL).rstrip("/")
+
+    def secrets(self) -> dict[str, str]:
+        """Every secret the service holds, by the variable that sets it (one entry per key of
+        ENCRYPTION_KEY; METRICS_TOKEN when set)."""
+        found = {"SECRET_KEY": self.secret_key, "JWT_SECRET_KEY": self.jwt_secret_key}
+        keys = [key.strip() for key in self.encryption_key.split(",")]
+        for index, key in enumerate(keys):
+            found["ENCRYPTION_KEY" if len(keys) == 1 else f"ENCRYPTION_KEY[{index + 1}]"] = key
+        if self.metrics_token:
+            found["METRICS_TOKEN"] = self.metrics_token
+        return found
+
     def check(self) -> None:
-        if not self.is_production:
-            return
-        defaults = {
-            "JWT_SECRET_KEY": self.jwt_secret_key == DEFAULT_JWT_SECRET,
-            "SECRET_KEY": self.secret_key == DEFAULT_SECRET_KEY,
-            "ENCRYPTION_KEY": self.encryption_key == DEFAULT_ENCRYPTION_KEY,
-        }
-        unset = [name for name, is_default in defaults.items() if is_default]
-        if unset:
-            raise ConfigurationError(
-                "APP_ENV=production refuses default secrets; set " + ", ".join(unset)
-            )
-        if "*" in self.cors_origins:
-            raise ConfigurationError("APP_ENV=production refuses CORS_ORIGINS=*")
+        """Raises ConfigurationError, naming every problem, for a configuration the service
+        refuses: in any environment a malformed PUBLIC_BASE_URL; in production also weak secrets
+        (defaults, placeholders, under 32 bytes, too few distinct characters, two alike), a missing
+        PUBLIC_BASE_URL and CORS_ORIGINS=*."""
+        problems = _base_url_problems(self.public_base_url)
+        if self.is_production:
+            problems += _secret_problems(self.secrets())
+            if not self.public_base_url.strip():
+                problems.append("PUBLIC_BASE_URL is required (the https:// address clients use; "
+                                "links are never built from the request's Host header)")
+            if "*" in self.cors_origins:
+                problems.append("CORS_ORIGINS=* is refused")
+        if problems:
+            where = "APP_ENV=production refuses" if self.is_production else "Refused"
+            raise ConfigurationError(f"{where} this configuration: " + "; ".join(problems))
+
+
+DEFAULT_SECRETS = frozenset({DEFAULT_JWT_SECRET, DEFAULT_SECRET_KEY, DEFAULT_ENCRYPTION_KEY})
+
+
+def _secret_problems(secrets: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name, value in secrets.items():
+        if value in DEFAULT_SECRETS:
+            problems.append(f"{name} is the development default; set your own")
+        elif any(marker in value.lower() for marker in PLACEHOLDER_MARKERS):
+            problems.append(f"{name} is a placeholder (as in env.example); set your own")
+        elif len(value.encode()) < MIN_SECRET_BYTES:
+            problems.append(f"{name} is shorter than {MIN_SECRET_BYTES} bytes")
+        elif len(set(value)) < MIN_SECRET_DISTINCT_CHARS:
+            problems.append(f"{name} has fewer than {MIN_SECRET_DISTINCT_CHARS} distinct "
+                            "characters")
+    by_value: dict[str, list[str]] = {}
+    for name, value in secrets.items():
+        by_value.setdefault(value, []).append(name)
+    problems += [f"{' and '.join(names)} are equal; each needs its own value"
+                 for names in by_value.values() if len(names) > 1]
+    return problems
+
+
+def _base_url_problems(url: str) -> list[str]:
+    if not url.strip():
+        return []
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment or parts.username or parts.password:
+        return [f"PUBLIC_BASE_URL={url!r} is not an absolute http(s) URL without credentials, "
+                "query or fragment (e.g. https://synapscale.example.com)"]
+    return []

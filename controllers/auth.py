@@ -6,7 +6,7 @@ from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from controllers.deps import settings, use_cases
-from controllers.rate_limits import limit_auth
+from controllers.rate_limits import limit_auth, limit_mail
 from controllers.schemas.identity import (
     AuthResultSchema,
     ChangePasswordSchema,
@@ -42,6 +42,7 @@ def login_body(result) -> dict:
 
 @blp.post("/register")
 @limit_auth
+@limit_mail
 @blp.arguments(RegisterSchema)
 @blp.response(201, AuthResultSchema)
 @blp.alt_response(409, description="E-mail already registered")
@@ -54,7 +55,8 @@ def register(body):
 
     409 when the e-mail (case-insensitive) is already registered; 422 for a bad e-mail or a weak
     password (under 8 characters, or the e-mail itself); 429 after too many attempts from one IP
-    (RATELIMIT_AUTH)."""
+    (RATELIMIT_AUTH), or too many mails to that address or from that IP (RATELIMIT_MAIL,
+    RATELIMIT_MAIL_IP)."""
     result = use_cases().accounts.register(body["email"], body["password"], body["name"],
                                            client_info())
     return login_body(result)
@@ -166,6 +168,7 @@ def change_password(body):
 
 @blp.post("/password-reset")
 @limit_auth
+@limit_mail
 @blp.arguments(PasswordResetRequestSchema)
 @blp.response(202)
 def request_password_reset(body):
@@ -174,7 +177,8 @@ def request_password_reset(body):
     Body `{email}`. Always 202, so it does not reveal whether an account exists. The mailed token is
     valid for one hour and can be used once, with `POST /password-reset/confirm`.
 
-    429 after too many requests from one IP (RATELIMIT_AUTH)."""
+    429 after too many requests from one IP (RATELIMIT_AUTH, RATELIMIT_MAIL_IP) or for one address
+    (RATELIMIT_MAIL, whether or not an account has it)."""
     use_cases().passwords.request_reset(body["email"], client_info())
 
 
@@ -209,6 +213,7 @@ def verify_email(body):
 
 
 @blp.post("/verify-email/resend")
+@limit_mail
 @authenticated
 @blp.response(202)
 def resend_verification():
@@ -217,7 +222,8 @@ def resend_verification():
     202; a new token (valid 48 hours) is mailed to the caller, unless the address is already
     verified.
 
-    401 without a valid access token; 503 when the mail cannot be sent."""
+    401 without a valid access token; 429 after too many mails to the account (RATELIMIT_MAIL) or
+    from one IP (RATELIMIT_MAIL_IP); 503 when the mail cannot be sent."""
     use_cases().email_verification.resend(current_actor().user_id)
 
 

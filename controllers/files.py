@@ -222,9 +222,9 @@ def download_link(query, file_id: str):
 
     404 for a file the caller cannot see or an unknown version."""
     link = use_cases().file_downloads.link(current_actor(), file_id, query.get("version"))
+    # PUBLIC_BASE_URL (a local default in development), never the Host header the client sent
     path = url_for("files.download_signed", token=link.token)
-    base = settings().public_base_url.rstrip("/") or request.host_url.rstrip("/")
-    return {"url": base + path, "expires_at": link.expires_at}
+    return {"url": settings().link_base_url + path, "expires_at": link.expires_at}
 
 
 @blp.get("/download/<token>")
@@ -250,8 +250,9 @@ def download_signed(token: str):
 def download_public(query, file_id: str):
     """Download a public file
 
-    No Authorization needed. Query `version` (default: the current one). 200 with the bytes, as an
-    attachment.
+    No Authorization needed. Only the current version is public: query `version`, when given,
+    must be the current one. 200 with the bytes, as an attachment.
 
-    404 unless the file exists and is marked `is_public`, or for an unknown version."""
+    404 unless the file exists and is marked `is_public`, and for any version but the current one
+    (earlier versions stay private to the workspace's members)."""
     return serve(use_cases().file_downloads.open_public(file_id, query.get("version")))

@@ -7,7 +7,11 @@ What is limited:
 - `limit_llm` and `limit_messages`: RATELIMIT_LLM per user, one budget shared by every route that
   calls a model (sending a message, /llm/chat, /v1/chat/completions...); `charge_model_calls`
   draws from the same budget where no route decorator applies (WebSocket frames, workflow runs);
-- `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls.
+- `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls;
+- `limit_mail`: every route that sends mail (register, verification resend, password reset), on
+  top of its other limits: RATELIMIT_MAIL per target (the `email` of the body, by its hash, else
+  the authenticated account) and RATELIMIT_MAIL_IP per client IP, each one budget shared by all
+  those routes, so no one can make the service mail an address, or mail many, over and over.
 
 Put the decorator right under the route decorator, so the limit is checked before the body is
 parsed or the token's session is looked up:
@@ -41,6 +45,7 @@ from controllers.deps import settings
 from controllers.errors import error_response
 from entities.api_key import KEY_PREFIX
 from entities.errors import RateLimited
+from entities.user import normalise_email
 
 SERVICE_PATHS = frozenset({"/", "/health", "/api/health", "/metrics", "/openapi.json", "/docs",
                            "/redoc"})
@@ -66,6 +71,16 @@ def user_or_ip() -> str:
     return client_ip()
 
 
+def mail_target() -> str:
+    """The account a mail-sending request mails: the body's `email` (hashed: counters hold no
+    addresses), else the authenticated user, else the client IP."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return "mail-to:" + hashlib.sha256(normalise_email(email).encode()).hexdigest()[:32]
+    return user_or_ip()
+
+
 limiter = Limiter(
     key_func=user_or_ip,
     application_limits=[lambda: settings().ratelimit_default],
@@ -79,6 +94,15 @@ limit_auth = limiter.limit(lambda: settings().ratelimit_auth, key_func=client_ip
 limit_llm = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="llm")
 limit_messages = limit_llm
 limit_uploads = limiter.shared_limit(lambda: settings().ratelimit_llm, scope="uploads")
+_mail_per_target = limiter.shared_limit(lambda: settings().ratelimit_mail, scope="mail-target",
+                                        key_func=mail_target)
+_mail_per_ip = limiter.shared_limit(lambda: settings().ratelimit_mail_ip, scope="mail-ip",
+                                    key_func=client_ip)
+
+
+def limit_mail(view):
+    """RATELIMIT_MAIL per target account and RATELIMIT_MAIL_IP per client IP (see above)."""
+    return _mail_per_ip(_mail_per_target(view))
 
 
 def charge_model_calls(identity: str, calls: int = 1) -> None:

@@ -200,7 +200,9 @@ def execute_workflow(body, workflow_id):
     one model call against RATELIMIT_LLM.
 
     404 for a workflow the caller cannot see; 409 when the workflow is not active; 422 for inputs
-    that do not match; 429 when the run's model calls do not fit the rate limit."""
+    that do not match, or while the workflow (installed from a template) still holds `{{
+    secret.<name> }}` placeholders (`details.secrets` lists them); 429 when the run's model calls
+    do not fit the rate limit."""
     actor = current_actor()
     workflow = use_cases().workflows.get(actor, workflow_id)
     charge_model_calls(f"user:{actor.user_id}", sum(node.type == "llm" for node in workflow.nodes))
@@ -233,8 +235,13 @@ def list_executions(query, workflow_id):
 def publish_workflow(body, workflow_id):
     """Publish a workflow as a template
 
-    Shares the workflow on the marketplace, without secrets (credential-like headers, query
-    parameters and body keys, API-key-like strings) or workspace and file ids. Members and up. Body
+    Shares the workflow on the marketplace without its secrets or workspace and file ids. Every
+    string is read for what it is (header names and values, the URL's credentials, query and path,
+    a body as JSON or a form, template and prompt text) and checked by a secret detector
+    (detect-secrets) and credential-like names (`Authorization`, `X-Api-Key`,
+    `Ocp-Apim-Subscription-Key`, anything with key, token, secret, password or auth); each secret
+    becomes a named placeholder, `{{ secret.header_x_api_key }}`, that the installer replaces by
+    their own value before the workflow runs. Members and up. Body
     `{title, description?, tags?}`. 201 `{id, title, description, tags, author, rating,
     ratings_count, installs, created_at, nodes, edges}`.
 
@@ -317,7 +324,8 @@ def install_template(body, template_id):
     """Install a template as a new workflow
 
     A new workflow in the workspace (members and up), from the template's graph. Body
-    `{workspace_id?}` (default: the caller's personal workspace). 201 with the workflow.
+    `{workspace_id?}` (default: the caller's personal workspace). 201 with the workflow; it runs
+    once each `{{ secret.<name> }}` placeholder in it is replaced by a value (PUT the workflow).
 
     403 for a viewer; 404 for an unknown template or a workspace the caller is not in."""
     return use_cases().templates.install(current_actor(), template_id, body.get("workspace_id"))

@@ -24,3 +24,9 @@ class OutboundFailed(UpstreamError):
     """The remote end could not be reached, timed out, or sent too much."""
 
     default_message = "The request to the remote URL failed"
+
+
+class HostNotResolved(OutboundFailed):
+    """The URL's host has no address in DNS (now): a typo, or a name not yet published."""
+
+    default_message = "The host of this URL does not resolve"

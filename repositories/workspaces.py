@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from entities.clock import utcnow
 from entities.errors import Conflict
@@ -11,6 +12,14 @@ from entities.pagination import Page, PageRequest
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
 from repositories.mongo import MongoRepository, maybe_object_id
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
+
+log = logging.getLogger(__name__)
+
+OWNER = WorkspaceRole.OWNER.value
+# On each workspace document: the ids of its owners, the one document that every change of the
+# owner role goes through (see MongoMembershipRepository).
+OWNER_IDS = "owner_ids"
+ROLE_CHANGE_ATTEMPTS = 5
 
 
 def to_workspace(doc: dict) -> Workspace:
@@ -87,6 +96,19 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
 
 
 class MongoMembershipRepository(MongoRepository, MembershipRepository):
+    """Memberships, with the last-owner rule enforced by single-document conditional updates.
+
+    A membership's role lives on the membership; the workspace document also lists its owners
+    (`owner_ids`). Taking the owner role away first pulls the user from that list with an update
+    that matches only while the list holds them *and* someone else, then changes the membership;
+    granting it changes the membership first, then adds the user. So the list only ever names
+    actual owners and never becomes empty: two owners demoting each other at the same moment both
+    try the pull on the same document, and MongoDB applies one, the other matches nothing
+    (Conflict). Every membership write is conditional on the role it read, so a concurrent change
+    makes it read again. A workspace without the list (made before it existed) gets it from its
+    memberships on first use, written only where it is still missing.
+    """
+
     collection_name = "memberships"
     indexes = [
         ([("workspace_id", ASCENDING), ("user_id", ASCENDING)],
@@ -102,6 +124,8 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
             })
         except DuplicateKeyError:
             raise Conflict("The user is already a member of this workspace") from None
+        if membership.role == WorkspaceRole.OWNER:
+            self._owner_granted(membership.workspace_id, membership.user_id)
         return membership
 
     def get(self, workspace_id: str, user_id: str) -> Membership | None:
@@ -113,15 +137,100 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
                 self.collection.find({"workspace_id": workspace_id}).sort("joined_at", ASCENDING)]
 
     def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None:
-        self.collection.update_one({"workspace_id": workspace_id, "user_id": user_id},
-                                   {"$set": {"role": role.value}})
+        for _attempt in range(ROLE_CHANGE_ATTEMPTS):
+            current = self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id})
+            if current is None or current["role"] == role.value:
+                return
+            if current["role"] == OWNER:
+                self._release_owner(workspace_id, user_id)
+                self._then_or_restore(workspace_id, user_id, lambda: self.collection.update_one(
+                    {"workspace_id": workspace_id, "user_id": user_id, "role": OWNER},
+                    {"$set": {"role": role.value}}).matched_count)
+                return
+            changed = self.collection.update_one(
+                {"workspace_id": workspace_id, "user_id": user_id, "role": current["role"]},
+                {"$set": {"role": role.value}}).matched_count
+            if changed:
+                if role == WorkspaceRole.OWNER:
+                    self._owner_granted(workspace_id, user_id)
+                return
+        raise Conflict("The member's role is being changed by someone else; retry")
 
     def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
         self.collection.update_one({"workspace_id": workspace_id, "user_id": user_id},
                                    {"$set": {"monthly_budget_usd": monthly_budget_usd}})
 
     def remove(self, workspace_id: str, user_id: str) -> None:
-        self.collection.delete_one({"workspace_id": workspace_id, "user_id": user_id})
+        for _attempt in range(ROLE_CHANGE_ATTEMPTS):
+            current = self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id})
+            if current is None:
+                return
+            if current["role"] == OWNER:
+                self._release_owner(workspace_id, user_id)
+                self._then_or_restore(workspace_id, user_id, lambda: self.collection.delete_one(
+                    {"workspace_id": workspace_id, "user_id": user_id, "role": OWNER}
+                ).deleted_count)
+                return
+            if self.collection.delete_one({"workspace_id": workspace_id, "user_id": user_id,
+                                           "role": current["role"]}).deleted_count:
+                return
+        raise Conflict("The member's role is being changed by someone else; retry")
 
     def count_role(self, workspace_id: str, role: WorkspaceRole) -> int:
         return self.collection.count_documents({"workspace_id": workspace_id, "role": role.value})
+
+    # --- the owner list on the workspace document ----------------------------------------------
+
+    def _owner_list(self, workspace_id: str):
+        """The workspace's _id, once its document has an owner list (made from the memberships
+        when missing); None for an unknown workspace."""
+        oid = maybe_object_id(workspace_id)
+        workspaces = self.db["workspaces"]
+        if oid is None:
+            return None
+        doc = workspaces.find_one({"_id": oid}, {OWNER_IDS: 1})
+        if doc is None:
+            return None
+        if OWNER_IDS not in doc:
+            owners = [row["user_id"] for row in self.collection.find(
+                {"workspace_id": workspace_id, "role": OWNER}, {"user_id": 1})]
+            workspaces.update_one({"_id": oid, OWNER_IDS: {"$exists": False}},
+                                  {"$set": {OWNER_IDS: owners}})
+        return oid
+
+    def _owner_granted(self, workspace_id: str, user_id: str) -> None:
+        oid = self._owner_list(workspace_id)
+        if oid is not None:
+            self.db["workspaces"].update_one({"_id": oid}, {"$addToSet": {OWNER_IDS: user_id}})
+
+    def _release_owner(self, workspace_id: str, user_id: str) -> None:
+        """Takes `user_id` off the owner list if someone else stays on it; else Conflict."""
+        oid = self._owner_list(workspace_id)
+        released = oid is not None and self.db["workspaces"].update_one(
+            {"_id": oid, OWNER_IDS: user_id, f"{OWNER_IDS}.1": {"$exists": True}},
+            {"$pull": {OWNER_IDS: user_id}}).modified_count == 1
+        if not released:
+            raise Conflict("The workspace must keep at least one owner")
+
+    def _then_or_restore(self, workspace_id: str, user_id: str, change) -> None:
+        """Runs the membership change that follows a release. If it fails, or finds the
+        membership no longer an owner's, the user goes back on the owner list if (and only if)
+        their membership still says owner: nobody else can change it meanwhile, since that too
+        would need them on the list."""
+        try:
+            done = change()
+        except PyMongoError:
+            self._restore_owner(workspace_id, user_id)
+            raise
+        if not done:
+            self._restore_owner(workspace_id, user_id)
+            raise Conflict("The member's role was changed by someone else meanwhile; retry")
+
+    def _restore_owner(self, workspace_id: str, user_id: str) -> None:
+        try:
+            if self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id,
+                                         "role": OWNER}):
+                self._owner_granted(workspace_id, user_id)
+        except PyMongoError:  # the list then lacks an owner: safe, a demotion may be refused
+            log.warning("owner list not restored", extra={"fields": {
+                "workspace_id": workspace_id, "user_id": user_id}})

@@ -45,6 +45,8 @@ def make_settings(mongo_uri: str, **overrides) -> Settings:
         ratelimit_default="10000 per minute",
         ratelimit_auth="1000 per minute",
         ratelimit_llm="10000 per minute",
+        ratelimit_mail="10000 per minute",
+        ratelimit_mail_ip="10000 per minute",
         models_config=str(mock_catalogue_path()),
         default_model=MOCK_DEFAULT_MODEL,
     )

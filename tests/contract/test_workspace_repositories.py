@@ -100,7 +100,8 @@ def test_a_user_is_a_member_once(memberships):
 
 def test_members_are_listed_in_joining_order_and_changed_one_by_one(memberships):
     start = utcnow()
-    for n, (user_id, role) in enumerate([("u1", OWNER), ("u2", ADMIN), ("u3", MEMBER)]):
+    # owners are left out: their rule needs the workspace document (e2e test_workspaces)
+    for n, (user_id, role) in enumerate([("u1", ADMIN), ("u2", ADMIN), ("u3", MEMBER)]):
         memberships.add(Membership("ws1", user_id, role, start + timedelta(seconds=n)))
     memberships.set_role("ws1", "u3", ADMIN)
     memberships.set_budget("ws1", "u2", 2.5)

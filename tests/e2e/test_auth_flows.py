@@ -153,6 +153,27 @@ def test_email_verification_with_the_mailed_token(api, client, db, email):
     assert again.status_code == 422
 
 
+PHISHING_NAME = "Your account is locked.\nVisit http://evil.example/unlock <now> \u202eand pay"
+
+
+@pytest.mark.parametrize("mail", ["Confirm", "Reset"])
+def test_a_name_the_caller_chose_is_quoted_plain_and_inert_in_mail(api, client, db, email, mail):
+    """Issue 16 #4: the mail opened with a `name` the caller chose, so a phishing line fit."""
+    api.register(email=email, name=PHISHING_NAME)
+    if mail == "Reset":
+        client.post("/api/v1/auth/password-reset", json={"email": email})
+    sent = db.outbox.find_one({"to": email, "subject": {"$regex": mail}},
+                              sort=[("created_at", -1), ("_id", -1)])
+    assert sent["subject"] in ("Confirm your e-mail address", "Reset your password")
+    body = sent["body"]
+    assert body.startswith("Hello,\n")
+    assert "Your account is locked" not in body.split("\n\n", 1)[0]
+    # one quoted line, links defanged, cut at 60 characters
+    assert '"Your account is locked. Visit http[:]//evil[.]example/unlock (n…"' in body
+    for fragment in ("evil.example", "http://", "\u202e", "locked.\nVisit"):
+        assert fragment not in body
+
+
 def test_outbox_mail_is_logged_without_its_token(api, client, db, caplog, email):
     caplog.set_level("DEBUG")
     api.register(email=email)

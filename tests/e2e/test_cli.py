@@ -26,7 +26,14 @@ def test_seed_demo_creates_the_three_demo_users_once(app, api, client):
         assert listing["total"] == 1 and listing["items"][0]["is_personal"]
 
 
-@pytest.mark.parametrize("settings_overrides", [{"app_env": "production"}])
+PRODUCTION = {"app_env": "production", "cors_origins": ("https://app.example.com",),
+              "public_base_url": "https://api.example.com",
+              "secret_key": "app-Zk9vQmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZmdo",
+              "jwt_secret_key": "jwt-9f8a7c6b5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a",
+              "encryption_key": "qNU5rT0e8hVx2m1oQyK7dWc3fZ9bLp4sA6gHjE0iUuM="}
+
+
+@pytest.mark.parametrize("settings_overrides", [PRODUCTION])
 def test_seed_demo_refuses_to_run_in_production(app, db):
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code != 0

@@ -23,9 +23,23 @@ def compose_config(*args: str, env: dict | None = None) -> subprocess.CompletedP
                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **(env or {})})
 
 
+# Every secret a compose service uses, each required from the environment (`${VAR:?}`); env.example
+# leaves the ones nothing else checks empty, so an unedited copy does not start.
+DEPLOY_SECRETS = {
+    "SECRET_KEY": "s3cr3t-key-for-the-compose-file-test-0001",
+    "JWT_SECRET_KEY": "jwt-key-for-the-compose-file-test-0000002",
+    "ENCRYPTION_KEY": "qNU5rT0e8hVx2m1oQyK7dWc3fZ9bLp4sA6gHjE0iUuM=",
+    "PUBLIC_BASE_URL": "https://synapscale.test",
+    "MONGO_EXPRESS_USERNAME": "admin",
+    "MONGO_EXPRESS_PASSWORD": "mongo-express-password-for-the-test-03",
+    "MONGO_EXPRESS_SESSION_SECRET": "mongo-express-session-secret-for-the-04",
+    "MONGO_EXPRESS_COOKIE_SECRET": "mongo-express-cookie-secret-for-the-t05",
+}
+
+
 @pytest.fixture(scope="module")
 def services() -> dict:
-    result = compose_config("--env-file", "env.example")
+    result = compose_config("--env-file", "env.example", env=DEPLOY_SECRETS)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["services"]
 
@@ -50,15 +64,35 @@ def test_only_nginx_is_published_and_mongo_express_only_on_loopback(services):
     assert services["api"]["environment"]["TRUSTED_PROXIES"] == "1"
 
 
-@pytest.mark.parametrize("missing, given", [
-    ("MONGO_EXPRESS_USERNAME", {"MONGO_EXPRESS_PASSWORD": "secret"}),
-    ("MONGO_EXPRESS_PASSWORD", {"MONGO_EXPRESS_USERNAME": "admin"}),
-])
-def test_mongo_express_refuses_to_start_without_its_own_credentials(missing, given):
+# env.example gives the others a value: `change-me` for the API's secrets, which the API refuses
+LEFT_EMPTY_IN_ENV_EXAMPLE = {"PUBLIC_BASE_URL", "MONGO_EXPRESS_PASSWORD",
+                             "MONGO_EXPRESS_SESSION_SECRET", "MONGO_EXPRESS_COOKIE_SECRET"}
+
+
+@pytest.mark.parametrize("missing", sorted(DEPLOY_SECRETS))
+def test_compose_refuses_to_start_without_each_secret_it_uses(missing):
     # Compose names only the first missing variable it meets, in no fixed order: leave out one.
-    result = compose_config("--env-file", "/dev/null", env=given)
-    assert result.returncode != 0
-    assert missing in result.stderr
+    given = {name: value for name, value in DEPLOY_SECRETS.items() if name != missing}
+    env_files = ["/dev/null"] + (["env.example"] if missing in LEFT_EMPTY_IN_ENV_EXAMPLE else [])
+    for env_file in env_files:  # unset, or empty as an unedited copy of env.example has it
+        result = compose_config("--env-file", env_file, env=given)
+        assert result.returncode != 0, (missing, env_file)
+        assert missing in result.stderr, (missing, env_file)
+
+
+def test_mongo_express_gets_its_own_session_and_cookie_secrets(services):
+    """Issue 16 #10: unset, the image signs sessions and cookies with its default, "secret"."""
+    environment = services["mongo-express"]["environment"]
+    assert environment["ME_CONFIG_SITE_SESSIONSECRET"] == \
+        DEPLOY_SECRETS["MONGO_EXPRESS_SESSION_SECRET"]
+    assert environment["ME_CONFIG_SITE_COOKIESECRET"] == DEPLOY_SECRETS["MONGO_EXPRESS_COOKIE_SECRET"]
+
+
+def test_the_api_gets_its_secrets_and_public_base_url_from_the_environment(services):
+    for service in ("api", "db_init"):
+        environment = services[service]["environment"]
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "ENCRYPTION_KEY", "PUBLIC_BASE_URL"):
+            assert environment[name] == DEPLOY_SECRETS[name], (service, name)
 
 
 def test_the_nginx_template_gets_every_variable_it_uses(services):
@@ -69,7 +103,7 @@ def test_the_nginx_template_gets_every_variable_it_uses(services):
 
 def test_the_optional_local_model_service_runs_the_same_image_for_every_api_container():
     result = compose_config("--env-file", "env.example", "--profile", "local-model",
-                            env={"LOCAL_MODEL_URL": "http://local-model:8000/v1"})
+                            env={**DEPLOY_SECRETS, "LOCAL_MODEL_URL": "http://local-model:8000/v1"})
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
 

@@ -166,6 +166,21 @@ def test_signed_link_serves_the_bytes_with_safe_headers(api, client):
     assert "filename*=UTF-8''r%C3%A9sum%C3%A9%20final.txt" in disposition
 
 
+def test_a_link_is_never_built_from_the_host_header(api, client):
+    """Issue 16 #5: without PUBLIC_BASE_URL the link pointed at whatever Host the client sent.
+    This app sets none: development's local base, whatever the Host."""
+    session = api.register()
+    file_id = uploaded(client, session)["id"]
+    for host in ("evil.example", "evil.example:8443", "localhost.evil.example"):
+        response = client.get(f"/api/v1/files/{file_id}/download", base_url=f"http://{host}",
+                              headers={**session.headers, "Host": host,
+                                       "X-Forwarded-Host": "evil.example"})
+        assert response.status_code == 200
+        url = response.get_json()["url"]
+        assert url.startswith("http://localhost:5000/api/v1/files/download/"), url
+        assert "evil" not in url
+
+
 def test_altered_and_expired_links_are_refused(api, client, app):
     session = api.register()
     file_id = uploaded(client, session)["id"]
@@ -201,6 +216,23 @@ def test_only_public_files_are_readable_without_a_token(api, client):
     served = client.get(f"/api/v1/files/{public['id']}/public")
     assert served.status_code == 200 and served.data == b"for all"
     assert client.get(f"/api/v1/files/{private['id']}/public").status_code == 404
+
+
+def test_a_public_file_exposes_its_current_version_only(api, client):
+    """Issue 16 #7: `?version=1` served the old version's bytes to anyone."""
+    session = api.register()
+    file_id = uploaded(client, session, filename="plan.txt", content=b"draft with secrets",
+                       is_public="true")["id"]
+    assert upload(client, session, filename="plan.txt", content=b"published plan",
+                  path=f"/api/v1/files/{file_id}/versions").status_code == 201
+
+    assert client.get(f"/api/v1/files/{file_id}/public").data == b"published plan"
+    assert client.get(f"/api/v1/files/{file_id}/public?version=2").data == b"published plan"
+    old = client.get(f"/api/v1/files/{file_id}/public?version=1")
+    assert old.status_code == 404 and b"draft" not in old.data
+    # members still reach the history through signed links
+    assert client.get(signed_path(client, session, file_id, "?version=1")).data == \
+        b"draft with secrets"
 
 
 def test_disguised_executables_and_fake_images_are_refused(api, client):

@@ -61,3 +61,40 @@ def test_the_default_limit_counts_per_user_across_routes(api, client):
 @limited(ratelimit_enabled=False, ratelimit_auth="1 per minute")
 def test_limits_can_be_switched_off(client):
     assert [client.post(LOGIN, json=WRONG).status_code for _ in range(3)] == [401] * 3
+
+
+RESEND = "/api/v1/auth/verify-email/resend"
+RESET = "/api/v1/auth/password-reset"
+
+
+@limited(ratelimit_mail="3 per hour")
+def test_verification_mail_is_limited_per_account(api, client, db):
+    """Issue 16 #4: 20 resends in a row queued 20 mails."""
+    session = api.register()
+    statuses = [client.post(RESEND, headers=session.headers).status_code for _ in range(20)]
+    assert statuses == [202] * 3 + [429] * 17
+    assert db.outbox.count_documents({"to": session.user["email"]}) == 1 + 3  # register + 3
+    other = api.register()
+    assert client.post(RESEND, headers=other.headers).status_code == 202
+
+
+@limited(ratelimit_mail="3 per hour", trusted_proxies=1)
+def test_password_reset_mail_is_limited_per_address_whatever_the_ip(api, client, db):
+    session = api.register()  # the registration mailed the address once already
+    email = session.user["email"]
+    statuses = [client.post(RESET, json={"email": email.upper()},
+                            headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                for i in range(4)]
+    assert statuses == [202, 202, 429, 429]
+    assert db.outbox.count_documents({"to": email, "subject": {"$regex": "Reset"}}) == 2
+    assert client.post(RESET, json={"email": "someone-else@example.com"}).status_code == 202
+
+
+@limited(ratelimit_mail_ip="3 per hour")
+def test_mail_sending_routes_share_one_limit_per_ip(api, client):
+    session = api.register()  # 1
+    assert client.post(RESET, json={"email": "a@example.com"}).status_code == 202  # 2
+    assert client.post(RESEND, headers=session.headers).status_code == 202  # 3
+    assert client.post(RESET, json={"email": "b@example.com"}).status_code == 429
+    body = {"email": "c@example.com", "password": "correct-horse-1", "name": "C"}
+    assert client.post("/api/v1/auth/register", json=body).status_code == 429

@@ -141,6 +141,15 @@ def test_a_receiver_on_a_private_address_is_refused_at_registration(api, owner, 
     assert "url" in response.get_json()["error"]["details"]
 
 
+def test_a_receiver_whose_host_does_not_resolve_is_a_clear_422_at_registration(api, owner,
+                                                                               workspace):
+    """Issue 16 #9: it was 502 upstream_error. `.invalid` never resolves (RFC 2606)."""
+    response = register_webhook(api, owner, workspace, "https://hooks.no-such-host.invalid/hook")
+    assert response.status_code == 422, response.get_json()
+    [message] = response.get_json()["error"]["details"]["url"]
+    assert "hooks.no-such-host.invalid does not resolve" in message
+
+
 def test_a_receiver_on_a_private_address_is_refused_at_delivery(app, api, owner, workspace):
     """A webhook stored while an allow-list permitted its address is refused once it no longer does."""
     container = app.extensions["synapscale"]

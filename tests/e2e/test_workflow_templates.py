@@ -1,6 +1,7 @@
 """The template marketplace through the HTTP API."""
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -43,13 +44,84 @@ def test_a_published_template_keeps_its_logic_but_no_secrets_or_workspace_ids(ap
 
     assert template["author"] == {"id": author.id, "name": "Ada Author"}
     config = {n["id"]: n["config"] for n in template["nodes"]}
-    assert config["call"]["headers"] == {"Accept": "application/json"}
-    assert "api_key" not in config["call"]["url"] and workspace not in config["call"]["url"]
+    assert config["call"]["headers"] == {
+        "Authorization": "{{ secret.header_authorization }}",
+        "X-Api-Key": "{{ secret.header_x_api_key }}", "Accept": "application/json"}
+    assert "sk-live" not in config["call"]["url"] and workspace not in config["call"]["url"]
+    assert "api_key={{ secret.query_api_key }}" in config["call"]["url"]
     assert "page=2" in config["call"]["url"]
-    assert config["call"]["body"] == {"password": "", "query": "cats", "token": ""}
+    assert config["call"]["body"] == {"password": "{{ secret.body_password }}", "query": "cats",
+                                      "token": "{{ secret.body_token }}"}
     assert config["doc"]["file_id"] == ""
     assert "sk-" not in config["ask"]["prompt"] and "{{ call.output.body }}" in config["ask"]["prompt"]
+    assert "{{ secret.ask_prompt }}" in config["ask"]["prompt"]
     assert template["edges"] == [{"source": "call", "target": "ask", "condition": None}]
+
+
+GITHUB_TOKEN = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+SLACK_WEBHOOK = "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/" + "abcDEF123ghiJKL456mnoPQR7"
+
+
+def test_credentials_the_old_rules_missed_become_named_placeholders(api, author):
+    """Issue 16 #8: a subscription-key header, a GitHub token under a custom header name, a
+    string body holding a password, a Slack webhook URL were published as written."""
+    flow = {"name": "Leaky", "nodes": [
+        node("azure", "http_request", method="POST", url="https://westeurope.api.example.com/ocr",
+             headers={"Ocp-Apim-Subscription-Key": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                      "X-Custom-Auth-Thing": GITHUB_TOKEN, "X-Trace": GITHUB_TOKEN,
+                      "Content-Type": "application/json"},
+             body='{"password": "hunter2", "user": "ada"}'),
+        node("form", "http_request", method="POST", url="https://login.example.com/token",
+             body="grant_type=password&password=hunter2&username=ada"),
+        node("notify", "http_request", method="POST", url=SLACK_WEBHOOK, body={"text": "done"}),
+        node("note", "template", template=f"Deploy with {GITHUB_TOKEN} then ping {SLACK_WEBHOOK}"),
+    ], "edges": [edge("azure", "notify")]}
+    template = publish(api, author, create_workflow(api, author, flow)["id"])
+    published = json.dumps(template)
+    for secret in (GITHUB_TOKEN, "hunter2", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", SLACK_WEBHOOK,
+                   "hooks.slack.com"):
+        assert secret not in published, secret
+
+    config = {n["id"]: n["config"] for n in template["nodes"]}
+    headers = config["azure"]["headers"]
+    assert headers["Ocp-Apim-Subscription-Key"] == "{{ secret.header_ocp_apim_subscription_key }}"
+    # the same token found twice keeps one name; a harmless header stays as it was
+    assert headers["X-Custom-Auth-Thing"] == headers["X-Trace"] == \
+        "{{ secret.header_x_custom_auth_thing }}"
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(config["azure"]["body"]) == {"password": "{{ secret.body_password }}",
+                                                   "user": "ada"}
+    assert config["form"]["body"].startswith("grant_type=password&password={{ secret.body_password")
+    assert config["form"]["body"].endswith("&username=ada")
+    assert config["notify"]["url"] == "{{ secret.url }}"
+    assert config["note"]["template"] == (
+        "Deploy with {{ secret.header_x_custom_auth_thing }} then ping {{ secret.url }}")
+
+
+def test_an_installed_template_runs_only_once_its_placeholders_are_filled_in(api, author, app):
+    flow = {"name": "Keyed", "nodes": [
+        node("start", "input", fields=[{"name": "name", "type": "string"}]),
+        node("call", "http_request", method="GET", url="http://127.0.0.1:9/never",
+             headers={"X-Api-Key": "k-live-123456"}),
+        node("done", "output"),
+    ], "edges": [edge("start", "call"), edge("call", "done")]}
+    template = publish(api, author, create_workflow(api, author, flow)["id"])
+    user = api.register()
+    installed = api.request("POST", f"/api/v1/templates/{template['id']}/install", user, json={})
+    assert installed.status_code == 201, installed.get_json()
+    workflow = installed.get_json()
+    refused = execute(api, user, workflow["id"], {"name": "Cy"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"]["secrets"] == [
+        "Replace {{ secret.header_x_api_key }} with your value."]
+
+    nodes = workflow["nodes"]
+    call = next(n for n in nodes if n["id"] == "call")
+    call["config"]["headers"]["X-Api-Key"] = "my-own-key"
+    saved = api.request("PUT", f"/api/v1/workflows/{workflow['id']}", user,
+                        json={"name": workflow["name"], "nodes": nodes, "edges": workflow["edges"]})
+    assert saved.status_code == 200, saved.get_json()
+    assert execute(api, user, workflow["id"], {"name": "Cy"}).status_code in (200, 202)
 
 
 def test_installing_a_template_creates_a_workflow_that_runs_and_counts_the_install(api, author):

@@ -1,3 +1,5 @@
+import threading
+
 from bson import ObjectId
 
 from tests.support.identity import add_member, shared_app
@@ -104,6 +106,77 @@ def test_a_workspace_never_loses_its_last_owner(api):
     add_member(api, ann, workspace_id, bob, "owner")
     assert api.request("DELETE", f"{members}/{ann.id}", ann).status_code == 204
     assert api.request("DELETE", f"{members}/{bob.id}", bob).status_code == 409
+
+
+def owners(db, workspace_id: str) -> list[str]:
+    return sorted(m["user_id"] for m in db.memberships.find({"workspace_id": workspace_id,
+                                                               "role": "owner"}))
+
+
+def test_two_owners_demoting_each_other_at_once_always_leave_one_owner(api, app, db):
+    """Issue 16 #6: with count-then-update both demotions could pass, leaving no owner."""
+    ann, bob = api.register(), api.register()
+    workspace_id = create(api, ann)["id"]
+    add_member(api, ann, workspace_id, bob, "owner")
+    members = f"{WS}/{workspace_id}/members"
+    clients = {ann.id: app.test_client(), bob.id: app.test_client()}
+    for _round in range(12):
+        barrier = threading.Barrier(2)
+        statuses: dict[str, int] = {}
+
+        def demote(actor, target):
+            barrier.wait()
+            response = clients[actor.id].patch(f"{members}/{target.id}", headers=actor.headers,
+                                               json={"role": "admin"})
+            statuses[actor.id] = response.status_code
+
+        threads = [threading.Thread(target=demote, args=(ann, bob)),
+                   threading.Thread(target=demote, args=(bob, ann))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        remaining = owners(db, workspace_id)
+        assert len(remaining) == 1, (statuses, remaining)
+        assert sorted(statuses.values()) in ([200, 403], [200, 409]), statuses
+        demoted = bob if remaining == [ann.id] else ann
+        owner = ann if demoted is bob else bob
+        assert api.request("PATCH", f"{members}/{demoted.id}", owner,
+                           json={"role": "owner"}).status_code == 200
+    assert owners(db, workspace_id) == sorted([ann.id, bob.id])
+
+
+def test_two_owners_leaving_at_once_always_leave_one_owner(api, app, db):
+    ann, bob = api.register(), api.register()
+    for _round in range(6):
+        workspace_id = create(api, ann)["id"]
+        add_member(api, ann, workspace_id, bob, "owner")
+        barrier = threading.Barrier(2)
+
+        def leave(actor, client):
+            barrier.wait()
+            client.delete(f"{WS}/{workspace_id}/members/{actor.id}", headers=actor.headers)
+
+        threads = [threading.Thread(target=leave, args=(who, app.test_client()))
+                   for who in (ann, bob)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(owners(db, workspace_id)) == 1
+
+
+def test_a_workspace_made_before_the_owner_list_gets_it_from_its_memberships(api, db):
+    ann, bob = api.register(), api.register()
+    workspace_id = create(api, ann)["id"]
+    add_member(api, ann, workspace_id, bob, "owner")
+    db.workspaces.update_one({"_id": ObjectId(workspace_id)}, {"$unset": {"owner_ids": ""}})
+    members = f"{WS}/{workspace_id}/members"
+    assert api.request("PATCH", f"{members}/{bob.id}", ann, json={"role": "member"}).status_code \
+        == 200
+    assert api.request("PATCH", f"{members}/{ann.id}", ann, json={"role": "admin"}).status_code \
+        == 409
+    assert db.workspaces.find_one({"_id": ObjectId(workspace_id)})["owner_ids"] == [ann.id]
 
 
 def test_adding_a_member_publishes_member_added(api, app):

@@ -1,15 +1,17 @@
 """OWASP API8:2023 Security Misconfiguration.
 
 Security headers on every kind of response, CORS that only answers the configured origins, a
-production configuration that refuses `*` origins and default secrets, and an unexpected error
+production configuration that refuses `*` origins and weak secrets, and an unexpected error
 that answers a plain JSON 500 — no traceback, no exception text, no debugger.
 """
 from __future__ import annotations
 
 import pytest
 
+from app import create_app
 from config.settings import ConfigurationError, Settings
 from controllers.request_context import SECURITY_HEADERS
+from tests.conftest import make_settings
 
 ALLOWED_ORIGIN = "http://localhost:3000"
 EVIL_ORIGIN = "https://evil.example"
@@ -78,11 +80,13 @@ def test_cors_answers_a_configured_origin_without_wildcards(client):
             "Access-Control-Expose-Headers")
 
 
-SECRETS = {"JWT_SECRET_KEY": "j" * 48, "SECRET_KEY": "s" * 48,
-           "ENCRYPTION_KEY": "qNU5rT0e8hVx2m1oQyK7dWc3fZ9bLp4sA6gHjE0iUuM="}
+SECRETS = {"JWT_SECRET_KEY": "jwt-9f8a7c6b5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a",
+           "SECRET_KEY": "app-Zk9vQmFyQmF6UXV4MTIzNDU2Nzg5MGFiY2RlZmdo",
+           "ENCRYPTION_KEY": "qNU5rT0e8hVx2m1oQyK7dWc3fZ9bLp4sA6gHjE0iUuM=",
+           "PUBLIC_BASE_URL": "https://api.example.com"}
 
 
-@pytest.mark.parametrize("left_default", list(SECRETS))
+@pytest.mark.parametrize("left_default", [name for name in SECRETS if name != "PUBLIC_BASE_URL"])
 def test_production_refuses_a_default_secret(left_default):
     environ = {"APP_ENV": "production", "CORS_ORIGINS": "https://app.example.com",
                **{name: value for name, value in SECRETS.items() if name != left_default}}
@@ -99,6 +103,11 @@ def test_production_starts_with_real_secrets_and_named_origins():
     settings = Settings.from_env({"APP_ENV": "production",
                                   "CORS_ORIGINS": "https://app.example.com", **SECRETS})
     assert settings.is_production and settings.cors_origins == ("https://app.example.com",)
+
+
+def test_create_app_checks_settings_built_in_code_too(mongo_uri):
+    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY"):
+        create_app(make_settings(mongo_uri, app_env="production", jwt_secret_key="x"))
 
 
 def test_an_unexpected_error_is_a_bare_json_500(app, caplog):

@@ -130,3 +130,15 @@ def test_links_are_only_for_members(world, alice):
     with pytest.raises(NotFound):
         world.downloads.link(mallory, file.id)
     assert world.downloads.open_public(file.id).stream.read() == b"hi"
+
+
+def test_a_public_file_publishes_its_current_version_not_its_history(world, alice):
+    file = world.files.upload(alice, UploadDetails(is_public=True), "a.txt", [b"draft"])
+    world.files.add_version(alice, file.id, "a.txt", [b"final"])
+
+    assert world.downloads.open_public(file.id).stream.read() == b"final"
+    assert world.downloads.open_public(file.id, 2).stream.read() == b"final"
+    with pytest.raises(NotFound):
+        world.downloads.open_public(file.id, 1)
+    assert world.downloads.open_link(world.downloads.link(alice, file.id, 1).token) \
+        .stream.read() == b"draft"

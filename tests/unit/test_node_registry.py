@@ -7,6 +7,7 @@ import pytest
 
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
+from adapters.secret_detector import DetectSecretsDetector
 from entities.errors import ValidationFailed
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeOutboundHttp
@@ -22,6 +23,7 @@ from use_cases.workflows.nodes.registry import (
     catalogue,
 )
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class EchoNode(NodeType):
@@ -39,7 +41,7 @@ class EchoNode(NodeType):
         return []
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config
 
     def run(self, ctx: NodeContext) -> Any:
@@ -61,7 +63,7 @@ def test_every_type_of_the_public_catalogue_has_a_class_that_runs_and_publishes(
         assert not inspect.isabstract(cls)
         assert cls.run is not NodeType.run
         assert cls.publish.__func__ is not NodeType.publish.__func__
-        assert isinstance(cls.publish({}), dict)
+        assert isinstance(cls.publish({}, SecretStripper(DetectSecretsDetector())), dict)
         assert isinstance(handlers.node(name), cls)
 
 

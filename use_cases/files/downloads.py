@@ -64,10 +64,15 @@ class FileDownloads:
         return self._open(file, self._version(file, payload["v"]))
 
     def open_public(self, file_id: str, version: int | None = None) -> Download:
+        """Making a file public publishes its current version, not its history: any other
+        version is unknown here (members still download it through signed links)."""
         file = self.files.get(file_id)
         if file is None or not file.is_public:
             raise NotFound("File not found")
-        return self._open(file, self._version(file, version))
+        current = self._version(file, None)
+        if version is not None and version != current.number:
+            raise NotFound(f"Version {version} of this file not found")
+        return self._open(file, current)
 
     @staticmethod
     def _version(file: File, number: int | None) -> FileVersion:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from entities.errors import NotFound, ValidationFailed
 from entities.user import User
+from use_cases.identity.mail_text import quoted
 from use_cases.identity.one_time_tokens import EMAIL_VERIFICATION, OneTimeTokens
 from use_cases.identity.ports import Mailer, UserRepository
 from use_cases.shared.ports import AuditLog
@@ -17,6 +18,8 @@ def invalid_token() -> ValidationFailed:
 
 
 class EmailVerification:
+    """Mail subjects are fixed; the user's name appears quoted and inert (mail_text), never first."""
+
     def __init__(self, users: UserRepository, tokens: OneTimeTokens, mailer: Mailer,
                  audit: AuditLog):
         self.users = users
@@ -28,8 +31,10 @@ class EmailVerification:
         if user.email_verified:
             return
         token = self.tokens.issue(EMAIL_VERIFICATION, user.id, VERIFICATION_TTL)
-        body = (f"Hello {user.name},\n\nConfirm your e-mail address for SynapScale with this code "
-                f"(valid for 48 hours):\n\n{token}\n\nSend it to POST /api/v1/auth/verify-email.\n")
+        body = ("Hello,\n\nConfirm your e-mail address for SynapScale with this code (valid for 48 "
+                f"hours):\n\n{token}\n\nSend it to POST /api/v1/auth/verify-email.\n\n"
+                f"The account was registered with the name {quoted(user.name)}. If you did not "
+                "register it, ignore this message: nothing happens without the code.\n")
         self.mailer.send(user.email, "Confirm your e-mail address", body, token=token)
 
     def resend(self, user_id: str) -> None:

@@ -9,6 +9,7 @@ from entities.errors import NotFound, ServiceUnavailable, ValidationFailed
 from entities.user import normalise_email
 from use_cases.identity.auth import ClientInfo, Sessions, check_password_strength
 from use_cases.identity.email_verification import invalid_token
+from use_cases.identity.mail_text import quoted
 from use_cases.identity.one_time_tokens import PASSWORD_RESET, OneTimeTokens
 from use_cases.identity.ports import Mailer, PasswordHasher, UserRepository
 from use_cases.shared.ports import AuditLog
@@ -48,10 +49,10 @@ class Passwords:
         if user is None or not user.is_active:
             return
         token = self.tokens.issue(PASSWORD_RESET, user.id, RESET_TTL)
-        body = (f"Hello {user.name},\n\nSomeone asked to reset your SynapScale password. If it was "
-                f"you, use this code within one hour:\n\n{token}\n\nSend it with your new password "
-                "to POST /api/v1/auth/password-reset/confirm. If it was not you, ignore this "
-                "message.\n")
+        body = ("Hello,\n\nSomeone asked to reset the password of the SynapScale account "
+                f"{quoted(user.name)} of this address. If it was you, use this code within one "
+                f"hour:\n\n{token}\n\nSend it with your new password to POST "
+                "/api/v1/auth/password-reset/confirm. If it was not you, ignore this message.\n")
         try:
             self.mailer.send(user.email, "Reset your password", body, token=token)
         except ServiceUnavailable:

@@ -70,7 +70,9 @@ class SessionRepository(ABC):
 class Mailer(ABC):
     @abstractmethod
     def send(self, to: str, subject: str, body: str, token: str | None = None) -> None:
-        """Deliver (or queue) a message; raises entities.errors.ServiceUnavailable on failure."""
+        """Deliver (or queue) a message; raises entities.errors.ServiceUnavailable on failure.
+        `subject` is the service's own text, never a user's; `body` is plain text (never HTML),
+        where user-chosen text appears only through mail_text.quoted."""
 
 
 class OneTimeTokenRepository(ABC):

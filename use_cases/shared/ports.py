@@ -79,7 +79,8 @@ class OutboundHttp(ABC):
 
     @abstractmethod
     def check_url(self, url: str) -> None:
-        """Raises OutboundRefused when `url` may not be called (bad scheme, refused address)."""
+        """Raises OutboundRefused when `url` may not be called (bad scheme, refused address),
+        OutboundFailed (HostNotResolved) when its host does not resolve."""
 
     @abstractmethod
     def request(self, method: str, url: str, headers: dict[str, str] | None = None,

@@ -17,7 +17,7 @@ from datetime import datetime
 from entities.actor import Actor
 from entities.clock import utcnow
 from entities.errors import Conflict, NotFound, ValidationFailed
-from entities.outbound import OutboundRefused
+from entities.outbound import OutboundFailed, OutboundRefused
 from entities.pagination import Page, PageRequest
 from entities.webhook import WEBHOOK_EVENTS, Delivery, Webhook
 from entities.workspace import WorkspaceRole
@@ -55,10 +55,13 @@ class Webhooks:
         if unknown or not events:
             raise ValidationFailed("Unknown or missing events", {
                 "events": [f"Choose from {', '.join(WEBHOOK_EVENTS)}."]})
-        try:
+        try:  # the rules every delivery obeys, so a webhook that can never be delivered is 422
             self.outbound.check_url(url)
         except OutboundRefused as refused:
             raise ValidationFailed("This URL is not allowed", {"url": [refused.message]}) from None
+        except OutboundFailed as failed:  # its host does not resolve: not an upstream error (502)
+            raise ValidationFailed("This URL cannot be delivered to",
+                                   {"url": [failed.message]}) from None
         if self.webhooks.count(workspace_id) >= self.max_per_workspace:
             raise Conflict(f"A workspace can have at most {self.max_per_workspace} webhooks")
         secret = SIGNING_PREFIX + secrets.token_urlsafe(32)

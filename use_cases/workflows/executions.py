@@ -7,7 +7,7 @@ from typing import Any
 
 from entities.actor import Actor
 from entities.clock import utcnow
-from entities.errors import Conflict, NotFound
+from entities.errors import Conflict, NotFound, ValidationFailed
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution
 from entities.workspace import WorkspaceRole
@@ -15,7 +15,7 @@ from use_cases.shared.ports import EventBus, Subscription
 from use_cases.workflows.events import ExecutionEvents, execution_topic, is_terminal_event, unpack
 from use_cases.workflows.ports import ExecutionRepository
 from use_cases.workflows.runner import QUEUE_TOPIC, ExecutionRunner, RunHandle
-from use_cases.workflows.validation import check_inputs
+from use_cases.workflows.validation import check_inputs, unfilled_secrets
 from use_cases.workflows.workflows import Workflows
 from use_cases.workspaces.access import WorkspaceAccess
 
@@ -39,6 +39,11 @@ class Executions:
         workflow, _ = self.workflows.require(actor.user_id, workflow_id, WorkspaceRole.MEMBER)
         if not workflow.is_active:
             raise Conflict("This workflow is not active; activate it to run it")
+        unfilled = unfilled_secrets(workflow.graph)
+        if unfilled:  # installed from a template: the author's credentials were not published
+            raise ValidationFailed(
+                "Fill in this workflow's secret placeholders before running it",
+                {"secrets": [f"Replace {{{{ secret.{name} }}}} with your value." for name in unfilled]})
         execution = Execution(
             id="", workflow_id=workflow.id, workflow_version=workflow.version,
             workspace_id=workflow.workspace_id, created_by=actor.user_id, graph=workflow.graph,

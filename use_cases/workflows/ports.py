@@ -136,3 +136,17 @@ class FileTexts(ABC):
     @abstractmethod
     def text_of(self, workspace_id: str, file_id: str, max_chars: int) -> str:
         """The text of a live file of `workspace_id`; NotFound for any other file."""
+
+
+class SecretDetector(ABC):
+    """A maintained secret-detection library's rules (adapters/secret_detector.py: the plugins
+    of Yelp's detect-secrets), for what a published template must not carry."""
+
+    @abstractmethod
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """Where credentials are in free text: (start, end) of each, in order."""
+
+    @abstractmethod
+    def is_secret(self, value: str, name: str = "") -> bool:
+        """Whether `value`, a whole value (of the header, parameter or key `name`, when it has
+        one), is or holds a credential."""

@@ -1,12 +1,14 @@
-"""What a workflow loses when it is published as a template: anything that looks like a
-credential, and every reference to its workspace or to that workspace's files.
+"""What a workflow loses when it is published as a template: every credential (replaced by a
+named placeholder the installer fills in, see secret_stripping), and every reference to its
+workspace or to that workspace's files.
 
-- each node type's own `publish` rule (nodes/: http_request drops secret-looking headers, query
-  parameters and JSON body values; file_text forgets its file). The rule is abstract in
-  nodes/base.py, so a new type cannot be published without one; a node of a type the registry
-  does not know is refused (UnknownNodeType) rather than published unexamined;
-- then every string of every config: ids of the workspace and of its files (24-hex ids) and
-  API-key-like tokens (`sk-...`, `Bearer ...`) are removed.
+- each node type's own `publish` rule (nodes/: http_request reads its headers, URL and body
+  part by part; file_text forgets its file). The rule is abstract in nodes/base.py, so a new type
+  cannot be published without one; a node of a type the registry does not know is refused
+  (UnknownNodeType) rather than published unexamined;
+- then every string of every config is read as text: the secrets the detector (detect-secrets)
+  and our key-like rule (`sk-...`, `Bearer ...`) find become placeholders, and ids of the
+  workspace and of its files (24-hex ids) are removed.
 """
 from __future__ import annotations
 
@@ -16,26 +18,29 @@ from typing import Any
 
 from entities.workflow import Graph, Node
 from use_cases.workflows.nodes.registry import NODE_TYPES, NodeRegistry
+from use_cases.workflows.ports import SecretDetector
+from use_cases.workflows.secret_stripping import SecretStripper
 
 OBJECT_ID = re.compile(r"\b[0-9a-f]{24}\b", re.IGNORECASE)
-KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|xox[abpr])-[A-Za-z0-9_-]{12,}|\bBearer\s+[A-Za-z0-9._~+/=-]+")
 
 
-def strip_secrets(graph: Graph, registry: NodeRegistry = NODE_TYPES) -> Graph:
-    nodes = [_clean_node(node, registry) for node in graph.nodes]
+def strip_secrets(graph: Graph, detector: SecretDetector,
+                  registry: NodeRegistry = NODE_TYPES) -> Graph:
+    secrets = SecretStripper(detector)
+    nodes = [_clean_node(node, secrets, registry) for node in graph.nodes]
     return Graph(nodes, copy.deepcopy(graph.edges))
 
 
-def _clean_node(node: Node, registry: NodeRegistry) -> Node:
-    config = registry[node.type].publish(copy.deepcopy(node.config))
-    return Node(node.id, node.type, node.name, _scrub(config))
+def _clean_node(node: Node, secrets: SecretStripper, registry: NodeRegistry) -> Node:
+    config = registry[node.type].publish(copy.deepcopy(node.config), secrets)
+    return Node(node.id, node.type, node.name, _scrub(config, secrets, node.id))
 
 
-def _scrub(value: Any) -> Any:
+def _scrub(value: Any, secrets: SecretStripper, hint: str) -> Any:
     if isinstance(value, str):
-        return KEY_LIKE.sub("", OBJECT_ID.sub("", value))
+        return secrets.text(OBJECT_ID.sub("", value), hint)
     if isinstance(value, dict):
-        return {key: _scrub(item) for key, item in value.items()}
+        return {key: _scrub(item, secrets, f"{hint}_{key}") for key, item in value.items()}
     if isinstance(value, list):
-        return [_scrub(item) for item in value]
+        return [_scrub(item, secrets, hint) for item in value]
     return value

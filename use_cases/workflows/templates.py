@@ -10,7 +10,7 @@ from entities.pagination import Page, PageRequest
 from entities.workflow import Template, Workflow
 from entities.workspace import WorkspaceRole
 from use_cases.identity.ports import UserRepository
-from use_cases.workflows.ports import TemplateRepository
+from use_cases.workflows.ports import SecretDetector, TemplateRepository
 from use_cases.workflows.template_sanitizer import strip_secrets
 from use_cases.workflows.workflows import Workflows
 
@@ -18,10 +18,12 @@ SORTS = ("rating", "installs", "recent")
 
 
 class Templates:
-    def __init__(self, templates: TemplateRepository, workflows: Workflows, users: UserRepository):
+    def __init__(self, templates: TemplateRepository, workflows: Workflows, users: UserRepository,
+                 secrets: SecretDetector):
         self.templates = templates
         self.workflows = workflows
         self.users = users
+        self.secrets = secrets
 
     def publish(self, actor: Actor, workflow_id: str, title: str, description: str,
                 tags: list[str]) -> Template:
@@ -31,7 +33,7 @@ class Templates:
         return self.templates.add(Template(
             id="", title=title, description=description, tags=_tags(tags),
             author_id=actor.user_id, author_name=author.name if author else "",
-            graph=strip_secrets(workflow.graph), source_workflow_id=workflow.id,
+            graph=strip_secrets(workflow.graph, self.secrets), source_workflow_id=workflow.id,
             created_at=now, updated_at=now))
 
     def search(self, query: str | None, tag: str | None, sort: str,

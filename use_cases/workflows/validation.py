@@ -16,6 +16,7 @@ from use_cases.workflows.expressions import is_expression, strings_in
 from use_cases.workflows.nodes.base import IDENTIFIER, NodeRole
 from use_cases.workflows.nodes.registry import NODE_TYPES, NodeRegistry, UnknownNodeType
 from use_cases.workflows.ports import JsonQuery, SchemaValidator, TemplateRenderer
+from use_cases.workflows.secret_stripping import PLACEHOLDER, SECRET_NAMESPACE, placeholders_in
 
 MAX_NODES = 100
 MAX_EDGES = 500
@@ -24,6 +25,17 @@ MAX_EDGES = 500
 def input_fields(graph: Graph, registry: NodeRegistry = NODE_TYPES) -> list[dict]:
     return [field for node in graph.nodes if registry.role_of(node.type) is NodeRole.INPUT
             for field in node.config.get("fields", []) if isinstance(field, dict)]
+
+
+def unfilled_secrets(graph: Graph, registry: NodeRegistry = NODE_TYPES) -> list[str]:
+    """The `{{ secret.<name> }}` placeholders a published template left in the configs, which
+    the workflow's owner must replace by values before it runs (none when `secret` is the name of
+    one of its nodes or input fields: then those are references to it)."""
+    names = {node.id for node in graph.nodes} | {field.get("name")
+                                                  for field in input_fields(graph, registry)}
+    if SECRET_NAMESPACE in names:
+        return []
+    return placeholders_in([node.config for node in graph.nodes])
 
 
 class WorkflowValidator:
@@ -124,6 +136,11 @@ class WorkflowValidator:
                 except ValueError as error:
                     problems.node(node.id, f"config: {error}")
                     continue
+                if SECRET_NAMESPACE in names and SECRET_NAMESPACE not in ids | fields:
+                    names = names - {SECRET_NAMESPACE}  # placeholders, refused only at run time
+                    if not self._only_placeholders(text):
+                        problems.node(node.id, f"Uses {{{{ {SECRET_NAMESPACE} }}}} other than in "
+                                               f"placeholders {{{{ {SECRET_NAMESPACE}.<name> }}}}.")
                 for name in sorted(names):
                     if name in ids and name not in upstream:
                         problems.node(node.id, f"Uses {{{{ {name}.output }}}} but {name!r} is "
@@ -131,6 +148,14 @@ class WorkflowValidator:
                     elif name not in ids and name not in fields:
                         problems.node(node.id, f"Uses {{{{ {name} }}}}, which is neither an "
                                                "input field nor a node id.")
+
+
+    def _only_placeholders(self, text: str) -> bool:
+        """`secret` appears only in `{{ secret.<name> }}` placeholders (to be filled in)."""
+        try:
+            return SECRET_NAMESPACE not in self.renderer.variables_of(PLACEHOLDER.sub("", text))
+        except ValueError:
+            return False
 
 
 class _Problems:

@@ -29,6 +29,11 @@ class WorkspaceRepository(ABC):
 
 
 class MembershipRepository(ABC):
+    """Memberships, and the rule that a workspace always keeps an owner: `set_role` and `remove`
+    refuse (Conflict) to take the owner role from a workspace's last owner, decided by the store
+    itself so that no interleaving of concurrent changes (two owners demoting each other at the
+    same moment) can leave a workspace without one."""
+
     @abstractmethod
     def add(self, membership: Membership) -> Membership:
         """Conflict if the user is already a member."""
@@ -40,14 +45,16 @@ class MembershipRepository(ABC):
     def list(self, workspace_id: str) -> list[Membership]: ...
 
     @abstractmethod
-    def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None: ...
+    def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None:
+        """Conflict when it would leave the workspace without an owner."""
 
     @abstractmethod
     def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
         """The member's own monthly budget in USD (None: the workspace's member default)."""
 
     @abstractmethod
-    def remove(self, workspace_id: str, user_id: str) -> None: ...
+    def remove(self, workspace_id: str, user_id: str) -> None:
+        """Conflict when it would leave the workspace without an owner."""
 
     @abstractmethod
     def count_role(self, workspace_id: str, role: WorkspaceRole) -> int: ...

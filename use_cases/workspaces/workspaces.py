@@ -138,9 +138,8 @@ class Workspaces:
         target = self._membership(workspace_id, user_id)
         if OWNER in (role, target.role) and mine.role != OWNER:
             raise Forbidden("Only an owner can grant or remove the owner role")
-        if target.role == OWNER and role != OWNER:
-            self._keep_an_owner(workspace_id)
         if role != target.role:
+            # Conflict for the last owner: the store decides, so concurrent demotions cannot race
             self.memberships.set_role(workspace_id, user_id, role)
             self.audit.record("member.role_changed", actor.user_id, "user", user_id,
                               workspace_id=workspace_id, ip=actor.ip,
@@ -172,11 +171,9 @@ class Workspaces:
         mine = self.access.require(actor.user_id, workspace_id,
                                    WorkspaceRole.VIEWER if leaving else ADMIN)
         target = mine if leaving else self._membership(workspace_id, user_id)
-        if target.role == OWNER:
-            if mine.role != OWNER:
-                raise Forbidden("Only an owner can remove an owner")
-            self._keep_an_owner(workspace_id)
-        self.memberships.remove(workspace_id, user_id)
+        if target.role == OWNER and mine.role != OWNER:
+            raise Forbidden("Only an owner can remove an owner")
+        self.memberships.remove(workspace_id, user_id)  # Conflict for the last owner
         self.audit.record("member.removed", actor.user_id, "user", user_id,
                           workspace_id=workspace_id, ip=actor.ip,
                           details={"role": target.role.value})
@@ -197,7 +194,3 @@ class Workspaces:
         if membership is None:
             raise NotFound("Member not found")
         return membership
-
-    def _keep_an_owner(self, workspace_id: str) -> None:
-        if self.memberships.count_role(workspace_id, OWNER) <= 1:
-            raise Conflict("The workspace must keep at least one owner")

@@ -16,7 +16,6 @@ spent, file not found).
 from __future__ import annotations
 
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from entities.workflow import Execution, Node
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.shared.ports import OutboundHttp
 from use_cases.workflows.ports import FileTexts, JsonQuery, TemplateRenderer
+from use_cases.workflows.secret_stripping import SecretStripper
 
 # --- config schemas -----------------------------------------------------------------------------
 
@@ -67,19 +67,6 @@ def strict_schema(properties: dict[str, Any], required: tuple[str, ...] = (),
         "required": list(required),
         **keywords,
     }
-
-
-# --- publishing ---------------------------------------------------------------------------------
-
-SECRET_NAME = re.compile(
-    r"auth|token|secret|passw|api[-_]?key|apikey|access[-_]?key|private[-_]?key|cookie|session|"
-    r"signature|^sig$|^key$|credential|bearer",
-    re.IGNORECASE)
-
-
-def is_secret_name(name: str) -> bool:
-    """A header, query parameter or key whose name says it holds a credential."""
-    return bool(SECRET_NAME.search(name))
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -180,10 +167,12 @@ class NodeType(ABC):
 
     @classmethod
     @abstractmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         """The config as a published template keeps it (`config` is a copy, free to change):
-        credentials and references to the author's workspace go. Every string is then scrubbed
-        of ids and key-like tokens by template_sanitizer, whatever the type."""
+        credentials become placeholders (`secrets`: how to read each kind of string, see
+        secret_stripping) and references to the author's workspace go. Every string is then
+        also read as text for secrets, and scrubbed of ids, by template_sanitizer, whatever the
+        type."""
 
     @abstractmethod
     def run(self, ctx: NodeContext) -> Any:

@@ -13,6 +13,7 @@ from use_cases.workflows.nodes.base import (
     strict_schema,
 )
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 COMPARISONS = ["equals", "not_equals", "contains", "gt", "lt"]
 
@@ -38,7 +39,7 @@ class ConditionNode(NodeType):
         return []
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config  # nothing beyond the scrub of every string
 
     def run(self, ctx: NodeContext) -> bool:

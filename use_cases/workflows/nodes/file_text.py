@@ -14,6 +14,7 @@ from use_cases.workflows.nodes.base import (
     strict_schema,
 )
 from use_cases.workflows.ports import FileTexts, JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class FileTextNode(NodeType):
@@ -39,7 +40,7 @@ class FileTextNode(NodeType):
         return []  # an empty file_id is allowed (an installed template), refused when run
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         config["file_id"] = ""  # a file of the author's workspace
         return config
 

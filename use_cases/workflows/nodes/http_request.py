@@ -1,11 +1,11 @@
 """`http_request`: calls a public URL through the outbound HTTP port (which refuses private
-addresses). Published as a template, it loses its secret-looking headers, query parameters and
-JSON body values."""
+addresses). Published as a template, every credential in its headers (names and values), URL
+(credentials, query parameters, path) and body (JSON, or a string read as JSON or a form when it
+parses as one) becomes a named placeholder (secret_stripping)."""
 from __future__ import annotations
 
 import json
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from use_cases.shared.ports import OutboundHttp
 from use_cases.workflows.nodes.base import (
@@ -15,10 +15,10 @@ from use_cases.workflows.nodes.base import (
     NodeServices,
     NodeType,
     as_text,
-    is_secret_name,
     strict_schema,
 )
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class HttpRequestNode(NodeType):
@@ -52,17 +52,17 @@ class HttpRequestNode(NodeType):
         return []  # the URL is checked when the node runs, after its expressions are resolved
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Secret-looking headers dropped, secret-looking query parameters removed from the URL,
-        secret-looking keys of a JSON body emptied."""
-        config["headers"] = {name: value for name, value in (config.get("headers") or {}).items()
-                             if not is_secret_name(name)}
-        if not config["headers"]:
-            del config["headers"]
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
+        """Headers by their name and value (`X-Api-Key: k` -> `{{ secret.header_x_api_key }}`),
+        the URL by its parts, the body by what it is."""
+        if isinstance(config.get("headers"), dict):
+            config["headers"] = {name: secrets.header(str(name), value)
+                                 if isinstance(value, str) else value
+                                 for name, value in config["headers"].items()}
         if isinstance(config.get("url"), str):
-            config["url"] = _clean_url(config["url"])
-        if isinstance(config.get("body"), dict | list):
-            config["body"] = _clean_body(config["body"])
+            config["url"] = secrets.url(config["url"])
+        if "body" in config:
+            config["body"] = secrets.body(config["body"])
         return config
 
     def run(self, ctx: NodeContext) -> dict:
@@ -88,21 +88,3 @@ def _decode(body: bytes, content_type: str) -> Any:
         except ValueError:
             return text
     return text
-
-
-def _clean_url(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not is_secret_name(k)]
-    return urlunsplit(parts._replace(query=urlencode(kept, safe="{}% ")))
-
-
-def _clean_body(body: Any) -> Any:
-    if isinstance(body, dict):
-        return {key: "" if is_secret_name(str(key)) else _clean_body(value)
-                for key, value in body.items()}
-    if isinstance(body, list):
-        return [_clean_body(item) for item in body]
-    return body

@@ -5,6 +5,7 @@ from typing import Any
 
 from use_cases.workflows.nodes.base import IDENTIFIER, NodeContext, NodeRole, NodeType, strict_schema
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class InputNode(NodeType):
@@ -31,7 +32,7 @@ class InputNode(NodeType):
         return []  # the validator checks the fields against the graph (names unique, not node ids)
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config  # field declarations hold no credential
 
     def run(self, ctx: NodeContext) -> Any:

@@ -17,6 +17,7 @@ from use_cases.workflows.nodes.base import (
     strict_schema,
 )
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class JsonExtractNode(NodeType):
@@ -49,7 +50,7 @@ class JsonExtractNode(NodeType):
         return [f"config.path: {error}"] if error else []
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config  # nothing beyond the scrub of every string
 
     def run(self, ctx: NodeContext) -> Any:

@@ -15,6 +15,7 @@ from use_cases.workflows.nodes.base import (
     strict_schema,
 )
 from use_cases.workflows.ports import JsonQuery
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class LlmNode(NodeType):
@@ -45,7 +46,7 @@ class LlmNode(NodeType):
         return []
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config  # provider keys live in the workspace, never in the node
 
     def run(self, ctx: NodeContext) -> str:

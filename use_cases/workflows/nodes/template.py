@@ -12,6 +12,7 @@ from use_cases.workflows.nodes.base import (
     strict_schema,
 )
 from use_cases.workflows.ports import JsonQuery, TemplateRenderer
+from use_cases.workflows.secret_stripping import SecretStripper
 
 
 class TemplateNode(NodeType):
@@ -37,7 +38,7 @@ class TemplateNode(NodeType):
         return []
 
     @classmethod
-    def publish(cls, config: dict[str, Any]) -> dict[str, Any]:
+    def publish(cls, config: dict[str, Any], secrets: SecretStripper) -> dict[str, Any]:
         return config  # nothing beyond the scrub of every string
 
     def run(self, ctx: NodeContext) -> str:

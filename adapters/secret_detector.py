@@ -1,0 +1,91 @@
+"""The SecretDetector port on Yelp's detect-secrets: every plugin it ships (GitHub, GitLab, Slack,
+AWS, Azure, Stripe, Twilio, SendGrid, npm, PyPI, OpenAI, JWT, private keys, basic-auth URLs,
+secret keywords, high-entropy strings...), so new kinds of token are caught by upgrading the
+library rather than by growing our own list.
+
+The plugin instances are built once and called directly (`analyze_string`): the library's
+`scan_line` reads and changes its process-wide settings (not safe across threads) and, in its
+ad-hoc mode, reports every word of a line. No plugin is ever asked to verify a secret against its
+service (no network). Left out: IPPublicDetector (an address is not a credential). Kept from the
+library's filters: templated values (`{x}`, `<x>`, `${x}`), sequential strings and UUIDs.
+
+A plugin reports the secret's value, sometimes only part of it (GitHubTokenDetector reports the
+`ghp` prefix): each finding is widened to the whole token around it (letters, digits, `_`, `-`).
+"""
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable, Iterator
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.filters.heuristic import (
+    is_potential_uuid,
+    is_sequential_string,
+    is_templated_secret,
+)
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+from detect_secrets.plugins.keyword import KeywordDetector
+
+from use_cases.workflows.ports import SecretDetector
+
+LEFT_OUT = frozenset({"IPPublicDetector"})
+TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+
+
+class DetectSecretsDetector(SecretDetector):
+    def __init__(self) -> None:
+        classes: Iterable[type[BasePlugin]] = get_mapping_from_secret_type_to_class().values()
+        plugins: list[BasePlugin] = [cls() for cls in classes if cls.__name__ not in LEFT_OUT]
+        self.entropy = [p for p in plugins if isinstance(p, HighEntropyStringsPlugin)]
+        self.keyword = next(p for p in plugins if isinstance(p, KeywordDetector))
+        self.patterns = [p for p in plugins if p not in self.entropy and p is not self.keyword]
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        spans = set()
+        for secret in self._findings(text):
+            start = text.find(secret)
+            while start != -1:
+                spans.add(_widen(text, start, start + len(secret)))
+                start = text.find(secret, start + len(secret))
+        return sorted(spans)
+
+    def is_secret(self, value: str, name: str = "") -> bool:
+        if not value.strip():
+            return False
+        if self.find(value) or any(self._entropic(plugin, value) for plugin in self.entropy):
+            return True
+        if name:  # the keyword rules look at `name: "value"`, as in a config file
+            line = f"{json.dumps(name)}: {json.dumps(value)}"
+            return any(_kept(secret) for secret in self.keyword.analyze_string(line))
+        return False
+
+    def _findings(self, text: str) -> Iterator[str]:
+        for plugin in self.patterns:
+            yield from filter(_kept, plugin.analyze_string(text))
+        yield from filter(_kept, self.keyword.analyze_string(text))
+        for plugin in self.entropy:  # quoted strings only, as the library reads code
+            yield from (secret for secret in plugin.analyze_string(text)
+                        if self._entropic(plugin, secret, quoted=True))
+
+    @staticmethod
+    def _entropic(plugin: HighEntropyStringsPlugin, value: str, quoted: bool = False) -> bool:
+        """A whole value (or a quoted string) random enough to be a key, by the plugin's own
+        limit and alphabet."""
+        if not quoted and any(ch not in plugin.charset for ch in value):
+            return False
+        return _kept(value) and plugin.calculate_shannon_entropy(value) > plugin.entropy_limit
+
+
+def _kept(secret: str) -> bool:
+    return bool(secret) and not (is_templated_secret(secret) or is_sequential_string(secret)
+                                 or is_potential_uuid(secret))
+
+
+def _widen(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and text[start - 1] in TOKEN_CHARS and text[start] in TOKEN_CHARS:
+        start -= 1
+    while end < len(text) and text[end] in TOKEN_CHARS and text[end - 1] in TOKEN_CHARS:
+        end += 1
+    return start, end
