@@ -7,7 +7,12 @@ from use_cases.chat.chat import Chat
 from use_cases.chat.context import ContextBuilder
 from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import Generations
-from use_cases.chat.ports import FileContext, MessageRepository, TalkRepository
+from use_cases.chat.ports import (
+    FileContext,
+    MessageRepository,
+    TalkRepository,
+    TalkRepresentation,
+)
 from use_cases.chat.talks import Talks
 from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
@@ -32,8 +37,10 @@ class ChatUseCases:
 def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                workspace_repo: WorkspaceRepository, access: WorkspaceAccess, events: EventBus,
                llm: LLMGateway, credentials: ProviderCredentials, file_context: FileContext,
-               meter: ModelCallMeter, limits: ChatLimits) -> ChatUseCases:
-    talks = Talks(talk_repo, message_repo, workspace_repo, access, TalkEvents(events),
+               meter: ModelCallMeter, representation: TalkRepresentation,
+               limits: ChatLimits) -> ChatUseCases:
+    talks = Talks(talk_repo, message_repo, workspace_repo, access,
+                  TalkEvents(events, representation),
                   model_ids=lambda: [model.id for model in llm.models({})])
     generations = Generations(max_running=limits.max_generations)
     chat = Chat(talks, message_repo, workspace_repo, llm,

@@ -38,6 +38,7 @@ from bootstrap.identity import IdentityUseCases, build_identity
 from bootstrap.webhooks import WebhookLimits, WebhookUseCases, build_webhooks
 from bootstrap.workflows import RunnerLimits, WorkflowLimits, WorkflowUseCases, build_workflows
 from config.settings import Settings
+from controllers.schemas.talks import SchemaRepresentation
 from entities.webhook import RetryPolicy
 from repositories.api_keys import MongoApiKeyRepository
 from repositories.audit import MongoAuditLog
@@ -208,6 +209,7 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
         workspace_repo=platform.workspace_repo, access=identity.access, events=platform.events,
         llm=platform.gateway, credentials=identity.provider_credentials,
         file_context=files.file_context, meter=gateway.meter,
+        representation=SchemaRepresentation(),
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s))
 

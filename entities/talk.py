@@ -130,33 +130,3 @@ def snippet_around(text: str, needle: str, width: int = 160) -> str:
     end = min(len(flat), start + width)
     start = max(0, end - width)
     return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def talk_as_dict(talk: Talk) -> dict:
-    """JSON-ready talk, for events and exports."""
-    return {
-        "id": talk.id, "workspace_id": talk.workspace_id, "name": talk.name, "model": talk.model,
-        "system_prompt": talk.system_prompt, "tags": list(talk.tags), "archived": talk.archived,
-        "pinned": talk.pinned, "message_count": talk.message_count,
-        "last_message_at": _iso(talk.last_message_at), "created_at": _iso(talk.created_at),
-        "updated_at": _iso(talk.updated_at),
-    }
-
-
-def message_as_dict(message: Message) -> dict:
-    """JSON-ready message, for events and exports."""
-    usage = message.usage
-    return {
-        "id": message.id, "talk_id": message.talk_id, "role": message.role.value,
-        "content": message.content, "status": message.status.value, "model": message.model,
-        "parent_id": message.parent_id, "file_ids": list(message.file_ids),
-        "usage": None if usage is None else {
-            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens, "cost_usd": usage.cost_usd},
-        "latency_ms": message.latency_ms, "error": message.error,
-        "created_at": _iso(message.created_at), "updated_at": _iso(message.updated_at),
-    }

@@ -4,7 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from controllers.schemas.common import SSE_EVENT_SCHEMA, PageQuerySchema
-from entities.talk import MessageRole, MessageStatus
+from entities.talk import Message, MessageRole, MessageStatus, Talk
+from use_cases.chat.ports import TalkRepresentation
 
 ID = validate.Regexp(r"^[0-9a-fA-F]{24}$", error="Not a valid id.")
 MAX_CONTENT = 100_000
@@ -135,3 +136,14 @@ SSE_DESCRIPTION = (
     "`{code, message}`. Keep-alive comments at least every 15 s. A client that disconnects does "
     "not stop the reply; it is completed and stored.")
 SSE_SCHEMA = SSE_EVENT_SCHEMA
+
+
+class SchemaRepresentation(TalkRepresentation):
+    """Talks and messages as the API returns them (TalkSchema, MessageSchema): the form events
+    and exports use too."""
+
+    def talk(self, talk: Talk) -> dict:
+        return TalkSchema().dump(talk)
+
+    def message(self, message: Message) -> dict:
+        return MessageSchema().dump(message)

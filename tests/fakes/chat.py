@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from bson import ObjectId
 
 from bootstrap.chat import ChatLimits, build_chat
+from controllers.schemas.talks import SchemaRepresentation
 from entities.errors import NotFound, ValidationFailed
 from entities.pagination import PageRequest
 from repositories.mongo import MongoRepository
@@ -132,6 +133,7 @@ class TalkWorld:
             events=self.events, llm=self.gateway, credentials=self.identity.provider_credentials,
             file_context=self.file_context,
             meter=ModelCallMeter(self.gateway, self.budgets, UsageRecorder(self.usage)),
+            representation=SchemaRepresentation(),
             limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval))
         self.talks = built.talks
         self.generations = built.generations

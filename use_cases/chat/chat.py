@@ -22,7 +22,6 @@ from entities.errors import (
 from entities.llm import ChatRequest, ChatResult, UsageRecord
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
 from use_cases.chat.context import ContextBuilder, user_turn
-from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import (
     Feed,
     Generation,
@@ -85,7 +84,7 @@ class Chat:
         self.meter = meter
         self.generations = generations
         self.bus = events
-        self.events = TalkEvents(events)
+        self.events = talks.events
         self.credentials = credentials
         self.flush_interval = flush_interval
 

@@ -9,25 +9,27 @@ from __future__ import annotations
 
 import logging
 
-from entities.talk import Message, Talk, message_as_dict, talk_as_dict
+from entities.talk import Message, Talk
+from use_cases.chat.ports import TalkRepresentation
 from use_cases.shared.ports import EventBus
 
 log = logging.getLogger(__name__)
 
 
 class TalkEvents:
-    def __init__(self, bus: EventBus):
+    def __init__(self, bus: EventBus, representation: TalkRepresentation):
         self.bus = bus
+        self.representation = representation
 
     def talk_created(self, talk: Talk) -> None:
         self._publish(talk.user_id, talk.workspace_id,
-                      {"type": "talk.created", "talk": talk_as_dict(talk)},
+                      {"type": "talk.created", "talk": self.representation.talk(talk)},
                       {"type": "talk.created", "talk_id": talk.id, "user_id": talk.user_id})
 
     def message_created(self, message: Message) -> None:
         self._publish(message.user_id, message.workspace_id,
                       {"type": "message.created", "talk_id": message.talk_id,
-                       "message": message_as_dict(message)},
+                       "message": self.representation.message(message)},
                       {"type": "message.created", "talk_id": message.talk_id,
                        "message_id": message.id, "user_id": message.user_id,
                        "role": message.role.value, "status": message.status.value,

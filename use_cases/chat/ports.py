@@ -121,3 +121,14 @@ class FileContext(ABC):
     def for_message(self, user_id: str, workspace_id: str, file_ids: list[str]) -> list[dict]:
         """OpenAI content parts ({"type": "text", "text": ...}) carrying the files' contents;
         NotFound for a file the user may not read."""
+
+
+class TalkRepresentation(ABC):
+    """The one JSON form of talks and messages — the HTTP API's — which events and exports use
+    too, so a field added to a talk appears everywhere at once."""
+
+    @abstractmethod
+    def talk(self, talk: Talk) -> dict: ...
+
+    @abstractmethod
+    def message(self, message: Message) -> dict: ...

@@ -21,9 +21,7 @@ from entities.talk import (
     MessageStatus,
     SearchHit,
     Talk,
-    message_as_dict,
     snippet_around,
-    talk_as_dict,
     title_from,
 )
 from entities.workspace import WorkspaceRole
@@ -165,8 +163,10 @@ class Talks:
         messages = self._settled(self.messages.all(talk_id))
         stem = _slug(talk.name) or "talk"
         if fmt == "json":
-            body = json.dumps({"talk": talk_as_dict(talk), "exported_at": utcnow().isoformat(),
-                               "messages": [message_as_dict(m) for m in messages]},
+            representation = self.events.representation
+            body = json.dumps({"talk": representation.talk(talk),
+                               "exported_at": utcnow().isoformat(),
+                               "messages": [representation.message(m) for m in messages]},
                               ensure_ascii=False, indent=2)
             return Export(f"{stem}-{talk.id}.json", "application/json", body)
         return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
