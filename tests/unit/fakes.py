@@ -35,6 +35,7 @@ from use_cases.identity.ports import (
     UserRepository,
 )
 from use_cases.shared.ports import AuditLog, Encryptor, EventBus, OutboundHttp, Subscription
+from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 
@@ -104,9 +105,13 @@ class FakeSessionRepository(SessionRepository):
         row = self.rows.get(session_id)
         return replace(row) if row else None
 
-    def is_active(self, session_id: str) -> bool:
+    def is_active(self, session_id: str, user_id: str | None = None) -> bool:
         row = self.rows.get(session_id)
-        return bool(row) and row.revoked_at is None and row.expires_at > utcnow()
+        return (bool(row) and row.revoked_at is None and row.expires_at > utcnow()
+                and user_id in (None, row.user_id))
+
+    def live_among(self, session_ids) -> set[str]:
+        return {session_id for session_id in session_ids if self.is_active(session_id)}
 
     def rotate(self, session_id: str, presented_jti: str, new_jti: str) -> bool:
         row = self.rows.get(session_id)
@@ -379,13 +384,16 @@ class Identity:
 
     def __post_init__(self):
         self.workspace_repo = FakeWorkspaceRepository(self.memberships)
+        self.stale_caches = StaleCaches(self.events)
         built = build_identity(
             users=self.users, workspace_repo=self.workspace_repo, memberships=self.memberships,
             session_repo=self.session_repo, token_repo=self.token_repo,
             provider_key_repo=self.key_repo, hasher=self.hasher, mailer=self.mailer,
             encryptor=self.encryptor, outbound=self.outbound, audit=self.audit,
-            events=self.events, refresh_ttl_s=self.refresh_ttl_s)
+            events=self.events, stale_caches=self.stale_caches, refresh_ttl_s=self.refresh_ttl_s)
         self.sessions = built.sessions
+        self.principals = built.principals
+        self.revocations = built.revocations
         self.access = built.access
         self.email_verification = built.email_verification
         self.accounts = built.accounts

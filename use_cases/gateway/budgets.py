@@ -31,7 +31,7 @@ from entities.errors import BudgetExceeded
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.budget_alerts import BudgetAlerts
 from use_cases.gateway.ports import ApiKeyRepository, SpendRepository
-from use_cases.gateway.ttl_cache import TtlCache
+from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
