@@ -150,7 +150,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
         container.stale_caches.ensure_started()
         container.hold_sweeper.ensure_started()
 
-    init_jwt(app, settings, container.sessions)
+    init_jwt(app, settings, container.principals)
     init_realtime(app)
     register_error_handlers(app, unavailable=(ConnectionFailure,))
     register_commands(app, ensure_indexes)

@@ -32,7 +32,7 @@ from entities.errors import ReplyTooLarge, UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
 from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
-from use_cases.gateway.ttl_cache import TtlCache
+from use_cases.shared.ttl_cache import TtlCache
 
 DEFAULT_CONTEXT_WINDOW = 8192
 # What ChatRequest.extra may pass on; never api_key, api_base or base_url, which would let a

@@ -19,7 +19,10 @@ from use_cases.identity.ports import (
     SessionRepository,
     UserRepository,
 )
+from use_cases.identity.principals import Principals
+from use_cases.identity.revocation import Revocations
 from use_cases.shared.ports import AuditLog, Encryptor, EventBus, OutboundHttp
+from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 from use_cases.workspaces.workspaces import Workspaces
@@ -28,6 +31,8 @@ from use_cases.workspaces.workspaces import Workspaces
 @dataclass(frozen=True)
 class IdentityUseCases:
     sessions: Sessions
+    principals: Principals  # who a token speaks for, from the database
+    revocations: Revocations  # ends open WebSockets and event streams with their session
     access: WorkspaceAccess  # the membership rule every other area checks
     email_verification: EmailVerification
     accounts: Accounts
@@ -43,13 +48,16 @@ def build_identity(*, users: UserRepository, workspace_repo: WorkspaceRepository
                    token_repo: OneTimeTokenRepository, provider_key_repo: ProviderKeyRepository,
                    hasher: PasswordHasher, mailer: Mailer, encryptor: Encryptor,
                    outbound: OutboundHttp, audit: AuditLog, events: EventBus,
-                   refresh_ttl_s: int) -> IdentityUseCases:
-    sessions = Sessions(session_repo, refresh_ttl_s=refresh_ttl_s)
+                   stale_caches: StaleCaches, refresh_ttl_s: int) -> IdentityUseCases:
+    sessions = Sessions(session_repo, refresh_ttl_s=refresh_ttl_s, caches=stale_caches)
+    principals = Principals(users, sessions, stale_caches)
     access = WorkspaceAccess(workspace_repo, memberships)
     tokens = OneTimeTokens(token_repo)
     verification = EmailVerification(users, tokens, mailer, audit)
     return IdentityUseCases(
         sessions=sessions,
+        principals=principals,
+        revocations=Revocations(principals, stale_caches),
         access=access,
         email_verification=verification,
         accounts=Accounts(users, workspace_repo, memberships, hasher, sessions, audit,

@@ -141,7 +141,7 @@ def _identity(platform: Platform, repository: _Repositories, mailer: Mailer) -> 
         provider_key_repo=repository(MongoProviderKeyRepository),
         hasher=BcryptHasher(settings.bcrypt_rounds), encryptor=platform.encryptor,
         outbound=platform.outbound, audit=platform.audit, events=platform.events,
-        refresh_ttl_s=settings.jwt_refresh_token_expires)
+        stale_caches=platform.stale_caches, refresh_ttl_s=settings.jwt_refresh_token_expires)
 
 
 def _mailer(settings: Settings, repository: _Repositories) -> Mailer:

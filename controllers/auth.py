@@ -90,8 +90,8 @@ def refresh():
     A refresh token is spent once: presenting it again is 401 `token_revoked` and revokes every
     token of that login session. 401 also for an expired token, an ended session or a deactivated
     user."""
-    claims = get_jwt()
-    result = use_cases().accounts.refresh(claims["sid"], claims["jti"])
+    # the session is the one checked live and the caller's (security.py); jti is this token's id
+    result = use_cases().accounts.refresh(current_actor().session_id, get_jwt()["jti"])
     return issue_tokens(result.user, result.session, settings())
 
 

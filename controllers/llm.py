@@ -26,9 +26,11 @@ from controllers.sse import (
     keepalive_seconds,
     sse_response,
     wants_stream,
+    watch_caller,
 )
 from entities.errors import DomainError
 from entities.llm import ChatRequest, ChatResult, StreamChunk
+from entities.workspace import WorkspaceRole
 from use_cases.chat.generations import Feed, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -141,9 +143,13 @@ def chat(body):
     request = ChatRequest(messages=body["messages"], model=body.get("model"),
                           temperature=body.get("temperature"), max_tokens=body.get("max_tokens"))
     if wants_stream(body.get("stream")):
-        chunks = container.llm_chat.chat_stream(actor.user_id, body.get("workspace_id"), request)
+        workspace_id = container.access.require(actor.user_id, body.get("workspace_id")).workspace_id
+        chunks = container.llm_chat.chat_stream(actor.user_id, workspace_id, request)
+        watch = watch_caller(workspace_id, allowed=lambda: container.access.require(
+            actor.user_id, workspace_id, WorkspaceRole.MEMBER))
         feed = ChunkFeed(chunks, request.model)
-        return sse_response(feed_frames([], feed, lambda event: event.data, keepalive_seconds()))
+        return sse_response(feed_frames([], feed, lambda event: event.data, keepalive_seconds(),
+                                        watch))
     result = container.llm_chat.chat(actor.user_id, body.get("workspace_id"), request)
     container.metrics.gateway_overhead(
         "llm", False, time.perf_counter() - request_started() - result.latency_ms / 1000)

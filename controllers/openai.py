@@ -33,9 +33,12 @@ from controllers.schemas.openai import (
     OpenAIErrorSchema,
 )
 from controllers.security import authenticated, current_actor
+from controllers.sse import watch_caller
 from entities.errors import DomainError
 from entities.llm import ChatRequest, ChatResult, StreamChunk
+from entities.workspace import WorkspaceRole
 from use_cases.gateway.api_keys import is_api_key
+from use_cases.identity.revocation import Watch
 
 log = logging.getLogger("synapscale.openai")
 
@@ -143,7 +146,12 @@ def chat_completions(body):
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = stream_events(chunks, model, include_usage, container.metrics, request_started())
+        watch = None
+        if actor.session_id:  # a user's token: the stream lives as long as the session
+            watch = watch_caller(allowed=lambda: container.access.require(
+                actor.user_id, workspace_id, WorkspaceRole.MEMBER))
+        events = stream_events(chunks, model, include_usage, container.metrics, request_started(),
+                               watch)
         return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
     result = container.openai.complete(actor, workspace_id, chat_request)
     container.metrics.gateway_overhead(
@@ -183,9 +191,10 @@ def usage_body(result: ChatResult) -> dict:
 
 
 def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool,
-                  metrics, started: float) -> Iterator[str]:
+                  metrics, started: float, watch: Watch | None = None) -> Iterator[str]:
     """OpenAI's chunk stream. Closing it (the client went away) closes the model call, which
-    records it as cancelled."""
+    records it as cancelled; so does the end of the caller's session (`watch`), after an error
+    chunk with code `token_revoked`."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
 
@@ -200,6 +209,9 @@ def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool
         yield delta({"role": "assistant", "content": ""})
         result = None
         for chunk in chunks:
+            if watch is not None and not watch.live():
+                yield stream_error(401, "token_revoked", "The session has ended")
+                return
             if chunk.delta:
                 yield delta({"content": chunk.delta})
             if chunk.result is not None:
@@ -225,6 +237,8 @@ def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+        if watch is not None:
+            watch.close()
 
 
 def stream_error(status: int, code: str, message: str) -> str:

@@ -1,8 +1,12 @@
-"""WebSocket plumbing (flask-sock): token check, JSON frames, and the user's event feed."""
+"""WebSocket plumbing (flask-sock): token check, JSON frames, and the user's event feed.
+
+A socket is authenticated when it opens and then holds a Watch of its login session
+(use_cases/identity/revocation.py): when the session ends or the caller's rights change, on
+whichever worker, the socket closes with 4401 within a few seconds.
+"""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from flask import Flask, g, request
 from flask_sock import Sock
@@ -11,6 +15,8 @@ from werkzeug.routing import Map, Rule
 from controllers.deps import use_cases
 from controllers.security import actor_from_token
 from entities.actor import Actor
+from use_cases.identity.revocation import Allowed, Watch
+from use_cases.shared.stale_caches import TOPIC as STALE_TOPIC
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -33,7 +39,7 @@ def send_json(ws, payload: dict) -> None:
 
 def authenticate(ws) -> Actor | None:
     """The caller of `?token=`, or None after closing the socket with 4401."""
-    actor = actor_from_token(request.args.get("token", ""), use_cases().sessions)
+    actor = actor_from_token(request.args.get("token", ""), use_cases().principals)
     if actor is None:
         ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return None
@@ -41,16 +47,37 @@ def authenticate(ws) -> Actor | None:
     return actor
 
 
-def forward_events(ws, topics: list[str], until: Callable[[dict], bool] | None = None) -> None:
-    """Send every event of `topics` to the socket until it closes or `until(event)` is true."""
-    with use_cases().events.subscribe(topics) as subscription:
+def watch_session(actor: Actor, workspace_id: str | None = None,
+                  allowed: Allowed | None = None) -> Watch:
+    """The socket's watch of its caller's session (and of `allowed`, its own rule)."""
+    return use_cases().revocations.watch(actor, workspace_id, allowed)
+
+
+def close_revoked(ws) -> None:
+    if ws.connected:
+        ws.close(CLOSE_UNAUTHORIZED, "session ended")
+
+
+def forward_events(ws, topics: list[str], watch: Watch) -> None:
+    """Send every event of `topics` to the socket until it closes or the watch ends it.
+
+    The subscription takes the announcements of ended sessions and changed rights too, so an
+    event published after a logout is never sent: the announcement comes before it."""
+    with use_cases().events.subscribe([*topics, STALE_TOPIC]) as subscription:
         while ws.connected and not subscription.closed:
+            if not watch.live():
+                close_revoked(ws)
+                return
             event = subscription.get(timeout=1.0)
             if event is None:
                 continue
-            send_json(ws, event)
-            if until and until(event):
+            if event.get("topic") == STALE_TOPIC:
+                watch.hear_event(event)
+                continue
+            if not watch.live():
+                close_revoked(ws)
                 return
+            send_json(ws, event)
         if subscription.closed and ws.connected:  # this worker is draining: reconnect elsewhere
             ws.close(CLOSE_SERVICE_RESTART, "server restarting, reconnect")
 
@@ -78,12 +105,15 @@ def document(api) -> None:
         api, USER_FEED_PATH, "realtime",
         "WebSocket: the user's events, from whichever worker produced them",
         "Talk and message changes, execution status and notifications as JSON text frames. "
-        "Closes with 4401 for a bad token, 1012 when the worker restarts (reconnect).",
-        "4401 (bad token)")
+        "Closes with 4401 for a bad token and, within a few seconds, when the session ends "
+        "(logout, logout-all, password change or reset, deactivation, role change); 1012 when "
+        "the worker restarts (reconnect).",
+        "4401 (bad token, session ended)")
 
 
 @sock.route(USER_FEED_PATH)
 def user_events(ws):
     actor = authenticate(ws)
     if actor:
-        forward_events(ws, [f"user:{actor.user_id}"])
+        with watch_session(actor) as watch:
+            forward_events(ws, [f"user:{actor.user_id}"], watch)

@@ -1,8 +1,12 @@
 """JWT handling with flask-jwt-extended: issuing token pairs, checking them, and `authenticated`.
 
 Every token carries its login session id (`sid`); a token is valid only while that session is
-live, which makes logout, password changes and deactivation effective at once for the price of
-one indexed lookup per request.
+live and belongs to the token's user (`sub`), which makes logout, password changes and
+deactivation effective at once for the price of one lookup by primary key per request.
+
+Claims are not authority: the caller's role and active state come from the database
+(use_cases/identity/principals.py), never from the token. The `role` claim of access tokens is
+informational, for clients.
 """
 from __future__ import annotations
 
@@ -15,19 +19,18 @@ from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
     decode_token,
-    get_jwt,
+    get_current_user,
     jwt_required,
 )
 
 from controllers.errors import error_response
 from controllers.openapi import BEARER
 from entities.actor import Actor
-from entities.user import GlobalRole
 
 jwt = JWTManager()
 
 
-def init_jwt(app: Flask, settings, sessions) -> None:
+def init_jwt(app: Flask, settings, principals) -> None:
     app.config.update(
         JWT_SECRET_KEY=settings.jwt_secret_key,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt_access_token_expires),
@@ -41,7 +44,12 @@ def init_jwt(app: Flask, settings, sessions) -> None:
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header, payload):
-        return not sessions.is_active(payload.get("sid"))
+        return not principals.session_is_live(payload.get("sub"), payload.get("sid"))
+
+    @jwt.user_lookup_loader
+    def _caller(_header, payload):
+        """The Actor, with the role and active state the database holds (None: 401)."""
+        return principals.actor_of(payload["sub"], payload.get("sid"), _client_ip())
 
     @jwt.expired_token_loader
     def _expired(_header, _payload):
@@ -79,10 +87,8 @@ def issue_tokens(user, session, settings) -> dict:
     }
 
 
-def _actor_from_claims(claims: dict) -> Actor:
-    return Actor(user_id=claims["sub"], role=GlobalRole(claims.get("role", "user")),
-                 session_id=claims.get("sid"),
-                 ip=request.remote_addr if has_request_context() else None)
+def _client_ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
 
 
 def current_actor() -> Actor:
@@ -96,7 +102,7 @@ def authenticated(view=None, *, refresh: bool = False):
         @wraps(fn)
         @jwt_required(refresh=refresh)
         def wrapper(*args, **kwargs):
-            g.actor = _actor_from_claims(get_jwt())
+            g.actor = get_current_user()
             g.user_id = g.actor.user_id
             return fn(*args, **kwargs)
 
@@ -118,12 +124,13 @@ def session_of_refresh_token(token: str, user_id: str) -> str | None:
     return claims.get("sid")
 
 
-def actor_from_token(token: str, sessions) -> Actor | None:
-    """For WebSockets (`?token=`): verify an access token by hand; None when it is not valid."""
+def actor_from_token(token: str, principals) -> Actor | None:
+    """For WebSockets (`?token=`): verify an access token by hand; None when it is not valid,
+    its session is not live or not its user's, or its user is unknown or deactivated."""
     try:
         claims = decode_token(token)
     except Exception:  # any PyJWT / flask-jwt-extended failure means "not authenticated"
         return None
-    if claims.get("type") != "access" or not sessions.is_active(claims.get("sid")):
+    if claims.get("type") != "access":
         return None
-    return _actor_from_claims(claims)
+    return principals.actor(claims.get("sub"), claims.get("sid"), _client_ip())

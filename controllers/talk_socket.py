@@ -3,7 +3,10 @@
 Client frames: `{"type": "message", "content", "model"?, "file_ids"?, "temperature"?,
 "max_tokens"?}`, `{"type": "stop"}`, `{"type": "resume", "message_id"}`. Server frames: the SSE
 events as `{"type": <name>, ...}` (`user_message`, `start`, `delta`, `done`, `error`). Closes with
-4401 for a bad token and 4404 for a talk the caller may not see.
+4401 for a bad token and 4404 for a talk the caller may not see. Once open, it closes with 4401
+within a few seconds when the session ends (logout, logout-all, password change or reset,
+deactivation, role change) or the talk stops being the caller's to see (removed from its
+workspace, workspace deleted); no client frame is acted upon after the session ended.
 """
 from __future__ import annotations
 
@@ -14,12 +17,21 @@ from simple_websocket import ConnectionClosed
 
 from controllers.deps import use_cases
 from controllers.rate_limits import charge_model_calls
-from controllers.realtime import CLOSE_NOT_FOUND, authenticate, document_socket, send_json, sock
+from controllers.realtime import (
+    CLOSE_NOT_FOUND,
+    authenticate,
+    close_revoked,
+    document_socket,
+    send_json,
+    sock,
+    watch_session,
+)
 from controllers.schemas.talks import ID, MAX_CONTENT, MessageSchema
 from controllers.talks import render_event
 from entities.errors import DomainError, NotFound
 from use_cases.chat.chat import Chat, ReplyOptions
 from use_cases.chat.generations import Feed
+from use_cases.identity.revocation import Watch
 
 PATH = "/api/v1/ws/talks/<talk_id>"
 IDLE_WAIT_S = 1.0  # how long to wait for a client frame when no reply is being followed
@@ -50,21 +62,28 @@ def error_frame(code: str, message: str, details: dict | None = None) -> dict:
     return {"type": "error", "code": code, "message": message, "details": details or {}}
 
 
+ACTING_FRAMES = ("message", "stop", "resume")
+
+
 class TalkSocket:
-    def __init__(self, ws, chat: Chat, user_id: str, talk_id: str):
+    def __init__(self, ws, chat: Chat, user_id: str, talk_id: str, watch: Watch):
         self.ws = ws
         self.chat = chat
         self.user_id = user_id
         self.talk_id = talk_id
+        self.watch = watch
         self.feed: Feed | None = None
 
     def run(self) -> None:
         try:
             while self.ws.connected:
+                if not self.watch.live():
+                    close_revoked(self.ws)
+                    return
                 frame = self.ws.receive(timeout=0 if self.feed else IDLE_WAIT_S)
                 if frame is not None:
                     self.handle(frame)
-                if self.feed is not None:
+                if self.feed is not None and self.ws.connected:
                     self.forward()
         except ConnectionClosed:
             pass  # the client left; a reply being generated goes on
@@ -73,7 +92,7 @@ class TalkSocket:
 
     def forward(self) -> None:
         event = self.feed.next(timeout=EVENT_WAIT_S)
-        if event is not None:
+        if event is not None and self.watch.live():
             send_json(self.ws, {"type": event.type, **render_event(event)})
         if self.feed.ended:
             self.follow(None)
@@ -87,6 +106,9 @@ class TalkSocket:
         try:
             data = json.loads(frame)
             kind = data.get("type") if isinstance(data, dict) else None
+            if kind in ACTING_FRAMES and not self.watch.confirm():
+                close_revoked(self.ws)  # the session ended: the frame is not acted upon
+                return
             if kind == "message":
                 charge_model_calls(f"user:{self.user_id}")  # RATELIMIT_LLM, as HTTP sends
                 self.send(SocketMessageSchema().load(data))
@@ -120,14 +142,17 @@ def talk_socket(ws, talk_id):
     actor = authenticate(ws)
     if actor is None:
         return
+    talks = use_cases().talks
     try:
-        use_cases().talks.visible(actor.user_id, talk_id)
+        talk = talks.visible(actor.user_id, talk_id)
     except NotFound:
         ws.close(CLOSE_NOT_FOUND, "talk not found")
         return
-    TalkSocket(ws, use_cases().chat, actor.user_id, talk_id).run()
+    with watch_session(actor, talk.workspace_id,
+                       allowed=lambda: talks.visible(actor.user_id, talk_id)) as watch:
+        TalkSocket(ws, use_cases().chat, actor.user_id, talk_id, watch).run()
 
 
 def document(api) -> None:
     document_socket(api, PATH, "talks", "WebSocket: send, stop and resume replies in a talk", __doc__,
-                    "4401 (bad token) or 4404 (talk not visible)")
+                    "4401 (bad token, session ended) or 4404 (talk not visible)")

@@ -35,6 +35,7 @@ from controllers.sse import (
     sse_frame,
     sse_response,
     wants_stream,
+    watch_caller,
 )
 from entities.pagination import PageRequest
 from use_cases.chat.chat import ReplyOptions
@@ -55,9 +56,13 @@ def render_event(event: StreamEvent) -> dict:
     return dict(event.data)
 
 
-def stream_reply(user_message, feed: Feed):
+def stream_reply(talk_id: str, user_message, feed: Feed):
+    """The reply as SSE, for as long as the caller's session lives and the talk is theirs."""
+    talks, user_id = use_cases().talks, current_actor().user_id
+    watch = watch_caller(user_message.workspace_id if user_message else None,
+                         allowed=lambda: talks.visible(user_id, talk_id))
     first = [sse_frame("user_message", message_schema.dump(user_message))] if user_message else []
-    return sse_response(feed_frames(first, feed, render_event, keepalive_seconds()))
+    return sse_response(feed_frames(first, feed, render_event, keepalive_seconds(), watch))
 
 
 def reply_options(body: dict) -> ReplyOptions:
@@ -243,7 +248,7 @@ def send_message(body, talk_id):
     if wants_stream(body.get("stream")):
         user_message, generation = chat.send_streaming(user_id, talk_id, body["content"],
                                                        options, body["file_ids"])
-        return stream_reply(user_message, generation.follow())
+        return stream_reply(talk_id, user_message, generation.follow())
     exchange = chat.send(user_id, talk_id, body["content"], options, body["file_ids"])
     return exchange
 
@@ -271,7 +276,7 @@ def regenerate(body, talk_id, message_id):
                                          reply_options(body), stream=stream)
     if stream:
         user_message, generation = result
-        return stream_reply(user_message, generation.follow())
+        return stream_reply(talk_id, user_message, generation.follow())
     return result
 
 
@@ -305,7 +310,7 @@ def follow_reply(talk_id, message_id):
 
     404 for an unknown message or a talk that is not the caller's."""
     feed = use_cases().chat.follow(current_actor().user_id, talk_id, message_id)
-    return stream_reply(None, feed)
+    return stream_reply(talk_id, None, feed)
 
 
 @blp.delete("/talks/<talk_id>/messages/<message_id>")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bson import ObjectId
 from pymongo import ASCENDING
 
@@ -49,9 +51,18 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
         doc = self.collection.find_one({"_id": oid}) if oid else None
         return to_session(doc) if doc else None
 
-    def is_active(self, session_id: str) -> bool:
+    def is_active(self, session_id: str, user_id: str | None = None) -> bool:
         query = self._live(session_id)
+        if query and user_id is not None:
+            query["user_id"] = user_id
         return bool(query) and self.collection.find_one(query, {"_id": 1}) is not None
+
+    def live_among(self, session_ids: Iterable[str]) -> set[str]:
+        oids = [oid for oid in map(maybe_object_id, session_ids) if oid is not None]
+        if not oids:
+            return set()
+        query = {"_id": {"$in": oids}, "revoked_at": None, "expires_at": {"$gt": utcnow()}}
+        return {str(doc["_id"]) for doc in self.collection.find(query, {"_id": 1})}
 
     def rotate(self, session_id: str, presented_jti: str, new_jti: str) -> bool:
         query = self._live(session_id)

@@ -134,7 +134,9 @@ SSE_DESCRIPTION = (
     "`event: <name>` + `data: <json>`: `user_message` (the stored message), `start` "
     "`{message_id, model}`, `delta` `{content}` (many), then `done` `{message}` or `error` "
     "`{code, message}`. Keep-alive comments at least every 15 s. A client that disconnects does "
-    "not stop the reply; it is completed and stored.")
+    "not stop the reply; it is completed and stored. When the caller's session ends (logout, "
+    "password change, deactivation...) the stream sends `error` `{code: \"token_revoked\"}` and "
+    "ends within a few seconds; the reply goes on and is stored.")
 SSE_SCHEMA = SSE_EVENT_SCHEMA
 
 

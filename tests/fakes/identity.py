@@ -26,6 +26,7 @@ from tests.fakes.shared import FakeEncryptor, FakeEventBus, FakeOutboundHttp, Mo
 from tests.fakes.workspaces import MongomockWorkspaceRepository, membership_repository
 from use_cases.identity.auth import ClientInfo
 from use_cases.identity.ports import Mailer, PasswordHasher
+from use_cases.shared.stale_caches import StaleCaches
 
 
 class PlainHasher(PasswordHasher):
@@ -98,13 +99,16 @@ class Identity:
         self.workspace_repo = on_mongomock(MongomockWorkspaceRepository, self.db)
         self.key_repo = on_mongomock(MongoProviderKeyRepository, self.db)
         self.audit = on_mongomock(MongomockAuditLog, self.db)
+        self.stale_caches = StaleCaches(self.events)
         built = build_identity(
             users=self.users, workspace_repo=self.workspace_repo, memberships=self.memberships,
             session_repo=self.session_repo, token_repo=self.token_repo,
             provider_key_repo=self.key_repo, hasher=self.hasher, mailer=self.mailer,
             encryptor=self.encryptor, outbound=self.outbound, audit=self.audit,
-            events=self.events, refresh_ttl_s=self.refresh_ttl_s)
+            events=self.events, stale_caches=self.stale_caches, refresh_ttl_s=self.refresh_ttl_s)
         self.sessions = built.sessions
+        self.principals = built.principals
+        self.revocations = built.revocations
         self.access = built.access
         self.email_verification = built.email_verification
         self.accounts = built.accounts

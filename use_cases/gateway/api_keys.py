@@ -22,9 +22,9 @@ from entities.clock import utcnow
 from entities.errors import NotFound, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.ports import ApiKeyRepository
-from use_cases.gateway.ttl_cache import TtlCache
 from use_cases.identity.ports import UserRepository
 from use_cases.shared.ports import AuditLog
+from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
 

@@ -32,7 +32,7 @@ from entities.workspace import WorkspaceRole
 from use_cases.gateway.budget_alerts import BudgetAlerts
 from use_cases.gateway.group_commit import GroupCommit
 from use_cases.gateway.ports import ApiKeyRepository, Settlement, SpendRepository
-from use_cases.gateway.ttl_cache import TtlCache
+from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 

@@ -17,7 +17,7 @@ from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential,
 from entities.workspace import Membership, WorkspaceRole
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import ProviderCredentials
-from use_cases.gateway.ttl_cache import TtlCache
+from use_cases.shared.ttl_cache import TtlCache
 
 SOURCE = "openai"
 

@@ -22,6 +22,7 @@ from entities.workspace import Membership, Workspace, WorkspaceRole
 from use_cases.identity.email_verification import EmailVerification
 from use_cases.identity.ports import PasswordHasher, SessionRepository, UserRepository
 from use_cases.shared.ports import AuditLog
+from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,15 @@ def check_password_strength(password: str, email: str, field: str = "password") 
 
 
 class Sessions:
-    """Creates, checks, rotates and revokes login sessions."""
+    """Creates, checks, rotates and revokes login sessions.
 
-    def __init__(self, sessions: SessionRepository, refresh_ttl_s: int):
+    Every revocation is announced (StaleCaches), whatever caused it: each process then ends the
+    WebSockets and event streams of the ended sessions, and rechecks those of the user."""
+
+    def __init__(self, sessions: SessionRepository, refresh_ttl_s: int, caches: StaleCaches):
         self.sessions = sessions
         self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
+        self.caches = caches
 
     def open(self, user: User, client: ClientInfo) -> LoginSession:
         now = utcnow()
@@ -69,6 +74,14 @@ class Sessions:
     def is_active(self, session_id: str | None) -> bool:
         return bool(session_id and self.sessions.is_active(session_id))
 
+    def is_live(self, session_id: str | None, user_id: str | None) -> bool:
+        """The session is live and belongs to `user_id`: what a token's `sid` and `sub` must
+        satisfy together (a token naming another user's session is worth nothing)."""
+        return bool(session_id and user_id and self.sessions.is_active(session_id, user_id))
+
+    def live_among(self, session_ids: set[str]) -> set[str]:
+        return self.sessions.live_among(session_ids) if session_ids else set()
+
     def rotate(self, session_id: str, presented_jti: str) -> LoginSession:
         """Spend a refresh token. Presenting a spent one revokes the whole session (reuse)."""
         new_jti = uuid.uuid4().hex
@@ -77,14 +90,19 @@ class Sessions:
             if session is None:  # revoked (logged out) since the rotation
                 raise TokenRevoked("The session has been revoked")
             return session
-        self.sessions.revoke(session_id)
+        self.revoke(session_id)
         raise TokenRevoked("Refresh token already used; the session has been revoked")
 
-    def revoke(self, session_id: str) -> None:
-        self.sessions.revoke(session_id)
+    def revoke(self, *session_ids: str) -> None:
+        for session_id in session_ids:
+            self.sessions.revoke(session_id)
+        self._announce(session_ids=session_ids)
 
     def revoke_all(self, user_id: str, except_session: str | None = None) -> None:
+        """The user's sessions end; each process rechecks the user's open channels (those of
+        `except_session` stay)."""
         self.sessions.revoke_all(user_id, except_session=except_session)
+        self._announce(user_id=user_id)
 
     def list_for(self, user_id: str) -> list[LoginSession]:
         return self.sessions.list_active(user_id)
@@ -95,9 +113,15 @@ class Sessions:
 
     def revoke_own(self, user_id: str, session_id: str) -> None:
         """Only the owner's live sessions exist for them; anything else is NotFound."""
-        if not self.belongs_to(session_id, user_id) or not self.is_active(session_id):
+        if not self.is_live(session_id, user_id):
             raise NotFound("Session not found")
-        self.sessions.revoke(session_id)
+        self.revoke(session_id)
+
+    def _announce(self, user_id: str | None = None, session_ids: tuple[str, ...] = ()) -> None:
+        try:
+            self.caches.announce(user_id=user_id, session_ids=session_ids)
+        except Exception:  # the sessions ended; open channels notice at their next recheck
+            log.exception("could not announce ended sessions to the other processes")
 
 
 class Accounts:
@@ -172,11 +196,15 @@ class Accounts:
     def logout(self, actor: Actor, refresh_session_id: str | None = None) -> None:
         """Ends the caller's session and, if a refresh token of another of their sessions was
         handed in, that one too."""
-        if actor.session_id:
-            self.sessions.revoke(actor.session_id)
+        ended = [actor.session_id] if actor.session_id else []
         if (refresh_session_id and refresh_session_id != actor.session_id
                 and self.sessions.belongs_to(refresh_session_id, actor.user_id)):
-            self.sessions.revoke(refresh_session_id)
+            ended.append(refresh_session_id)
+        if not ended:
+            return
+        self.sessions.revoke(*ended)
+        self.audit.record("auth.logout", actor.user_id, "user", actor.user_id, ip=actor.ip,
+                          details={"sessions": len(ended)})
 
     def logout_all(self, actor: Actor) -> None:
         self.sessions.revoke_all(actor.user_id)

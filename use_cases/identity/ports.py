@@ -6,6 +6,7 @@ Real implementations live in repositories/ and adapters/; unit tests use in-memo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from datetime import datetime
 
 from entities.pagination import Page, PageRequest
@@ -50,8 +51,13 @@ class SessionRepository(ABC):
     def get(self, session_id: str) -> LoginSession | None: ...
 
     @abstractmethod
-    def is_active(self, session_id: str) -> bool:
-        """The one check every authenticated request pays for: one indexed lookup."""
+    def is_active(self, session_id: str, user_id: str | None = None) -> bool:
+        """Live (not revoked, not expired) and, when `user_id` is given, that user's: the one
+        check every authenticated request pays for, one lookup by primary key."""
+
+    @abstractmethod
+    def live_among(self, session_ids: Iterable[str]) -> set[str]:
+        """Those of `session_ids` that are live: one query for every open channel of a process."""
 
     @abstractmethod
     def rotate(self, session_id: str, presented_jti: str, new_jti: str) -> bool:

@@ -8,14 +8,16 @@ what it cached about that workspace or user.
 
 What announces: `AnnouncingAuditLog`. Each such change is a security event the use cases already
 write to the audit log with its workspace and target, whatever route or channel made it; the
-actions in STALE_AFTER announce once their record is written.
+actions in STALE_AFTER announce once their record is written. Ending login sessions announces
+too (use_cases/identity/auth.py `Sessions`), with the ids of the sessions that ended, so that
+open WebSockets and event streams of those sessions close on every worker.
 """
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from entities.pagination import Page, PageRequest
@@ -33,15 +35,25 @@ STALE_AFTER = frozenset({
     "auth.password_reset",
 })
 Forget = Callable[[str | None, str | None], None]  # forget(workspace_id, user_id)
+Ended = Callable[[list[str]], None]  # ended(session_ids)
+
+
+def announced(event: dict) -> tuple[str | None, str | None, list[str]]:
+    """(workspace_id, user_id, session_ids) of an announcement as it came through the bus."""
+    return (event.get("workspace_id"), event.get("user_id"),
+            [str(session_id) for session_id in event.get("session_ids") or ()])
 
 
 class StaleCaches:
-    """`announce(workspace_id, user_id)` tells every process; `on_stale(forget)` registers what
-    this process drops when told. `ensure_started()` runs the listener (after a fork too)."""
+    """`announce(workspace_id, user_id, session_ids)` tells every process; `on_stale(forget)`
+    registers what this process drops when told about a workspace or user, `on_sessions_ended`
+    what it does when told that login sessions ended. `ensure_started()` runs the listener
+    (after a fork too)."""
 
     def __init__(self, bus: EventBus):
         self.bus = bus
         self._forgetters: list[Forget] = []
+        self._enders: list[Ended] = []
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
@@ -49,13 +61,30 @@ class StaleCaches:
     def on_stale(self, forget: Forget) -> None:
         self._forgetters.append(forget)
 
-    def announce(self, workspace_id: str | None = None, user_id: str | None = None) -> None:
-        self.forget(workspace_id, user_id)  # this process at once, the others through the bus
-        self.bus.publish(TOPIC, {"workspace_id": workspace_id, "user_id": user_id})
+    def on_sessions_ended(self, ended: Ended) -> None:
+        self._enders.append(ended)
 
-    def forget(self, workspace_id: str | None, user_id: str | None) -> None:
-        for forget in self._forgetters:
-            forget(workspace_id, user_id)
+    def announce(self, workspace_id: str | None = None, user_id: str | None = None,
+                 session_ids: Iterable[str] = ()) -> None:
+        session_ids = list(session_ids)
+        # this process at once, the others through the bus
+        self.forget(workspace_id, user_id, session_ids)
+        self.bus.publish(TOPIC, {"workspace_id": workspace_id, "user_id": user_id,
+                                 "session_ids": session_ids})
+
+    def forget(self, workspace_id: str | None, user_id: str | None,
+               session_ids: Iterable[str] = ()) -> None:
+        if workspace_id or user_id:
+            for forget in self._forgetters:
+                forget(workspace_id, user_id)
+        session_ids = [session_id for session_id in session_ids if session_id]
+        if session_ids:
+            for ended in self._enders:
+                ended(session_ids)
+
+    def heard(self, event: dict) -> None:
+        """Acts on an announcement received from the bus."""
+        self.forget(*announced(event))
 
     def ensure_started(self) -> None:
         if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
@@ -73,7 +102,7 @@ class StaleCaches:
                 event = subscription.get(timeout=1.0)
                 if event is not None:
                     try:
-                        self.forget(event.get("workspace_id"), event.get("user_id"))
+                        self.heard(event)
                     except Exception:  # a bad handler must not stop invalidation for the others
                         log.exception("could not drop stale cache entries")
 
