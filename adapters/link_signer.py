@@ -19,6 +19,6 @@ class SignedLinks(LinkSigner):
     def load(self, token: str) -> dict | None:
         try:
             payload = self.serializer.loads(token)
-        except BadData:
+        except (BadData, ValueError, RecursionError):  # altered, or not a payload `sign` wrote
             return None
         return payload if isinstance(payload, dict) else None

@@ -1,13 +1,18 @@
-"""Request ids, one JSON access-log line per request, and security headers."""
+"""Request ids, one JSON access-log line per request, security headers, and the JSON input
+policy (controllers/json_policy.py) applied to every body before any route reads it."""
 from __future__ import annotations
 
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from controllers import json_policy
 
 access_log = logging.getLogger("synapscale.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -54,7 +59,33 @@ def _body_limit(max_bytes: int):
     return check
 
 
+class PolicyJSONProvider(DefaultJSONProvider):
+    """request.get_json() reads bodies under the same policy."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json_policy.loads(s)
+
+
+def _json_policy() -> None:
+    """Every JSON body, on every route: what the policy refuses is a 400 `bad_request` here,
+    before rate limits, authentication or the route parse it (text that is not JSON at all is
+    left to the route's own 400)."""
+    if not request.is_json:
+        return
+    body = request.get_data(cache=True)
+    if not body:
+        return
+    try:
+        json_policy.loads(body)
+    except json_policy.InputRejected as error:
+        raise BadRequest(str(error)) from None
+    except ValueError:
+        return
+
+
 def install_request_context(app: Flask, max_body_bytes: int) -> None:
+    app.json = PolicyJSONProvider(app)
     app.before_request(_begin)
     app.before_request(_body_limit(max_body_bytes))
+    app.before_request(_json_policy)
     app.after_request(_finish)

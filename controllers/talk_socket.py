@@ -10,11 +10,10 @@ workspace, workspace deleted); no client frame is acted upon after the session e
 """
 from __future__ import annotations
 
-import json
-
 from marshmallow import Schema, ValidationError, fields, validate
 from simple_websocket import ConnectionClosed
 
+from controllers import json_policy
 from controllers.deps import use_cases
 from controllers.rate_limits import charge_model_calls
 from controllers.realtime import (
@@ -104,7 +103,7 @@ class TalkSocket:
 
     def handle(self, frame: str | bytes) -> None:
         try:
-            data = json.loads(frame)
+            data = json_policy.loads(frame)  # the HTTP bodies' policy
             kind = data.get("type") if isinstance(data, dict) else None
             if kind in ACTING_FRAMES and not self.watch.confirm():
                 close_revoked(self.ws)  # the session ended: the frame is not acted upon
@@ -120,6 +119,8 @@ class TalkSocket:
             else:
                 send_json(self.ws, error_frame(
                     "bad_request", "Expected a frame of type message, stop or resume"))
+        except json_policy.InputRejected as error:
+            send_json(self.ws, error_frame("bad_request", str(error)))
         except ValueError:  # json.JSONDecodeError
             send_json(self.ws, error_frame("bad_request", "Frames must be JSON objects"))
         except ValidationError as error:

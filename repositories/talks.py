@@ -240,10 +240,11 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         self.contents.create_index(self.collection, "message_text")
 
     def add(self, message: Message) -> Message:
+        """The talk's counter moves only after the insert: a message the store refuses leaves
+        `message_count` as it was (a `seq` number may be skipped, which orders nothing wrong)."""
         now = utcnow()
         talk = self.talks.find_one_and_update(
-            {"_id": ObjectId(message.talk_id)},
-            {"$inc": {"last_seq": 1, "message_count": 1}, "$max": {"last_message_at": now}},
+            {"_id": ObjectId(message.talk_id)}, {"$inc": {"last_seq": 1}},
             projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
         doc = {
             "talk_id": ObjectId(message.talk_id), "seq": talk["last_seq"] if talk else 0,
@@ -258,6 +259,8 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         if message.usage is not None:
             doc["usage"] = _stored({"usage": message.usage})["usage"]
         doc["_id"] = self.collection.insert_one(doc).inserted_id
+        self.talks.update_one({"_id": ObjectId(message.talk_id)},
+                              {"$inc": {"message_count": 1}, "$max": {"last_message_at": now}})
         return to_message(doc)
 
     def _doc(self, message_id: str, talk_id: str, projection: dict | None = None) -> dict | None:

@@ -1,8 +1,6 @@
-from datetime import UTC
-
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import PageQuerySchema
+from controllers.schemas.common import BoundedDateTime, PageQuerySchema
 from entities.user import GlobalRole
 
 
@@ -16,10 +14,8 @@ class AuditQuerySchema(PageQuerySchema):
         "description": "User id of whoever acted"})
     action = fields.String(validate=validate.Length(max=100),
                            metadata={"description": "e.g. auth.login, member.added"})
-    since = fields.AwareDateTime(data_key="from", default_timezone=UTC,
-                                 metadata={"description": "ISO-8601, inclusive"})
-    until = fields.AwareDateTime(data_key="to", default_timezone=UTC,
-                                 metadata={"description": "ISO-8601, exclusive"})
+    since = BoundedDateTime(data_key="from", metadata={"description": "ISO-8601, inclusive"})
+    until = BoundedDateTime(data_key="to", metadata={"description": "ISO-8601, exclusive"})
 
 
 class AuditEntrySchema(Schema):

@@ -2,15 +2,16 @@ from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import Schema, fields, validate
 
+from controllers.schemas.common import BoundedDateTime
 from entities.usage_report import GROUPINGS
 
 
-class DateOrDateTime(fields.AwareDateTime):
+class DateOrDateTime(BoundedDateTime):
     """ISO-8601 date-time, or a bare date: its start, or with `end_of_day` the next day's start
     (so `to=2026-01-31` includes that day)."""
 
     def __init__(self, end_of_day: bool = False, **kwargs):
-        super().__init__(default_timezone=UTC, **kwargs)
+        super().__init__(**kwargs)
         self.end_of_day = end_of_day
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -19,6 +20,7 @@ class DateOrDateTime(fields.AwareDateTime):
                 day = datetime.combine(datetime.strptime(value, "%Y-%m-%d").date(), time(), UTC)
             except ValueError:
                 raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+            day = self._bounded(day)
             return day + timedelta(days=1) if self.end_of_day else day
         return super()._deserialize(value, attr, data, **kwargs)
 

@@ -1,11 +1,46 @@
 """Schemas shared by every area: errors, pages, ids."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 
 from marshmallow import Schema, fields, validate
 
 MAX_PAGE_SIZE = 100
+
+# Dates a query may name: wide enough for any real range, far enough from datetime's limits
+# that a range's arithmetic (a day added, 30 or 400 days taken) cannot overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class BoundedDateTime(fields.AwareDateTime):
+    """An ISO-8601 date-time (UTC when it names no offset) between EARLIEST and LATEST: any
+    other is a 422, never an overflow."""
+
+    default_error_messages = {
+        "out_of_range": f"Must be between {EARLIEST.date()} and {LATEST.date()}.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def _bounded(self, value: datetime) -> datetime:
+        try:
+            inside = EARLIEST <= value <= LATEST
+        except OverflowError:  # an offset that moves it past datetime's limits
+            inside = False
+        if not inside:
+            raise self.make_error("out_of_range")
+        return value
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
+        return self._bounded(parsed)
 
 # One Server-Sent Event, as OpenAPI before 3.2 describes a text/event-stream response: the
 # schema of each event, not of the whole stream.

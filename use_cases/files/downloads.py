@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO
+from typing import BinaryIO, TypeGuard
 
 from entities.actor import Actor
 from entities.clock import utcnow
@@ -15,6 +15,10 @@ from use_cases.files.ports import BlobStorage, FileRepository, LinkSigner
 from use_cases.workspaces.access import WorkspaceAccess
 
 LINK_TTL = timedelta(minutes=15)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -53,15 +57,29 @@ class FileDownloads:
 
     def open_link(self, token: str) -> Download:
         """The bytes a link grants; altered links are unknown ones, expired links say so."""
-        payload = self.signer.load(token)
-        if not isinstance(payload, dict) or not {"f", "v", "e"} <= payload.keys():
-            raise NotFound("Download link not found")
-        if self.clock() >= datetime.fromtimestamp(payload["e"], UTC):
+        file_id, version, expires_at = self._read(token)
+        if self.clock() >= expires_at:
             raise TokenExpired("This download link has expired")
-        file = self.files.get(str(payload["f"]))
+        file = self.files.get(file_id)
         if file is None:
             raise NotFound("File not found")
-        return self._open(file, self._version(file, payload["v"]))
+        return self._open(file, self._version(file, version))
+
+    def _read(self, token: str) -> tuple[str, int, datetime]:
+        """The link's file id, version and expiry; any payload `link` would not have signed
+        (wrong types, an expiry no clock can hold) is an unknown link."""
+        payload = self.signer.load(token)
+        if not isinstance(payload, dict):
+            raise NotFound("Download link not found")
+        file_id, version, expiry = payload.get("f"), payload.get("v"), payload.get("e")
+        if (not isinstance(file_id, str) or not 0 < len(file_id) <= 64
+                or not _is_int(version) or not _is_int(expiry)):
+            raise NotFound("Download link not found")
+        try:
+            expires_at = datetime.fromtimestamp(expiry, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise NotFound("Download link not found") from None
+        return file_id, version, expires_at
 
     def open_public(self, file_id: str, version: int | None = None) -> Download:
         """Making a file public publishes its current version, not its history: any other
