@@ -139,7 +139,9 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     install_request_context(app, settings.max_content_length)
     trust_proxies(app, settings.trusted_proxies)
     install_rate_limits(app, container, database_uri, mongo_listeners)
-    CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID"])
+    CORS(app, origins=list(settings.cors_origins), expose_headers=[
+        "X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+        "X-RateLimit-Reset"])
     register_api(app, settings.version)
 
     @app.before_request

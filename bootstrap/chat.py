@@ -41,7 +41,8 @@ def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                limits: ChatLimits) -> ChatUseCases:
     talks = Talks(talk_repo, message_repo, workspace_repo, access,
                   TalkEvents(events, representation),
-                  model_ids=lambda: [model.id for model in llm.models({})])
+                  model_ids=lambda: [model.id for model in llm.models({})],
+                  file_context=file_context)
     generations = Generations(max_running=limits.max_generations)
     chat = Chat(talks, message_repo, workspace_repo, llm,
                 ContextBuilder(message_repo, llm, file_context), meter, generations,

@@ -175,13 +175,19 @@ def completion_body(result: ChatResult) -> dict:
         message["tool_calls"] = result.tool_calls
         message["content"] = result.content or None
     return {
-        "id": result.id, "object": "chat.completion", "created": int(time.time()),
+        "id": completion_id(), "object": "chat.completion", "created": int(time.time()),
         "model": result.model,
         "choices": [{"index": 0, "message": message, "logprobs": None,
                      "finish_reason": result.finish_reason or "stop"}],
         "usage": usage_body(result),
         "system_fingerprint": None,
     }
+
+
+def completion_id() -> str:
+    """A new id per response (every chunk of one stream shares it), never the provider's:
+    providers repeat theirs."""
+    return f"chatcmpl-{uuid.uuid4().hex}"
 
 
 def usage_body(result: ChatResult) -> dict:
@@ -195,7 +201,7 @@ def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool
     """OpenAI's chunk stream. Closing it (the client went away) closes the model call, which
     records it as cancelled; so does the end of the caller's session (`watch`), after an error
     chunk with code `token_revoked`."""
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+    base = {"id": completion_id(), "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
 
     def event(choices: list, **extra) -> str:

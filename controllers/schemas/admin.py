@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import BoundedDateTime, PageQuerySchema
+from controllers.schemas.common import BoundedDateTime, PageQuerySchema, UtcDateTime
 from entities.user import GlobalRole
 
 
@@ -26,5 +26,5 @@ class AuditEntrySchema(Schema):
     target_id = fields.String(allow_none=True)
     workspace_id = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)
-    at = fields.DateTime(required=True)
+    at = UtcDateTime(required=True)
     details = fields.Dict(required=True)

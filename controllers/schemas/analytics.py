@@ -2,7 +2,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import BoundedDateTime
+from controllers.schemas.common import BoundedDateTime, UtcDateTime
 from entities.usage_report import GROUPINGS
 
 
@@ -55,5 +55,5 @@ class UsageReportSchema(Schema):
     totals = fields.Nested(UsageTotalsSchema, required=True)
     group_by = fields.String(required=True)
     workspace_id = fields.String(allow_none=True, required=True)
-    since = fields.DateTime(data_key="from", required=True)
-    until = fields.DateTime(data_key="to", required=True)
+    since = UtcDateTime(data_key="from", required=True)
+    until = UtcDateTime(data_key="to", required=True)

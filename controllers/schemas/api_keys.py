@@ -2,6 +2,8 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
+from controllers.schemas.common import UtcDateTime
+
 
 class ApiKeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
@@ -17,10 +19,10 @@ class ApiKeySchema(Schema):
     name = fields.String(required=True)
     key_hint = fields.String(required=True, metadata={"description": "e.g. sk-syn-...abcd"})
     created_by = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    expires_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    expires_at = UtcDateTime(allow_none=True)
     monthly_budget_usd = fields.Float(allow_none=True)
-    last_used_at = fields.DateTime(allow_none=True, metadata={
+    last_used_at = UtcDateTime(allow_none=True, metadata={
         "description": "Updated at most once a minute"})
 
 

@@ -6,12 +6,24 @@ from functools import cache
 
 from marshmallow import Schema, fields, validate
 
+from entities.clock import iso_utc
+
 MAX_PAGE_SIZE = 100
 
 # Dates a query may name: wide enough for any real range, far enough from datetime's limits
 # that a range's arithmetic (a day added, 30 or 400 days taken) cannot overflow.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class UtcDateTime(fields.DateTime):
+    """A date-time as API.md's conventions write it: ISO-8601 UTC ending in `Z`
+    (`2026-01-31T12:00:00Z`); a naive value is UTC. Every response schema's date-times use it."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or self.format not in (None, "iso", "iso8601"):
+            return super()._serialize(value, attr, obj, **kwargs)
+        return iso_utc(value)
 
 
 class BoundedDateTime(fields.AwareDateTime):

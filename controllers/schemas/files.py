@@ -1,7 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from controllers.schemas.common import PageQuerySchema
+from controllers.schemas.common import PageQuerySchema, UtcDateTime
 
 MAX_TAGS = 20
 TAG = validate.Length(min=1, max=50)
@@ -57,9 +57,9 @@ class FileSchema(Schema):
     version = fields.Integer(required=True)
     workspace_id = fields.String(required=True)
     owner_id = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
-    deleted_at = fields.DateTime(allow_none=True, metadata={"description": "Set while in the trash"})
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+    deleted_at = UtcDateTime(allow_none=True, metadata={"description": "Set while in the trash"})
 
 
 class FileVersionSchema(Schema):
@@ -69,7 +69,7 @@ class FileVersionSchema(Schema):
     size = fields.Integer(required=True)
     sha256 = fields.String(required=True)
     uploaded_by = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class FileQuerySchema(PageQuerySchema):
@@ -98,4 +98,4 @@ class DownloadQuerySchema(Schema):
 
 class DownloadLinkSchema(Schema):
     url = fields.String(required=True)
-    expires_at = fields.DateTime(required=True)
+    expires_at = UtcDateTime(required=True)

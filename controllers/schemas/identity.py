@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import PageQuerySchema
+from controllers.schemas.common import PageQuerySchema, UtcDateTime
 
 
 class UserSchema(Schema):
@@ -10,8 +10,8 @@ class UserSchema(Schema):
     role = fields.Function(lambda user: user.role.value, required=True)
     is_active = fields.Boolean(required=True)
     email_verified = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
 
 
 class RegisterSchema(Schema):
@@ -79,8 +79,8 @@ class VerifyEmailSchema(Schema):
 
 class LoginSessionSchema(Schema):
     id = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    last_used_at = fields.DateTime(required=True, metadata={
+    created_at = UtcDateTime(required=True)
+    last_used_at = UtcDateTime(required=True, metadata={
         "description": "When the session last refreshed its tokens"})
     user_agent = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)

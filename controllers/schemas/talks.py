@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import SSE_EVENT_SCHEMA, PageQuerySchema
+from controllers.schemas.common import SSE_EVENT_SCHEMA, PageQuerySchema, UtcDateTime
 from entities.talk import Message, MessageRole, MessageStatus, Talk
 from use_cases.chat.ports import TalkRepresentation
 
@@ -23,9 +23,9 @@ class TalkSchema(Schema):
     archived = fields.Boolean(required=True)
     pinned = fields.Boolean(required=True)
     message_count = fields.Integer(required=True)
-    last_message_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    last_message_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
 
 
 class TalkCreateSchema(Schema):
@@ -72,8 +72,8 @@ class MessageSchema(Schema):
     usage = fields.Nested(MessageUsageSchema, allow_none=True)
     latency_ms = fields.Float(allow_none=True)
     error = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
 
 
 class MessagePageSchema(Schema):
@@ -126,7 +126,7 @@ class SearchHitSchema(Schema):
     talk_name = fields.String(required=True)
     message_id = fields.String(allow_none=True, metadata={"description": "null: the name matched"})
     snippet = fields.String(required=True)
-    created_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(allow_none=True)
 
 
 SSE_DESCRIPTION = (

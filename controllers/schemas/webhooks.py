@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from controllers.schemas.common import UtcDateTime
 from entities.webhook import WEBHOOK_EVENTS
 
 
@@ -16,7 +17,7 @@ class WebhookSchema(Schema):
     url = fields.String(required=True)
     events = fields.List(fields.String(), required=True)
     created_by = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class WebhookCreatedSchema(WebhookSchema):
@@ -31,7 +32,7 @@ class DeliverySchema(Schema):
     status = fields.String(required=True, metadata={"description": "pending, delivered or failed"})
     status_code = fields.Integer(allow_none=True)
     attempts = fields.Integer(required=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = UtcDateTime(allow_none=True)
+    next_attempt_at = UtcDateTime(allow_none=True)
     error = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)

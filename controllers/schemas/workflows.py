@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import PageQuerySchema
+from controllers.schemas.common import PageQuerySchema, UtcDateTime
 from entities.workflow import ExecutionStatus, NodeStatus
 from use_cases.workflows.nodes.registry import NODE_TYPES
 from use_cases.workflows.templates import SORTS
@@ -87,9 +87,9 @@ class WorkflowSchema(Schema):
     version = fields.Integer(required=True)
     is_active = fields.Boolean(required=True)
     created_by = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
-    deleted_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+    deleted_at = UtcDateTime(allow_none=True)
 
 
 class NodeTypeSchema(Schema):
@@ -110,8 +110,8 @@ class ExecuteSchema(Schema):
 class NodeRunSchema(Schema):
     node_id = fields.String(required=True)
     status = fields.Enum(NodeStatus, by_value=True, required=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     output = fields.Raw(allow_none=True)
     error = fields.String(allow_none=True)
     attempts = fields.Integer(required=True)
@@ -128,9 +128,9 @@ class ExecutionSchema(Schema):
     node_runs = fields.List(fields.Nested(NodeRunSchema), required=True)
     error = fields.String(allow_none=True)
     created_by = fields.String(required=True)
-    created_at = fields.DateTime(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     duration_ms = fields.Float(allow_none=True)
 
 
@@ -155,7 +155,7 @@ class TemplateSummarySchema(Schema):
     rating = fields.Float(required=True, metadata={"description": "Average stars, 0 when unrated"})
     ratings_count = fields.Integer(required=True)
     installs = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
 
 
 class TemplateSchema(TemplateSummarySchema):

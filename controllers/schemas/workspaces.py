@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from controllers.schemas.common import UtcDateTime
 from entities.workspace import WorkspaceRole
 
 
@@ -24,8 +25,8 @@ class WorkspaceSchema(Schema):
     settings = fields.Nested(WorkspaceSettingsSchema, required=True)
     is_personal = fields.Boolean(required=True)
     role = fields.String(required=True, metadata={"description": "The caller's role"})
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
 
 
 class WorkspaceCreateSchema(Schema):
@@ -46,7 +47,7 @@ class MemberSchema(Schema):
     email = fields.String(required=True)
     name = fields.String(required=True)
     role = fields.Enum(WorkspaceRole, by_value=True, required=True)
-    joined_at = fields.DateTime(allow_none=True)
+    joined_at = UtcDateTime(allow_none=True)
     monthly_budget_usd = fields.Float(allow_none=True, metadata={
         "description": "The member's own monthly budget (null: the workspace's member default)"})
 
@@ -71,7 +72,7 @@ class ProviderStatusSchema(Schema):
     configured = fields.Boolean(required=True)
     key_hint = fields.String(allow_none=True, metadata={"example": "sk-...abcd"})
     api_base = fields.String(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)
 
 
 class ProviderKeyPutSchema(Schema):

@@ -50,6 +50,15 @@ class AttachedFiles(FileContext):
                 parts.append(_note(file, "its content cannot be read as text"))
         return parts
 
+    def attachments(self, workspace_id: str, file_ids: list[str]) -> dict[str, dict]:
+        found = {}
+        for file_id in dict.fromkeys(file_ids):
+            file = self.files.get(file_id, include_deleted=True)
+            if file is not None and file.workspace_id == workspace_id:
+                found[file_id] = {"filename": file.filename, "content_type": file.content_type,
+                                  "size": file.size}
+        return found
+
     def _file(self, file_id: str, workspace_id: str) -> File:
         file = self.files.get(file_id)
         if file is None or file.workspace_id != workspace_id:

@@ -122,6 +122,11 @@ class FileContext(ABC):
         """OpenAI content parts ({"type": "text", "text": ...}) carrying the files' contents;
         NotFound for a file the user may not read."""
 
+    def attachments(self, workspace_id: str, file_ids: list[str]) -> dict[str, dict]:
+        """`{filename, content_type, size}` by id for the files of `workspace_id` among
+        `file_ids` (those in the trash too), for exports; a file not found is left out."""
+        return {}
+
 
 class TalkRepresentation(ABC):
     """The one JSON form of talks and messages — the HTTP API's — which events and exports use

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from entities.clock import utcnow
+from entities.clock import iso_utc, utcnow
 from entities.errors import NotFound, ValidationFailed
 from entities.pagination import Page, PageRequest
 from entities.talk import (
@@ -27,7 +27,7 @@ from entities.talk import (
 from entities.workspace import WorkspaceRole
 from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import settle_if_abandoned
-from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
+from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
 
@@ -47,13 +47,15 @@ class Export:
 class Talks:
     def __init__(self, talks: TalkRepository, messages: MessageRepository,
                  workspaces: WorkspaceRepository, access: WorkspaceAccess,
-                 events: TalkEvents, model_ids: Callable[[], Iterable[str]]):
+                 events: TalkEvents, model_ids: Callable[[], Iterable[str]],
+                 file_context: FileContext | None = None):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
         self.access = access
         self.events = events
         self.model_ids = model_ids  # the catalogue, to refuse a model that does not exist
+        self.file_context = file_context  # names the files attached to messages, for exports
 
     # --- one talk ---------------------------------------------------------------------------
 
@@ -162,15 +164,17 @@ class Talks:
         talk = self.visible(user_id, talk_id)
         messages = self._settled(self.messages.all(talk_id))
         stem = _slug(talk.name) or "talk"
+        files = self._attachments(talk, messages)
         if fmt == "json":
             representation = self.events.representation
             body = json.dumps({"talk": representation.talk(talk),
-                               "exported_at": utcnow().isoformat(),
-                               "messages": [representation.message(m) for m in messages]},
+                               "exported_at": iso_utc(utcnow()),
+                               "messages": [_with_attachments(representation.message(m),
+                                                              m, files) for m in messages]},
                               ensure_ascii=False, indent=2)
             return Export(f"{stem}-{talk.id}.json", "application/json", body)
         return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
-                      _markdown(talk, messages))
+                      _markdown(talk, messages, files))
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -179,6 +183,13 @@ class Talks:
             return [self.access.require(user_id, workspace_id, READ).workspace_id]
         mine = self.workspaces.list_for_user(user_id, PageRequest(1, MAX_WORKSPACES))
         return [workspace.id for workspace, _role in mine.items]
+
+    def _attachments(self, talk: Talk, messages: builtins.list[Message]) -> dict[str, dict]:
+        """The attached files' names, types and sizes by id."""
+        file_ids = [file_id for message in messages for file_id in message.file_ids]
+        if not file_ids or self.file_context is None:
+            return {}
+        return self.file_context.attachments(talk.workspace_id, file_ids)
 
     def _settled(self, messages: Iterable[Message]) -> builtins.list[Message]:
         """Replies whose worker died mid-stream read as failed, followed or not."""
@@ -197,7 +208,29 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50]
 
 
-def _markdown(talk: Talk, messages: list[Message]) -> str:
+def _attached(message: Message, files: dict[str, dict]) -> list[dict]:
+    """`{id, filename, content_type, size}` per attached file (null fields: a file since
+    removed)."""
+    empty = {"filename": None, "content_type": None, "size": None}
+    return [{"id": file_id, **files.get(file_id, empty)} for file_id in message.file_ids]
+
+
+def _with_attachments(represented: dict, message: Message, files: dict[str, dict]) -> dict:
+    """The API form of a message, plus `attachments` when it has files (additive: a message
+    without files exports exactly as the API returns it)."""
+    if not message.file_ids:
+        return represented
+    return {**represented, "attachments": _attached(message, files)}
+
+
+def _attachment_line(attachment: dict) -> str:
+    if attachment["filename"] is None:
+        return f"- Attachment: `{attachment['id']}` (no longer available)"
+    return (f"- Attachment: {attachment['filename']} ({attachment['content_type']}, "
+            f"{attachment['size']} bytes)")
+
+
+def _markdown(talk: Talk, messages: list[Message], files: dict[str, dict]) -> str:
     lines = [f"# {talk.name or 'Untitled talk'}", ""]
     details = [f"- Talk: `{talk.id}`"]
     if talk.model:
@@ -206,7 +239,7 @@ def _markdown(talk: Talk, messages: list[Message]) -> str:
         details.append("- Tags: " + ", ".join(talk.tags))
     if talk.system_prompt:
         details.append(f"- System prompt: {talk.system_prompt}")
-    details.append(f"- Exported: {utcnow().isoformat()}")
+    details.append(f"- Exported: {iso_utc(utcnow())}")
     lines += [*details, ""]
     for message in messages:
         heading = message.role.value.capitalize()
@@ -214,6 +247,9 @@ def _markdown(talk: Talk, messages: list[Message]) -> str:
             heading += f" ({message.model})"
         if message.status is not MessageStatus.COMPLETE:
             heading += f" [{message.status.value}]"
-        when = message.created_at.isoformat() if message.created_at else ""
+        when = iso_utc(message.created_at) if message.created_at else ""
         lines += [f"## {heading} — {when}", "", message.content or f"_{message.error or ''}_", ""]
+        attachments = [_attachment_line(a) for a in _attached(message, files)]
+        if attachments:
+            lines += [*attachments, ""]
     return "\n".join(lines)
