@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,36 @@ from adapters.model_catalogue import (
     provider_key,
 )
 from adapters.outbound_http import GuardedHttpClient
-from entities.errors import ReplyTooLarge, UpstreamError, ValidationFailed
+from entities.errors import ReplyTooLarge, UnknownModel, UpstreamError, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
 from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
 from use_cases.shared.ttl_cache import TtlCache
 
 DEFAULT_CONTEXT_WINDOW = 8192
-# What ChatRequest.extra may pass on; never api_key, api_base or base_url, which would let a
-# caller point the server (and its keys) at any address.
-EXTRA_PARAMS = frozenset({
-    "response_format", "tools", "tool_choice", "parallel_tool_calls", "top_p", "seed", "user",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-    "reasoning_effort",
+# Never passed on from a caller: where a call goes and with which credentials or headers (a
+# caller could point the server, and its keys, at any address), LiteLLM's own controls, and what
+# ChatRequest carries in its own fields or the gateway decides (stream, n, store, metadata).
+NEVER_PASSED = frozenset({
+    "api_key", "api_base", "base_url", "api_version", "deployment_id", "organization",
+    "default_headers", "extra_headers", "timeout", "request_timeout", "max_retries",
+    "custom_llm_provider", "drop_params", "additional_drop_params", "allowed_openai_params",
+    "model", "messages", "temperature", "max_tokens", "max_completion_tokens", "stop", "n",
+    "stream", "stream_options", "store", "metadata",
 })
+# Sampling parameters that are not OpenAI's but that LiteLLM hands to providers taking them
+# (Anthropic, Gemini, Ollama, vLLM...): what an OpenAI SDK sends through `extra_body`.
+PROVIDER_PARAMS = frozenset({"top_k"})
+
+
+@cache
+def extra_params() -> frozenset[str]:
+    """What ChatRequest.extra may pass on: LiteLLM's chat-completion parameters (per provider,
+    `drop_params` drops what a provider does not take), minus NEVER_PASSED. Read on first use,
+    like LiteLLM itself."""
+    from litellm.constants import DEFAULT_CHAT_COMPLETION_PARAM_VALUES, OPENAI_CHAT_COMPLETION_PARAMS
+    return frozenset({*OPENAI_CHAT_COMPLETION_PARAMS, *DEFAULT_CHAT_COMPLETION_PARAM_VALUES,
+                      *PROVIDER_PARAMS}) - NEVER_PASSED
 LOCAL_MODEL = "local/smollm2"
 ADDRESS_CHECK_TTL_S = 30.0
 
@@ -209,6 +226,9 @@ class LiteLLMGateway(LLMGateway):
             completion_tokens=completion_tokens or self._count_text(answered, content),
             latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms))
 
+    def passed_params(self) -> frozenset[str]:
+        return extra_params()
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _prepare(self, request: ChatRequest) -> tuple[str, str, Any, dict[str, Any]]:
@@ -219,9 +239,10 @@ class LiteLLMGateway(LLMGateway):
         requested = request.model or self.default_model(request.credentials)
         entry = self.catalogue.get(requested)
         if entry is None:
-            raise ValidationFailed(f"Unknown model '{requested}'",
-                                   details={"model": [f"Unknown model '{requested}'"]})
-        extra = {k: v for k, v in request.extra.items() if k in EXTRA_PARAMS}
+            raise UnknownModel(f"Unknown model '{requested}'",
+                               details={"model": [f"Unknown model '{requested}'"]})
+        passed = extra_params()
+        extra = {k: v for k, v in request.extra.items() if k in passed}
         unsafe_locally = _unsafe_for_local_model(extra)
         if entry.is_local and unsafe_locally:
             raise ValidationFailed(f"{requested} does not take {unsafe_locally}",
@@ -392,7 +413,7 @@ def _unsafe_for_local_model(extra: dict[str, Any]) -> str | None:
     """What the local llama.cpp server must not be sent, or None. It compiles tools and JSON
     schemas into grammars, and some grammars crash it (a pattern with a large repetition count
     segfaults llama_cpp.server 0.3.36), which would fail every local reply in flight."""
-    if extra.get("tools") or extra.get("tool_choice"):
+    if any(extra.get(name) for name in ("tools", "tool_choice", "functions", "function_call")):
         return "tools"
     if extra.get("response_format") not in (None, {"type": "text"}, {"type": "json_object"}):
         return "a response_format with a schema"

@@ -64,11 +64,28 @@ def status_for(error: errors.DomainError) -> int:
     return 400
 
 
+def openai_param(details: dict | None) -> str | None:
+    """The request field an error is about: `details["param"]`, else the first field a
+    validation error names (`field` or `field.sub`)."""
+    if not details:
+        return None
+    if isinstance(details.get("param"), str):
+        return details["param"]
+    for name, value in details.items():
+        if name == "_schema":
+            continue
+        if isinstance(value, dict) and value and not all(isinstance(k, int) for k in value):
+            inner = openai_param(value)
+            return f"{name}.{inner}" if inner else str(name)
+        return str(name)
+    return None
+
+
 def error_response(status: int, code: str, message: str, details: dict | None = None,
                    headers: dict[str, Any] | None = None):
     if request.path.startswith("/v1/"):
         body = {"error": {"message": message, "type": OPENAI_TYPE_BY_STATUS.get(
-            status, "api_error"), "code": code, "param": None}}
+            status, "api_error"), "code": code, "param": openai_param(details)}}
     else:
         body = {"error": {"code": code, "message": message, "details": details or {}}}
     response = jsonify(body)

@@ -18,23 +18,24 @@ from typing import Any
 
 from flask import Response, g, request
 from flask_smorest import Blueprint
-from werkzeug.exceptions import BadRequest
 
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
 from controllers.metrics import request_started
+from controllers.openapi import KEY_OR_BEARER
 from controllers.rate_limits import limiter
 from controllers.schemas.common import SSE_EVENT_SCHEMA
 from controllers.schemas.openai import (
     ChatCompletionRequestSchema,
     ChatCompletionSchema,
     ModelListSchema,
+    ModelSchema,
     OpenAIErrorSchema,
 )
 from controllers.security import authenticated, current_actor
 from controllers.sse import watch_caller
-from entities.errors import DomainError
+from entities.errors import DomainError, InvalidParameter
 from entities.llm import ChatRequest, ChatResult, StreamChunk
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.api_keys import is_api_key
@@ -47,19 +48,18 @@ blp = Blueprint("openai", __name__, url_prefix="/v1",
                             "SDK or chat UI, with a workspace API key or a user access token")
 
 WORKSPACE_HEADER = "X-Workspace-ID"
-PASSED_THROUGH = ("response_format", "tools", "tool_choice", "parallel_tool_calls", "top_p", "seed",
-                  "user", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-                  "top_logprobs", "reasoning_effort")
+DECLARED = frozenset(ChatCompletionRequestSchema().fields)
 WORKSPACE_PARAMETER = {"in": "header", "name": WORKSPACE_HEADER, "required": False,
                        "schema": {"type": "string"},
                        "description": "With a user token: the workspace to act in (default: "
                                       "personal). With an API key: omit (a key acts in its own)"}
 MODELS_CREATED = 1_735_689_600  # 2025-01-01: catalogue models carry no date of their own
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-ERRORS = ((400, "Unsupported parameter (n other than 1)"),
+ERRORS = ((400, "An unknown or unsupported parameter (n other than 1), named in `param`"),
           (401, "Missing, invalid, expired or revoked key or token"),
           (402, "Workspace or API-key budget spent this month"),
-          (404, "Workspace not found"), (422, "Invalid request or unknown model"),
+          (404, "Workspace not found, or an unknown model (`model_not_found`)"),
+          (422, "An invalid field value, named in `param`"),
           (429, "Rate limited"), (502, "The provider failed after fallbacks"),
           (504, "The provider timed out"))
 
@@ -79,7 +79,9 @@ def key_or_token(fn):
         g.user_id = g.actor.user_id
         return fn(*args, **kwargs)
 
-    wrapper._apidoc = by_token._apidoc
+    docs = by_token._apidoc
+    wrapper._apidoc = {**docs, "manual_doc": {**docs.get("manual_doc", {}),
+                                              "security": KEY_OR_BEARER}}
     return wrapper
 
 
@@ -108,9 +110,24 @@ def list_models():
     (`X-Workspace-ID` then picks the workspace). Errors have OpenAI's shape `{error: {message, type,
     code}}`: 401 for a bad key or token, 404 for a workspace the caller is not in."""
     models = use_cases().openai.models(current_actor(), workspace_header())
-    return {"object": "list", "data": [
-        {"id": m.id, "object": "model", "created": MODELS_CREATED, "owned_by": m.provider}
-        for m in models]}
+    return {"object": "list", "data": [model_body(m) for m in models]}
+
+
+@blp.get("/models/<path:model>")
+@key_or_token
+@blp.response(200, ModelSchema)
+@documented_errors
+def retrieve_model(model: str):
+    """Retrieve a model (OpenAI-compatible)
+
+    One model of GET /v1/models (ids contain a slash: `openai/gpt-4o-mini`). 200 `{id, object:
+    "model", created, owned_by}`; 404 `model_not_found` for a model the workspace cannot use."""
+    found = use_cases().openai.model(current_actor(), workspace_header(), model)
+    return model_body(found)
+
+
+def model_body(model) -> dict:
+    return {"id": model.id, "object": "model", "created": MODELS_CREATED, "owned_by": model.provider}
 
 
 @blp.post("/chat/completions")
@@ -130,18 +147,27 @@ def chat_completions(body):
     `data: {chat.completion.chunk}` lines, then `data: [DONE]`; with
     `stream_options.include_usage` a last chunk carries `usage` and no choices. An error after
     the stream started arrives as `data: {"error": {...}}`. `temperature`, `max_tokens`
-    (or `max_completion_tokens`), `stop`, `response_format`, `tools` and `tool_choice` reach
-    providers that support them; `n` must be 1. Header `X-Workspace-ID` picks the workspace for
+    (or `max_completion_tokens`), `stop`, `response_format`, `tools`, `tool_choice` and every
+    other chat-completion parameter LiteLLM knows (`service_tier`, `prompt_cache_key`,
+    `safety_identifier`, `modalities`, `prediction`, `web_search_options`, `verbosity`,
+    `functions`/`function_call`, `top_k` from an SDK's `extra_body`...) reach providers that
+    support them (others drop them); `n` must be 1. Header `X-Workspace-ID` picks the workspace for
     a user token (default: personal); a key always works in its own workspace.
 
-    Errors have OpenAI's shape `{error: {message, type, code}}`: 400 for `n` other than 1, 401 for
-    a bad key or token, 402 when a budget is spent, 404 for a workspace the caller is not in, 422
-    for an invalid request or an unknown model, 429 over RATELIMIT_LLM, 502 when the provider
+    Errors have OpenAI's shape `{error: {message, type, code, param}}`: 400 for an unknown
+    parameter or `n` other than 1, 401 for a bad key or token, 402 when a budget is spent, 404
+    for a workspace the caller is not in or an unknown model (`model_not_found`), 422 for an
+    invalid field value (`param` names the field), 429 over RATELIMIT_LLM, 502 when the provider
     failed after fallbacks, 504 when it timed out."""
-    if body.get("n") not in (None, 1):
-        raise BadRequest("Only n=1 is supported")
-    chat_request = to_chat_request(body)
     container = use_cases()
+    passed = container.openai.passed_params()
+    for name in body:
+        if name not in DECLARED and name not in passed:
+            raise InvalidParameter(f"Unrecognized request argument supplied: {name}", name,
+                                   "unknown_parameter")
+    if body.get("n") not in (None, 1):
+        raise InvalidParameter("Only n=1 is supported", "n", "unsupported_parameter")
+    chat_request = to_chat_request(body, passed)
     actor, workspace_id = current_actor(), workspace_header()
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
@@ -159,14 +185,15 @@ def chat_completions(body):
     return completion_body(result)
 
 
-def to_chat_request(body: dict) -> ChatRequest:
+def to_chat_request(body: dict, passed: frozenset[str]) -> ChatRequest:
     stop = body.get("stop")
     return ChatRequest(
         messages=body["messages"], model=body.get("model"),
         temperature=body.get("temperature"),
         max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
         stop=[stop] if isinstance(stop, str) else stop,
-        extra={name: body[name] for name in PASSED_THROUGH if body.get(name) is not None})
+        extra={name: value for name, value in body.items()
+               if name in passed and value is not None})
 
 
 def completion_body(result: ChatResult) -> dict:

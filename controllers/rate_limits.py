@@ -48,7 +48,7 @@ from entities.errors import RateLimited
 from entities.user import normalise_email
 
 SERVICE_PATHS = frozenset({"/", "/health", "/api/health", "/metrics", "/openapi.json", "/docs",
-                           "/redoc"})
+                           "/redoc", "/favicon.ico"})
 
 
 def client_ip() -> str:

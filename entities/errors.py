@@ -20,6 +20,12 @@ class NotFound(DomainError):
     default_message = "Not found"
 
 
+class ModelNotFound(NotFound):
+    """A model the catalogue does not have (OpenAI's `model_not_found`)."""
+    code = "model_not_found"
+    default_message = "Model not found"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
     default_message = "You do not have permission to do this"
@@ -33,6 +39,22 @@ class Conflict(DomainError):
 class ValidationFailed(DomainError):
     code = "validation_error"
     default_message = "Validation failed"
+
+
+class UnknownModel(ValidationFailed):
+    """A model the catalogue does not have, named in a request (422 on /api; /v1 says 404)."""
+
+
+class InvalidParameter(DomainError):
+    """A request field that is unknown or not supported (400), named in `param`."""
+    code = "invalid_parameter"
+    default_message = "Invalid parameter"
+
+    def __init__(self, message: str, param: str, code: str | None = None):
+        super().__init__(message, {"param": param})
+        self.param = param
+        if code:
+            self.code = code
 
 
 class Unauthorized(DomainError):

@@ -1,5 +1,5 @@
 """OpenAI's chat-completions shapes: what `/v1` accepts and returns."""
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MAX_STOP = 4
@@ -27,6 +27,14 @@ class StreamOptionsSchema(Schema):
 
 
 class ChatCompletionRequestSchema(Schema):
+    """Any other chat-completion parameter LiteLLM knows (`service_tier`, `prompt_cache_key`,
+    `safety_identifier`, `modalities`, `prediction`, `web_search_options`, `verbosity`,
+    `functions`, `function_call`, `top_k`...) is passed on to providers that take it; an
+    unknown field is a 400 naming it in `param`."""
+
+    class Meta:
+        unknown = INCLUDE  # the controller checks them against what the gateway passes on
+
     model = fields.String(validate=validate.Length(min=1, max=200), metadata={
         "description": "A model id of GET /v1/models; omitted: the workspace's default"})
     messages = fields.List(fields.Dict(), required=True,

@@ -100,10 +100,13 @@ def test_malformed_requests_are_refused_in_openai_shape(client, key, mock_provid
     headers = bearer(key["key"])
     for body in ({"messages": []}, {"model": MOCK_DEFAULT_MODEL},
                  {"messages": [{"role": "wizard", "content": "x"}]},
-                 {"messages": [{"role": "user", "content": "x"}], "temperature": 5},
-                 {"messages": [{"role": "user", "content": "x"}], "unknown_thing": 1}):
+                 {"messages": [{"role": "user", "content": "x"}], "temperature": 5}):
         assert_openai_error(client.post("/v1/chat/completions", json=body, headers=headers), 422)
-    assert_openai_error(completion(client, headers, model="nope/none"), 422)
+    unknown = assert_openai_error(client.post("/v1/chat/completions", headers=headers, json={
+        "messages": [{"role": "user", "content": "x"}], "unknown_thing": 1}), 400,
+        "unknown_parameter")
+    assert unknown["param"] == "unknown_thing"
+    assert_openai_error(completion(client, headers, model="nope/none"), 404, "model_not_found")
     assert mock_provider.requests == []
 
 

@@ -9,9 +9,11 @@ from tests.support.identity import shared_app
 
 app = shared_app(**QUALITY_SETTINGS)
 
-# Served for the documentation itself (flask-smorest's spec and UIs, their local assets).
-DOCUMENTATION_ENDPOINTS = {"static", "docs_assets.asset", "api-docs.openapi_json",
-                           "api-docs.openapi_swagger_ui", "api-docs.openapi_redoc"}
+# Served for the documentation itself (flask-smorest's spec and UIs, their local assets, the
+# favicon).
+DOCUMENTATION_ENDPOINTS = {"static", "docs_assets.asset", "docs_assets.favicon",
+                           "api-docs.openapi_json", "api-docs.openapi_swagger_ui",
+                           "api-docs.openapi_redoc"}
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 CONVERTER = re.compile(r"<(?:[a-z_]+(?:\([^)]*\))?:)?([a-z_]+)>")
 

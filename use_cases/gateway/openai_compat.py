@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from entities.actor import Actor
-from entities.errors import Forbidden, NotFound
+from entities.errors import Forbidden, ModelNotFound, NotFound, UnknownModel
 from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk
 from entities.workspace import Membership, WorkspaceRole
 from use_cases.gateway.llm_chat import LLMChat
@@ -60,10 +60,24 @@ class OpenAICompletions:
         chat, workspace = self._route(actor, workspace_id)
         return [model for model in chat.models(actor.user_id, workspace) if model.available]
 
+    def model(self, actor: Actor, workspace_id: str | None, model_id: str) -> ModelInfo:
+        """One of `models`, else ModelNotFound."""
+        for model in self.models(actor, workspace_id):
+            if model.id == model_id:
+                return model
+        raise not_found(model_id)
+
+    def passed_params(self) -> frozenset[str]:
+        """The request fields, beyond ChatRequest's own, that a call passes on to providers."""
+        return self.key_chat.gateway.passed_params()
+
     def complete(self, actor: Actor, workspace_id: str | None, request: ChatRequest) -> ChatResult:
         chat, workspace = self._route(actor, workspace_id)
-        return chat.chat(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
-                         source=SOURCE)
+        try:
+            return chat.chat(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
+                             source=SOURCE)
+        except UnknownModel:
+            raise not_found(request.model) from None
 
     def stream(self, actor: Actor, workspace_id: str | None,
                request: ChatRequest) -> tuple[str, Iterator[StreamChunk]]:
@@ -75,8 +89,11 @@ class OpenAICompletions:
             credentials = chat.credentials.for_workspace(workspace)
             model = chat.gateway.default_model(credentials)
             request = replace(request, model=model)
-        chunks = chat.chat_stream(actor.user_id, workspace, request,
-                                  api_key_id=actor.api_key_id, source=SOURCE)
+        try:
+            chunks = chat.chat_stream(actor.user_id, workspace, request,
+                                      api_key_id=actor.api_key_id, source=SOURCE)
+        except UnknownModel:
+            raise not_found(model) from None
         return model, chunks
 
     def _route(self, actor: Actor, workspace_id: str | None) -> tuple[LLMChat, str | None]:
@@ -87,3 +104,8 @@ class OpenAICompletions:
         if workspace_id is not None and workspace_id != actor.api_key_workspace_id:
             raise NotFound("Workspace not found")
         return self.key_chat, actor.api_key_workspace_id
+
+
+def not_found(model_id: str | None) -> ModelNotFound:
+    return ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it",
+                         {"param": "model"})

@@ -39,6 +39,10 @@ class LLMGateway(ABC):
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         """Yields text deltas; the last chunk carries the finished ChatResult."""
 
+    def passed_params(self) -> frozenset[str]:
+        """The ChatRequest.extra fields a call passes on to providers (the rest are ignored)."""
+        return frozenset()
+
     @abstractmethod
     def count_tokens(self, model: str, messages: list[dict]) -> int: ...
 
