@@ -177,6 +177,32 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
             changes["$max"] = {"last_message_at": at}
         self.collection.update_one({"_id": oid}, changes)
 
+    def claim_reply(self, talk_id: str, message_id: str, until: datetime) -> str | None:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
+            return None
+        for _ in range(5):  # the holder may end between the refused claim and the read
+            now = utcnow()
+            claimed = self.collection.find_one_and_update(
+                {"_id": oid, "$or": [{"generating": None}, {"generating.until": {"$lte": now}}]},
+                {"$set": {"generating": {"message_id": message_id, "until": until}}},
+                projection={"_id": True})
+            if claimed is not None:
+                return None
+            doc = self.collection.find_one({"_id": oid}, {"generating": True})
+            if doc is None:
+                return None  # no such talk: nothing to hold it
+            holder = doc.get("generating") or {}
+            if holder.get("message_id"):
+                return str(holder["message_id"])
+        return ""  # contended throughout: refused, the holder unknown
+
+    def release_reply(self, talk_id: str, message_id: str) -> None:
+        oid = maybe_object_id(talk_id)
+        if oid is not None:
+            self.collection.update_one({"_id": oid, "generating.message_id": message_id},
+                                       {"$set": {"generating": None}})
+
     def search_names(self, query: TalkFilter, text: str, skip: int,
                      limit: int) -> tuple[builtins.list[Talk], int]:
         match = {**self._filter(query), **self.names.condition(text)}
@@ -239,6 +265,9 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         super().ensure_indexes()
         self.contents.create_index(self.collection, "message_text")
 
+    def new_id(self) -> str:
+        return str(ObjectId())
+
     def add(self, message: Message) -> Message:
         """The talk's counter moves only after the insert: a message the store refuses leaves
         `message_count` as it was (a `seq` number may be skipped, which orders nothing wrong)."""
@@ -258,6 +287,8 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         }
         if message.usage is not None:
             doc["usage"] = _stored({"usage": message.usage})["usage"]
+        if message.id:
+            doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
         self.talks.update_one({"_id": ObjectId(message.talk_id)},
                               {"$inc": {"message_count": 1}, "$max": {"last_message_at": now}})

@@ -227,3 +227,28 @@ def test_messages_are_searched_by_word_newest_first(talks, messages):
     assert ([m.id for m in found], total) == ([first.id], 2)
     found, total = messages.search(everywhere, "banana", [kitchen.id], 0, 10)
     assert ([m.id for m in found], total) == ([elsewhere.id], 1)
+
+
+# --- one reply at a time ------------------------------------------------------------------------
+
+def test_a_talk_is_claimed_for_one_reply_at_a_time_until_released_or_expired(talks):
+    talk = new_talk(talks, "Claimed")
+    lease = utcnow() + timedelta(minutes=5)
+    assert talks.claim_reply(talk.id, "a" * 24, lease) is None
+    assert talks.claim_reply(talk.id, "b" * 24, lease) == "a" * 24  # the holder named
+    talks.release_reply(talk.id, "b" * 24)  # not its claim: nothing changes
+    assert talks.claim_reply(talk.id, "c" * 24, lease) == "a" * 24
+    talks.release_reply(talk.id, "a" * 24)
+    assert talks.claim_reply(talk.id, "c" * 24, utcnow() - timedelta(seconds=1)) is None
+    assert talks.claim_reply(talk.id, "d" * 24, lease) is None  # c's lease was over: taken over
+    talks.release_reply(talk.id, "c" * 24)  # the expired holder ends late: d keeps the talk
+    assert talks.claim_reply(talk.id, "e" * 24, lease) == "d" * 24
+
+
+def test_a_message_is_stored_with_the_id_taken_for_it(talks, messages):
+    talk = new_talk(talks, "Ids")
+    first, second = messages.new_id(), messages.new_id()
+    assert first < second
+    stored = messages.add(Message(id=second, talk_id=talk.id, workspace_id=talk.workspace_id,
+                                  user_id=talk.user_id, role=MessageRole.USER, content="hi"))
+    assert stored.id == second and messages.get(second, talk.id).content == "hi"

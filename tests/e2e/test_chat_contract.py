@@ -3,12 +3,16 @@ readable by browsers, exports that name attachments, one reply at a time per tal
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
+import threading
 
 import pytest
+import requests
 
 from tests.support.gateway import bearer, completion, create_key, sse_data
+from tests.support.streams import served
 
 Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 WORDS = " ".join(f"w{n}" for n in range(30))
@@ -126,3 +130,44 @@ def test_exports_name_the_attached_files(api, client, alice, mock_provider):
 
 
 # --- one reply at a time --------------------------------------------------------------------
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_concurrent_sends_into_one_talk_never_interleave_the_history(api, app, alice,
+                                                                    mock_provider, stream):
+    """Three sends at once: one reply is generated, the others are 409 naming it; one more
+    send after it ended succeeds; the provider only ever sees alternating roles."""
+    mock_provider.behave(None, reply=WORDS, token_delay=0.05)
+    talk = create_talk(api, alice, name="Race")
+    url_of = f"/api/v1/talks/{talk['id']}/messages"
+    results: list[requests.Response] = []
+    start = threading.Barrier(3)
+
+    with served(app) as base_url:
+        def send(content):
+            start.wait(5)
+            results.append(requests.post(f"{base_url}{url_of}", headers=alice.headers, timeout=30,
+                                         json={"content": content, "stream": stream}))
+
+        threads = [threading.Thread(target=send, args=(f"q{n}",)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200 if stream else 201, 409, 409], [r.text[:200] for r in results]
+    items = api.request("get", url_of, alice).get_json()["items"]
+    assert [m["role"] for m in items] == ["user", "assistant"]
+    assert items[1]["status"] == "complete"
+    for refused in (r for r in results if r.status_code == 409):
+        error = refused.json()["error"]
+        assert error["code"] == "conflict"
+        assert error["details"]["message_id"] == items[1]["id"]  # the reply being generated
+
+    one_more = api.request("post", url_of, alice, json={"content": "after"})
+    assert one_more.status_code == 201, one_more.get_json()
+    assert len(mock_provider.requests) == 2
+    for request in mock_provider.requests:
+        roles = [m["role"] for m in request["messages"] if m["role"] != "system"]
+        assert all(a != b for a, b in itertools.pairwise(roles)), roles
+    items = api.request("get", url_of, alice).get_json()["items"]
+    assert [m["role"] for m in items] == ["user", "assistant", "user", "assistant"]

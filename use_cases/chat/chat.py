@@ -4,13 +4,21 @@ Nothing the user typed is lost: their message is stored before the model is call
 reply that fails is stored too, with status `failed` and its error. Checks that can refuse a
 request (access, budget, model, attached files, context size) all run before anything is
 stored.
+
+One reply at a time per talk: before anything is stored, a send or a regeneration claims the
+talk for its reply (atomically, so of concurrent requests one wins and the others get a
+Conflict naming the reply being generated), and the claim ends when the reply does, however it
+ends. A claim whose worker died expires after STALE_AFTER, like its abandoned streaming reply.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
+from entities.clock import utcnow
 from entities.errors import (
     Conflict,
     DomainError,
@@ -23,6 +31,7 @@ from entities.llm import ChatRequest, ChatResult, UsageRecord
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
 from use_cases.chat.context import ContextBuilder, user_turn
 from use_cases.chat.generations import (
+    STALE_AFTER,
     Feed,
     Generation,
     Generations,
@@ -40,6 +49,7 @@ from use_cases.shared.ports import EventBus
 from use_cases.workspaces.ports import WorkspaceRepository
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STOP_WAIT_S = 5.0
 
@@ -66,6 +76,8 @@ class _Job:
     model: str
     request: ChatRequest
     call: MeteredCall  # its budget reservation and usage record
+    reply_id: str  # the reply's id, taken before it is stored: the talk's claim names it
+    turn_id: str | None = None  # the new user message's id, taken before the reply's
     parent: Message | None = None
     prompt: list[dict] = field(default_factory=list)
     unannounced: list[Message] = field(default_factory=list)  # message.created still to send
@@ -120,7 +132,8 @@ class Chat:
             raise NotFound("The message this reply answered no longer exists")
         job = self._job(user_id, talk, options, file_ids=[], new_turn=None, up_to=parent.id)
         job.parent = parent
-        self.messages.update(old.id, status=MessageStatus.SUPERSEDED)
+        self._releasing_on_error(job, lambda: self.messages.update(
+            old.id, status=MessageStatus.SUPERSEDED))
         if stream:
             return parent, self._start(job)
         return Exchange(parent, self._complete(job))
@@ -164,10 +177,16 @@ class Chat:
         talk = self.talks.visible(user_id, talk_id, WRITE)
         file_ids = list(dict.fromkeys(file_ids or []))
         job = self._job(user_id, talk, options, file_ids, new_turn=content, up_to=None)
-        user_message = self._add(Message(
-            id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=user_id,
-            role=MessageRole.USER, content=content, file_ids=file_ids), announce=announce)
-        self.talks.name_if_unnamed(talk, content)
+
+        def store_turn() -> Message:
+            stored = self._add(Message(
+                id=job.turn_id or "", talk_id=talk.id, workspace_id=talk.workspace_id,
+                user_id=user_id, role=MessageRole.USER, content=content, file_ids=file_ids),
+                announce=announce)
+            self.talks.name_if_unnamed(talk, content)
+            return stored
+
+        user_message = self._releasing_on_error(job, store_turn)
         job.parent = user_message
         if not announce:
             job.unannounced.append(user_message)
@@ -175,6 +194,19 @@ class Chat:
 
     def _job(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
              new_turn: str | None, up_to: str | None) -> _Job:
+        turn_id = self.messages.new_id() if new_turn is not None else None
+        reply_id = self.messages.new_id()
+        self._claim(talk, reply_id)
+        try:
+            return self._prepare(user_id, talk, options, file_ids, new_turn, up_to, turn_id,
+                                 reply_id)
+        except BaseException:
+            self.talks.talks.release_reply(talk.id, reply_id)
+            raise
+
+    def _prepare(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
+                 new_turn: str | None, up_to: str | None, turn_id: str | None,
+                 reply_id: str) -> _Job:
         self._ensure_idle(talk)
         workspace = self.workspaces.get(talk.workspace_id)
         if workspace is None:
@@ -198,9 +230,32 @@ class Chat:
         call = self.meter.start(request, UsageRecord(
             workspace_id=talk.workspace_id, user_id=user_id, model=model,
             provider=model.split("/", 1)[0], status="success", source="talk", talk_id=talk.id))
-        return _Job(talk, user_id, model, request, call, prompt=prompt)
+        return _Job(talk, user_id, model, request, call, reply_id=reply_id, turn_id=turn_id,
+                    prompt=prompt)
+
+    def _claim(self, talk: Talk, reply_id: str) -> None:
+        """Claims the talk for the reply `reply_id`, or raises Conflict naming the one it has."""
+        holder = self.talks.talks.claim_reply(talk.id, reply_id, utcnow() + STALE_AFTER)
+        if holder is not None:
+            raise Conflict("A reply is still being generated in this talk; stop it first",
+                           {"message_id": holder or None})
+
+    def _release(self, job: _Job) -> None:
+        try:
+            self.talks.talks.release_reply(job.talk.id, job.reply_id)
+        except Exception:  # the claim then expires with its lease
+            log.exception("could not release a talk's reply claim")
+
+    def _releasing_on_error(self, job: _Job, step: Callable[[], T]) -> T:
+        try:
+            return step()
+        except BaseException:
+            self._release(job)
+            raise
 
     def _ensure_idle(self, talk: Talk) -> None:
+        """A streaming reply older than the claims (its claim's lease over while it still
+        streams, or stored before claims existed) holds the talk too, until it is abandoned."""
         for message in self.messages.streaming(talk.id):
             if settle_if_abandoned(self.messages, message).status is MessageStatus.STREAMING:
                 raise Conflict("A reply is still being generated in this talk; stop it first",
@@ -209,6 +264,12 @@ class Chat:
     # --- producing a reply ------------------------------------------------------------------
 
     def _complete(self, job: _Job) -> Message:
+        try:
+            return self._complete_claimed(job)
+        finally:
+            self._release(job)
+
+    def _complete_claimed(self, job: _Job) -> Message:
         try:
             result = self.gateway.complete(job.request)
         except Exception as raised:
@@ -222,13 +283,17 @@ class Chat:
         return self._add(self._reply(job, MessageStatus.COMPLETE, result=result))
 
     def _start(self, job: _Job) -> Generation:
-        placeholder = self._add(self._reply(job, MessageStatus.STREAMING), announce=False)
+        placeholder = self._releasing_on_error(
+            job, lambda: self._add(self._reply(job, MessageStatus.STREAMING), announce=False))
         generation = Generation(placeholder)
         try:
             self.generations.start(generation, lambda g: self._generate(job, g))
         except DomainError as exc:
             job.call.abandon()
-            self._finish(job, generation, MessageStatus.FAILED, error=exc)
+            self._finish(job, generation, MessageStatus.FAILED, error=exc)  # releases the claim
+            raise
+        except BaseException:
+            self._release(job)
             raise
         return generation
 
@@ -289,9 +354,13 @@ class Chat:
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final
-            self.bus.publish(message_topic(final.id), {"type": "done", "status": status.value})
         except Exception:
             log.exception("could not store the end of a streaming reply")
+        self._release(job)  # before anyone learns the reply ended: their next send may start
+        try:
+            self.bus.publish(message_topic(final.id), {"type": "done", "status": status.value})
+        except Exception:
+            log.exception("could not publish the end of a streaming reply")
         generation.finish(terminal_event(final))
         self._announce(job)
         self.events.message_created(final)
@@ -305,7 +374,8 @@ class Chat:
             usage = MessageUsage(result.usage.prompt_tokens, result.usage.completion_tokens,
                                  result.usage.cost_usd)
         return Message(
-            id="", talk_id=job.talk.id, workspace_id=job.talk.workspace_id, user_id=job.user_id,
+            id=job.reply_id, talk_id=job.talk.id, workspace_id=job.talk.workspace_id,
+            user_id=job.user_id,
             role=MessageRole.ASSISTANT, content=result.content if result else "", status=status,
             model=result.model if result else job.model,
             parent_id=job.parent.id if job.parent else None, usage=usage,

@@ -63,11 +63,26 @@ class TalkRepository(ABC):
     @abstractmethod
     def deleted_ids(self, user_id: str) -> builtins.list[str]: ...
 
+    @abstractmethod
+    def claim_reply(self, talk_id: str, message_id: str, until: datetime) -> str | None:
+        """Marks the talk as generating the reply `message_id` until `until`, atomically and only
+        while no other claim holds it (a claim past its `until` no longer does): None when this
+        claim won, else the message id the holding claim names."""
+
+    @abstractmethod
+    def release_reply(self, talk_id: str, message_id: str) -> None:
+        """Ends the claim of `message_id` (another claim, which took over an expired one, stays)."""
+
 
 class MessageRepository(ABC):
     @abstractmethod
+    def new_id(self) -> str:
+        """An id for a message stored later with `add` (ids taken later sort after it)."""
+
+    @abstractmethod
     def add(self, message: Message) -> Message:
-        """Stores the message as the newest of its talk, and counts it on the talk."""
+        """Stores the message as the newest of its talk, and counts it on the talk; with the id
+        `message.id` when set (one from `new_id`), else a new one."""
 
     @abstractmethod
     def get(self, message_id: str, talk_id: str) -> Message | None:
