@@ -28,18 +28,12 @@ from pathlib import Path
 
 import requests
 
+from adapters.embedded_mongo import free_port
 from bench.common import ROOT, start_gunicorn, wait_healthy
+from tests.support.gunicorn import descendants
 
 PROVIDER_VARIABLES = ("MONGODB_URI", "LOCAL_MODEL_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
                       "GOOGLE_API_KEY", "OLLAMA_API_BASE", "MODELS_CONFIG", "DEFAULT_MODEL")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:
@@ -47,23 +41,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                table[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [child for child, ppid in table.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
 
 
 def command_line(pid: int) -> str:

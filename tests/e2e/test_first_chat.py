@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from adapters.embedded_mongo import free_port
-from tests.support.gunicorn import children_of, start_gunicorn
+from tests.support.gunicorn import descendants, start_gunicorn
 from tests.support.processes import ROOT, python_command, start, stop, wait_for_http
 from tests.support.streams import parse_sse
 
@@ -50,15 +50,6 @@ def local_model_when_up(base: str, timeout_s: float = 60.0) -> dict:
             return report
         time.sleep(0.2)
     raise AssertionError(f"the local model did not come up: {report}")
-
-
-def descendants(pid: int) -> set[int]:
-    found, frontier = set(), [pid]
-    while frontier:
-        children = children_of(frontier.pop())
-        found.update(children)
-        frontier.extend(children)
-    return found
 
 
 def alive(pid: int) -> bool:

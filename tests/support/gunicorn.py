@@ -86,6 +86,16 @@ def children_of(parent: int) -> list[int]:
     return pids
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`: children, their children..."""
+    found, frontier = set(), [pid]
+    while frontier:
+        children = children_of(frontier.pop())
+        found.update(children)
+        frontier.extend(children)
+    return found
+
+
 def _server_socket_inode(server_port: int, client_port: int) -> str | None:
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:

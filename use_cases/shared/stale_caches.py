@@ -27,12 +27,12 @@ log = logging.getLogger(__name__)
 
 TOPIC = "cache.stale"
 # audited actions after which what a process cached about the workspace or user is wrong
+# (logout-all, password changes, deactivation and role changes are not here: they end the user's
+# sessions, and Sessions.revoke_all announces that itself)
 STALE_AFTER = frozenset({
     "workspace.updated", "workspace.deleted", "member.removed", "member.role_changed",
     "member.budget_changed",
     "api_key.revoked", "provider_key.set", "provider_key.deleted",
-    "user.deactivated", "user.role_changed", "auth.logout_all", "auth.password_changed",
-    "auth.password_reset",
 })
 Forget = Callable[[str | None, str | None], None]  # forget(workspace_id, user_id)
 Ended = Callable[[list[str]], None]  # ended(session_ids)
