@@ -54,12 +54,3 @@ class SpendTotals:
 def month_of(moment: datetime) -> str:
     """The calendar month (UTC) a cost belongs to: "2026-01"."""
     return f"{moment.year:04d}-{moment.month:02d}"
-
-
-@dataclass(frozen=True)
-class SpendIncrement:
-    scope: SpendScope
-    ref_id: str
-    month: str
-    cost_usd: float
-    requests: int

@@ -17,7 +17,7 @@ from datetime import datetime
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
+from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
 from use_cases.gateway.ports import Settlement, SpendRepository
@@ -34,25 +34,6 @@ def _id(counter: Counter) -> str:
 class MongoSpendRepository(MongoRepository, SpendRepository):
     collection_name = "spend"
     indexes = [([("holds.expires_at", ASCENDING)], {"name": "hold_expiry", "sparse": True})]
-
-    def add(self, increments: list[SpendIncrement]) -> None:
-        if not increments:
-            return
-        now = utcnow()
-        self.collection.bulk_write([
-            UpdateOne({"_id": counter_id(inc.scope, inc.ref_id, inc.month)},
-                      {"$inc": {"cost_usd": inc.cost_usd, "committed_usd": inc.cost_usd,
-                                "requests": inc.requests},
-                       "$set": {"updated_at": now},
-                       "$setOnInsert": {"scope": inc.scope.value, "ref_id": inc.ref_id,
-                                        "month": inc.month}},
-                      upsert=True)
-            for inc in increments
-        ], ordered=False)
-
-    def spent(self, scope: SpendScope, ref_id: str, month: str) -> float:
-        doc = self.collection.find_one({"_id": counter_id(scope, ref_id, month)}, {"cost_usd": 1})
-        return float(doc["cost_usd"]) if doc else 0.0
 
     def totals(self, counters: list[Counter]) -> dict[Counter, SpendTotals]:
         by_id = {_id(counter): counter for counter in counters}

@@ -9,7 +9,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from entities.api_key import ApiKey
-from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
+from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from entities.llm import UsageRecord
 from repositories.api_keys import MongoApiKeyRepository
@@ -112,19 +112,17 @@ def spend(request):
 
 
 def test_a_counter_never_written_is_zero(spend):
-    assert spend.spent(SpendScope.WORKSPACE, "nobody", "2026-03") == 0.0
     assert spend.totals([COUNTER]) == {COUNTER: SpendTotals(0.0, 0.0)}
 
 
-def test_increments_add_up_per_counter(spend):
-    spend.add([SpendIncrement(SpendScope.WORKSPACE, "ws1", "2026-03", 0.25, 1),
-               SpendIncrement(SpendScope.API_KEY, "k1", "2026-03", 0.5, 2)])
-    spend.add([SpendIncrement(SpendScope.WORKSPACE, "ws1", "2026-03", 0.25, 1)])
-    spend.add([])
-    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-03") == pytest.approx(0.5)
-    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-04") == 0.0
-    assert spend.totals([COUNTER, KEY]) == {COUNTER: SpendTotals(pytest.approx(0.5), 0.0),
-                                            KEY: SpendTotals(pytest.approx(0.5), 0.0)}
+def test_costs_without_holds_add_up_per_counter(spend):
+    spend.settle("c1", [(COUNTER, 0.0), (KEY, 0.0)], 0.25)
+    spend.settle("c2", [(COUNTER, 0.0)], 0.25)
+    spend.settle_many([])
+    april = Counter(SpendScope.WORKSPACE, "ws1", "2026-04")
+    assert spend.totals([COUNTER, KEY, april]) == {COUNTER: SpendTotals(pytest.approx(0.5), 0.0),
+                                                   KEY: SpendTotals(pytest.approx(0.25), 0.0),
+                                                   april: SpendTotals(0.0, 0.0)}
 
 
 def test_holds_never_commit_more_than_the_budget(spend):
@@ -135,7 +133,7 @@ def test_holds_never_commit_more_than_the_budget(spend):
 
 
 def test_a_spent_budget_refuses_even_a_free_hold(spend):
-    spend.add([SpendIncrement(SpendScope.WORKSPACE, "ws1", "2026-03", 1.0, 1)])
+    spend.settle("c1", [(COUNTER, 0.0)], 1.0)
     assert not spend.hold(COUNTER, "h1", 0.0, 1.0, LATER)
     assert not spend.hold(KEY, "h1", 0.0, 0.0, LATER)
 

@@ -213,16 +213,6 @@ class FakeSpendRepository(SpendRepository):
         return self.counters.setdefault(counter, {"cost": 0.0, "reserved": 0.0, "requests": 0,
                                                   "holds": {}, "alerted": []})
 
-    def add(self, increments):
-        for inc in increments:
-            row = self._counter(Counter(inc.scope, inc.ref_id, inc.month))
-            row["cost"] += inc.cost_usd
-            row["requests"] += inc.requests
-
-    def spent(self, scope, ref_id, month):
-        row = self.counters.get(Counter(scope, ref_id, month))
-        return row["cost"] if row else 0.0
-
     def totals(self, counters):
         return {c: SpendTotals(self.counters[c]["cost"], self.counters[c]["reserved"])
                 if c in self.counters else SpendTotals(0.0, 0.0) for c in counters}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from entities.api_key import ApiKey
-from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
+from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from entities.llm import UsageRecord
 from entities.usage_report import UsageQuery
@@ -60,22 +60,24 @@ def test_a_secret_hash_is_unique(db):
         keys.add(new_key(key_hash="same"))
 
 
-def test_spend_counters_add_up_concurrent_increments(db):
+def test_spend_counters_add_up_concurrent_settlements(db):
     spend = stored(MongoSpendRepository, db)
-    increment = SpendIncrement(SpendScope.WORKSPACE, "ws1", "2026-03", 0.25, 1)
+    counter = Counter(SpendScope.WORKSPACE, "ws1", "2026-03")
 
     def add_many():
-        for _ in range(10):
-            spend.add([increment])
+        for n in range(10):
+            spend.settle(f"c{n}", [(counter, 0.0)], 0.25)
 
     threads = [threading.Thread(target=add_many) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-03") == pytest.approx(10.0)
-    assert spend.spent(SpendScope.WORKSPACE, "ws1", "2026-04") == 0.0
-    assert spend.spent(SpendScope.API_KEY, "ws1", "2026-03") == 0.0
+    april = Counter(SpendScope.WORKSPACE, "ws1", "2026-04")
+    key = Counter(SpendScope.API_KEY, "ws1", "2026-03")
+    assert spend.totals([counter, april, key]) == {counter: SpendTotals(pytest.approx(10.0), 0.0),
+                                                   april: SpendTotals(0.0, 0.0),
+                                                   key: SpendTotals(0.0, 0.0)}
 
 
 def test_a_retried_usage_batch_reports_only_the_records_it_newly_stored(db):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from entities.api_key import ApiKey
-from entities.budget import Counter, SpendIncrement, SpendScope, SpendTotals
+from entities.budget import Counter, SpendTotals
 from entities.llm import (
     ChatRequest,
     ChatResult,
@@ -105,12 +105,6 @@ Settlement = tuple[str, list[tuple[Counter, float]], float, bool]
 class SpendRepository(ABC):
     """Money spent per calendar month per workspace, API key and member: counters, so a budget
     check reads or updates one small document instead of summing usage."""
-
-    @abstractmethod
-    def add(self, increments: list[SpendIncrement]) -> None: ...
-
-    @abstractmethod
-    def spent(self, scope: SpendScope, ref_id: str, month: str) -> float: ...
 
     @abstractmethod
     def totals(self, counters: list[Counter]) -> dict[Counter, SpendTotals]:
