@@ -529,25 +529,15 @@ def gunicorn_server(tmp_path_factory, mongo_uri, mock_provider_server):
 
 
 def sockets_on_every_worker(server, path: str, token: str) -> dict[int, websocket.WebSocket]:
-    """One socket per worker. Connections land on either worker, as the kernel hands them out:
-    open until both hold one (the spares stay open meanwhile, which keeps their worker busy)."""
+    """One socket per worker, each opened while only that worker accepts."""
     held: dict[int, websocket.WebSocket] = {}
-    spares = []
-    try:
-        for _ in range(100):
+    for worker in server.worker_pids():
+        with server.accepting_only(worker):
             ws = websocket.create_connection(
                 f"ws://127.0.0.1:{server.port}{path}?token={token}", timeout=15)
-            worker = server.holder_of(ws.sock.getsockname()[1])
-            if worker is None or worker in held:
-                spares.append(ws)
-            else:
-                held[worker] = ws
-            if set(held) == server.worker_pids():
-                return held
-        raise AssertionError("could not open a socket on every worker")
-    finally:
-        for ws in spares:
-            ws.close()
+        held[worker] = ws
+        assert server.holder_of(ws.sock.getsockname()[1]) == worker
+    return held
 
 
 def served_by(server, request_id: str) -> int:

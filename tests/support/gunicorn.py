@@ -5,7 +5,11 @@ log (`%(p)s` is the worker's pid) for HTTP requests, and /proc for open connecti
 """
 from __future__ import annotations
 
+import os
+import signal
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +39,20 @@ class Gunicorn:
             if rid == request_id:
                 return int(pid.strip("<>"))
         return None
+
+    @contextmanager
+    def accepting_only(self, worker: int) -> Iterator[None]:
+        """Connections opened inside this block land on `worker`: the other workers are paused
+        (SIGSTOP) meanwhile, so only it accepts from the shared listening socket. Where the kernel
+        would hand a connection left to chance, this makes the test deterministic."""
+        others = self.worker_pids() - {worker}
+        for pid in others:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in others:
+                os.kill(pid, signal.SIGCONT)
 
     def holder_of(self, client_port: int) -> int | None:
         """The worker holding the server end of the connection from `client_port`."""
