@@ -42,7 +42,7 @@ from controllers import (
 )
 from controllers.deferred_limits import init_deferred_limits
 from controllers.errors import register_error_handlers
-from controllers.file_commands import purge_files_command
+from controllers.file_commands import move_files_command, purge_files_command
 from controllers.metrics import init_metrics
 from controllers.openapi import create_api
 from controllers.rate_limits import init_rate_limits, trust_proxies
@@ -157,6 +157,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     register_error_handlers(app, unavailable=(ConnectionFailure,))
     register_commands(app, ensure_indexes)
     app.cli.add_command(purge_files_command)
+    app.cli.add_command(move_files_command)
     register_worker_command(app, shutdown)
     container.webhook_dispatcher.start()  # last: an app that failed to build leaves no thread
     return app

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from use_cases.chat.file_context import AttachedFiles
+from use_cases.files.blob_moves import BlobMoves
+from use_cases.files.blob_stores import BlobStores
 from use_cases.files.downloads import FileDownloads
 from use_cases.files.files import Files
 from use_cases.files.ingest import FileIngest, FilePolicy
 from use_cases.files.ports import (
-    BlobStorage,
     ContentSniffer,
     FileRepository,
     LinkSigner,
+    ReleasedBlobs,
     StorageUsage,
     TextExtractor,
 )
@@ -25,7 +27,8 @@ from use_cases.workspaces.access import WorkspaceAccess
 @dataclass(frozen=True)
 class FileLimits:
     policy: FilePolicy  # size, extensions, workspace quota
-    link_ttl: timedelta  # signed download links
+    link_ttl: timedelta  # download links
+    direct_links: bool  # links straight to the storage (S3 presigned) where it gives them
     context_max_chars: int  # text of the files attached to one message
     context_max_image_bytes: int
 
@@ -36,18 +39,22 @@ class FileUseCases:
     file_downloads: FileDownloads
     file_context: AttachedFiles  # chat's FileContext port
     file_texts: WorkspaceFileTexts  # workflows' FileTexts port
+    blob_moves: BlobMoves  # `flask move-files`
 
 
-def build_files(*, file_repo: FileRepository, storage: BlobStorage, storage_usage: StorageUsage,
-                sniffer: ContentSniffer, signer: LinkSigner, extractor: TextExtractor,
-                access: WorkspaceAccess, events: EventBus, audit: AuditLog,
-                limits: FileLimits) -> FileUseCases:
+def build_files(*, file_repo: FileRepository, storage: BlobStores, storage_usage: StorageUsage,
+                released_blobs: ReleasedBlobs, sniffer: ContentSniffer, signer: LinkSigner,
+                extractor: TextExtractor, access: WorkspaceAccess, events: EventBus,
+                audit: AuditLog, limits: FileLimits) -> FileUseCases:
+    """`storage`: every configured blob storage, new bytes going to FILE_STORAGE's."""
     ingest = FileIngest(storage, storage_usage, sniffer, limits.policy)
     return FileUseCases(
         files=Files(file_repo, ingest, access, events, audit),
-        file_downloads=FileDownloads(file_repo, storage, signer, access, ttl=limits.link_ttl),
+        file_downloads=FileDownloads(file_repo, storage, signer, access, ttl=limits.link_ttl,
+                                     direct_links=limits.direct_links),
         file_context=AttachedFiles(file_repo, storage, extractor, access,
                                    max_chars=limits.context_max_chars,
                                    max_image_bytes=limits.context_max_image_bytes),
         file_texts=WorkspaceFileTexts(file_repo, storage, extractor),
+        blob_moves=BlobMoves(file_repo, storage, released_blobs),
     )

@@ -1,5 +1,5 @@
 """The real dependencies, built from the settings and handed to each area's builder: the MongoDB
-repositories and the adapters (LiteLLM, GridFS, bcrypt, Fernet, SMTP or the outbox, Prometheus,
+repositories and the adapters (LiteLLM, GridFS or S3, bcrypt, Fernet, SMTP or the outbox, Prometheus,
 the guarded HTTP client, the sandboxes). This is the container create_app runs on, in
 production as in the e2e tests; unit tests call the area builders with fakes instead.
 
@@ -28,6 +28,7 @@ from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
+from adapters.s3_storage import S3Storage, s3_client
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
@@ -49,6 +50,7 @@ from repositories.health import MongoProbe
 from repositories.one_time_tokens import MongoOneTimeTokenRepository
 from repositories.outbox import MongoOutboxMailer
 from repositories.provider_keys import MongoProviderKeyRepository
+from repositories.released_blobs import MongoReleasedBlobs
 from repositories.sessions import MongoSessionRepository
 from repositories.spend import MongoSpendRepository
 from repositories.storage_usage import MongoStorageUsage
@@ -60,7 +62,9 @@ from repositories.users import MongoUserRepository
 from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
 from repositories.workflows import MongoWorkflowRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
+from use_cases.files.blob_stores import BlobStores
 from use_cases.files.ingest import FilePolicy
+from use_cases.files.ports import BlobStorage
 from use_cases.identity.ports import Mailer
 from use_cases.shared.health import CheckHealth
 from use_cases.shared.stale_caches import AnnouncingAuditLog, StaleCaches
@@ -192,13 +196,28 @@ def _files(platform: Platform, identity: IdentityUseCases,
                            allowed_extensions=settings.allowed_extensions,
                            workspace_quota=settings.workspace_storage_quota)
     return build_files(
-        file_repo=repository(MongoFileRepository), storage=repository(GridFSStorage),
-        storage_usage=repository(MongoStorageUsage), sniffer=SignatureSniffer(),
+        file_repo=repository(MongoFileRepository), storage=_blob_stores(settings, repository),
+        storage_usage=repository(MongoStorageUsage),
+        released_blobs=repository(MongoReleasedBlobs), sniffer=SignatureSniffer(),
         signer=SignedLinks(settings.secret_key), extractor=DocumentText(),
         access=identity.access, events=platform.events, audit=platform.audit,
         limits=FileLimits(policy=policy, link_ttl=timedelta(seconds=settings.file_link_ttl_s),
+                          direct_links=settings.file_download_links == "presigned",
                           context_max_chars=settings.file_context_max_chars,
                           context_max_image_bytes=settings.file_context_max_image_bytes))
+
+
+def _blob_stores(settings: Settings, repository: _Repositories) -> BlobStores:
+    """GridFS always (the default, and where files stored before S3 was chosen stay readable);
+    S3 too when S3_BUCKET is set. New bytes go to FILE_STORAGE's."""
+    stores: dict[str, BlobStorage] = {"gridfs": repository(GridFSStorage)}
+    if settings.s3_bucket.strip():
+        client = s3_client(settings.s3_endpoint_url, settings.s3_region)
+        link_client = (s3_client(settings.s3_public_endpoint_url, settings.s3_region)
+                       if settings.s3_public_endpoint_url else client)
+        stores["s3"] = S3Storage(client, settings.s3_bucket.strip(), settings.s3_part_size,
+                                 link_client)
+    return BlobStores(stores, primary=settings.file_storage)
 
 
 def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,

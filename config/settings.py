@@ -69,6 +69,19 @@ class Settings:
     file_purge_after_days: int = 30  # `flask purge-files` removes files deleted longer ago
     file_context_max_chars: int = 24_000  # text of attached files given to the model
     file_context_max_image_bytes: int = 5 * 1024 * 1024
+    # where new file bytes go: "gridfs" (MongoDB, the default) or "s3" (any S3-compatible store:
+    # AWS S3, MinIO, R2...). Blobs already stored stay readable where they are while S3_BUCKET is
+    # set; `flask move-files` moves them. Credentials: the standard AWS variables
+    # (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE...), read by boto3.
+    file_storage: str = "gridfs"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS S3; else e.g. http://minio:9000
+    s3_region: str = ""  # empty: boto3's default (AWS_DEFAULT_REGION, else us-east-1)
+    s3_public_endpoint_url: str = ""  # presigned links use it when clients reach S3 elsewhere
+    s3_part_size: int = 8 * 1024 * 1024  # multipart upload part (S3's minimum is 5 MiB)
+    # what GET /files/{id}/download returns: "signed" (the service's own link, bytes streamed by
+    # the API) or "presigned" (an S3 presigned GET URL for blobs in S3; bytes served by S3)
+    file_download_links: str = "signed"
 
     ratelimit_enabled: bool = True
     ratelimit_auth: str = "10 per minute"
@@ -185,10 +198,11 @@ class Settings:
 
     def check(self) -> None:
         """Raises ConfigurationError, naming every problem, for a configuration the service
-        refuses: in any environment a malformed PUBLIC_BASE_URL; in production also weak secrets
-        (defaults, placeholders, under 32 bytes, too few distinct characters, two alike), a missing
-        PUBLIC_BASE_URL and CORS_ORIGINS=*."""
-        problems = _base_url_problems(self.public_base_url)
+        refuses: in any environment a malformed PUBLIC_BASE_URL, an unknown FILE_STORAGE or
+        FILE_DOWNLOAD_LINKS, S3 chosen without S3_BUCKET, S3_PART_SIZE under 5 MiB; in
+        production also weak secrets (defaults, placeholders, under 32 bytes, too few distinct
+        characters, two alike), a missing PUBLIC_BASE_URL and CORS_ORIGINS=*."""
+        problems = _base_url_problems(self.public_base_url) + _storage_problems(self)
         if self.is_production:
             problems += _secret_problems(self.secrets())
             if not self.public_base_url.strip():
@@ -221,6 +235,29 @@ def _secret_problems(secrets: Mapping[str, str]) -> list[str]:
         by_value.setdefault(value, []).append(name)
     problems += [f"{' and '.join(names)} are equal; each needs its own value"
                  for names in by_value.values() if len(names) > 1]
+    return problems
+
+
+FILE_STORAGES = ("gridfs", "s3")
+DOWNLOAD_LINKS = ("signed", "presigned")
+S3_MIN_PART_BYTES = 5 * 1024 * 1024
+
+
+def _storage_problems(settings: Settings) -> list[str]:
+    problems = []
+    if settings.file_storage not in FILE_STORAGES:
+        problems.append(f"FILE_STORAGE={settings.file_storage!r} is not one of "
+                        f"{', '.join(FILE_STORAGES)}")
+    if settings.file_download_links not in DOWNLOAD_LINKS:
+        problems.append(f"FILE_DOWNLOAD_LINKS={settings.file_download_links!r} is not one of "
+                        f"{', '.join(DOWNLOAD_LINKS)}")
+    needs_bucket = settings.file_storage == "s3" or settings.file_download_links == "presigned"
+    if needs_bucket and not settings.s3_bucket.strip():
+        problems.append("S3_BUCKET is required with FILE_STORAGE=s3 or "
+                        "FILE_DOWNLOAD_LINKS=presigned")
+    if settings.s3_part_size < S3_MIN_PART_BYTES:
+        problems.append(f"S3_PART_SIZE must be at least {S3_MIN_PART_BYTES} bytes (S3's minimum "
+                        "multipart part)")
     return problems
 
 

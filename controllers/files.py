@@ -1,9 +1,6 @@
 """/api/v1/files: uploads streamed into storage, signed downloads, versions and the trash."""
 from __future__ import annotations
 
-import unicodedata
-from urllib.parse import quote
-
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
@@ -26,6 +23,7 @@ from controllers.schemas.files import (
 )
 from controllers.security import authenticated, current_actor
 from entities.errors import ValidationFailed
+from entities.file import attachment_disposition
 from entities.pagination import PageRequest
 from use_cases.files.downloads import Download
 from use_cases.files.files import FileFilter, UploadDetails
@@ -52,13 +50,6 @@ def _form_fields(form: UploadForm, schema: Schema) -> dict:
     return fields
 
 
-def content_disposition(filename: str) -> str:
-    """RFC 6266: an ASCII fallback for old clients and the exact UTF-8 name in filename*."""
-    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
-    fallback = "".join("_" if ch in '"\\' else ch for ch in fallback).strip() or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 def serve(download: Download) -> Response:
     """The bytes, read from storage chunk by chunk while the client receives them."""
 
@@ -70,7 +61,7 @@ def serve(download: Download) -> Response:
     response = Response(body(), mimetype=download.content_type, direct_passthrough=True)
     response.headers.update({
         "Content-Length": str(download.size),
-        "Content-Disposition": content_disposition(download.filename),
+        "Content-Disposition": attachment_disposition(download.filename),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, no-store",
@@ -218,10 +209,14 @@ def download_link(query, file_id: str):
     """A signed download link
 
     Any member of the file's workspace. Query `version` (default: the current one). 200 `{url,
-    expires_at}`: a link valid FILE_LINK_TTL_S (15 minutes by default) that needs no Authorization.
+    expires_at}`: a link valid FILE_LINK_TTL_S (15 minutes by default) that needs no Authorization:
+    the service's own (`/api/v1/files/download/{token}`), or with FILE_DOWNLOAD_LINKS=presigned
+    and the bytes in S3, an S3 presigned GET URL (S3 answers 403 once it expired or was altered).
 
     404 for a file the caller cannot see or an unknown version."""
     link = use_cases().file_downloads.link(current_actor(), file_id, query.get("version"))
+    if link.url is not None:  # FILE_DOWNLOAD_LINKS=presigned: S3 serves the bytes
+        return {"url": link.url, "expires_at": link.expires_at}
     # PUBLIC_BASE_URL (a local default in development), never the Host header the client sent
     path = url_for("files.download_signed", token=link.token)
     return {"url": settings().link_base_url + path, "expires_at": link.expires_at}

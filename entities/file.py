@@ -5,6 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import quote
 
 MAX_FILENAME_LENGTH = 200
 _UNSAFE_CHARACTERS = re.compile(r'[<>:"|?*;]')
@@ -113,3 +114,11 @@ def normalise_tags(tags: list[str]) -> list[str]:
             seen.add(tag.lower())
             result.append(tag)
     return result
+
+
+def attachment_disposition(filename: str) -> str:
+    """The Content-Disposition of a download (RFC 6266): an ASCII fallback for old clients and
+    the exact UTF-8 name in filename*."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join("_" if ch in '"\\' else ch for ch in fallback).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

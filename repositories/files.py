@@ -5,6 +5,7 @@ import re
 from dataclasses import asdict, fields
 from datetime import datetime
 
+from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from entities.clock import utcnow
@@ -82,11 +83,29 @@ class MongoFileRepository(MongoRepository, FileRepository):
         cursor = self.collection.find({"deleted_at": {"$ne": None, "$lte": cutoff}}).limit(limit)
         return [to_file(doc) for doc in cursor]
 
-    def remove(self, file_id: str) -> bool:
+    def remove(self, file_id: str) -> File | None:
+        oid = maybe_object_id(file_id)
+        if oid is None:
+            return None
+        doc = self.collection.find_one_and_delete({"_id": oid, "deleted_at": {"$ne": None}})
+        return to_file(doc) if doc else None
+
+    def every_file(self, after_id: str | None, limit: int) -> list[File]:
+        query: dict = {}
+        if after_id is not None:
+            query["_id"] = {"$gt": ObjectId(after_id)}  # ids this method returned
+        cursor = self.collection.find(query).sort("_id", ASCENDING).limit(limit)
+        return [to_file(doc) for doc in cursor]
+
+    def replace_blob(self, file_id: str, number: int, old_blob_id: str, new_blob_id: str) -> bool:
         oid = maybe_object_id(file_id)
         if oid is None:
             return False
-        return self.collection.delete_one({"_id": oid, "deleted_at": {"$ne": None}}).deleted_count == 1
+        # the positional $ updates the element $elemMatch found: that version, if unchanged
+        result = self.collection.update_one(
+            {"_id": oid, "versions": {"$elemMatch": {"number": number, "blob_id": old_blob_id}}},
+            {"$set": {"versions.$.blob_id": new_blob_id}})
+        return result.modified_count == 1
 
     def _update(self, condition: dict, file_id: str, update: dict) -> File | None:
         oid = maybe_object_id(file_id)

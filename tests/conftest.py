@@ -17,7 +17,7 @@ from config.settings import Settings
 from tests.support.api import ApiClient
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, mock_catalogue_path
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.s3"]
 
 
 @pytest.fixture(scope="session")

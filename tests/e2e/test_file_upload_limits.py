@@ -1,5 +1,6 @@
 """Upload limits on a real HTTP server (werkzeug's, in a thread), spoken to over a raw socket so
-the request can lie about its length the way a test client never does."""
+the request can lie about its length the way a test client never does; with the bytes in
+GridFS and in S3 (FILE_STORAGE)."""
 from __future__ import annotations
 
 import io
@@ -12,13 +13,16 @@ import uuid
 import pytest
 from werkzeug.serving import make_server
 
+from tests.support.identity import FILE_STORAGES
+
 MAX_FILE_SIZE = 256 * 1024
 OVERSIZED = 64 * 1024 * 1024  # far more than socket buffers hold
 
 
-@pytest.fixture
-def settings_overrides():
-    return {"max_file_size": MAX_FILE_SIZE}
+@pytest.fixture(params=FILE_STORAGES)
+def settings_overrides(request):
+    storage = request.getfixturevalue("s3_server").settings() if request.param == "s3" else {}
+    return {**storage, "max_file_size": MAX_FILE_SIZE}
 
 
 @pytest.fixture

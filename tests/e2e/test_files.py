@@ -1,4 +1,5 @@
-"""Files over HTTP: upload, list, change, versions, trash, signed downloads, tenancy, quotas."""
+"""Files over HTTP: upload, list, change, versions, trash, signed downloads, tenancy, quotas;
+every test runs once with the bytes in GridFS and once in S3 (FILE_STORAGE)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,12 +7,15 @@ import io
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from bson import ObjectId
+
+from entities.errors import NotFound
 from tests.support.file_samples import EXECUTABLE, pdf_with_text, png_bytes
-from tests.support.identity import add_member, shared_app
+from tests.support.identity import FILE_STORAGES, add_member, shared_app
 
 QUOTA = 64 * 1024
 
-app = shared_app(workspace_storage_quota=QUOTA)
+app = shared_app(FILE_STORAGES, workspace_storage_quota=QUOTA)
 
 
 def upload(client, session, filename="notes.txt", content=b"hello files\n", path=None, **fields):
@@ -62,6 +66,31 @@ def test_upload_returns_the_stored_file_with_its_hash_and_metadata(api, client):
     assert body["owner_id"] == session.id
     fetched = client.get(f"/api/v1/files/{body['id']}", headers=session.headers).get_json()
     assert fetched == body
+
+
+def blob_ids(app, file_id: str) -> list[str]:
+    doc = app.extensions["synapscale"].db.files.find_one({"_id": ObjectId(file_id)})
+    return [version["blob_id"] for version in doc["versions"]]
+
+
+def stored(app, blob_id: str) -> bytes | None:
+    """The blob's bytes in the app's storage, None when it is gone."""
+    try:
+        with app.extensions["synapscale"].file_downloads.storage.open(blob_id) as stream:
+            return stream.read()
+    except NotFound:
+        return None
+
+
+def test_the_bytes_go_to_the_storage_file_storage_names(api, client, app):
+    session = api.register()
+    content = b"stored where FILE_STORAGE says\n"
+    file_id = uploaded(client, session, content=content)["id"]
+
+    [blob_id] = blob_ids(app, file_id)
+    storages = app.extensions["synapscale"].file_downloads.storage
+    assert storages.name_of(blob_id) == app.extensions["synapscale"].settings.file_storage
+    assert stored(app, blob_id) == content
 
 
 def test_list_filters_by_category_tag_and_name_and_pages(api, client):
@@ -311,8 +340,10 @@ def test_workspace_quota_is_enforced_and_freed_by_purge(api, client, app):
     client.delete(f"/api/v1/files/{kept['id']}", headers=session.headers)
     still_counted = upload(client, session, filename="b.txt", content=b"b" * 200)
     assert still_counted.status_code == 413  # deleted files keep their bytes until purged
+    [blob_id] = blob_ids(app, kept["id"])
     result = app.test_cli_runner().invoke(args=["purge-files", "--days", "0"])
     assert result.exit_code == 0 and result.output.startswith("Purged ")
+    assert stored(app, blob_id) is None  # the bytes are deleted with the file
     assert upload(client, session, filename="b.txt", content=b"b" * 200).status_code == 201
     restore = client.post(f"/api/v1/files/{kept['id']}/restore", headers=session.headers)
     assert restore.status_code == 404

@@ -12,11 +12,13 @@ from bootstrap.files import FileLimits, FileUseCases, build_files
 from entities.errors import UnsupportedMediaType
 from repositories.file_storage import GridFSStorage
 from repositories.files import MongoFileRepository
+from repositories.released_blobs import MongoReleasedBlobs
 from repositories.storage_usage import MongoStorageUsage
 from tests.fakes.database import on_mongomock
 from tests.fakes.identity import Identity
 from tests.fakes.shared import FakeEventBus
 from use_cases.chat.file_context import AttachedFiles
+from use_cases.files.blob_stores import BlobStores
 from use_cases.files.downloads import LINK_TTL
 from use_cases.files.ingest import FilePolicy
 from use_cases.files.ports import ContentCheck, ContentSniffer, LinkSigner, TextExtractor
@@ -107,6 +109,7 @@ class FileWorld:
         self.repo = on_mongomock(MongoFileRepository, self.identity.db)
         self.storage = on_mongomock(MongomockBlobStorage, self.identity.db)
         self.usage = on_mongomock(MongoStorageUsage, self.identity.db)
+        self.released = on_mongomock(MongoReleasedBlobs, self.identity.db)
         built = self.built(FakeTextExtractor())
         self.files = built.files
         self.downloads = built.file_downloads
@@ -117,10 +120,12 @@ class FileWorld:
         policy = FilePolicy.of(max_file_size=self.max_file_size,
                                allowed_extensions=self.extensions, workspace_quota=self.quota)
         return build_files(
-            file_repo=self.repo, storage=self.storage, storage_usage=self.usage,
-            sniffer=self.sniffer, signer=FakeLinkSigner(), extractor=extractor,
+            file_repo=self.repo, storage=BlobStores({"gridfs": self.storage}, "gridfs"),
+            storage_usage=self.usage, released_blobs=self.released, sniffer=self.sniffer,
+            signer=FakeLinkSigner(), extractor=extractor,
             access=self.identity.access, events=self.events, audit=self.identity.audit,
-            limits=FileLimits(policy=policy, link_ttl=LINK_TTL, context_max_chars=max_chars,
+            limits=FileLimits(policy=policy, link_ttl=LINK_TTL, direct_links=False,
+                              context_max_chars=max_chars,
                               context_max_image_bytes=max_image_bytes))
 
     def context(self, extractor: TextExtractor, max_chars: int = 1000,

@@ -44,14 +44,22 @@ def unique_email(name: str = "user") -> str:
     return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def shared_app(**overrides):
+FILE_STORAGES = ("gridfs", "s3")
+
+
+def shared_app(storages: tuple[str, ...] = ("gridfs",), **overrides):
     """A module-scoped `app` fixture: one app and database for all tests of a module, whose tests
     then keep apart by using their own users. Creating an app costs ~1.5 s (indexes, OpenAPI), so
-    modules of many small tests use `app = shared_app()` instead of conftest's per-test app."""
+    modules of many small tests use `app = shared_app()` instead of conftest's per-test app.
 
-    @pytest.fixture(scope="module")
-    def app(mongo_uri):
-        settings = make_settings(mongo_uri, **overrides)
+    `storages=FILE_STORAGES` runs the module's tests once per file storage (FILE_STORAGE): GridFS,
+    then S3 on the tests' S3 server, in a bucket of the app's own."""
+
+    @pytest.fixture(scope="module", params=storages if len(storages) > 1 else None)
+    def app(mongo_uri, request):
+        chosen = getattr(request, "param", storages[0])
+        storage = request.getfixturevalue("s3_server").settings() if chosen == "s3" else {}
+        settings = make_settings(mongo_uri, **{**storage, **overrides})
         application = create_app(settings)
         yield application
         container = application.extensions["synapscale"]

@@ -1,4 +1,8 @@
-"""Downloads: short-lived signed links for members, and open reads of public files."""
+"""Downloads: short-lived links for members, and open reads of public files.
+
+A link is the service's own (a signed token the API exchanges for the bytes) or, with direct
+links on (FILE_DOWNLOAD_LINKS=presigned), a link to the storage itself (an S3 presigned GET URL)
+for blobs whose storage gives them; both expire after the same TTL."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,9 +13,10 @@ from typing import BinaryIO, TypeGuard
 from entities.actor import Actor
 from entities.clock import utcnow
 from entities.errors import NotFound, TokenExpired
-from entities.file import File, FileVersion
+from entities.file import File, FileVersion, attachment_disposition
 from use_cases.files.access import FileAccess
-from use_cases.files.ports import BlobStorage, FileRepository, LinkSigner
+from use_cases.files.blob_stores import BlobStores
+from use_cases.files.ports import FileRepository, LinkSigner
 from use_cases.workspaces.access import WorkspaceAccess
 
 LINK_TTL = timedelta(minutes=15)
@@ -23,8 +28,9 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 @dataclass(frozen=True)
 class DownloadLink:
-    token: str
+    token: str | None  # the service's link: the controller makes it a URL
     expires_at: datetime
+    url: str | None = None  # a direct link to the storage, used as is
 
 
 @dataclass
@@ -37,20 +43,29 @@ class Download:
 
 
 class FileDownloads:
-    def __init__(self, files: FileRepository, storage: BlobStorage, signer: LinkSigner,
+    def __init__(self, files: FileRepository, storage: BlobStores, signer: LinkSigner,
                  access: WorkspaceAccess, ttl: timedelta = LINK_TTL,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, direct_links: bool = False):
         self.files = files
         self.storage = storage
+        self.direct_links = direct_links
         self.signer = signer
         self.file_access = FileAccess(files, access)
         self.ttl = ttl
         self.clock = clock
 
     def link(self, actor: Actor, file_id: str, version: int | None = None) -> DownloadLink:
+        """A link to version `version` (None: the current one) valid `ttl`: direct to the
+        storage when direct links are on and the blob's storage gives them, else the
+        service's own. NotFound for a file the actor cannot read or an unknown version."""
         file = self.file_access.readable(actor.user_id, file_id)
         chosen = self._version(file, version)
         expires_at = self.clock() + self.ttl
+        if self.direct_links:
+            url = self.storage.direct_url(chosen.blob_id, attachment_disposition(chosen.filename),
+                                          chosen.content_type, int(self.ttl.total_seconds()))
+            if url is not None:
+                return DownloadLink(None, expires_at.replace(microsecond=0), url)
         token = self.signer.sign({"f": file.id, "v": chosen.number,
                                   "e": int(expires_at.timestamp())})
         return DownloadLink(token, expires_at.replace(microsecond=0))

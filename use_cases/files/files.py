@@ -134,8 +134,10 @@ class Files:
         purged = 0
         while batch := self.files.deleted_before(cutoff, PURGE_BATCH):
             for file in batch:
-                if self.files.remove(file.id):
-                    self.ingest.discard(file.workspace_id, file.versions)
+                # the versions as removed: `flask move-files` may have moved their bytes since
+                removed = self.files.remove(file.id)
+                if removed is not None:
+                    self.ingest.discard(removed.workspace_id, removed.versions)
                     purged += 1
         return purged
 

@@ -43,8 +43,20 @@ class FileRepository(ABC):
         """Files deleted at or before `cutoff`."""
 
     @abstractmethod
-    def remove(self, file_id: str) -> bool:
-        """True only for the one caller that removed it, so its bytes are released once."""
+    def remove(self, file_id: str) -> File | None:
+        """Removes a deleted file: the file as it was when removed, returned only to the one
+        caller that removed it (so its bytes are released once, with the blob ids it held
+        then); None for a live, unknown or already removed file."""
+
+    @abstractmethod
+    def every_file(self, after_id: str | None, limit: int) -> list[File]:
+        """Up to `limit` files, deleted ones too, in id order, after `after_id` (None: from
+        the first): a walk over every file that a restart can resume."""
+
+    @abstractmethod
+    def replace_blob(self, file_id: str, number: int, old_blob_id: str, new_blob_id: str) -> bool:
+        """Points version `number` of the file (deleted or not) at `new_blob_id` if it still
+        points at `old_blob_id`; False otherwise (the file was purged, or another mover won)."""
 
 
 class BlobStorage(ABC):
@@ -61,6 +73,33 @@ class BlobStorage(ABC):
     @abstractmethod
     def delete(self, blob_id: str) -> None:
         """Removes the blob; nothing happens when it is already gone."""
+
+
+class DirectLinks(ABC):
+    """Links a client follows to read a blob from its storage directly (S3 presigned GET URLs),
+    without the service in the way."""
+
+    @abstractmethod
+    def direct_url(self, blob_id: str, disposition: str, content_type: str,
+                   expires_in_s: int) -> str:
+        """A URL that serves the blob's bytes with these Content-Disposition and Content-Type
+        headers until `expires_in_s` seconds from now, and not after."""
+
+
+class ReleasedBlobs(ABC):
+    """Blobs no file points at any more (their bytes were moved to another storage), kept a
+    grace period for the reads that had started on them, then deleted."""
+
+    @abstractmethod
+    def add(self, blob_id: str, released_at: datetime) -> None: ...
+
+    @abstractmethod
+    def due(self, cutoff: datetime, limit: int) -> list[str]:
+        """Blob ids released at or before `cutoff`, oldest first."""
+
+    @abstractmethod
+    def forget(self, blob_id: str) -> None:
+        """Called once the blob is deleted."""
 
 
 class StorageUsage(ABC):

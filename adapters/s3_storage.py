@@ -1,0 +1,207 @@
+"""File bytes in an S3-compatible object store (AWS S3, MinIO, Cloudflare R2, GCS's XML API)
+through boto3, written and read a part at a time.
+
+An upload is an S3 multipart upload: at most one part (S3_PART_SIZE, 8 MiB by default) is held
+in memory while the chunks arrive; a file smaller than one part is a single PUT. If the chunks
+stop with an error (the client went away, the size limit or the content check tripped) the
+multipart upload is aborted, so no object and no stored parts are left. A download is a stream of
+ranged GETs: read in order it is one GET; a seek (pypdf reads a PDF's end first) starts another.
+
+Keys are random (uuid4 hex); file names never reach S3. Credentials come from boto3's standard
+chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles...).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from entities.errors import NotFound
+from use_cases.files.ports import BlobStorage, DirectLinks
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PART_BYTES = 8 * 1024 * 1024
+READ_BUFFER_BYTES = 256 * 1024
+MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def s3_client(endpoint_url: str = "", region: str = ""):
+    """A boto3 S3 client (thread-safe: one per process) with SigV4 signatures, path-style
+    addressing when an endpoint is given (what MinIO and most S3-compatible servers want), and
+    the standard retry mode."""
+    import boto3
+    from botocore.config import Config
+
+    options = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 4},
+                     s3={"addressing_style": "path" if endpoint_url else "auto"})
+    return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
+                        config=options)
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class S3Storage(BlobStorage, DirectLinks):
+    """`client` does the reads and writes; `link_client` signs presigned URLs (a client for
+    S3_PUBLIC_ENDPOINT_URL when clients reach the store at another address than the API does)."""
+
+    def __init__(self, client, bucket: str, part_size: int = DEFAULT_PART_BYTES,
+                 link_client=None):
+        self.client = client
+        self.bucket = bucket
+        self.part_size = part_size
+        self.link_client = link_client or client
+
+    def save(self, chunks: Iterable[bytes], filename: str) -> str:
+        """Stores the chunks under a new random key and returns the key. `filename` is not
+        stored: names stay in the file's metadata."""
+        upload = _Upload(self.client, self.bucket, uuid.uuid4().hex, self.part_size)
+        try:
+            for piece in chunks:
+                upload.write(piece)
+            upload.complete()
+        except BaseException:
+            upload.abort()
+            raise
+        return upload.key
+
+    def open(self, blob_id: str) -> BinaryIO:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=blob_id)
+        except Exception as error:
+            if _error_code(error) in MISSING:
+                raise NotFound("The file's content is gone") from None
+            raise
+        reader = _RangeReader(self.client, self.bucket, blob_id, int(head["ContentLength"]))
+        return io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
+
+    def delete(self, blob_id: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=blob_id)  # S3: no error when missing
+
+    def direct_url(self, blob_id: str, disposition: str, content_type: str,
+                   expires_in_s: int) -> str:
+        """A presigned GET URL (SigV4: S3 refuses it after `expires_in_s` seconds, or altered,
+        with 403) whose response carries these Content-Disposition and Content-Type."""
+        return self.link_client.generate_presigned_url(
+            "get_object", ExpiresIn=expires_in_s,
+            Params={"Bucket": self.bucket, "Key": blob_id,
+                    "ResponseContentDisposition": disposition,
+                    "ResponseContentType": content_type,
+                    "ResponseCacheControl": "private, no-store"})
+
+    def check(self) -> None:
+        """Raises when the bucket cannot be reached with these credentials (health checks)."""
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+class _Upload:
+    """One object being written: a plain PUT if it fits one part, else a multipart upload."""
+
+    def __init__(self, client, bucket: str, key: str, part_size: int):
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.part_size = part_size
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict] = []
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= self.part_size:
+            self._send_part(bytes(self.buffer[:self.part_size]))
+            del self.buffer[:self.part_size]
+
+    def complete(self) -> None:
+        if self.upload_id is None:
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
+        else:
+            if self.buffer:
+                self._send_part(bytes(self.buffer))
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                MultipartUpload={"Parts": self.parts})
+        self.buffer = bytearray()
+
+    def abort(self) -> None:
+        """Leaves nothing: the parts sent are dropped, and an object that was completed after
+        all (the answer lost on the way back) is deleted. Failures here are logged, not raised,
+        so the error that stopped the upload is the one reported; a bucket lifecycle rule
+        (AbortIncompleteMultipartUpload) catches whatever is still left."""
+        self.buffer = bytearray()
+        try:
+            if self.upload_id is not None:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                                   UploadId=self.upload_id)
+            self.client.delete_object(Bucket=self.bucket, Key=self.key)
+        except Exception:
+            log.exception("could not clean up the failed upload of s3://%s/%s", self.bucket,
+                          self.key)
+
+    def _send_part(self, data: bytes) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key)["UploadId"]
+        number = len(self.parts) + 1
+        answer = self.client.upload_part(Bucket=self.bucket, Key=self.key,
+                                         UploadId=self.upload_id, PartNumber=number, Body=data)
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable raw stream over an object: one open ranged GET, read in order, replaced by a
+    new one from the wanted offset after a seek."""
+
+    def __init__(self, client, bucket: str, key: str, length: int):
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.length = length
+        self.position = 0
+        self.body: Any = None  # botocore's StreamingBody of the open GET
+        self.body_position = -1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        if self.position >= self.length:
+            return 0
+        if self.body is None or self.body_position != self.position:
+            self._close_body()
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key,
+                                            Range=f"bytes={self.position}-")
+            self.body, self.body_position = answer["Body"], self.position
+        piece = self.body.read(min(len(buffer), self.length - self.position))
+        if not piece:
+            raise OSError(f"s3://{self.bucket}/{self.key} ended at byte {self.position} of "
+                          f"{self.length}")
+        buffer[:len(piece)] = piece
+        self.position += len(piece)
+        self.body_position = self.position
+        return len(piece)
+
+    def close(self) -> None:
+        self._close_body()
+        super().close()
+
+    def _close_body(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None
