@@ -13,6 +13,7 @@ from entities.file import File, FileQuery, FileVersion
 from entities.pagination import PageRequest
 from repositories.file_storage import CHUNK_BYTES, GridFSStorage
 from repositories.files import MongoFileRepository
+from repositories.released_blobs import MongoReleasedBlobs
 from repositories.storage_usage import MongoStorageUsage
 from tests.contract.conftest import repository
 from tests.fakes.files import MongomockBlobStorage
@@ -88,9 +89,36 @@ def test_deleted_files_are_found_for_purging_and_removed_once(files):
     files.set_deleted(old.id, utcnow() - timedelta(days=2))
     files.set_deleted(recent.id, utcnow())
     assert [f.id for f in files.deleted_before(utcnow() - timedelta(days=1), 10)] == [old.id]
-    assert not files.remove(live.id)
-    assert files.remove(old.id) and not files.remove(old.id)
+    assert files.remove(live.id) is None
+    removed = files.remove(old.id)
+    assert removed is not None and removed.versions == old.versions
+    assert files.remove(old.id) is None
     assert files.set_deleted(recent.id, None).deleted_at is None and files.get(recent.id)
+
+
+def test_every_file_is_walked_in_id_order_deleted_ones_too(files):
+    added = [files.add(new_file(f"f{i}.txt")) for i in range(5)]
+    files.set_deleted(added[1].id, utcnow())
+
+    first = files.every_file(None, 3)
+    rest = files.every_file(first[-1].id, 3)
+
+    assert [f.id for f in first + rest] == [f.id for f in added]
+    assert files.every_file(rest[-1].id, 3) == []
+
+
+def test_a_versions_blob_is_replaced_only_if_it_is_still_the_old_one(files):
+    file = files.add(new_file())
+    files.add_version(file.id, 1, version(2))
+    files.set_deleted(file.id, utcnow())  # deleted files move too
+
+    assert files.replace_blob(file.id, 2, "blob2", "s3:copy2")
+    assert not files.replace_blob(file.id, 2, "blob2", "s3:other")  # another mover won
+    assert not files.replace_blob(file.id, 1, "blob9", "s3:copy1")
+    assert not files.replace_blob("f" * 24, 1, "blob1", "s3:copy1")
+    stored = files.get(file.id, include_deleted=True)
+    assert [(v.number, v.blob_id) for v in stored.versions] == [(1, "blob1"), (2, "s3:copy2")]
+    assert stored.deleted_at is not None and stored.version == 2
 
 
 # --- blobs --------------------------------------------------------------------------------------
@@ -157,3 +185,24 @@ def test_reservations_stop_at_the_quota(storage_usage):
     assert not storage_usage.reserve("ws2", 2000, 1000) and storage_usage.used("ws2") == 0
     storage_usage.release("ws2", 0)
     assert storage_usage.used("ws2") == 0
+
+
+# --- released blobs -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def released(backend, db):
+    return repository(backend, db, MongoReleasedBlobs, MongoReleasedBlobs)
+
+
+def test_released_blobs_fall_due_oldest_first_and_are_forgotten(released):
+    now = utcnow()
+    released.add("s3:b", now - timedelta(minutes=5))
+    released.add("a1", now - timedelta(minutes=10))
+    released.add("a1", now)  # released again: keeps its first time
+    released.add("s3:c", now)
+
+    assert released.due(now - timedelta(minutes=1), 10) == ["a1", "s3:b"]
+    assert released.due(now - timedelta(minutes=1), 1) == ["a1"]
+    released.forget("a1")
+    assert released.due(now, 10) == ["s3:b", "s3:c"]

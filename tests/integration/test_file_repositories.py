@@ -140,6 +140,6 @@ def test_a_deleted_file_is_removed_once(db):
     files.set_deleted(deleted.id, utcnow())
 
     assert deleted.id in [f.id for f in files.deleted_before(utcnow(), 100)]
-    assert files.remove(live.id) is False
-    assert files.remove(deleted.id) is True
-    assert files.remove(deleted.id) is False
+    assert files.remove(live.id) is None
+    assert files.remove(deleted.id).id == deleted.id
+    assert files.remove(deleted.id) is None

@@ -1,0 +1,79 @@
+"""What only S3 storage does (the rest of the file suite runs on both storages, test_files.py):
+presigned download links (FILE_DOWNLOAD_LINKS=presigned), and refused uploads leaving no
+object or multipart upload in the bucket."""
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from config.settings import ConfigurationError, Settings
+from tests.support.file_samples import EXECUTABLE
+
+QUOTA = 64 * 1024
+
+
+@pytest.fixture
+def settings_overrides(s3_server):
+    return s3_server.settings(file_download_links="presigned", workspace_storage_quota=QUOTA)
+
+
+def upload(client, session, filename="notes.txt", content=b"hello s3\n"):
+    return client.post("/api/v1/files/upload", headers=session.headers,
+                       content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(content), filename)})
+
+
+def test_a_presigned_link_reads_the_bytes_from_s3_for_the_link_ttl(api, client, settings):
+    session = api.register()
+    file_id = upload(client, session, filename="résumé.txt", content=b"from the bucket").get_json()["id"]
+
+    link = client.get(f"/api/v1/files/{file_id}/download", headers=session.headers).get_json()
+
+    url = urlsplit(link["url"])
+    assert f"{url.scheme}://{url.netloc}" == settings.s3_endpoint_url
+    assert parse_qs(url.query)["X-Amz-Expires"] == [str(settings.file_link_ttl_s)]
+    assert link["expires_at"]
+    served = requests.get(link["url"], timeout=10)  # straight from S3, no Authorization
+    assert served.status_code == 200 and served.content == b"from the bucket"
+    assert served.headers["Content-Disposition"].startswith('attachment; filename="resume.txt"')
+    assert served.headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_blob_still_in_gridfs_gets_the_services_own_link(api, client, app, db):
+    """Mid-move, a version whose bytes are still in GridFS is served by the API."""
+    session = api.register()
+    file_id = upload(client, session).get_json()["id"]
+    app.test_cli_runner().invoke(args=["move-files", "--to", "gridfs", "--grace-seconds", "0"])
+
+    link = client.get(f"/api/v1/files/{file_id}/download", headers=session.headers).get_json()
+
+    path = urlsplit(link["url"]).path
+    assert path.startswith("/api/v1/files/download/")
+    assert client.get(path).data == b"hello s3\n"
+
+
+def test_refused_uploads_leave_nothing_in_the_bucket(api, client, settings, s3_server):
+    session = api.register()
+
+    disguised = upload(client, session, filename="invoice.pdf", content=EXECUTABLE)
+    empty = upload(client, session, content=b"")
+    over_quota = upload(client, session, content=b"q" * (QUOTA + 1))
+
+    assert [disguised.status_code, empty.status_code, over_quota.status_code] == [415, 422, 413]
+    assert s3_server.keys(settings.s3_bucket) == []
+    assert s3_server.pending_uploads(settings.s3_bucket) == []
+
+
+@pytest.mark.parametrize("environ, problem", [
+    ({"FILE_STORAGE": "s4"}, "FILE_STORAGE='s4'"),
+    ({"FILE_STORAGE": "s3"}, "S3_BUCKET is required"),
+    ({"FILE_DOWNLOAD_LINKS": "presigned"}, "S3_BUCKET is required"),
+    ({"FILE_DOWNLOAD_LINKS": "public"}, "FILE_DOWNLOAD_LINKS='public'"),
+    ({"FILE_STORAGE": "s3", "S3_BUCKET": "b", "S3_PART_SIZE": "1048576"}, "S3_PART_SIZE"),
+])
+def test_storage_settings_that_cannot_work_are_refused_at_start(environ, problem):
+    with pytest.raises(ConfigurationError, match=problem):
+        Settings.from_env(environ)
