@@ -112,3 +112,37 @@ def test_the_optional_local_model_service_runs_the_same_image_for_every_api_cont
     assert local["command"][:3] == ["python", "-m", "adapters.local_model_server"]
     assert "ports" not in local  # reachable on the compose network only
     assert services["api"]["environment"]["LOCAL_MODEL_URL"] == "http://local-model:8000/v1"
+
+
+S3_ENVIRONMENT = {"FILE_STORAGE": "s3", "S3_ENDPOINT_URL": "http://minio:9000",
+                  "S3_BUCKET": "synapscale-files", "AWS_ACCESS_KEY_ID": "synapscale-api",
+                  "AWS_SECRET_ACCESS_KEY": "api-secret-for-the-compose-file-test-06",
+                  "MINIO_ROOT_USER": "minio-admin",
+                  "MINIO_ROOT_PASSWORD": "minio-root-password-for-the-test-07"}
+
+
+def test_the_optional_minio_service_creates_the_bucket_and_the_api_stores_files_there():
+    result = compose_config("--env-file", "env.example", "--profile", "s3",
+                            env={**DEPLOY_SECRETS, **S3_ENVIRONMENT})
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+
+    assert {"minio", "minio-init"} <= set(services)
+    minio, init = services["minio"], services["minio-init"]
+    assert [port["target"] for port in minio.get("ports", [])] == [9001]  # the console only
+    assert minio["ports"][0]["host_ip"] == "127.0.0.1"
+    assert minio["environment"]["MINIO_ROOT_PASSWORD"] == S3_ENVIRONMENT["MINIO_ROOT_PASSWORD"]
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = init["entrypoint"][-1]
+    assert 'mc mb --ignore-existing "local/$$S3_BUCKET"' in script
+    assert init["environment"]["S3_BUCKET"] == "synapscale-files"
+    assert init["environment"]["API_ACCESS_KEY"] == S3_ENVIRONMENT["AWS_ACCESS_KEY_ID"]
+    api = services["api"]["environment"]
+    for name in ("FILE_STORAGE", "S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID",
+                 "AWS_SECRET_ACCESS_KEY"):
+        assert api[name] == S3_ENVIRONMENT[name], name
+
+
+def test_without_the_s3_profile_files_stay_in_gridfs(services):
+    assert services["api"]["environment"]["FILE_STORAGE"] == "gridfs"
+    assert services["api"]["environment"]["S3_BUCKET"] == ""
