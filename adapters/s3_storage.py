@@ -5,7 +5,8 @@ An upload is an S3 multipart upload: at most one part (S3_PART_SIZE, 8 MiB by de
 in memory while the chunks arrive; a file smaller than one part is a single PUT. If the chunks
 stop with an error (the client went away, the size limit or the content check tripped) the
 multipart upload is aborted, so no object and no stored parts are left. A download is a stream of
-ranged GETs: read in order it is one GET; a seek (pypdf reads a PDF's end first) starts another.
+ranged GETs of growing windows (up to 8 MiB); a seek (pypdf reads a PDF's end first) starts a
+small one.
 
 Keys are random (uuid4 hex); file names never reach S3. Credentials come from boto3's standard
 chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles...).
@@ -25,17 +26,22 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
 READ_BUFFER_BYTES = 256 * 1024
+MIN_WINDOW_BYTES = 256 * 1024  # the first ranged GET, and the first after a seek
+MAX_WINDOW_BYTES = 8 * 1024 * 1024
 MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
-def s3_client(endpoint_url: str = "", region: str = ""):
+def s3_client(endpoint_url: str = "", region: str = "", max_attempts: int = 4,
+              connect_timeout_s: float = 5.0, read_timeout_s: float = 60.0):
     """A boto3 S3 client (thread-safe: one per process) with SigV4 signatures, path-style
     addressing when an endpoint is given (what MinIO and most S3-compatible servers want), and
     the standard retry mode."""
     import boto3
     from botocore.config import Config
 
-    options = Config(signature_version="s3v4", retries={"mode": "standard", "max_attempts": 4},
+    options = Config(signature_version="s3v4",
+                     retries={"mode": "standard", "max_attempts": max_attempts},
+                     connect_timeout=connect_timeout_s, read_timeout=read_timeout_s,
                      s3={"addressing_style": "path" if endpoint_url else "auto"})
     return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
                         config=options)
@@ -94,9 +100,23 @@ class S3Storage(BlobStorage, DirectLinks):
                     "ResponseContentType": content_type,
                     "ResponseCacheControl": "private, no-store"})
 
-    def check(self) -> None:
-        """Raises when the bucket cannot be reached with these credentials (health checks)."""
-        self.client.head_bucket(Bucket=self.bucket)
+
+
+class S3Health:
+    """`storage.s3` of /api/health: {status: up|down, bucket, error?}, from one HEAD of the
+    bucket with `client` (give it short timeouts and a single attempt)."""
+
+    def __init__(self, client, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    def __call__(self) -> dict:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as error:  # unreachable, no such bucket, refused credentials
+            return {"status": "down", "bucket": self.bucket,
+                    "error": _error_code(error) or type(error).__name__}
+        return {"status": "up", "bucket": self.bucket}
 
 
 class _Upload:
@@ -112,17 +132,22 @@ class _Upload:
         self.parts: list[dict] = []
 
     def write(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= self.part_size:
-            self._send_part(bytes(self.buffer[:self.part_size]))
-            del self.buffer[:self.part_size]
+        """Fills the part up to its size exactly, so it is sent without a copy."""
+        view = memoryview(data)
+        while view:
+            room = self.part_size - len(self.buffer)
+            self.buffer += view[:room]
+            view = view[room:]
+            if len(self.buffer) == self.part_size:
+                part, self.buffer = self.buffer, bytearray()
+                self._send_part(part)
 
     def complete(self) -> None:
         if self.upload_id is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer))
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self.buffer)
         else:
             if self.buffer:
-                self._send_part(bytes(self.buffer))
+                self._send_part(self.buffer)
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
                 MultipartUpload={"Parts": self.parts})
@@ -143,7 +168,7 @@ class _Upload:
             log.exception("could not clean up the failed upload of s3://%s/%s", self.bucket,
                           self.key)
 
-    def _send_part(self, data: bytes) -> None:
+    def _send_part(self, data: bytearray) -> None:
         if self.upload_id is None:
             self.upload_id = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=self.key)["UploadId"]
@@ -154,8 +179,10 @@ class _Upload:
 
 
 class _RangeReader(io.RawIOBase):
-    """A seekable raw stream over an object: one open ranged GET, read in order, replaced by a
-    new one from the wanted offset after a seek."""
+    """A seekable raw stream over an object, read with bounded ranged GETs: each window is read
+    to its end (so its connection goes back to the pool), the next one twice as long while
+    reading goes on in order (up to MAX_WINDOW_BYTES); after a seek elsewhere the window starts
+    small again, as pypdf's jumps around a PDF want."""
 
     def __init__(self, client, bucket: str, key: str, length: int):
         self.client = client
@@ -164,7 +191,9 @@ class _RangeReader(io.RawIOBase):
         self.length = length
         self.position = 0
         self.body: Any = None  # botocore's StreamingBody of the open GET
-        self.body_position = -1
+        self.body_position = -1  # where the open GET's next byte is
+        self.body_end = -1  # where the open GET's range ends (exclusive)
+        self.window = MIN_WINDOW_BYTES
 
     def readable(self) -> bool:
         return True
@@ -183,12 +212,10 @@ class _RangeReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         if self.position >= self.length:
             return 0
-        if self.body is None or self.body_position != self.position:
-            self._close_body()
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.key,
-                                            Range=f"bytes={self.position}-")
-            self.body, self.body_position = answer["Body"], self.position
-        piece = self.body.read(min(len(buffer), self.length - self.position))
+        if self.body is None or self.body_position != self.position \
+                or self.body_position >= self.body_end:
+            self._open_window(in_order=self.body_position == self.position)
+        piece = self.body.read(min(len(buffer), self.body_end - self.position))
         if not piece:
             raise OSError(f"s3://{self.bucket}/{self.key} ended at byte {self.position} of "
                           f"{self.length}")
@@ -200,6 +227,14 @@ class _RangeReader(io.RawIOBase):
     def close(self) -> None:
         self._close_body()
         super().close()
+
+    def _open_window(self, in_order: bool) -> None:
+        self._close_body()
+        self.window = min(self.window * 2, MAX_WINDOW_BYTES) if in_order else MIN_WINDOW_BYTES
+        end = min(self.position + self.window, self.length)
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.key,
+                                        Range=f"bytes={self.position}-{end - 1}")
+        self.body, self.body_position, self.body_end = answer["Body"], self.position, end
 
     def _close_body(self) -> None:
         if self.body is not None:

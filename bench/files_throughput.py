@@ -1,23 +1,29 @@
 """Upload and download throughput of big files, and the server's memory while it moves them.
 
-    python -m bench.files_throughput [--sizes 5,50] [--repeat 2]
+    python -m bench.files_throughput [--sizes 5,50] [--repeat 2] [--storages gridfs,s3]
 
-For each size (MiB) a fresh gunicorn (the project's gunicorn.conf.py, one gthread worker,
+For each storage and size (MiB) a fresh gunicorn (the project's gunicorn.conf.py, one gthread worker,
 MAX_FILE_SIZE raised above the largest size) serves a private database on an embedded MongoDB.
 A file of random bytes (a PDF header, so content sniffing passes) is uploaded with an honest
 Content-Length, streamed from disk, then downloaded through its signed link and checked against
 its sha256. RSS of the server (master + worker, from /proc) is sampled every 10 ms; the table
 shows the peak during each phase above the idle server's RSS. If memory does not grow with the
 file, the 50 MiB rows show about the same growth as the 5 MiB rows.
+
+Storage `s3` (FILE_STORAGE=s3) is moto's S3 server (`python -m moto.server`, its own process on
+loopback, objects in its memory): its speed, not a real S3's, bounds those rows; the RSS is the
+API server's only, which holds at most one S3 part (S3_PART_SIZE, 8 MiB) per upload.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +35,7 @@ from pathlib import Path
 import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
+from adapters.s3_storage import s3_client
 from bench.common import start_gunicorn, wait_healthy
 from bench.ws_capacity import register, rss_kb
 
@@ -131,13 +138,47 @@ def timed(action: Callable[[], object], server_pid: int) -> tuple[float, int, ob
     return elapsed, rss.peak_kb, result
 
 
-def measure(size_mib: int, repeat: int, mongo_uri: str, workdir: Path) -> dict:
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+
+
+@contextlib.contextmanager
+def moto_s3(workdir: Path) -> Iterator[dict[str, str]]:
+    """moto's S3 server with a bucket; the settings that point an app at it."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with (workdir / "moto.log").open("ab") as log:
+        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                                   str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        os.environ.update(MOTO_CREDENTIALS)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("moto's S3 server did not start") from None
+                time.sleep(0.2)
+        s3_client(endpoint, "us-east-1").create_bucket(Bucket="bench-files")
+        yield {"FILE_STORAGE": "s3", "S3_BUCKET": "bench-files", "S3_ENDPOINT_URL": endpoint,
+               "S3_REGION": "us-east-1", **MOTO_CREDENTIALS}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def measure(size_mib: int, repeat: int, mongo_uri: str, workdir: Path,
+            storage: dict[str, str]) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"MONGODB_URI": mongo_uri, "MONGODB_DATABASE": f"bench_files_{uuid.uuid4().hex[:8]}",
+    # links start with PUBLIC_BASE_URL (never the Host header): this server's address
+    env = {**storage, "MONGODB_URI": mongo_uri, "PUBLIC_BASE_URL": base,
+           "MONGODB_DATABASE": f"bench_files_{uuid.uuid4().hex[:8]}",
            "MAX_FILE_SIZE": str(max(size_mib + 8, 16) * MIB),
            "WORKSPACE_STORAGE_QUOTA": str(100 * 1024 * MIB), "WEB_CONCURRENCY": "1",
-           "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4"}
+           "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4",
+           "LOCAL_MODEL_ENABLED": "false"}  # no model server: files only
     server = start_gunicorn(port, env, workdir / f"gunicorn-{size_mib}.log", "-k", "gthread")
     try:
         wait_healthy(base, server)
@@ -158,7 +199,8 @@ def measure(size_mib: int, repeat: int, mongo_uri: str, workdir: Path) -> dict:
             rows.append((up_s, up_kb, down_s, down_kb))
         path.unlink()
         return {
-            "size_mib": size_mib, "idle_mib": idle_kb / 1024,
+            "storage": storage.get("FILE_STORAGE", "gridfs"), "size_mib": size_mib,
+            "idle_mib": idle_kb / 1024,
             "up_mib_s": size_mib / statistics.median(r[0] for r in rows),
             "down_mib_s": size_mib / statistics.median(r[2] for r in rows),
             "up_growth_mib": (max(r[1] for r in rows) - idle_kb) / 1024,
@@ -173,25 +215,33 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="5,50", help="file sizes in MiB (default 5,50)")
     parser.add_argument("--repeat", type=int, default=2, help="transfers per size (median)")
+    parser.add_argument("--storages", default="gridfs,s3",
+                        help="FILE_STORAGE values to compare (default gridfs,s3)")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
+    storages = [name.strip() for name in args.storages.split(",") if name.strip()]
 
     with tempfile.TemporaryDirectory(prefix="bench-files-") as tmp:
         workdir = Path(tmp)
         mongo = EmbeddedMongo(workdir / "mongo", free_port())
         mongo_uri = mongo.ensure_running()
+        results = []
         try:
-            results = [measure(size, args.repeat, mongo_uri, workdir) for size in sizes]
+            for name in storages:
+                with contextlib.ExitStack() as stack:
+                    storage = stack.enter_context(moto_s3(workdir)) if name == "s3" else {}
+                    results += [measure(size, args.repeat, mongo_uri, workdir, storage)
+                                for size in sizes]
         finally:
             mongo.stop()
 
     print(f"\nOne gunicorn gthread worker, embedded MongoDB, median of {args.repeat} transfers; "
           "RSS = master + worker, peak during the transfer minus the idle server's.")
-    print("| file | upload MiB/s | download MiB/s | idle RSS MiB | RSS growth upload MiB "
-          "| RSS growth download MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| storage | file | upload MiB/s | download MiB/s | idle RSS MiB "
+          "| RSS growth upload MiB | RSS growth download MiB |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['size_mib']} MiB | {r['up_mib_s']:.1f} | {r['down_mib_s']:.1f} "
+        print(f"| {r['storage']} | {r['size_mib']} MiB | {r['up_mib_s']:.1f} | {r['down_mib_s']:.1f} "
               f"| {r['idle_mib']:.0f} | {r['up_growth_mib']:+.1f} | {r['down_growth_mib']:+.1f} |")
     sys.stdout.flush()
 

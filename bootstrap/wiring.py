@@ -28,7 +28,7 @@ from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
-from adapters.s3_storage import S3Storage, s3_client
+from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
@@ -98,7 +98,7 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
     identity = _identity(platform, repository, mailer)
     gateway = _gateway(platform, identity, repository, mailer)
     webhooks = _webhooks(platform, identity)
-    files = _files(platform, identity, repository)
+    files = _files(platform, identity, repository, _blob_stores(platform, repository))
     chat = _chat(platform, identity, gateway, files, repository)
     workflows = _workflows(platform, identity, gateway, files, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
@@ -189,14 +189,14 @@ def _webhooks(platform: Platform, identity: IdentityUseCases) -> WebhookUseCases
                              poll_interval_s=settings.webhook_poll_interval_s))
 
 
-def _files(platform: Platform, identity: IdentityUseCases,
-           repository: _Repositories) -> FileUseCases:
+def _files(platform: Platform, identity: IdentityUseCases, repository: _Repositories,
+           stores: BlobStores) -> FileUseCases:
     settings = platform.settings
     policy = FilePolicy.of(max_file_size=settings.max_file_size,
                            allowed_extensions=settings.allowed_extensions,
                            workspace_quota=settings.workspace_storage_quota)
     return build_files(
-        file_repo=repository(MongoFileRepository), storage=_blob_stores(settings, repository),
+        file_repo=repository(MongoFileRepository), storage=stores,
         storage_usage=repository(MongoStorageUsage),
         released_blobs=repository(MongoReleasedBlobs), sniffer=SignatureSniffer(),
         signer=SignedLinks(settings.secret_key), extractor=DocumentText(),
@@ -207,16 +207,27 @@ def _files(platform: Platform, identity: IdentityUseCases,
                           context_max_image_bytes=settings.file_context_max_image_bytes))
 
 
-def _blob_stores(settings: Settings, repository: _Repositories) -> BlobStores:
+def _blob_stores(platform: Platform, repository: _Repositories) -> BlobStores:
     """GridFS always (the default, and where files stored before S3 was chosen stay readable);
-    S3 too when S3_BUCKET is set. New bytes go to FILE_STORAGE's."""
+    S3 too when S3_BUCKET is set. New bytes go to FILE_STORAGE's. /api/health reports them."""
+    settings = platform.settings
     stores: dict[str, BlobStorage] = {"gridfs": repository(GridFSStorage)}
-    if settings.s3_bucket.strip():
+    s3_health: S3Health | None = None
+    bucket = settings.s3_bucket.strip()
+    if bucket:
         client = s3_client(settings.s3_endpoint_url, settings.s3_region)
         link_client = (s3_client(settings.s3_public_endpoint_url, settings.s3_region)
                        if settings.s3_public_endpoint_url else client)
-        stores["s3"] = S3Storage(client, settings.s3_bucket.strip(), settings.s3_part_size,
-                                 link_client)
+        stores["s3"] = S3Storage(client, bucket, settings.s3_part_size, link_client)
+        s3_health = S3Health(s3_client(settings.s3_endpoint_url, settings.s3_region,
+                                       max_attempts=1, connect_timeout_s=2, read_timeout_s=2),
+                             bucket)
+
+    def storage_health() -> dict:
+        return {"file_storage": settings.file_storage,
+                **({"s3": s3_health()} if s3_health is not None else {})}
+
+    platform.health.details["storage"] = storage_health
     return BlobStores(stores, primary=settings.file_storage)
 
 

@@ -85,10 +85,11 @@ def health():
 @blp.response(200, DetailedHealthSchema)
 @blp.alt_response(503, schema=DetailedHealthSchema, description="Database unreachable")
 def health_detailed():
-    """Detailed health: database, local model and uptime
+    """Detailed health: database, local model, file storage and uptime
 
     What `GET /health` says, plus `local_model` (`{status: up|starting|down|disabled, pid, model,
-    restarts}`, with a `reason` when disabled) and `uptime_s` (seconds since this process started).
-    503 only when the database is down: a local model that is starting or down does not make the
-    service unhealthy. No authentication and no rate limit."""
+    restarts}`, with a `reason` when disabled), `storage` (`{file_storage: "gridfs"|"s3"}` and,
+    when S3_BUCKET is set, `s3: {status: up|down, bucket, error?}`) and `uptime_s` (seconds since
+    this process started). 503 only when the database is down: a local model that is starting or
+    down, or S3 down, does not make the service unhealthy. No authentication and no rate limit."""
     return _health(detailed=True)

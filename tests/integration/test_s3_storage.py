@@ -99,3 +99,24 @@ def test_a_presigned_link_serves_the_bytes_as_an_attachment_for_its_ttl(storage)
     assert served.status_code == 200 and served.content == b"%PDF-1.4 presigned"
     assert served.headers["Content-Type"] == "application/pdf"
     assert served.headers["Content-Disposition"] == attachment_disposition("résumé.pdf")
+
+
+def test_reads_in_order_use_a_few_bounded_gets_and_a_seek_starts_a_small_one(s3_server, bucket):
+    client = s3_server.client()
+    ranges: list[str] = []
+    client.meta.events.register("before-call.s3.GetObject",
+                                lambda params, **_: ranges.append(params["headers"]["Range"]))
+    storage = S3Storage(client, bucket, part_size=PART)
+    data = bytes(range(256)) * (12 * 1024 * 1024 // 256)
+    key = storage.save(pieces(data, 1024 * 1024), "big.bin")
+
+    with storage.open(key) as stream:
+        assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(data).digest()
+        in_order = list(ranges)
+        stream.seek(1000)
+        assert stream.read(10) == data[1000:1010]
+
+    # 256 KiB, then twice as long each time, up to 8 MiB: every range has an end
+    assert in_order[:3] == ["bytes=0-262143", "bytes=262144-786431", "bytes=786432-1835007"]
+    assert len(in_order) == 6 and in_order[-1].endswith(f"-{len(data) - 1}")
+    assert ranges[len(in_order):] == ["bytes=1000-263143"]
