@@ -1,6 +1,6 @@
 """What only S3 storage does (the rest of the file suite runs on both storages, test_files.py):
-presigned download links (FILE_DOWNLOAD_LINKS=presigned), and refused uploads leaving no
-object or multipart upload in the bucket."""
+presigned download links (FILE_DOWNLOAD_LINKS=presigned), refused uploads leaving no object or
+multipart upload in the bucket, the settings S3 needs, and S3 in the detailed health report."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from adapters.embedded_mongo import free_port
+from app import create_app, shutdown
 from config.settings import ConfigurationError, Settings
+from tests.conftest import make_settings
 from tests.support.file_samples import EXECUTABLE
 
 QUOTA = 64 * 1024
@@ -77,3 +80,25 @@ def test_refused_uploads_leave_nothing_in_the_bucket(api, client, settings, s3_s
 def test_storage_settings_that_cannot_work_are_refused_at_start(environ, problem):
     with pytest.raises(ConfigurationError, match=problem):
         Settings.from_env(environ)
+
+
+def test_detailed_health_names_the_storage_and_checks_the_bucket(client, settings):
+    storage = client.get("/api/health").get_json()["storage"]
+
+    assert storage == {"file_storage": "s3", "s3": {"status": "up", "bucket": settings.s3_bucket}}
+
+
+def test_an_unreachable_s3_is_reported_without_making_the_service_unhealthy(mongo_uri):
+    settings = make_settings(mongo_uri, file_storage="s3", s3_bucket="nowhere",
+                             s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    application = create_app(settings)
+    try:
+        response = application.test_client().get("/api/health")
+    finally:
+        container = application.extensions["synapscale"]
+        shutdown(container)
+        container.client.drop_database(settings.mongodb_database)
+
+    assert response.status_code == 200
+    s3 = response.get_json()["storage"]["s3"]
+    assert s3["status"] == "down" and s3["bucket"] == "nowhere" and s3["error"]
