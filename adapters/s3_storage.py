@@ -8,6 +8,7 @@ multipart upload is aborted, so no object and no stored parts are left. A downlo
 ranged GETs of growing windows (up to 8 MiB); a seek (pypdf reads a PDF's end first) starts a
 small one.
 
+S3 unreachable or answering 5xx/SlowDown (after botocore's retries) is ServiceUnavailable (503).
 Keys are random (uuid4 hex); file names never reach S3. Credentials come from boto3's standard
 chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles...).
 """
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-from entities.errors import NotFound
+from entities.errors import NotFound, ServiceUnavailable
 from use_cases.files.ports import BlobStorage, DirectLinks
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,29 @@ def s3_client(endpoint_url: str = "", region: str = "", max_attempts: int = 4,
                         config=options)
 
 
-def _error_code(error: Exception) -> str:
+def _error_code(error: BaseException) -> str:
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def _unavailable(error: BaseException) -> bool:
+    """S3 cannot be reached or said to retry later (connection refused, timeouts, 5xx, SlowDown):
+    what clients see as 503, unlike refused credentials or a missing bucket (a configuration
+    error: 500, logged)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return True
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or _error_code(error) in {"SlowDown", "RequestTimeout"}
+    return False
+
+
+def _storage_down(error: BaseException) -> ServiceUnavailable:
+    log.warning("S3 unavailable", extra={"fields": {"error": type(error).__name__,
+                                                    "code": _error_code(error)}})
+    return ServiceUnavailable("File storage unavailable, retry shortly")
 
 
 class S3Storage(BlobStorage, DirectLinks):
@@ -71,8 +92,10 @@ class S3Storage(BlobStorage, DirectLinks):
             for piece in chunks:
                 upload.write(piece)
             upload.complete()
-        except BaseException:
+        except BaseException as error:
             upload.abort()
+            if _unavailable(error):
+                raise _storage_down(error) from error
             raise
         return upload.key
 
@@ -82,12 +105,19 @@ class S3Storage(BlobStorage, DirectLinks):
         except Exception as error:
             if _error_code(error) in MISSING:
                 raise NotFound("The file's content is gone") from None
+            if _unavailable(error):
+                raise _storage_down(error) from error
             raise
         reader = _RangeReader(self.client, self.bucket, blob_id, int(head["ContentLength"]))
         return io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
 
     def delete(self, blob_id: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=blob_id)  # S3: no error when missing
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=blob_id)  # no error when missing
+        except Exception as error:
+            if _unavailable(error):
+                raise _storage_down(error) from error
+            raise
 
     def direct_url(self, blob_id: str, disposition: str, content_type: str,
                    expires_in_s: int) -> str:

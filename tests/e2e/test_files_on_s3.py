@@ -13,6 +13,7 @@ from adapters.embedded_mongo import free_port
 from app import create_app, shutdown
 from config.settings import ConfigurationError, Settings
 from tests.conftest import make_settings
+from tests.support.api import ApiClient
 from tests.support.file_samples import EXECUTABLE
 
 QUOTA = 64 * 1024
@@ -88,17 +89,22 @@ def test_detailed_health_names_the_storage_and_checks_the_bucket(client, setting
     assert storage == {"file_storage": "s3", "s3": {"status": "up", "bucket": settings.s3_bucket}}
 
 
-def test_an_unreachable_s3_is_reported_without_making_the_service_unhealthy(mongo_uri):
+def test_an_unreachable_s3_is_a_503_and_a_health_detail_not_an_unhealthy_service(mongo_uri):
     settings = make_settings(mongo_uri, file_storage="s3", s3_bucket="nowhere",
                              s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
     application = create_app(settings)
     try:
-        response = application.test_client().get("/api/health")
+        client = application.test_client()
+        refused = upload(client, ApiClient(client).register())
+        health = client.get("/api/health")
     finally:
         container = application.extensions["synapscale"]
         shutdown(container)
         container.client.drop_database(settings.mongodb_database)
 
-    assert response.status_code == 200
-    s3 = response.get_json()["storage"]["s3"]
+    assert refused.status_code == 503
+    assert refused.get_json()["error"]["code"] == "service_unavailable"
+    assert "nowhere" not in refused.get_data(as_text=True)  # nothing about the set-up leaks
+    assert health.status_code == 200
+    s3 = health.get_json()["storage"]["s3"]
     assert s3["status"] == "down" and s3["bucket"] == "nowhere" and s3["error"]
