@@ -12,11 +12,13 @@ from use_cases.files.ingest import FileIngest, FilePolicy
 from use_cases.files.ports import (
     BlobStorage,
     ContentSniffer,
+    ExtractedTextRepository,
     FileRepository,
     LinkSigner,
     StorageUsage,
     TextExtractor,
 )
+from use_cases.files.texts import DocumentTexts
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.workflows.file_texts import WorkspaceFileTexts
 from use_cases.workspaces.access import WorkspaceAccess
@@ -28,6 +30,7 @@ class FileLimits:
     link_ttl: timedelta  # signed download links
     context_max_chars: int  # text of the files attached to one message
     context_max_image_bytes: int
+    text_max_chars: int  # text kept per file version
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,16 @@ class FileUseCases:
 
 
 def build_files(*, file_repo: FileRepository, storage: BlobStorage, storage_usage: StorageUsage,
-                sniffer: ContentSniffer, signer: LinkSigner, extractor: TextExtractor,
-                access: WorkspaceAccess, events: EventBus, audit: AuditLog,
-                limits: FileLimits) -> FileUseCases:
+                sniffer: ContentSniffer, signer: LinkSigner, texts: ExtractedTextRepository,
+                extractor: TextExtractor, access: WorkspaceAccess, events: EventBus,
+                audit: AuditLog, limits: FileLimits) -> FileUseCases:
     ingest = FileIngest(storage, storage_usage, sniffer, limits.policy)
+    document_texts = DocumentTexts(storage, extractor, texts, max_chars=limits.text_max_chars)
     return FileUseCases(
-        files=Files(file_repo, ingest, access, events, audit),
+        files=Files(file_repo, ingest, document_texts, access, events, audit),
         file_downloads=FileDownloads(file_repo, storage, signer, access, ttl=limits.link_ttl),
-        file_context=AttachedFiles(file_repo, storage, extractor, access,
+        file_context=AttachedFiles(file_repo, storage, document_texts, access,
                                    max_chars=limits.context_max_chars,
                                    max_image_bytes=limits.context_max_image_bytes),
-        file_texts=WorkspaceFileTexts(file_repo, storage, extractor),
+        file_texts=WorkspaceFileTexts(file_repo, document_texts),
     )

@@ -113,3 +113,13 @@ def normalise_tags(tags: list[str]) -> list[str]:
             seen.add(tag.lower())
             result.append(tag)
     return result
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """The text read from one file version, kept so it is read once. A version whose text could
+    not be read within the limits keeps why (`error`, and LimitExceeded's `error_code`)."""
+    text: str
+    truncated: bool  # more text was left out (a character, page or time cap)
+    error: str | None = None
+    error_code: str | None = None

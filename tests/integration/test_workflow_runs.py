@@ -17,6 +17,7 @@ from repositories.mongo import connect
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeEventBus, FakeOutboundHttp
 from tests.fakes.workflows import FakeFileTexts
+from tests.support.sandbox import SANDBOX
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
 from use_cases.workflows.nodes.registry import NodeHandlers
@@ -57,8 +58,8 @@ def runners(executions, http, bus):
     started = []
 
     def make(**options) -> ExecutionRunner:
-        templates = SandboxedTemplates()
-        handlers = NodeHandlers(templates, JsonPathQuery(), llm=llm_chat_without_models(),
+        templates = SandboxedTemplates(SANDBOX)
+        handlers = NodeHandlers(templates, JsonPathQuery(SANDBOX), llm=llm_chat_without_models(),
                                 http=http, files=FakeFileTexts())
         engine = WorkflowEngine(handlers, templates, EngineLimits(node_timeout_s=10))
         settings = {"threads": 2, "lease_s": 2.0, "heartbeat_s": 0.1, "poll_s": 0.05,

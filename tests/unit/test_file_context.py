@@ -9,6 +9,7 @@ from adapters.text_extraction import DocumentText
 from entities.errors import NotFound
 from tests.fakes.files import FileWorld
 from tests.support.file_samples import office_zip, pdf_with_text, png_bytes
+from tests.support.sandbox import SANDBOX
 from use_cases.files.files import UploadDetails
 from use_cases.files.ports import ContentSniffer
 
@@ -43,7 +44,7 @@ def test_text_formats_and_pdfs_become_text_parts(world, alice):
            attach(world, alice, "report.pdf",
                   pdf_with_text(["Revenue grew 12 percent"], ["Costs fell"]))]
 
-    parts = world.context(DocumentText(), max_chars=4000).for_message(alice.user_id,
+    parts = world.context(DocumentText(SANDBOX), max_chars=4000).for_message(alice.user_id,
                                                                        workspace_id, ids)
 
     texts = [part["text"] for part in parts]
@@ -60,7 +61,7 @@ def test_long_documents_are_trimmed_to_share_the_budget(world, alice):
            attach(world, alice, "long.txt", b"x" * 50_000),
            attach(world, alice, "long.pdf", pdf_with_text(*[["y" * 80] * 40] * 5))]
 
-    parts = world.context(DocumentText(), max_chars=3000).for_message(alice.user_id,
+    parts = world.context(DocumentText(SANDBOX), max_chars=3000).for_message(alice.user_id,
                                                                        workspace_id, ids)
 
     assert sum(len(part["text"]) for part in parts) <= 3000
@@ -76,7 +77,7 @@ def test_images_become_data_url_parts_and_big_ones_a_note(world, alice):
     small = attach(world, alice, "pixel.png", image)
     big = attach(world, alice, "big.png", image + bytes(2048))
 
-    parts = world.context(DocumentText(), max_image_bytes=1024).for_message(
+    parts = world.context(DocumentText(SANDBOX), max_image_bytes=1024).for_message(
         alice.user_id, workspace_id, [small, big])
 
     assert parts[0] == {"type": "image_url", "image_url": {
@@ -88,7 +89,7 @@ def test_files_without_text_are_named_not_dumped(world, alice):
     workspace_id = world.identity.personal_workspace(alice)
     file_id = attach(world, alice, "memo.docx", office_zip("word/document.xml"))
 
-    parts = world.context(DocumentText()).for_message(alice.user_id, workspace_id, [file_id])
+    parts = world.context(DocumentText(SANDBOX)).for_message(alice.user_id, workspace_id, [file_id])
 
     assert parts == [{"type": "text",
                       "text": "[Attached file: memo.docx — its content cannot be read as text]"}]
@@ -97,7 +98,7 @@ def test_files_without_text_are_named_not_dumped(world, alice):
 def test_files_of_another_workspace_or_user_are_not_found(world, alice):
     mallory = world.identity.actor("mallory@example.com")
     file_id = attach(world, alice, "secret.txt", b"secret")
-    context = world.context(DocumentText())
+    context = world.context(DocumentText(SANDBOX))
 
     with pytest.raises(NotFound):
         context.for_message(mallory.user_id, world.identity.personal_workspace(mallory), [file_id])

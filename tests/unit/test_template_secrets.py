@@ -13,6 +13,7 @@ from adapters.json_schema import JsonSchemaValidator
 from adapters.secret_detector import DetectSecretsDetector
 from entities.errors import ValidationFailed
 from entities.workflow import Edge, Graph, Node
+from tests.support.sandbox import SANDBOX
 from use_cases.workflows.secret_stripping import SecretStripper, is_secret_header, placeholders_in
 from use_cases.workflows.template_sanitizer import strip_secrets
 from use_cases.workflows.validation import WorkflowValidator, unfilled_secrets
@@ -121,14 +122,14 @@ def test_placeholders_save_but_the_workflow_does_not_run_until_filled_in(detecto
         http(url="https://x.example/?q={{ q }}", headers={"X-Api-Key": "k"}),
         Node("done", "output", config={})], [Edge("start", "call"), Edge("call", "done")]),
         detector)
-    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(), JsonPathQuery()).check(graph)
+    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX)).check(graph)
     assert unfilled_secrets(graph) == ["header_x_api_key"]
     graph.nodes[1].config["headers"]["X-Api-Key"] = "mine"
     assert unfilled_secrets(graph) == []
 
 
 def test_secret_is_only_a_placeholder_namespace(detector):
-    validator = WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(), JsonPathQuery())
+    validator = WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX))
     graph = Graph([Node("t", "template", config={"template": "{{ secret }} {{ secret.a }}"})], [])
     with pytest.raises(ValidationFailed) as raised:
         validator.check(graph)

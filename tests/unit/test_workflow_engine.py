@@ -19,6 +19,7 @@ from tests.fakes.shared import FakeOutboundHttp
 from tests.fakes.workflows import FakeFileTexts
 from tests.fakes.workflows import FakeRunObserver as Observer
 from tests.fakes.workspaces import FakeAccess
+from tests.support.sandbox import SANDBOX
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.workflows.engine import (
@@ -51,7 +52,7 @@ def handlers(http, gateway, usage):
     recorder = UsageRecorder(usage, flush_interval=60)
     chat = LLMChat(gateway, FakeProviderCredentials(), FakeAccess(),
                    meter_without_budgets(gateway, recorder))
-    yield NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=chat, http=http,
+    yield NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX), llm=chat, http=http,
                        files=FakeFileTexts({("ws1", "f1"): "the file's text"}))
     recorder.close()
 

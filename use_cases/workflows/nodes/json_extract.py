@@ -59,7 +59,7 @@ class JsonExtractNode(NodeType):
             with contextlib.suppress(ValueError):
                 source = json.loads(source)
         try:
-            found = self.json_query.find(source, as_text(ctx.config["path"]))
+            found = self.json_query.find(source, as_text(ctx.config["path"]), ctx.deadline)
         except ValueError as error:
             raise NodeError(str(error)) from None
         if not found:
