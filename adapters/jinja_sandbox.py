@@ -100,7 +100,8 @@ class TemplateEngine:
                 size += len(piece)
                 if size > self.max_chars:
                     raise ValueError(f"template output is over {self.max_chars} characters")
-                pieces.append(piece)
+                if piece:  # a loop yields an empty piece per turn: keep none of them
+                    pieces.append(piece)
             return "".join(pieces)
         except SecurityError as error:
             raise ValueError(f"template refused by the sandbox: {error}") from None
