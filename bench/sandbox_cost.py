@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from itertools import pairwise
 
 from adapters.jinja_sandbox import SandboxedTemplates, TemplateEngine
 from adapters.json_query import JsonPathQuery, find_in_worker
@@ -58,7 +59,7 @@ def _graph() -> Graph:
               for i in range(QUERIES)]
     nodes.append(Node("done", "output", config={}))
     chain = [node.id for node in nodes]
-    return Graph(nodes, [Edge(a, b) for a, b in zip(chain, chain[1:], strict=False)])
+    return Graph(nodes, [Edge(a, b) for a, b in pairwise(chain)])
 
 
 def _run_times(renderer: TemplateRenderer, paths: JsonQuery, executions: int) -> list[float]:
