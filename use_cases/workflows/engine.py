@@ -237,9 +237,8 @@ class _Run:
         return NodeContext(
             execution=self.execution, node=node, config=node.config, variables=variables,
             upstream=upstream, timeout_s=attempt.timeout_s,
-            emit_delta=lambda text: self.observer.delta(node.id, text),
-            cancelled=attempt.cancelled.is_set,
-            deadline=Deadline(attempt.deadline, attempt.cancelled.is_set))
+            deadline=Deadline(attempt.deadline, attempt.cancelled.is_set),
+            emit_delta=lambda text: self.observer.delta(node.id, text))
 
     def _attempt(self, node: Node, ctx: NodeContext, future: Future) -> None:
         try:

@@ -110,9 +110,8 @@ class NodeContext:
     variables: dict[str, Any]  # input fields and {node_id: {"output": ...}} of finished nodes
     upstream: dict[str, Any]  # outputs of the nodes with an edge into this one (not skipped)
     timeout_s: float
+    deadline: Deadline  # the attempt's end, and whether it was cancelled (run stopped, timed out)
     emit_delta: Callable[[str], None] = lambda text: None
-    cancelled: Callable[[], bool] = lambda: False
-    deadline: Deadline | None = None  # the attempt's end (and its cancel flag), for sandboxed work
 
 
 @dataclass(frozen=True)
