@@ -130,7 +130,7 @@ class _TextCheck(ContentCheck):
         if self.keep is not None:
             try:
                 json.loads("".join(self.keep))
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
                 raise _refuse(self.extension, "Not valid JSON.") from None
         return self.content_type
 

@@ -1,11 +1,55 @@
-"""JSONPath queries (jsonpath-ng, with its extensions: filters, arithmetic, len...)."""
+"""JSONPath queries (jsonpath-ng, with its extensions: filters, arithmetic, len...), evaluated
+in a ProcessSandbox worker.
+
+The extensions' regular expressions (the `=~` filter, `sub(/pattern/, repl)`) run on RE2, a
+linear-time engine (google-re2), instead of Python's backtracking `re`: `(a+)+$` over a long
+string costs microseconds, not hours. RE2 refuses what it cannot do in linear time
+(backreferences, lookaround) and that refusal is reported as an invalid path.
+"""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
+import re2
+from jsonpath_ng.ext import filter as jsonpath_filter
 from jsonpath_ng.ext import parse
+from jsonpath_ng.ext import string as jsonpath_string
 
+from adapters.sandbox import ProcessSandbox
+from entities.deadline import Deadline
 from use_cases.workflows.ports import JsonQuery
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the user's error, reported to them
+
+
+class LinearRegex:
+    """The part of the `re` module jsonpath-ng's extensions use, on RE2."""
+
+    error = re2.error
+
+    @staticmethod
+    @lru_cache(maxsize=256)
+    def compile(pattern: str, flags: int = 0) -> Any:
+        if flags:
+            raise ValueError("regular expression flags are not supported")
+        try:
+            return re2.compile(pattern, options=_RE2_OPTIONS)
+        except re2.error as error:
+            reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) \
+                else str(error)
+            raise ValueError(f"regular expression {pattern!r} is not supported by RE2 "
+                             f"(no backreferences or lookaround): {reason}") from None
+
+    @classmethod
+    def search(cls, pattern: str, string: str) -> Any:
+        return cls.compile(pattern).search(string)
+
+
+# jsonpath-ng looks `re` up in these modules when it compiles or applies a user's pattern
+jsonpath_filter.re = LinearRegex  # type: ignore[assignment]
+jsonpath_string.re = LinearRegex  # type: ignore[assignment]
 
 
 @lru_cache(maxsize=256)
@@ -16,9 +60,24 @@ def _compiled(path: str):
         raise ValueError(f"invalid JSONPath: {error}") from None
 
 
-class JsonPathQuery(JsonQuery):
-    def find(self, data: object, path: str) -> list:
+def find_in_worker(data: object, path: str) -> list:
+    """The sandbox task: every value `path` matches in `data`."""
+    try:
         return [match.value for match in _compiled(path).find(data)]
+    except ValueError as error:
+        raise ValueError(f"JSONPath failed: {error}") from None
+
+
+class JsonPathQuery(JsonQuery):
+    """Queries in `sandbox`'s workers; paths are parsed here (at most 1,000 characters)."""
+
+    def __init__(self, sandbox: ProcessSandbox):
+        self.sandbox = sandbox
+
+    def find(self, data: object, path: str, deadline: Deadline | None = None) -> list:
+        _compiled(path)  # a malformed path is refused without a round trip
+        return self.sandbox.call(find_in_worker, data, path, deadline=deadline,
+                                 what="the JSONPath query")
 
     def check(self, path: str) -> str | None:
         try:

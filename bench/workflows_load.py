@@ -1,6 +1,7 @@
 """60 concurrent workflow executions against a real gunicorn server.
 
     python -m bench.workflows_load [--runs 60] [--rounds 3] [--workers 2]
+    python -m bench.workflows_load --isolation [--executions 200]
 
 gunicorn starts with the project's gunicorn.conf.py on a private database of an embedded
 MongoDB, its models pointed at the mock OpenAI-compatible provider of tests/support (answering
@@ -9,6 +10,8 @@ fires `--runs` executions at the same moment, each `POST /workflows/{id}/execute
 `wait: true`, so the request's duration is the time from execute to finished. The table shows,
 per round, how many succeeded, p50 / p95 / max of that time, and runs per second (runs / time
 from the first request to the last answer).
+
+`--isolation` measures instead what the process sandbox adds per node (bench/sandbox_cost.py).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
 from bench.common import percentile, start_gunicorn, wait_healthy
+from bench.sandbox_cost import print_isolation_table
 from tests.support.mock_provider import PRIMARY, MockProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +94,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runner-threads", type=int, default=64,
                         help="WORKFLOW_RUNNER_THREADS of each gunicorn worker")
+    parser.add_argument("--isolation", action="store_true",
+                        help="compare sandboxed and in-process node evaluation instead")
+    parser.add_argument("--executions", type=int, default=200, help="with --isolation")
     args = parser.parse_args()
+    if args.isolation:
+        print_isolation_table(args.executions)
+        return
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-workflows-"))
     provider = MockProvider()

@@ -13,12 +13,14 @@ from use_cases.files.files import Files
 from use_cases.files.ingest import FileIngest, FilePolicy
 from use_cases.files.ports import (
     ContentSniffer,
+    ExtractedTextRepository,
     FileRepository,
     LinkSigner,
     ReleasedBlobs,
     StorageUsage,
     TextExtractor,
 )
+from use_cases.files.texts import DocumentTexts
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.workflows.file_texts import WorkspaceFileTexts
 from use_cases.workspaces.access import WorkspaceAccess
@@ -31,6 +33,7 @@ class FileLimits:
     direct_links: bool  # links straight to the storage (S3 presigned) where it gives them
     context_max_chars: int  # text of the files attached to one message
     context_max_image_bytes: int
+    text_max_chars: int  # text kept per file version
 
 
 @dataclass(frozen=True)
@@ -44,17 +47,18 @@ class FileUseCases:
 
 def build_files(*, file_repo: FileRepository, storage: BlobStores, storage_usage: StorageUsage,
                 released_blobs: ReleasedBlobs, sniffer: ContentSniffer, signer: LinkSigner,
-                extractor: TextExtractor, access: WorkspaceAccess, events: EventBus,
-                audit: AuditLog, limits: FileLimits) -> FileUseCases:
+                texts: ExtractedTextRepository, extractor: TextExtractor, access: WorkspaceAccess,
+                events: EventBus, audit: AuditLog, limits: FileLimits) -> FileUseCases:
     """`storage`: every configured blob storage, new bytes going to FILE_STORAGE's."""
     ingest = FileIngest(storage, storage_usage, sniffer, limits.policy)
+    document_texts = DocumentTexts(storage, extractor, texts, max_chars=limits.text_max_chars)
     return FileUseCases(
-        files=Files(file_repo, ingest, access, events, audit),
+        files=Files(file_repo, ingest, document_texts, access, events, audit),
         file_downloads=FileDownloads(file_repo, storage, signer, access, ttl=limits.link_ttl,
                                      direct_links=limits.direct_links),
-        file_context=AttachedFiles(file_repo, storage, extractor, access,
+        file_context=AttachedFiles(file_repo, storage, document_texts, access,
                                    max_chars=limits.context_max_chars,
                                    max_image_bytes=limits.context_max_image_bytes),
-        file_texts=WorkspaceFileTexts(file_repo, storage, extractor),
-        blob_moves=BlobMoves(file_repo, storage, released_blobs),
+        file_texts=WorkspaceFileTexts(file_repo, document_texts),
+        blob_moves=BlobMoves(file_repo, storage, released_blobs, texts),
     )

@@ -29,6 +29,7 @@ from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
 from adapters.s3_storage import S3Health, S3Storage, s3_client
+from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
@@ -44,6 +45,7 @@ from entities.webhook import RetryPolicy
 from repositories.api_keys import MongoApiKeyRepository
 from repositories.audit import MongoAuditLog
 from repositories.executions import MongoExecutionRepository
+from repositories.extracted_texts import MongoExtractedTextRepository
 from repositories.file_storage import GridFSStorage
 from repositories.files import MongoFileRepository
 from repositories.health import MongoProbe
@@ -98,13 +100,17 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
     identity = _identity(platform, repository, mailer)
     gateway = _gateway(platform, identity, repository, mailer)
     webhooks = _webhooks(platform, identity)
-    files = _files(platform, identity, repository, _blob_stores(platform, repository))
+    # untrusted templates, JSONPath queries and document text run in its child processes
+    sandbox = ProcessSandbox(workers=settings.sandbox_workers, memory_mb=settings.sandbox_memory_mb,
+                             timeout_s=settings.sandbox_timeout_s)
+    files = _files(platform, identity, repository, sandbox,
+                   _blob_stores(platform, repository))
     chat = _chat(platform, identity, gateway, files, repository)
-    workflows = _workflows(platform, identity, gateway, files, repository)
+    workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
-                             workflows.workflow_runner.stop])
+                             workflows.workflow_runner.stop, sandbox.close])
     return Container.of(platform, identity, gateway, files, chat, workflows, webhooks)
 
 
@@ -190,7 +196,7 @@ def _webhooks(platform: Platform, identity: IdentityUseCases) -> WebhookUseCases
 
 
 def _files(platform: Platform, identity: IdentityUseCases, repository: _Repositories,
-           stores: BlobStores) -> FileUseCases:
+           sandbox: ProcessSandbox, stores: BlobStores) -> FileUseCases:
     settings = platform.settings
     policy = FilePolicy.of(max_file_size=settings.max_file_size,
                            allowed_extensions=settings.allowed_extensions,
@@ -199,12 +205,15 @@ def _files(platform: Platform, identity: IdentityUseCases, repository: _Reposito
         file_repo=repository(MongoFileRepository), storage=stores,
         storage_usage=repository(MongoStorageUsage),
         released_blobs=repository(MongoReleasedBlobs), sniffer=SignatureSniffer(),
-        signer=SignedLinks(settings.secret_key), extractor=DocumentText(),
+        signer=SignedLinks(settings.secret_key), texts=repository(MongoExtractedTextRepository),
+        extractor=DocumentText(sandbox, max_pages=settings.file_text_max_pages,
+                               soft_time_s=settings.file_text_soft_time_s),
         access=identity.access, events=platform.events, audit=platform.audit,
         limits=FileLimits(policy=policy, link_ttl=timedelta(seconds=settings.file_link_ttl_s),
                           direct_links=settings.file_download_links == "presigned",
                           context_max_chars=settings.file_context_max_chars,
-                          context_max_image_bytes=settings.file_context_max_image_bytes))
+                          context_max_image_bytes=settings.file_context_max_image_bytes,
+                          text_max_chars=settings.file_text_max_chars))
 
 
 def _blob_stores(platform: Platform, repository: _Repositories) -> BlobStores:
@@ -245,7 +254,8 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-               files: FileUseCases, repository: _Repositories) -> WorkflowUseCases:
+               files: FileUseCases, repository: _Repositories,
+               sandbox: ProcessSandbox) -> WorkflowUseCases:
     settings = platform.settings
     return build_workflows(
         workflow_repo=repository(MongoWorkflowRepository),
@@ -253,8 +263,9 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         template_repo=repository(MongoTemplateRepository), users=platform.users,
         access=identity.access, events=platform.events, metrics=platform.metrics,
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
-        renderer=SandboxedTemplates(max_chars=settings.workflow_max_output_bytes),
-        json_query=JsonPathQuery(), schemas=JsonSchemaValidator(), secrets=DetectSecretsDetector(),
+        renderer=SandboxedTemplates(sandbox, max_chars=settings.workflow_max_output_bytes),
+        json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
+        secrets=DetectSecretsDetector(),
         limits=_workflow_limits(settings))
 
 
@@ -264,6 +275,7 @@ def _workflow_limits(settings: Settings) -> WorkflowLimits:
                             max_steps=settings.workflow_max_steps,
                             max_run_s=settings.workflow_max_run_s,
                             max_output_bytes=settings.workflow_max_output_bytes,
+                            max_state_bytes=settings.workflow_max_state_bytes,
                             max_parallel=settings.workflow_max_parallel_nodes),
         nodes=NodeLimits(http_max_bytes=settings.workflow_http_max_bytes,
                          file_max_chars=settings.file_context_max_chars),

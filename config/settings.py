@@ -69,6 +69,9 @@ class Settings:
     file_purge_after_days: int = 30  # `flask purge-files` removes files deleted longer ago
     file_context_max_chars: int = 24_000  # text of attached files given to the model
     file_context_max_image_bytes: int = 5 * 1024 * 1024
+    file_text_max_chars: int = 200_000  # text kept per file version (read once, then sliced)
+    file_text_max_pages: int = 500  # PDF pages read for text
+    file_text_soft_time_s: float = 5.0  # reading a PDF's text stops here, keeping what was read
     # where new file bytes go: "gridfs" (MongoDB, the default) or "s3" (any S3-compatible store:
     # AWS S3, MinIO, R2...). Blobs already stored stay readable where they are while S3_BUCKET is
     # set; `flask move-files` moves them. Credentials: the standard AWS variables
@@ -146,6 +149,13 @@ class Settings:
     workflow_max_output_bytes: int = 1_000_000  # one node's output, and a run's outputs
     workflow_max_parallel_nodes: int = 8  # node attempts running at once in one run
     workflow_http_max_bytes: int = 1024 * 1024  # response body cap of http_request nodes
+    workflow_max_state_bytes: int = 8_000_000  # all node outputs of a run (a document holds 16 MB)
+
+    # untrusted work (templates, JSONPath, PDF text) runs in these child processes of each API
+    # process, each task within a wall-clock and CPU time limit and a memory limit
+    sandbox_workers: int = 2
+    sandbox_timeout_s: float = 10.0  # per task (a node's own timeout_s can only shorten it)
+    sandbox_memory_mb: int = 256  # per worker, above its size at start
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 

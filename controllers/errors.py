@@ -18,6 +18,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.DomainError], int]] = [
     (errors.Forbidden, 403),
     (errors.Conflict, 409),
     (errors.ValidationFailed, 422),
+    (errors.LimitExceeded, 422),
     (errors.QuotaExceeded, 413),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),

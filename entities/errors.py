@@ -134,3 +134,15 @@ class UpstreamRateLimited(RateLimited):
 class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     default_message = "Service temporarily unavailable"
+
+
+class LimitExceeded(DomainError):
+    """Untrusted work (a template, a JSONPath query, a document's text) went over a limit and was
+    stopped. `code`: timeout, cpu_limit, memory_limit or output_too_large. Deterministic: trying
+    again gives the same result."""
+    code = "limit_exceeded"
+    default_message = "The work went over a limit and was stopped"
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code

@@ -116,6 +116,16 @@ def normalise_tags(tags: list[str]) -> list[str]:
     return result
 
 
+@dataclass(frozen=True)
+class ExtractedText:
+    """The text read from one file version, kept so it is read once. A version whose text could
+    not be read within the limits keeps why (`error`, and LimitExceeded's `error_code`)."""
+    text: str
+    truncated: bool  # more text was left out (a character, page or time cap)
+    error: str | None = None
+    error_code: str | None = None
+
+
 def attachment_disposition(filename: str) -> str:
     """The Content-Disposition of a download (RFC 6266): an ASCII fallback for old clients and
     the exact UTF-8 name in filename*."""

@@ -132,6 +132,7 @@ class NodeRun:
     output: Any = None
     error: str | None = None
     attempts: int = 0
+    error_code: str | None = None  # timeout, cpu_limit, memory_limit, output_too_large, interrupted
 
 
 @dataclass

@@ -7,11 +7,15 @@ JSON, stored as JSON text (see repositories/workflows.py).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DocumentTooLarge
 
 from entities.clock import utcnow
+from entities.errors import PayloadTooLarge
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution, ExecutionStatus, NodeRun, NodeStatus
 from repositories.mongo import MongoRepository, maybe_object_id, paginate
@@ -23,16 +27,26 @@ LIVE = [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value]
 CLAIM_CANDIDATES = 5
 
 
+@contextmanager
+def _within_document_limit() -> Iterator[None]:
+    """MongoDB's 16 MB document limit as a domain error: a run's state that outgrew it is a
+    deterministic failure, not a lost worker."""
+    try:
+        yield
+    except DocumentTooLarge:
+        raise PayloadTooLarge("The run's state is over MongoDB's 16 MB document limit") from None
+
+
 def node_run_to_doc(run: NodeRun) -> dict:
     return {"node_id": run.node_id, "status": run.status.value, "started_at": run.started_at,
             "finished_at": run.finished_at, "output_json": dump_json(run.output),
-            "error": run.error, "attempts": run.attempts}
+            "error": run.error, "attempts": run.attempts, "error_code": run.error_code}
 
 
 def to_node_run(doc: dict) -> NodeRun:
     return NodeRun(doc["node_id"], NodeStatus(doc["status"]), doc.get("started_at"),
                    doc.get("finished_at"), load_json(doc.get("output_json")), doc.get("error"),
-                   doc.get("attempts", 0))
+                   doc.get("attempts", 0), doc.get("error_code"))
 
 
 def to_execution(doc: dict) -> Execution:
@@ -114,9 +128,10 @@ class MongoExecutionRepository(MongoRepository, ExecutionRepository):
         changes: dict = {"lease_until": _lease(lease_s)}
         if node_runs is not None:
             changes["node_runs"] = [node_run_to_doc(run) for run in node_runs]
-        result = self.collection.update_one(
-            {"_id": oid, "worker_id": worker_id, "status": ExecutionStatus.RUNNING.value,
-             "cancel_requested": False}, {"$set": changes})
+        with _within_document_limit():
+            result = self.collection.update_one(
+                {"_id": oid, "worker_id": worker_id, "status": ExecutionStatus.RUNNING.value,
+                 "cancel_requested": False}, {"$set": changes})
         if result.matched_count:
             return "ok"
         doc = self.collection.find_one({"_id": oid}, {"worker_id": 1, "status": 1})
@@ -125,15 +140,16 @@ class MongoExecutionRepository(MongoRepository, ExecutionRepository):
         return "cancel" if still_ours else "lost"
 
     def finish(self, execution: Execution, worker_id: str) -> bool:
-        result = self.collection.update_one(
-            {"_id": maybe_object_id(execution.id), "worker_id": worker_id,
-             "status": ExecutionStatus.RUNNING.value},
-            {"$set": {"status": execution.status.value,
-                      "outputs_json": dump_json(execution.outputs)
-                      if execution.outputs is not None else None,
-                      "node_runs": [node_run_to_doc(run) for run in execution.node_runs],
-                      "error": execution.error, "finished_at": execution.finished_at,
-                      "duration_ms": execution.duration_ms}})
+        with _within_document_limit():
+            result = self.collection.update_one(
+                {"_id": maybe_object_id(execution.id), "worker_id": worker_id,
+                 "status": ExecutionStatus.RUNNING.value},
+                {"$set": {"status": execution.status.value,
+                          "outputs_json": dump_json(execution.outputs)
+                          if execution.outputs is not None else None,
+                          "node_runs": [node_run_to_doc(run) for run in execution.node_runs],
+                          "error": execution.error, "finished_at": execution.finished_at,
+                          "duration_ms": execution.duration_ms}})
         return result.matched_count == 1
 
     def release(self, execution_id: str, worker_id: str, node_runs: list[NodeRun]) -> None:

@@ -114,6 +114,9 @@ class NodeRunSchema(Schema):
     finished_at = UtcDateTime(allow_none=True)
     output = fields.Raw(allow_none=True)
     error = fields.String(allow_none=True)
+    error_code = fields.String(allow_none=True, metadata={
+        "description": "Why the node stopped, when a limit stopped it: timeout, cpu_limit, "
+                       "memory_limit, output_too_large, or interrupted (its worker stopped)"})
     attempts = fields.Integer(required=True)
 
 

@@ -105,6 +105,9 @@ def move(app, *args: str):
 def test_an_interrupted_move_resumes_and_moves_back_leaving_nothing_behind(
         api, client, app, db, settings, s3_server):
     session, file_ids = library(api, client)
+    workspace_id = api.personal_workspace(session)
+    file_texts = app.extensions["synapscale"].file_texts
+    assert file_texts.text_of(workspace_id, file_ids[0], 100) == "second draft\n"  # read, kept
     link = client.get(f"/api/v1/files/{file_ids[0]}/download", headers=session.headers)
     link_path = urlsplit(link.get_json()["url"]).path
     storages = app.extensions["synapscale"].blob_moves.stores
@@ -131,6 +134,8 @@ def test_an_interrupted_move_resumes_and_moves_back_leaving_nothing_behind(
     assert db["file_blobs.chunks"].count_documents({}) == 0
     assert_all_readable(app, db, file_ids)
     assert client.get(link_path).data == b"second draft\n"  # links given before the move work
+    current_blob = versions(db, file_ids)[(file_ids[0], 2)]["blob_id"]
+    assert [doc["_id"] for doc in db.extracted_texts.find()] == [current_blob]  # moved with it
     restored = client.post(f"/api/v1/files/{file_ids[2]}/restore", headers=session.headers)
     assert restored.status_code == 200
 

@@ -29,6 +29,7 @@ over the real wire server.
     StorageUsage                MongoStorageUsage on mongomock            files
     ContentSniffer, LinkSigner  FakeContentSniffer, FakeLinkSigner        files
     TextExtractor               FakeTextExtractor                         files
+    ExtractedTextRepository     MongoExtractedTextRepository              files
     TalkRepository              MongomockTalkRepository (no $text)        chat
     MessageRepository           MongomockMessageRepository (no $text)     chat
     FileContext                 FakeFileContext                           chat

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from bootstrap.files import FileLimits, FileUseCases, build_files
 from entities.errors import UnsupportedMediaType
+from repositories.extracted_texts import MongoExtractedTextRepository
 from repositories.file_storage import GridFSStorage
 from repositories.files import MongoFileRepository
 from repositories.released_blobs import MongoReleasedBlobs
@@ -123,10 +124,11 @@ class FileWorld:
             file_repo=self.repo, storage=BlobStores({"gridfs": self.storage}, "gridfs"),
             storage_usage=self.usage, released_blobs=self.released, sniffer=self.sniffer,
             signer=FakeLinkSigner(), extractor=extractor,
+            texts=on_mongomock(MongoExtractedTextRepository, self.identity.db),
             access=self.identity.access, events=self.events, audit=self.identity.audit,
             limits=FileLimits(policy=policy, link_ttl=LINK_TTL, direct_links=False,
                               context_max_chars=max_chars,
-                              context_max_image_bytes=max_image_bytes))
+                              context_max_image_bytes=max_image_bytes, text_max_chars=100_000))
 
     def context(self, extractor: TextExtractor, max_chars: int = 1000,
                 max_image_bytes: int = 1024) -> AttachedFiles:

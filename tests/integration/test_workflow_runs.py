@@ -17,6 +17,7 @@ from repositories.mongo import connect
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeEventBus, FakeOutboundHttp
 from tests.fakes.workflows import FakeFileTexts
+from tests.support.sandbox import SANDBOX
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
 from use_cases.workflows.nodes.registry import NodeHandlers
@@ -56,11 +57,11 @@ def bus():
 def runners(executions, http, bus):
     started = []
 
-    def make(**options) -> ExecutionRunner:
-        templates = SandboxedTemplates()
-        handlers = NodeHandlers(templates, JsonPathQuery(), llm=llm_chat_without_models(),
+    def make(limits: EngineLimits = EngineLimits(node_timeout_s=10), **options) -> ExecutionRunner:
+        templates = SandboxedTemplates(SANDBOX)
+        handlers = NodeHandlers(templates, JsonPathQuery(SANDBOX), llm=llm_chat_without_models(),
                                 http=http, files=FakeFileTexts())
-        engine = WorkflowEngine(handlers, templates, EngineLimits(node_timeout_s=10))
+        engine = WorkflowEngine(handlers, templates, limits)
         settings = {"threads": 2, "lease_s": 2.0, "heartbeat_s": 0.1, "poll_s": 0.05,
                     "max_claims": 3, **options}
         runner = ExecutionRunner(executions, engine, ExecutionEvents(bus), bus, **settings)
@@ -191,3 +192,19 @@ def test_a_worker_that_lost_its_lease_can_no_longer_change_the_run(executions, d
     execution.status = ExecutionStatus.SUCCEEDED
     assert executions.finish(execution, "slow-worker") is False
     assert executions.get(execution.id).status == ExecutionStatus.RUNNING
+
+
+def test_a_run_whose_state_outgrows_a_document_fails_once_and_is_not_taken_for_a_dead_worker(
+        executions, runners, bus):
+    """Issue 15 item 5 where the engine's own cap is set above MongoDB's 16 MB: the write that
+    fails is a deterministic failure: the run fails at its first claim, without its outputs."""
+    nodes = [Node(f"t{i}", "template", config={"template": "{{ 'x' * 950000 }}"})
+             for i in range(20)]
+    graph = Graph(nodes, [Edge(f"t{i}", f"t{i + 1}") for i in range(19)])
+    execution = queued(executions, graph)
+    runners(EngineLimits(node_timeout_s=10, max_state_bytes=100_000_000)).ensure_started()
+    done = wait_until(lambda: (e := executions.get(execution.id)).status.finished and e, 60)
+    assert done.status == ExecutionStatus.FAILED and "16 MB" in done.error
+    assert done.claims == 1
+    assert all(run.attempts == 1 and run.output is None for run in done.node_runs)
+    assert bus.types(f"execution:{execution.id}")[-1] == "execution_failed"

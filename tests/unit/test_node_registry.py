@@ -12,6 +12,7 @@ from entities.errors import ValidationFailed
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeOutboundHttp
 from tests.fakes.workflows import FakeFileTexts
+from tests.support.sandbox import SANDBOX
 from use_cases.workflows.nodes.base import NodeContext, NodeRole, NodeType, strict_schema
 from use_cases.workflows.nodes.input import InputNode
 from use_cases.workflows.nodes.output import OutputNode
@@ -49,7 +50,7 @@ class EchoNode(NodeType):
 
 
 def handlers_with_fakes() -> NodeHandlers:
-    return NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=llm_chat_without_models(),
+    return NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX), llm=llm_chat_without_models(),
                         http=FakeOutboundHttp(), files=FakeFileTexts())
 
 

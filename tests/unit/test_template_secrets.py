@@ -13,7 +13,14 @@ from adapters.json_schema import JsonSchemaValidator
 from adapters.secret_detector import DetectSecretsDetector
 from entities.errors import ValidationFailed
 from entities.workflow import Edge, Graph, Node
-from use_cases.workflows.secret_stripping import SecretStripper, is_secret_header, placeholders_in
+from tests.support.sandbox import SANDBOX
+from use_cases.workflows.secret_stripping import (
+    SecretStripper,
+    expression_spans,
+    is_secret_header,
+    placeholders_in,
+    without_expressions,
+)
 from use_cases.workflows.template_sanitizer import strip_secrets
 from use_cases.workflows.validation import WorkflowValidator, unfilled_secrets
 
@@ -121,14 +128,14 @@ def test_placeholders_save_but_the_workflow_does_not_run_until_filled_in(detecto
         http(url="https://x.example/?q={{ q }}", headers={"X-Api-Key": "k"}),
         Node("done", "output", config={})], [Edge("start", "call"), Edge("call", "done")]),
         detector)
-    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(), JsonPathQuery()).check(graph)
+    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX)).check(graph)
     assert unfilled_secrets(graph) == ["header_x_api_key"]
     graph.nodes[1].config["headers"]["X-Api-Key"] = "mine"
     assert unfilled_secrets(graph) == []
 
 
 def test_secret_is_only_a_placeholder_namespace(detector):
-    validator = WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(), JsonPathQuery())
+    validator = WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX))
     graph = Graph([Node("t", "template", config={"template": "{{ secret }} {{ secret.a }}"})], [])
     with pytest.raises(ValidationFailed) as raised:
         validator.check(graph)
@@ -139,3 +146,17 @@ def test_placeholders_are_found_anywhere_in_a_config():
     stripper = SecretStripper(DetectSecretsDetector())
     value = {"a": [stripper.placeholder("x", "1"), {"b": stripper.placeholder("y", "2")}]}
     assert placeholders_in(value) == ["x", "y"]
+
+
+def test_expression_spans_are_found_in_linear_time_even_when_nothing_closes():
+    """A published template is user text: 100,000 `{{` used to cost a quadratic regex 25 s."""
+    hostile = "{{" * 50_000 + "{%" * 50_000 + "}}"
+    assert expression_spans(hostile) == [(0, len(hostile))]
+    assert expression_spans("a {{ b }} c {% if d %} e {{ f") == [(2, 9), (12, 22)]
+    assert without_expressions("Bearer {{ token }}") == "Bearer "
+
+
+def test_a_body_nested_deeper_than_python_parses_is_read_as_text():
+    stripper = SecretStripper(DetectSecretsDetector())
+    deep = "[" * 5000 + "]" * 5000
+    assert stripper.body(deep) == deep

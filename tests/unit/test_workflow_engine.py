@@ -19,6 +19,7 @@ from tests.fakes.shared import FakeOutboundHttp
 from tests.fakes.workflows import FakeFileTexts
 from tests.fakes.workflows import FakeRunObserver as Observer
 from tests.fakes.workspaces import FakeAccess
+from tests.support.sandbox import SANDBOX
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.workflows.engine import (
@@ -51,7 +52,7 @@ def handlers(http, gateway, usage):
     recorder = UsageRecorder(usage, flush_interval=60)
     chat = LLMChat(gateway, FakeProviderCredentials(), FakeAccess(),
                    meter_without_budgets(gateway, recorder))
-    yield NodeHandlers(SandboxedTemplates(), JsonPathQuery(), llm=chat, http=http,
+    yield NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX), llm=chat, http=http,
                        files=FakeFileTexts({("ws1", "f1"): "the file's text"}))
     recorder.close()
 
@@ -310,3 +311,72 @@ def test_a_value_substituted_into_a_template_is_never_rendered_again(engine):
                    [Edge("start", "t")], {"name": "{{ 7 * 7 }}"})
     engine.run(ex, Observer())
     assert runs(ex)["t"].output == "Hi {{ 7 * 7 }}"
+
+
+# --- untrusted work within limits (issue 15) ----------------------------------------------------
+
+NESTED_LOOPS = ("{% for i in range(10000) %}{% for j in range(10000) %}{{ '' }}{% endfor %}"
+                "{% endfor %}")
+
+
+def test_a_template_node_that_times_out_fails_once_with_the_timeout_code(engine):
+    ex = execution([START, Node("spin", "template", config={"template": NESTED_LOOPS,
+                                                            "timeout_s": 0.5})],
+                   [Edge("start", "spin")])
+    started = time.monotonic()
+    result = engine.run(ex, Observer())
+    assert result.status == ExecutionStatus.FAILED
+    spin = runs(ex)["spin"]
+    assert (spin.status, spin.error_code, spin.attempts) == (NodeStatus.FAILED, "timeout", 1)
+    assert time.monotonic() - started < 4  # the sandbox was stopped at the node's deadline
+
+
+def test_a_limit_is_final_even_under_a_retry_policy(engine):
+    """The same template stops at the same limit: retrying would only burn CPU again."""
+    ex = execution([START, Node("big", "template", config={
+        "template": "{{ '{:>999999999}'.format(1) }}", "retry": {"max_attempts": 3}})],
+        [Edge("start", "big")])
+    engine.run(ex, Observer())
+    big = runs(ex)["big"]
+    assert (big.status, big.error_code, big.attempts) == (NodeStatus.FAILED, "memory_limit", 1)
+
+
+def test_node_outputs_that_would_outgrow_a_document_fail_the_run_once(handlers):
+    """Issue 15 item 5: 20 nodes of 950,000 characters each used to fail the write, look like a
+    dead worker and be run three times."""
+    engine = WorkflowEngine(handlers, handlers.renderer,
+                            EngineLimits(node_timeout_s=10, max_run_s=60, max_parallel=1))
+    nodes = [START] + [Node(f"t{i}", "template", config={"template": "{{ 'x' * 950000 }}"})
+                       for i in range(20)]
+    edges = [Edge("start", "t0")] + [Edge(f"t{i}", f"t{i + 1}") for i in range(19)]
+    ex = execution(nodes, edges)
+    result = engine.run(ex, Observer())
+    assert result.status == ExecutionStatus.FAILED and "8000000 bytes" in result.error
+    failed = [run for run in ex.node_runs if run.status == NodeStatus.FAILED]
+    assert [(run.node_id, run.error_code) for run in failed] == [("t8", "output_too_large")]
+    assert all(run.attempts <= 1 for run in ex.node_runs)
+
+
+def interrupted(config: dict) -> Execution:
+    """A run whose worker died while `fetch` (its first attempt) was running."""
+    fetch = Node("fetch", "template", config={"template": "fetched", **config})
+    earlier = [NodeRun("start", NodeStatus.SUCCEEDED, attempts=1, output={}),
+               NodeRun("fetch", NodeStatus.RUNNING, attempts=1)]
+    return execution([START, fetch], [Edge("start", "fetch")], runs=earlier)
+
+
+def test_a_node_interrupted_by_a_lost_worker_is_not_run_again_unasked(engine):
+    ex = interrupted({})
+    observer = Observer()
+    result = engine.run(ex, observer)
+    assert result.status == ExecutionStatus.FAILED
+    fetch = runs(ex)["fetch"]
+    assert (fetch.status, fetch.error_code, fetch.attempts) == (NodeStatus.FAILED,
+                                                                "interrupted", 1)
+    assert ("node_started", "fetch") not in observer.events
+
+
+def test_a_node_interrupted_by_a_lost_worker_runs_again_when_its_retry_policy_allows(engine):
+    ex = interrupted({"retry": {"max_attempts": 2}})
+    assert engine.run(ex, Observer()).status == ExecutionStatus.SUCCEEDED
+    assert (runs(ex)["fetch"].output, runs(ex)["fetch"].attempts) == ("fetched", 2)

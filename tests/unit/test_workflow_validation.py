@@ -7,13 +7,14 @@ from adapters.json_query import JsonPathQuery
 from adapters.json_schema import JsonSchemaValidator
 from entities.errors import ValidationFailed
 from entities.workflow import Edge, Graph, Node
+from tests.support.sandbox import SANDBOX
 from use_cases.workflows.nodes.registry import NODE_TYPES, catalogue
 from use_cases.workflows.validation import WorkflowValidator, check_inputs
 
 
 @pytest.fixture(scope="module")
 def validator():
-    return WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(), JsonPathQuery())
+    return WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX))
 
 
 def start(*names):

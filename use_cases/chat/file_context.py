@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 
-from entities.errors import NotFound
+from entities.errors import LimitExceeded, NotFound
 from entities.file import File
 from use_cases.chat.ports import FileContext
-from use_cases.files.ports import BlobStorage, FileRepository, TextExtractor
+from use_cases.files.ports import BlobStorage, FileRepository
+from use_cases.files.texts import DocumentTexts
 from use_cases.workspaces.access import WorkspaceAccess
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -20,11 +21,11 @@ TRUNCATED = "\n[... truncated to fit the context]"
 
 
 class AttachedFiles(FileContext):
-    def __init__(self, files: FileRepository, storage: BlobStorage, extractor: TextExtractor,
+    def __init__(self, files: FileRepository, storage: BlobStorage, texts: DocumentTexts,
                  access: WorkspaceAccess, max_chars: int, max_image_bytes: int):
         self.files = files
-        self.storage = storage
-        self.extractor = extractor
+        self.storage = storage  # images are sent as they are
+        self.texts = texts
         self.access = access
         self.max_chars = max_chars
         self.max_image_bytes = max_image_bytes
@@ -34,13 +35,13 @@ class AttachedFiles(FileContext):
             return []
         self.access.require(user_id, workspace_id)
         files = [self._file(file_id, workspace_id) for file_id in dict.fromkeys(file_ids)]
-        documents = sum(1 for f in files if self.extractor.can_extract(f.content_type))
+        documents = sum(1 for f in files if self.texts.can_extract(f.content_type))
         budget = self.max_chars
         parts = []
         for file in files:
             if file.content_type in IMAGE_TYPES:
                 parts.append(self._image(file))
-            elif self.extractor.can_extract(file.content_type):
+            elif self.texts.can_extract(file.content_type):
                 share = budget // documents
                 documents -= 1
                 text = self._text(file, share)
@@ -70,8 +71,10 @@ class AttachedFiles(FileContext):
         room = share - len(header) - len(TRUNCATED)
         if room <= 0:
             return _note(file, "left out: no room left in the context")["text"]
-        with self.storage.open(file.current_version.blob_id) as stream:
-            text, truncated = self.extractor.extract(file.content_type, stream, room)
+        try:
+            text, truncated = self.texts.text_of(file, room)
+        except LimitExceeded as error:
+            return _note(file, f"its text could not be read: {error.message}")["text"]
         return header + text + (TRUNCATED if truncated else "")
 
     def _image(self, file: File) -> dict:

@@ -24,7 +24,7 @@ from entities.clock import utcnow
 from entities.errors import NotFound
 from entities.file import File, FileVersion
 from use_cases.files.blob_stores import BlobStores
-from use_cases.files.ports import FileRepository, ReleasedBlobs
+from use_cases.files.ports import ExtractedTextRepository, FileRepository, ReleasedBlobs
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,11 @@ def _sha256_of(stream: BinaryIO) -> str:
 
 class BlobMoves:
     def __init__(self, files: FileRepository, stores: BlobStores, released: ReleasedBlobs,
-                 clock: Callable[[], datetime] = utcnow):
+                 texts: ExtractedTextRepository, clock: Callable[[], datetime] = utcnow):
         self.files = files
         self.stores = stores
         self.released = released
+        self.texts = texts  # kept by blob id: a moved version's text moves with it
         self.clock = clock
 
     def move_all(self, target: str, on_version: Callable[[File, FileVersion, str], None]
@@ -91,6 +92,7 @@ class BlobMoves:
         while due := self.released.due(cutoff, RELEASES_PER_BATCH):
             for blob_id in due:
                 self.stores.delete(blob_id)
+                self.texts.delete([blob_id])
                 self.released.forget(blob_id)
                 deleted += 1
         return deleted
@@ -124,6 +126,9 @@ class BlobMoves:
             self.stores.delete(copy_id)
             raise
         self.released.add(version.blob_id, self.clock())
+        text = self.texts.get(version.blob_id)
+        if text is not None:  # read once: not again because the bytes moved
+            self.texts.put(copy_id, text)
         report.moved += 1
         return "moved"
 

@@ -15,6 +15,7 @@ from entities.workspace import WorkspaceRole
 from use_cases.files.access import FileAccess
 from use_cases.files.ingest import FileIngest
 from use_cases.files.ports import FileRepository
+from use_cases.files.texts import DocumentTexts
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.workspaces.access import WorkspaceAccess
 
@@ -43,10 +44,12 @@ CHANGEABLE = {"filename", "category", "tags", "description", "is_public"}
 
 
 class Files:
-    def __init__(self, files: FileRepository, ingest: FileIngest, access: WorkspaceAccess,
-                 events: EventBus, audit: AuditLog, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, files: FileRepository, ingest: FileIngest, texts: DocumentTexts,
+                 access: WorkspaceAccess, events: EventBus, audit: AuditLog,
+                 clock: Callable[[], datetime] = utcnow):
         self.files = files
         self.ingest = ingest
+        self.texts = texts
         self.access = access
         self.file_access = FileAccess(files, access)
         self.events = events
@@ -138,6 +141,7 @@ class Files:
                 removed = self.files.remove(file.id)
                 if removed is not None:
                     self.ingest.discard(removed.workspace_id, removed.versions)
+                    self.texts.forget([version.blob_id for version in removed.versions])
                     purged += 1
         return purged
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import BinaryIO
 
-from entities.file import File, FileQuery, FileVersion
+from entities.file import ExtractedText, File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
 
 
@@ -141,6 +141,20 @@ class LinkSigner(ABC):
     @abstractmethod
     def load(self, token: str) -> dict | None:
         """The signed payload, or None when the token was altered or not signed by us."""
+
+
+class ExtractedTextRepository(ABC):
+    """The text of file versions, by the version's blob id (see DocumentTexts)."""
+
+    @abstractmethod
+    def get(self, blob_id: str) -> ExtractedText | None: ...
+
+    @abstractmethod
+    def put(self, blob_id: str, text: ExtractedText) -> None:
+        """Stores (or replaces) the text of a version."""
+
+    @abstractmethod
+    def delete(self, blob_ids: list[str]) -> None: ...
 
 
 class TextExtractor(ABC):

@@ -17,10 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from entities.clock import utcnow
+from entities.deadline import Deadline
 from entities.errors import DomainError
 from entities.workflow import Edge, Execution, ExecutionStatus, Graph, Node, NodeRun, NodeStatus
 from use_cases.workflows.expressions import resolve
-from use_cases.workflows.nodes.base import NodeContext, NodeError, NodeRole, describe, is_retryable
+from use_cases.workflows.nodes.base import (
+    NodeContext,
+    NodeError,
+    NodeRole,
+    code_of,
+    describe,
+    is_retryable,
+)
 from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.ports import TemplateRenderer
 
@@ -36,6 +44,7 @@ class EngineLimits:
     max_steps: int = 1000  # node attempts in one run, retries included
     max_run_s: float = 600.0
     max_output_bytes: int = 1_000_000  # one node's output, and the execution's outputs
+    max_state_bytes: int = 8_000_000  # every node output of one run together (JSON)
     max_parallel: int = 8  # node attempts running at once in one execution
 
 
@@ -61,9 +70,32 @@ class RunObserver(ABC):
 
 
 def prepare_node_runs(execution: Execution) -> list[NodeRun]:
-    """One run per node: those that succeeded in an earlier attempt at the execution are kept."""
-    kept = {run.node_id: run for run in execution.node_runs if run.status == NodeStatus.SUCCEEDED}
-    return [kept.get(node.id) or NodeRun(node.id) for node in execution.graph.nodes]
+    """One run per node for a new claim of the execution. Nodes that succeeded in an earlier
+    claim are kept. A node that was running when its worker stopped keeps the attempts it made:
+    it runs again only while its retry policy allows another attempt, and is failed
+    (`interrupted`) otherwise, so a lost worker never makes a node run twice unasked."""
+    earlier = {run.node_id: run for run in execution.node_runs}
+    runs = []
+    for node in execution.graph.nodes:
+        run = earlier.get(node.id)
+        if run is not None and run.status == NodeStatus.SUCCEEDED:
+            runs.append(run)
+        elif run is not None and run.status == NodeStatus.RUNNING and run.attempts:
+            if run.attempts >= max_attempts(node):
+                run.status, run.finished_at = NodeStatus.FAILED, utcnow()
+                run.error = (f"interrupted: the worker running it stopped, and its retry policy "
+                             f"allows {max_attempts(node)} attempt(s)")
+                run.error_code = "interrupted"
+            else:
+                run.status = NodeStatus.PENDING
+            runs.append(run)
+        else:
+            runs.append(NodeRun(node.id))
+    return runs
+
+
+def max_attempts(node: Node) -> int:
+    return int((node.config.get("retry") or {}).get("max_attempts", 1))
 
 
 @dataclass
@@ -95,9 +127,11 @@ class _Run:
         self.observer = observer
         self.runs = {run.node_id: run for run in execution.node_runs}
         self.variables: dict[str, Any] = dict(execution.inputs)
+        self.state_bytes = 0  # the JSON size of every node output so far
         for run in self.runs.values():
             if run.status == NodeStatus.SUCCEEDED:
                 self.variables[run.node_id] = {"output": run.output}
+                self.state_bytes += _size(run.output)
         self.active: dict[Future, _Attempt] = {}
         self.retry_at: dict[str, float] = {}
         self.steps = 0
@@ -105,10 +139,14 @@ class _Run:
         self.deadline = time.monotonic() + self.limits.max_run_s
 
     def run(self) -> RunResult | None:
+        for run in self.runs.values():
+            if run.status == NodeStatus.FAILED:  # interrupted earlier (prepare_node_runs)
+                self.observer.node_changed(run, "node_failed")
+                self.failure = f"Node {run.node_id!r} failed: {run.error}"
         while True:
             verdict = self.observer.check()
             if verdict == STOP:
-                self._abandon_active()
+                self._hand_back()
                 return None
             if verdict == CANCEL:
                 self._close(NodeStatus.CANCELLED, "cancelled")
@@ -186,21 +224,21 @@ class _Run:
                       max(self.deadline - time.monotonic(), 0.001))
         attempt = _Attempt(node.id, timeout, time.monotonic() + timeout, threading.Event())
         future: Future = Future()
-        ctx = self._context(node, timeout, attempt.cancelled)
+        ctx = self._context(node, attempt)
         threading.Thread(target=self._attempt, args=(node, ctx, future), daemon=True,
                          name=f"node-{node.id}").start()
         self.active[future] = attempt
 
-    def _context(self, node: Node, timeout: float, cancelled: threading.Event) -> NodeContext:
+    def _context(self, node: Node, attempt: _Attempt) -> NodeContext:
         variables = dict(self.variables)
         upstream = {edge.source: self.runs[edge.source].output
                     for edge in self.graph.incoming(node.id)
                     if self.runs[edge.source].status == NodeStatus.SUCCEEDED}
         return NodeContext(
             execution=self.execution, node=node, config=node.config, variables=variables,
-            upstream=upstream, timeout_s=timeout,
-            emit_delta=lambda text: self.observer.delta(node.id, text),
-            cancelled=cancelled.is_set)
+            upstream=upstream, timeout_s=attempt.timeout_s,
+            deadline=Deadline(attempt.deadline, attempt.cancelled.is_set),
+            emit_delta=lambda text: self.observer.delta(node.id, text))
 
     def _attempt(self, node: Node, ctx: NodeContext, future: Future) -> None:
         try:
@@ -208,7 +246,7 @@ class _Run:
             keep = (*node_type.renders_itself, *node_type.literal_keys)
             try:
                 ctx.config = {key: value if key in keep else
-                              resolve(value, ctx.variables, self.engine.renderer)
+                              resolve(value, ctx.variables, self.engine.renderer, ctx.deadline)
                               for key, value in node.config.items()}
             except ValueError as error:
                 raise NodeError(str(error)) from None
@@ -229,38 +267,47 @@ class _Run:
                 if error is None:
                     self._succeeded(attempt.node_id, future.result())
                 else:
-                    self._attempt_failed(attempt.node_id, describe(error), is_retryable(error), now)
+                    self._attempt_failed(attempt.node_id, describe(error), is_retryable(error),
+                                         now, code_of(error))
             elif now >= attempt.deadline:
                 del self.active[future]
-                attempt.cancelled.set()  # the thread is abandoned; cooperative nodes stop early
+                # the thread is left to end: sandboxed work is killed at the same deadline,
+                # nodes waiting on I/O stop at the cancel flag or their own timeouts
+                attempt.cancelled.set()
                 self._attempt_failed(attempt.node_id, f"timed out after {attempt.timeout_s:g} s",
-                                     True, now)
+                                     True, now, "timeout")
 
     def _succeeded(self, node_id: str, output: Any) -> None:
         run = self.runs[node_id]
         size = _size(output)
         if size > self.limits.max_output_bytes:
             self._failed(run, f"output of {size} bytes is over the limit of "
-                              f"{self.limits.max_output_bytes} bytes")
+                              f"{self.limits.max_output_bytes} bytes", "output_too_large")
             return
-        run.status, run.output, run.error = NodeStatus.SUCCEEDED, output, None
+        if self.state_bytes + size > self.limits.max_state_bytes:
+            self._failed(run, f"the run's node outputs would reach {self.state_bytes + size} "
+                              f"bytes, over the limit of {self.limits.max_state_bytes} bytes",
+                         "output_too_large")
+            return
+        self.state_bytes += size
+        run.status, run.output, run.error, run.error_code = NodeStatus.SUCCEEDED, output, None, None
         run.finished_at = utcnow()
         self.variables[node_id] = {"output": output}
         self.observer.node_changed(run, "node_completed")
 
-    def _attempt_failed(self, node_id: str, message: str, retryable: bool, now: float) -> None:
+    def _attempt_failed(self, node_id: str, message: str, retryable: bool, now: float,
+                        code: str | None = None) -> None:
         run = self.runs[node_id]
         node = self.graph.node(node_id)
-        retry = (node.config.get("retry") if node else None) or {}
-        if retryable and run.attempts < int(retry.get("max_attempts", 1)):
-            run.error = message
-            backoff = float(retry.get("backoff_s", 0)) * 2 ** (run.attempts - 1)
-            self.retry_at[node_id] = now + backoff
+        if node is not None and retryable and run.attempts < max_attempts(node):
+            run.error, run.error_code = message, code
+            backoff = float((node.config.get("retry") or {}).get("backoff_s", 0))
+            self.retry_at[node_id] = now + backoff * 2 ** (run.attempts - 1)
             return
-        self._failed(run, message)
+        self._failed(run, message, code)
 
-    def _failed(self, run: NodeRun, message: str) -> None:
-        run.status, run.error = NodeStatus.FAILED, message
+    def _failed(self, run: NodeRun, message: str, code: str | None = None) -> None:
+        run.status, run.error, run.error_code = NodeStatus.FAILED, message, code
         run.finished_at = utcnow()
         self.observer.node_changed(run, "node_failed")
         self.failure = f"Node {run.node_id!r} failed: {message}"
@@ -279,6 +326,16 @@ class _Run:
         return RunResult(ExecutionStatus.SUCCEEDED, outputs=outputs)
 
     # --- stopping -----------------------------------------------------------------------------
+
+    def _hand_back(self) -> None:
+        """The worker is stopping: the attempts it stops do not count against the nodes'
+        retry policies (the stop was the worker's, not the node's); they run again elsewhere."""
+        for attempt in self.active.values():
+            run = self.runs[attempt.node_id]
+            run.status, run.attempts = NodeStatus.PENDING, run.attempts - 1
+        for node_id in self.retry_at:
+            self.runs[node_id].status = NodeStatus.PENDING
+        self._abandon_active()
 
     def _abandon_active(self) -> None:
         for attempt in self.active.values():

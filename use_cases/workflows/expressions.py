@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from entities.deadline import Deadline
 from use_cases.workflows.ports import TemplateRenderer
 
 _REFERENCE = re.compile(r"^\s*\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}\s*$")
@@ -38,15 +39,17 @@ def _lookup(path: str, variables: dict[str, Any]) -> Any:
     return value
 
 
-def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer) -> Any:
-    """`value` with every expression in it evaluated; ValueError for a broken template."""
+def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer,
+            deadline: Deadline | None = None) -> Any:
+    """`value` with every expression in it evaluated; ValueError for a broken template,
+    LimitExceeded for one stopped by the renderer's limits or `deadline`."""
     if isinstance(value, str):
         reference = _REFERENCE.match(value)
         if reference:
             return _lookup(reference.group(1), variables)
-        return renderer.render(value, variables) if is_expression(value) else value
+        return renderer.render(value, variables, deadline) if is_expression(value) else value
     if isinstance(value, dict):
-        return {key: resolve(item, variables, renderer) for key, item in value.items()}
+        return {key: resolve(item, variables, renderer, deadline) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolve(item, variables, renderer) for item in value]
+        return [resolve(item, variables, renderer, deadline) for item in value]
     return value

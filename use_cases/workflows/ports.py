@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from entities.deadline import Deadline
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution, NodeRun, Template, Workflow
 
@@ -111,11 +112,13 @@ class SchemaValidator(ABC):
 
 
 class TemplateRenderer(ABC):
-    """Sandboxed templates: no attribute access to internals, no I/O."""
+    """Sandboxed templates: no attribute access to internals, no I/O, bounded time and memory."""
 
     @abstractmethod
-    def render(self, template: str, variables: dict) -> str:
-        """Raises ValueError with a readable message for a broken or unsafe template."""
+    def render(self, template: str, variables: dict, deadline: Deadline | None = None) -> str:
+        """Raises ValueError with a readable message for a broken or unsafe template, and
+        LimitExceeded when rendering passes `deadline` (or the renderer's own time limit), its
+        CPU time or its memory."""
 
     @abstractmethod
     def variables_of(self, template: str) -> set[str]:
@@ -124,8 +127,9 @@ class TemplateRenderer(ABC):
 
 class JsonQuery(ABC):
     @abstractmethod
-    def find(self, data: object, path: str) -> list:
-        """Every value `path` (JSONPath) matches; ValueError for a malformed path."""
+    def find(self, data: object, path: str, deadline: Deadline | None = None) -> list:
+        """Every value `path` (JSONPath) matches; ValueError for a malformed path, LimitExceeded
+        as for TemplateRenderer.render."""
 
     @abstractmethod
     def check(self, path: str) -> str | None:
@@ -135,7 +139,8 @@ class JsonQuery(ABC):
 class FileTexts(ABC):
     @abstractmethod
     def text_of(self, workspace_id: str, file_id: str, max_chars: int) -> str:
-        """The text of a live file of `workspace_id`; NotFound for any other file."""
+        """The text of a live file of `workspace_id` (extracted once per version); NotFound for
+        any other file, LimitExceeded when its text could not be extracted within the limits."""
 
 
 class SecretDetector(ABC):

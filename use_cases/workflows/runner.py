@@ -24,6 +24,7 @@ from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 
 from entities.clock import utcnow
+from entities.errors import PayloadTooLarge
 from entities.workflow import Execution, ExecutionStatus, NodeRun
 from use_cases.shared.ports import EventBus, Subscription
 from use_cases.workflows.engine import CANCEL, GO_ON, STOP, RunObserver, WorkflowEngine, prepare_node_runs
@@ -237,7 +238,11 @@ class ExecutionRunner:
         started = execution.started_at or execution.finished_at
         execution.duration_ms = round((execution.finished_at - started).total_seconds() * 1000, 1)
         try:
-            finished = self.executions.finish(execution, self.worker_id)
+            try:
+                finished = self.executions.finish(execution, self.worker_id)
+            except PayloadTooLarge as error:  # deterministic: fail once, keep what fits
+                _drop_outputs(execution, error.message)
+                finished = self.executions.finish(execution, self.worker_id)
         except Exception:
             log.exception("execution %s: could not store its end; its lease will expire",
                           execution.id)
@@ -245,6 +250,13 @@ class ExecutionRunner:
         if finished:
             self.events.finished(execution, pending)
         return finished
+
+
+def _drop_outputs(execution: Execution, reason: str) -> None:
+    """The run, failed with `reason`, without the node outputs that made it too large."""
+    execution.status, execution.outputs, execution.error = ExecutionStatus.FAILED, None, reason
+    for run in execution.node_runs:
+        run.output = None
 
 
 class _LeasedRun(RunObserver):
@@ -306,8 +318,13 @@ class _LeasedRun(RunObserver):
             return GO_ON
         self.next_beat = time.monotonic() + self.runner.heartbeat_s
         try:
-            state = self.runner.executions.heartbeat(self.execution.id, self.runner.worker_id,
-                                                     self.runner.lease_s, self.execution.node_runs)
+            try:
+                state = self.runner.executions.heartbeat(
+                    self.execution.id, self.runner.worker_id, self.runner.lease_s,
+                    self.execution.node_runs)
+            except PayloadTooLarge:  # the lease at least; the end of the run says why
+                state = self.runner.executions.heartbeat(
+                    self.execution.id, self.runner.worker_id, self.runner.lease_s)
         except Exception:  # the lease still runs; try again at the next beat
             log.warning("execution %s: heartbeat failed", self.execution.id)
             return GO_ON

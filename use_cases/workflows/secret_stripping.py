@@ -24,7 +24,6 @@ from use_cases.workflows.ports import SecretDetector
 
 SECRET_NAMESPACE = "secret"  # noqa: S105 (the placeholders' namespace, not a password)
 PLACEHOLDER = re.compile(r"\{\{\s*secret\.([A-Za-z0-9_]+)\s*\}\}")
-_EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _AUTH_SCHEMES = re.compile(r"\b(?:bearer|basic|token|digest|apikey)\b", re.IGNORECASE)
 # key-like tokens the detector's plugins do not all know (OpenAI-style `sk-...`, Slack `xox.-`)
 KEY_LIKE = re.compile(r"\b(?:sk|pk|rk|xox[abpr])-[A-Za-z0-9_-]{12,}|\bBearer\s+[A-Za-z0-9._~+/=-]+")
@@ -70,10 +69,42 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48].strip("_") or "value"
 
 
+_CLOSERS = {"{{": "}}", "{%": "%}"}
+
+
+def expression_spans(text: str) -> list[tuple[int, int]]:
+    """Where the `{{ ... }}` and `{% ... %}` expressions are (start, end), each from an opener
+    to the first closer after it, in linear time. The lazy regex this replaces retried from every
+    unclosed opener: quadratic, 25 s for 100,000 characters of `{{`."""
+    spans: list[tuple[int, int]] = []
+    next_opener = {opener: text.find(opener) for opener in _CLOSERS}
+    while openers := [(at, opener) for opener, at in next_opener.items() if at >= 0]:
+        start, opener = min(openers)
+        end = text.find(_CLOSERS[opener], start + 2)
+        if end < 0:  # no closer after it: no later opener of its kind can close either
+            next_opener[opener] = -1
+            continue
+        end += 2
+        spans.append((start, end))
+        for other, at in next_opener.items():
+            if 0 <= at < end:
+                next_opener[other] = text.find(other, end)
+    return spans
+
+
+def without_expressions(text: str) -> str:
+    kept, position = [], 0
+    for start, end in expression_spans(text):
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return "".join(kept)
+
+
 def _has_literal(value: str) -> bool:
     """Whether `value` holds anything but expressions and an auth scheme word (`Bearer {{ t }}`
     references an input: nothing to strip)."""
-    return bool(_AUTH_SCHEMES.sub("", _EXPRESSION.sub("", value)).strip())
+    return bool(_AUTH_SCHEMES.sub("", without_expressions(value)).strip())
 
 
 class SecretStripper:
@@ -108,7 +139,7 @@ class SecretStripper:
         """A whole value (of a header, query parameter or body key `name`)."""
         if not _has_literal(value):
             return value
-        if is_secret_name(name) or self.detector.is_secret(_EXPRESSION.sub("", value), name):
+        if is_secret_name(name) or self.detector.is_secret(without_expressions(value), name):
             return self.placeholder(f"{where}_{name}", value)
         return self.text(value, f"{where}_{name}")
 
@@ -116,8 +147,9 @@ class SecretStripper:
         """Free text (a prompt, a template, a URL's path): each secret in it replaced."""
         if not text:
             return text
+        expressions = expression_spans(text)
         spans = [span for span in self.detector.find(text) + _spans(KEY_LIKE, text)
-                 if not _inside(span, _spans(_EXPRESSION, text))]
+                 if not _inside(span, expressions)]
         out, position = [], 0
         for start, end in _merged(spans):
             out.append(text[position:start])
@@ -168,10 +200,10 @@ class SecretStripper:
         if stripped[:1] in ("{", "[") and not PLACEHOLDER.fullmatch(stripped):
             try:
                 parsed = json.loads(stripped)
-            except ValueError:
+                cleaned = self.body(parsed, hint)
+            except (ValueError, RecursionError):  # not JSON, or nested too deep: read as text
                 pass
             else:
-                cleaned = self.body(parsed, hint)
                 return body if cleaned == parsed else json.dumps(cleaned, ensure_ascii=False)
         if _FORM.match(stripped):
             pairs = parse_qsl(stripped, keep_blank_values=True)

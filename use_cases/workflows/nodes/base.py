@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Self
 
-from entities.errors import DomainError, RateLimited, UpstreamError
+from entities.deadline import Deadline
+from entities.errors import DomainError, LimitExceeded, RateLimited, UpstreamError
 from entities.workflow import Execution, Node
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.shared.ports import OutboundHttp
@@ -72,13 +73,16 @@ def strict_schema(properties: dict[str, Any], required: tuple[str, ...] = (),
 # --- running ------------------------------------------------------------------------------------
 
 class NodeError(Exception):
-    def __init__(self, message: str, retryable: bool = False):
+    def __init__(self, message: str, retryable: bool = False, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.code = code
 
 
 def is_retryable(error: BaseException) -> bool:
+    """A limit that stopped sandboxed work (LimitExceeded) is final: the same input stops it
+    again."""
     if isinstance(error, NodeError):
         return error.retryable
     return isinstance(error, UpstreamError | RateLimited | TimeoutError)
@@ -90,6 +94,14 @@ def describe(error: BaseException) -> str:
     return "internal error in the node"
 
 
+def code_of(error: BaseException) -> str | None:
+    """The node run's `error_code`: LimitExceeded's (timeout, cpu_limit, memory_limit,
+    output_too_large) or a NodeError's own."""
+    if isinstance(error, LimitExceeded | NodeError):
+        return error.code
+    return None
+
+
 @dataclass
 class NodeContext:
     execution: Execution
@@ -98,8 +110,8 @@ class NodeContext:
     variables: dict[str, Any]  # input fields and {node_id: {"output": ...}} of finished nodes
     upstream: dict[str, Any]  # outputs of the nodes with an edge into this one (not skipped)
     timeout_s: float
+    deadline: Deadline  # the attempt's end, and whether it was cancelled (run stopped, timed out)
     emit_delta: Callable[[str], None] = lambda text: None
-    cancelled: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True)

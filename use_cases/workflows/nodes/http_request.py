@@ -85,6 +85,6 @@ def _decode(body: bytes, content_type: str) -> Any:
     if "json" in content_type.lower():
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             return text
     return text

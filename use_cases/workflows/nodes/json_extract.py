@@ -56,10 +56,10 @@ class JsonExtractNode(NodeType):
     def run(self, ctx: NodeContext) -> Any:
         source = ctx.config.get("source")
         if isinstance(source, str):
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 source = json.loads(source)
         try:
-            found = self.json_query.find(source, as_text(ctx.config["path"]))
+            found = self.json_query.find(source, as_text(ctx.config["path"]), ctx.deadline)
         except ValueError as error:
             raise NodeError(str(error)) from None
         if not found:

@@ -63,7 +63,7 @@ class LlmNode(NodeType):
         parts, result = [], None
         try:
             for chunk in chunks:
-                if ctx.cancelled():
+                if ctx.deadline.cancelled():
                     raise NodeError("cancelled")
                 if chunk.delta:
                     parts.append(chunk.delta)

@@ -43,6 +43,6 @@ class TemplateNode(NodeType):
 
     def run(self, ctx: NodeContext) -> str:
         try:
-            return self.renderer.render(ctx.config["template"], ctx.variables)
+            return self.renderer.render(ctx.config["template"], ctx.variables, ctx.deadline)
         except ValueError as error:
             raise NodeError(str(error)) from None

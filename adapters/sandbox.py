@@ -1,0 +1,144 @@
+"""Untrusted work in child processes that can be stopped.
+
+Templates, JSONPath queries and PDF text are computed by a pool of worker processes (pebble's
+ProcessPool), never in the API process: a regex or a loop there holds only its own GIL. Each
+task runs under
+- a wall-clock deadline: past it the worker is killed (SIGTERM, then SIGKILL after 3 s) and
+  replaced, so nothing keeps computing once the caller was told it timed out; a caller that is
+  cancelled (a run stopped) kills its task the same way;
+- a CPU-time limit (RLIMIT_CPU, raised before every task to what the worker used so far plus the
+  task's allowance: the kernel ends a worker that passes it with SIGXCPU);
+- an address-space limit (RLIMIT_AS: the worker's size once started plus `memory_mb`), so an
+  oversized string raises MemoryError in the worker instead of growing the server.
+Workers start from a fork server (a clean single-threaded process with the task modules already
+imported, see `TASK_MODULES`), run at a lower priority than the API (nice 10) and with an empty
+environment: no secret of the server's is in reach of the code they run.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import resource
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
+
+from entities.deadline import Deadline
+from entities.errors import LimitExceeded, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# imported once by the fork server, so a replaced worker starts in milliseconds
+TASK_MODULES = ["adapters.jinja_sandbox", "adapters.json_query", "adapters.text_extraction"]
+POLL_S = 0.05  # how often a waiting caller checks whether it was cancelled
+NICENESS = 10
+
+
+class ProcessSandbox:
+    """`call(task, *args, deadline=..., what=...)` runs `task(*args)` in a worker and returns its
+    result; the task's own exceptions (ValueError...) are raised again here. Limits raise
+    LimitExceeded with code `timeout`, `cpu_limit` or `memory_limit`.
+
+    `task` and its arguments must be picklable: a module-level function of TASK_MODULES."""
+
+    def __init__(self, workers: int = 2, memory_mb: int = 256, timeout_s: float = 10.0,
+                 max_tasks: int = 1000):
+        self.workers = workers
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.max_tasks = max_tasks  # a worker is replaced after this many tasks (leaks stay small)
+        self._pool: ProcessPool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def call(self, task: Callable[..., T], *args: Any, deadline: Deadline | None = None,
+             what: str = "the work") -> T:
+        seconds = self.timeout_s if deadline is None else min(self.timeout_s, deadline.remaining())
+        if seconds <= 0:
+            raise LimitExceeded(f"{what} had no time left to run", "timeout")
+        future = self._schedule(task, args, seconds)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=POLL_S)
+                except FutureTimeout:
+                    if future.done():
+                        raise LimitExceeded(f"{what} took longer than {seconds:.3g} s and was "
+                                            "stopped", "timeout") from None
+                    if deadline is not None and deadline.cancelled():
+                        future.cancel()  # kills the worker running it
+                        raise LimitExceeded(f"{what} was stopped", "timeout") from None
+        except MemoryError:
+            raise LimitExceeded(f"{what} needed more than {self.memory_mb} MB of memory",
+                                "memory_limit") from None
+        except ProcessExpired as error:
+            if error.exitcode == -signal.SIGXCPU:
+                raise LimitExceeded(f"{what} used more than {math.ceil(seconds)} s of CPU time",
+                                    "cpu_limit") from None
+            log.warning("sandbox worker ended", extra={"fields": {"exitcode": error.exitcode}})
+            raise LimitExceeded(f"{what} ended its worker process (exit code {error.exitcode}), "
+                                "most likely by running out of memory", "memory_limit") from None
+        except CancelledError:
+            raise LimitExceeded(f"{what} was stopped", "timeout") from None
+        except BrokenProcessPool:  # the next call starts a new pool
+            log.exception("sandbox pool broke")
+            raise ServiceUnavailable(f"{what} could not be run: the sandbox is restarting") \
+                from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None and self._pid == os.getpid():
+                self._pool.stop()
+                self._pool.join(timeout=5)
+            self._pool = None
+
+    def _schedule(self, task: Callable, args: tuple, seconds: float) -> ProcessFuture:
+        arguments = (task, args, math.ceil(seconds))
+        try:
+            return self._running_pool().schedule(_limited, args=arguments, timeout=seconds)
+        except RuntimeError:  # the pool broke (its workers could not start): a new one
+            log.warning("sandbox pool was broken; starting a new one")
+            self.close()
+            return self._running_pool().schedule(_limited, args=arguments, timeout=seconds)
+
+    def _running_pool(self) -> ProcessPool:
+        """The pool of this process, created on first use (after gunicorn forked the worker)."""
+        if self._pool is not None and self._pid == os.getpid():
+            return self._pool
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(TASK_MODULES)
+                self._pool = ProcessPool(max_workers=self.workers, max_tasks=self.max_tasks,
+                                         initializer=_start_worker, initargs=(self.memory_mb,),
+                                         context=context)
+                self._pid = os.getpid()
+            return self._pool
+
+
+def _start_worker(memory_mb: int) -> None:
+    """In each new worker: no environment, lower priority, and the address-space limit."""
+    os.environ.clear()
+    os.nice(NICENESS)
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    limit = size + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _limited(task: Callable[..., T], args: tuple, cpu_s: int) -> T:
+    """Runs in the worker: `task(*args)` with `cpu_s` more seconds of CPU time than used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = math.ceil(usage.ru_utime + usage.ru_stime)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (used + cpu_s, hard))
+    return task(*args)
