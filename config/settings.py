@@ -209,9 +209,10 @@ class Settings:
     def check(self) -> None:
         """Raises ConfigurationError, naming every problem, for a configuration the service
         refuses: in any environment a malformed PUBLIC_BASE_URL, an unknown FILE_STORAGE or
-        FILE_DOWNLOAD_LINKS, S3 chosen without S3_BUCKET, S3_PART_SIZE under 5 MiB; in
-        production also weak secrets (defaults, placeholders, under 32 bytes, too few distinct
-        characters, two alike), a missing PUBLIC_BASE_URL and CORS_ORIGINS=*."""
+        FILE_DOWNLOAD_LINKS, S3 chosen without S3_BUCKET, S3_PART_SIZE under 5 MiB, presigned
+        links living over 7 days; in production also weak secrets (defaults, placeholders, under
+        32 bytes, too few distinct characters, two alike), a missing PUBLIC_BASE_URL and
+        CORS_ORIGINS=*."""
         problems = _base_url_problems(self.public_base_url) + _storage_problems(self)
         if self.is_production:
             problems += _secret_problems(self.secrets())
@@ -251,6 +252,7 @@ def _secret_problems(secrets: Mapping[str, str]) -> list[str]:
 FILE_STORAGES = ("gridfs", "s3")
 DOWNLOAD_LINKS = ("signed", "presigned")
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
+PRESIGNED_MAX_S = 7 * 24 * 3600  # SigV4's longest validity
 
 
 def _storage_problems(settings: Settings) -> list[str]:
@@ -265,6 +267,9 @@ def _storage_problems(settings: Settings) -> list[str]:
     if needs_bucket and not settings.s3_bucket.strip():
         problems.append("S3_BUCKET is required with FILE_STORAGE=s3 or "
                         "FILE_DOWNLOAD_LINKS=presigned")
+    if settings.file_download_links == "presigned" and settings.file_link_ttl_s > PRESIGNED_MAX_S:
+        problems.append(f"FILE_LINK_TTL_S over {PRESIGNED_MAX_S} (7 days) cannot be an S3 "
+                        "presigned URL's lifetime")
     if settings.s3_part_size < S3_MIN_PART_BYTES:
         problems.append(f"S3_PART_SIZE must be at least {S3_MIN_PART_BYTES} bytes (S3's minimum "
                         "multipart part)")

@@ -53,6 +53,9 @@ def move_files_command(target: str, grace_seconds: int | None, no_wait: bool,
         if verbose:
             click.echo(f"{outcome}: {file.id} v{version.number} ({version.size} bytes)")
 
+    if settings().file_storage != target:
+        click.echo(f"Note: FILE_STORAGE is {settings().file_storage}, so new uploads still go "
+                   "there; set it to the target (and restart) to move everything.", err=True)
     try:
         report = moves.move_all(target, progress)
     except ValidationFailed as error:

@@ -77,6 +77,8 @@ def test_refused_uploads_leave_nothing_in_the_bucket(api, client, settings, s3_s
     ({"FILE_DOWNLOAD_LINKS": "presigned"}, "S3_BUCKET is required"),
     ({"FILE_DOWNLOAD_LINKS": "public"}, "FILE_DOWNLOAD_LINKS='public'"),
     ({"FILE_STORAGE": "s3", "S3_BUCKET": "b", "S3_PART_SIZE": "1048576"}, "S3_PART_SIZE"),
+    ({"S3_BUCKET": "b", "FILE_DOWNLOAD_LINKS": "presigned", "FILE_LINK_TTL_S": "604801"},
+     "FILE_LINK_TTL_S"),
 ])
 def test_storage_settings_that_cannot_work_are_refused_at_start(environ, problem):
     with pytest.raises(ConfigurationError, match=problem):
