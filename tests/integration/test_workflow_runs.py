@@ -202,7 +202,9 @@ def test_a_run_whose_state_outgrows_a_document_fails_once_and_is_not_taken_for_a
              for i in range(20)]
     graph = Graph(nodes, [Edge(f"t{i}", f"t{i + 1}") for i in range(19)])
     execution = queued(executions, graph)
-    runners(EngineLimits(node_timeout_s=10, max_state_bytes=100_000_000)).ensure_started()
+    # heartbeats (which save the node runs) rare: the nodes finish before the first one
+    runners(EngineLimits(node_timeout_s=10, max_state_bytes=100_000_000),
+            heartbeat_s=30, lease_s=60).ensure_started()
     done = wait_until(lambda: (e := executions.get(execution.id)).status.finished and e, 60)
     assert done.status == ExecutionStatus.FAILED and "16 MB" in done.error
     assert done.claims == 1
