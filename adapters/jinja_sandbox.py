@@ -138,9 +138,10 @@ class SandboxedTemplates(TemplateRenderer):
         self.max_chars = max_chars
         self._parser = TemplateEngine(max_chars)
 
-    def render(self, template: str, variables: dict, deadline: Deadline | None = None) -> str:
+    def render(self, template: str, variables: dict, tenant: str,
+               deadline: Deadline | None = None) -> str:
         return self.sandbox.call(render_in_worker, template, variables, self.max_chars,
-                                 deadline=deadline, what="the template")
+                                 tenant=tenant, deadline=deadline, what="the template")
 
     def variables_of(self, template: str) -> set[str]:
         return self._parser.variables_of(template)

@@ -74,9 +74,9 @@ class JsonPathQuery(JsonQuery):
     def __init__(self, sandbox: ProcessSandbox):
         self.sandbox = sandbox
 
-    def find(self, data: object, path: str, deadline: Deadline | None = None) -> list:
+    def find(self, data: object, path: str, tenant: str, deadline: Deadline | None = None) -> list:
         _compiled(path)  # a malformed path is refused without a round trip
-        return self.sandbox.call(find_in_worker, data, path, deadline=deadline,
+        return self.sandbox.call(find_in_worker, data, path, tenant=tenant, deadline=deadline,
                                  what="the JSONPath query")
 
     def check(self, path: str) -> str | None:

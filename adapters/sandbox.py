@@ -10,6 +10,8 @@ task runs under
   task's allowance: the kernel ends a worker that passes it with SIGXCPU);
 - an address-space limit (RLIMIT_AS: the worker's size once started plus `memory_mb`), so an
   oversized string raises MemoryError in the worker instead of growing the server.
+Workers are shared fairly: one tenant (a workspace) runs at most `per_tenant` tasks at once, so a
+tenant keeping its tasks busy until their limits leaves the other workers to everyone else.
 Workers start from a fork server (a clean single-threaded process with the task modules already
 imported, see `TASK_MODULES`), run at a lower priority than the API (nice 10) and with an empty
 environment: no secret of the server's is in reach of the code they run.
@@ -23,10 +25,11 @@ import os
 import resource
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
@@ -56,16 +59,41 @@ class ProcessSandbox:
         self.memory_mb = memory_mb
         self.timeout_s = timeout_s
         self.max_tasks = max_tasks  # a worker is replaced after this many tasks (leaks stay small)
+        self.per_tenant = max(1, workers // 2)
         self._pool: ProcessPool | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self._tenants = threading.Condition()
+        self._running: dict[str, int] = {}  # tasks per tenant now (tenants with none are dropped)
 
-    def call(self, task: Callable[..., T], *args: Any, deadline: Deadline | None = None,
+    def call(self, task: Callable[..., T], *args: Any, tenant: str, deadline: Deadline | None = None,
              what: str = "the work") -> T:
-        seconds = self.timeout_s if deadline is None else min(self.timeout_s, deadline.remaining())
-        if seconds <= 0:
-            raise LimitExceeded(f"{what} had no time left to run", "timeout")
-        future = self._schedule(task, args, seconds)
+        """`tenant`: whose work it is (a workspace id), for the fair share of the workers."""
+        deadline = deadline or Deadline.after(self.timeout_s)
+        with self._tenant_slot(tenant, deadline, what):
+            seconds = min(self.timeout_s, deadline.remaining())
+            if seconds <= 0:
+                raise LimitExceeded(f"{what} had no time left to run", "timeout")
+            return self._run(self._schedule(task, args, seconds), seconds, deadline, what)
+
+    @contextmanager
+    def _tenant_slot(self, tenant: str, deadline: Deadline, what: str) -> Iterator[None]:
+        with self._tenants:
+            if not self._tenants.wait_for(lambda: self._running.get(tenant, 0) < self.per_tenant,
+                                          timeout=deadline.remaining()):
+                raise LimitExceeded(f"{what} waited for this workspace's earlier work until its "
+                                    "time was up", "timeout")
+            self._running[tenant] = self._running.get(tenant, 0) + 1
+        try:
+            yield
+        finally:
+            with self._tenants:
+                self._running[tenant] -= 1
+                if not self._running[tenant]:
+                    del self._running[tenant]
+                self._tenants.notify_all()
+
+    def _run(self, future: ProcessFuture, seconds: float, deadline: Deadline, what: str) -> Any:
         try:
             while True:
                 try:
@@ -74,7 +102,7 @@ class ProcessSandbox:
                     if future.done():
                         raise LimitExceeded(f"{what} took longer than {seconds:.3g} s and was "
                                             "stopped", "timeout") from None
-                    if deadline is not None and deadline.cancelled():
+                    if deadline.cancelled() or not deadline.remaining():
                         future.cancel()  # kills the worker running it
                         raise LimitExceeded(f"{what} was stopped", "timeout") from None
         except MemoryError:

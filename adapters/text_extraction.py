@@ -39,14 +39,15 @@ class DocumentText(TextExtractor):
     def can_extract(self, content_type: str) -> bool:
         return content_type in TEXT_TYPES or content_type == PDF
 
-    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int,
+                tenant: str) -> tuple[str, bool]:
         if content_type != PDF:
             return _plain_text(stream, max_chars)
         data = stream.read(self.max_pdf_bytes + 1)
         if len(data) > self.max_pdf_bytes:
             raise PayloadTooLarge(f"PDFs over {self.max_pdf_bytes} bytes are not read for text")
         return self.sandbox.call(pdf_text_in_worker, data, max_chars, self.max_pages,
-                                 self.soft_time_s, what="reading the PDF's text")
+                                 self.soft_time_s, tenant=tenant, what="reading the PDF's text")
 
 
 def _plain_text(stream: BinaryIO, max_chars: int) -> tuple[str, bool]:

@@ -36,7 +36,8 @@ class InProcessTemplates(TemplateRenderer):
     def __init__(self):
         self.engine = TemplateEngine(max_chars=1_000_000)
 
-    def render(self, template: str, variables: dict, deadline: Deadline | None = None) -> str:
+    def render(self, template: str, variables: dict, tenant: str,
+               deadline: Deadline | None = None) -> str:
         return self.engine.render(template, variables)
 
     def variables_of(self, template: str) -> set[str]:
@@ -44,7 +45,7 @@ class InProcessTemplates(TemplateRenderer):
 
 
 class InProcessJsonPath(JsonQuery):
-    def find(self, data: object, path: str, deadline: Deadline | None = None) -> list:
+    def find(self, data: object, path: str, tenant: str, deadline: Deadline | None = None) -> list:
         return find_in_worker(data, path)
 
     def check(self, path: str) -> str | None:

@@ -90,7 +90,8 @@ class FakeTextExtractor(TextExtractor):
     def can_extract(self, content_type: str) -> bool:
         return content_type.startswith("text/")
 
-    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int,
+                tenant: str) -> tuple[str, bool]:
         text = stream.read().decode()
         return text[:max_chars], len(text) > max_chars
 

@@ -115,9 +115,9 @@ class CountingExtractor(DocumentText):
         super().__init__(SANDBOX, **limits)
         self.reads = 0
 
-    def extract(self, content_type, stream, max_chars):
+    def extract(self, content_type, stream, max_chars, tenant):
         self.reads += 1
-        return super().extract(content_type, stream, max_chars)
+        return super().extract(content_type, stream, max_chars, tenant)
 
 
 def test_a_versions_text_is_read_once_and_kept_for_every_later_message(world, alice):

@@ -54,19 +54,19 @@ def test_a_backtracking_filter_runs_in_linear_time(paths):
     """Issue 15 item 1: `(a+)+$` over 40 `a` and a `!`. Python's re needs ~2^40 steps; RE2 is
     linear, so the query ends well inside a 5 s deadline (else LimitExceeded fails the test)."""
     data = [{"s": "a" * 40 + "!"}, {"s": "aaa"}]
-    found = paths.find(data, '$[?(@.s =~ "(a+)+$")]', Deadline.after(5))
+    found = paths.find(data, '$[?(@.s =~ "(a+)+$")]', "ws1", Deadline.after(5))
     assert found == [{"s": "aaa"}]
 
 
 def test_a_regex_re2_cannot_run_in_linear_time_is_refused_as_invalid(paths):
     with pytest.raises(ValueError, match="not supported by RE2"):
-        paths.find([{"s": "aa"}], r'$[?(@.s =~ "(a)\\1")]')
+        paths.find([{"s": "aa"}], r'$[?(@.s =~ "(a)\\1")]', "ws1")
 
 
 def test_sequence_repetition_is_refused_before_it_allocates(templates):
     """Issue 15 item 2: 'a' * 300,000,000 used 1.1 GB in the API process."""
     with pytest.raises(ValueError, match="over the limit"):
-        templates.render("{% set s = 'a' * 300000000 %}{{ s | length }}", {})
+        templates.render("{% set s = 'a' * 300000000 %}{{ s | length }}", {}, "ws1")
 
 
 @pytest.mark.parametrize("template", [
@@ -78,7 +78,7 @@ def test_sequence_repetition_is_refused_before_it_allocates(templates):
 ], ids=["power", "printf width", "list repetition", "lipsum", "range"])
 def test_amplifying_operators_are_refused(templates, template):
     with pytest.raises(ValueError):
-        templates.render(template, {})
+        templates.render(template, {}, "ws1")
 
 
 @pytest.mark.parametrize("template", [
@@ -88,16 +88,16 @@ def test_amplifying_operators_are_refused(templates, template):
 def test_what_no_operator_check_catches_meets_the_memory_limit(templates, template):
     before = _rss_mb()
     with pytest.raises(LimitExceeded) as stopped:
-        templates.render(template, {})
+        templates.render(template, {}, "ws1")
     assert stopped.value.code == "memory_limit"
     assert _rss_mb() - before < 50  # the API process did not grow
 
 
 def test_a_timed_out_template_stops_computing(templates):
     """Issue 15 item 3: the attempt's thread used to be abandoned, burning CPU for minutes."""
-    templates.render("{{ 1 }}", {})  # workers started
+    templates.render("{{ 1 }}", {}, "ws1")  # workers started
     with pytest.raises(LimitExceeded) as stopped:
-        templates.render(NESTED_LOOPS, {}, Deadline.after(0.5))
+        templates.render(NESTED_LOOPS, {}, "ws1", Deadline.after(0.5))
     assert stopped.value.code == "timeout"
     time.sleep(0.3)  # the worker's end (SIGTERM, handled at the next bytecode)
     before = sandbox_cpu()
@@ -110,7 +110,7 @@ def test_a_cancelled_caller_kills_its_task(templates):
     threading.Timer(0.3, cancelled.set).start()
     started = time.monotonic()
     with pytest.raises(LimitExceeded, match="stopped"):
-        templates.render(NESTED_LOOPS, {}, Deadline.after(30, cancelled.is_set))
+        templates.render(NESTED_LOOPS, {}, "ws1", Deadline.after(30, cancelled.is_set))
     assert time.monotonic() - started < 5
     time.sleep(0.3)
     before = sandbox_cpu()
@@ -120,8 +120,8 @@ def test_a_cancelled_caller_kills_its_task(templates):
 
 def test_the_sandbox_serves_again_after_killing_a_worker(templates):
     with pytest.raises(LimitExceeded):
-        templates.render(NESTED_LOOPS, {}, Deadline.after(0.3))
-    assert templates.render("{{ a }}-{{ b }}", {"a": 1, "b": 2}) == "1-2"
+        templates.render(NESTED_LOOPS, {}, "ws1", Deadline.after(0.3))
+    assert templates.render("{{ a }}-{{ b }}", {"a": 1, "b": 2}, "ws1") == "1-2"
 
 
 def test_a_cpu_hungry_task_is_ended_by_its_cpu_limit():
@@ -130,7 +130,7 @@ def test_a_cpu_hungry_task_is_ended_by_its_cpu_limit():
     sandbox = ProcessSandbox(workers=1, timeout_s=1)
     try:
         with pytest.raises(LimitExceeded) as stopped:
-            SandboxedTemplates(sandbox).render(NESTED_LOOPS, {}, Deadline.after(30))
+            SandboxedTemplates(sandbox).render(NESTED_LOOPS, {}, "ws1", Deadline.after(30))
         assert stopped.value.code in ("cpu_limit", "timeout")
     finally:
         sandbox.close()
@@ -140,7 +140,7 @@ def test_workers_hold_none_of_the_servers_secrets():
     os.environ["SANDBOX_TEST_SECRET"] = "sk-not-for-templates"
     sandbox = ProcessSandbox(workers=1)
     try:
-        assert sandbox.call(worker_environment) == {}
+        assert sandbox.call(worker_environment, tenant="ws1") == {}
     finally:
         sandbox.close()
         del os.environ["SANDBOX_TEST_SECRET"]
@@ -171,7 +171,7 @@ def pdf_sharing_one_content_stream(pages: int, operators: int) -> bytes:
 def test_pdf_text_stops_at_its_page_cap():
     data = pdf_sharing_one_content_stream(pages=5, operators=100)
     extractor = DocumentText(SANDBOX, max_pages=2)
-    text, truncated = extractor.extract("application/pdf", io.BytesIO(data), 100_000)
+    text, truncated = extractor.extract("application/pdf", io.BytesIO(data), 100_000, "ws1")
     assert truncated and text.count("x") == 200
 
 
@@ -180,7 +180,7 @@ def test_pdf_text_stops_at_its_time_cap_keeping_what_was_read():
     assert len(data) < 20_000 and len(zlib.compress(b"(x) Tj " * 150_000)) < 20_000
     extractor = DocumentText(SANDBOX, max_pages=1000, soft_time_s=0.5)
     started = time.monotonic()
-    text, truncated = extractor.extract("application/pdf", io.BytesIO(data), 10_000_000)
+    text, truncated = extractor.extract("application/pdf", io.BytesIO(data), 10_000_000, "ws1")
     assert truncated and 0 < text.count("x") < 50 * 150_000
     assert time.monotonic() - started < 9  # inside the sandbox's own 10 s limit
 
@@ -218,7 +218,8 @@ def test_templates_of_random_operators_end_within_the_limits(template):
     renderer = SandboxedTemplates(SANDBOX, max_chars=100_000)
     started = time.monotonic()
     try:
-        output = renderer.render(template, {"x": "abc", "items": [1, 2, 3]}, Deadline.after(3))
+        output = renderer.render(template, {"x": "abc", "items": [1, 2, 3]}, "ws1",
+                                 Deadline.after(3))
     except (ValueError, LimitExceeded):
         pass
     else:
@@ -239,7 +240,7 @@ def test_jsonpath_queries_end_within_the_limits(path, size):
     data = [{"s": "a" * size + "!", "n": size, "a": [1, 2, 3]} for _ in range(5)]
     started = time.monotonic()
     try:
-        found = paths.find(data, path, Deadline.after(3))
+        found = paths.find(data, path, "ws1", Deadline.after(3))
     except (ValueError, LimitExceeded):
         pass
     else:
@@ -250,3 +251,23 @@ def test_jsonpath_queries_end_within_the_limits(path, size):
 def _rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_one_tenant_keeping_its_tasks_busy_leaves_workers_to_the_others(templates):
+    """Two hostile tasks of workspace A, then one of workspace B: B is served at once, by the
+    worker A may not take (A runs one task at a time: the second waits for the first)."""
+    templates.render("{{ 1 }}", {}, "ws-b")  # workers started
+    hostile = [threading.Thread(target=_render_until_stopped, args=(templates, "ws-a"))
+               for _ in range(2)]
+    for thread in hostile:
+        thread.start()
+    time.sleep(0.3)
+    assert templates.render("{{ 'served' }}", {}, "ws-b", Deadline.after(5)) == "served"
+    assert all(thread.is_alive() for thread in hostile)  # B did not wait for A
+    for thread in hostile:
+        thread.join()
+
+
+def _render_until_stopped(templates, tenant: str) -> None:
+    with pytest.raises(LimitExceeded):
+        templates.render(NESTED_LOOPS, {}, tenant, Deadline.after(2))

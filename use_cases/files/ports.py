@@ -162,5 +162,7 @@ class TextExtractor(ABC):
     def can_extract(self, content_type: str) -> bool: ...
 
     @abstractmethod
-    def extract(self, content_type: str, stream: BinaryIO, max_chars: int) -> tuple[str, bool]:
-        """At most `max_chars` of the document's text, and whether there was more."""
+    def extract(self, content_type: str, stream: BinaryIO, max_chars: int,
+                tenant: str) -> tuple[str, bool]:
+        """At most `max_chars` of the document's text, and whether there was more. `tenant`:
+        the workspace whose document it is (resources are shared fairly between tenants)."""

@@ -29,7 +29,7 @@ class DocumentTexts:
         version = file.current_version
         stored = self.texts.get(version.blob_id)
         if stored is None:
-            stored = self._extract(version.blob_id, file.content_type)
+            stored = self._extract(version.blob_id, file.content_type, file.workspace_id)
             self.texts.put(version.blob_id, stored)
         if stored.error is not None:
             raise LimitExceeded(stored.error, stored.error_code or "limit_exceeded")
@@ -39,10 +39,11 @@ class DocumentTexts:
         """Drops the texts of versions whose bytes are gone."""
         self.texts.delete(blob_ids)
 
-    def _extract(self, blob_id: str, content_type: str) -> ExtractedText:
+    def _extract(self, blob_id: str, content_type: str, tenant: str) -> ExtractedText:
         try:
             with self.storage.open(blob_id) as stream:
-                text, truncated = self.extractor.extract(content_type, stream, self.max_chars)
+                text, truncated = self.extractor.extract(content_type, stream, self.max_chars,
+                                                         tenant)
         except LimitExceeded as error:
             return ExtractedText("", False, error=error.message, error_code=error.code)
         return ExtractedText(text, truncated)

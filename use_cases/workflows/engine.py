@@ -246,7 +246,8 @@ class _Run:
             keep = (*node_type.renders_itself, *node_type.literal_keys)
             try:
                 ctx.config = {key: value if key in keep else
-                              resolve(value, ctx.variables, self.engine.renderer, ctx.deadline)
+                              resolve(value, ctx.variables, self.engine.renderer,
+                                      ctx.execution.workspace_id, ctx.deadline)
                               for key, value in node.config.items()}
             except ValueError as error:
                 raise NodeError(str(error)) from None

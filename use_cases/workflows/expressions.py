@@ -39,7 +39,7 @@ def _lookup(path: str, variables: dict[str, Any]) -> Any:
     return value
 
 
-def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer,
+def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer, tenant: str,
             deadline: Deadline | None = None) -> Any:
     """`value` with every expression in it evaluated; ValueError for a broken template,
     LimitExceeded for one stopped by the renderer's limits or `deadline`."""
@@ -47,9 +47,9 @@ def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer,
         reference = _REFERENCE.match(value)
         if reference:
             return _lookup(reference.group(1), variables)
-        return renderer.render(value, variables, deadline) if is_expression(value) else value
+        return renderer.render(value, variables, tenant, deadline) if is_expression(value) else value
     if isinstance(value, dict):
-        return {key: resolve(item, variables, renderer, deadline) for key, item in value.items()}
+        return {key: resolve(item, variables, renderer, tenant, deadline) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolve(item, variables, renderer, deadline) for item in value]
+        return [resolve(item, variables, renderer, tenant, deadline) for item in value]
     return value

@@ -115,8 +115,10 @@ class TemplateRenderer(ABC):
     """Sandboxed templates: no attribute access to internals, no I/O, bounded time and memory."""
 
     @abstractmethod
-    def render(self, template: str, variables: dict, deadline: Deadline | None = None) -> str:
-        """Raises ValueError with a readable message for a broken or unsafe template, and
+    def render(self, template: str, variables: dict, tenant: str,
+               deadline: Deadline | None = None) -> str:
+        """`tenant`: the workspace whose work it is (resources are shared fairly between
+        tenants). Raises ValueError with a readable message for a broken or unsafe template, and
         LimitExceeded when rendering passes `deadline` (or the renderer's own time limit), its
         CPU time or its memory."""
 
@@ -127,7 +129,7 @@ class TemplateRenderer(ABC):
 
 class JsonQuery(ABC):
     @abstractmethod
-    def find(self, data: object, path: str, deadline: Deadline | None = None) -> list:
+    def find(self, data: object, path: str, tenant: str, deadline: Deadline | None = None) -> list:
         """Every value `path` (JSONPath) matches; ValueError for a malformed path, LimitExceeded
         as for TemplateRenderer.render."""
 

@@ -59,7 +59,8 @@ class JsonExtractNode(NodeType):
             with contextlib.suppress(ValueError, RecursionError):
                 source = json.loads(source)
         try:
-            found = self.json_query.find(source, as_text(ctx.config["path"]), ctx.deadline)
+            found = self.json_query.find(source, as_text(ctx.config["path"]),
+                                         ctx.execution.workspace_id, ctx.deadline)
         except ValueError as error:
             raise NodeError(str(error)) from None
         if not found:

@@ -43,6 +43,7 @@ class TemplateNode(NodeType):
 
     def run(self, ctx: NodeContext) -> str:
         try:
-            return self.renderer.render(ctx.config["template"], ctx.variables, ctx.deadline)
+            return self.renderer.render(ctx.config["template"], ctx.variables,
+                                        ctx.execution.workspace_id, ctx.deadline)
         except ValueError as error:
             raise NodeError(str(error)) from None
