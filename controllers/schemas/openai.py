@@ -1,6 +1,7 @@
-"""OpenAI's chat-completions shapes: what `/v1` accepts and returns."""
+"""OpenAI's chat-completions, models and embeddings shapes: what `/v1` accepts and returns."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+MAX_EMBEDDING_INPUTS = 2048
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MAX_STOP = 4
 
@@ -19,6 +20,14 @@ def _stop(stop) -> None:
         return
     if not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)) or len(stop) > MAX_STOP:
         raise ValidationError(f"A string or a list of at most {MAX_STOP} strings")
+
+
+def _texts(value) -> None:
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not texts or len(texts) > MAX_EMBEDDING_INPUTS:
+        raise ValidationError(f"A string or a list of 1 to {MAX_EMBEDDING_INPUTS} strings")
+    if not all(isinstance(text, str) and text for text in texts):
+        raise ValidationError("Only non-empty strings are supported (not token arrays)")
 
 
 class StreamOptionsSchema(Schema):
@@ -116,3 +125,39 @@ class OpenAIErrorBodySchema(Schema):
 
 class OpenAIErrorSchema(Schema):
     error = fields.Nested(OpenAIErrorBodySchema, required=True)
+
+
+class EmbeddingRequestSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "A catalogue model whose mode is `embedding`"})
+    input = fields.Raw(required=True, validate=_texts, metadata={
+        "description": f"A string or up to {MAX_EMBEDDING_INPUTS} strings"})
+    encoding_format = fields.String(load_default="float", allow_none=True,
+                                    validate=validate.OneOf(["float", "base64"]), metadata={
+                                        "description": "base64: little-endian float32 (what "
+                                                       "the openai SDK asks for by default)"})
+    dimensions = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+        "description": "Passed to models that take it"})
+    user = fields.String(allow_none=True, validate=validate.Length(max=256))
+
+
+class EmbeddingSchema(Schema):
+    object = fields.String(required=True, metadata={"description": "embedding"})
+    index = fields.Integer(required=True)
+    embedding = fields.Raw(required=True, metadata={
+        "description": "A list of floats, or a base64 string of float32"})
+
+
+class EmbeddingUsageSchema(Schema):
+    prompt_tokens = fields.Integer(required=True)
+    total_tokens = fields.Integer(required=True)
+
+
+class EmbeddingListSchema(Schema):
+    object = fields.String(required=True, metadata={"description": "list"})
+    data = fields.List(fields.Nested(EmbeddingSchema), required=True)
+    model = fields.String(required=True)
+    usage = fields.Nested(EmbeddingUsageSchema, required=True)

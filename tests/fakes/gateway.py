@@ -13,6 +13,7 @@ from entities.errors import UpstreamError
 from entities.llm import (
     ChatRequest,
     ChatResult,
+    EmbeddingResult,
     ModelInfo,
     ProviderCredential,
     StreamChunk,
@@ -20,6 +21,7 @@ from entities.llm import (
     UsageRecord,
 )
 from repositories.api_keys import MongoApiKeyRepository, to_api_key
+from repositories.responses import MongoResponseRepository
 from repositories.usage import MongoUsageRepository
 from repositories.users import MongoUserRepository
 from tests.fakes.database import StoredRows, memory_database, on_mongomock
@@ -125,6 +127,16 @@ class FakeLLMGateway(LLMGateway):
             yield StreamChunk(delta=piece)
         yield StreamChunk(result=self._result(request, text))
 
+    def embed(self, request):
+        """One 3-number vector per text (its length, words, position); 1 token per word."""
+        self._called(ChatRequest(messages=[{"role": "user", "content": t} for t in request.input],
+                                 model=request.model))
+        words = sum(len(text.split()) for text in request.input)
+        return EmbeddingResult(model=request.model, provider="fake",
+                               vectors=[[float(len(t)), float(len(t.split())), float(i)]
+                                        for i, t in enumerate(request.input)],
+                               usage=Usage(words, 0, words * 0.001), latency_ms=2.0)
+
     def count_tokens(self, model, messages):
         total = 0
         for message in messages:
@@ -169,6 +181,11 @@ class MongomockApiKeyRepository(MongoApiKeyRepository):
 
 def api_key_repository(db=None) -> MongomockApiKeyRepository:
     return on_mongomock(MongomockApiKeyRepository, db)
+
+
+def response_repository(db=None) -> MongoResponseRepository:
+    """Stored Responses API responses on mongomock (checked against the wire in tests/contract)."""
+    return on_mongomock(MongoResponseRepository, db)
 
 
 def to_usage_record(doc: dict) -> UsageRecord:
