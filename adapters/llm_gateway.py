@@ -255,7 +255,8 @@ class LiteLLMGateway(LLMGateway):
                                    "model", "unsupported_model")
         candidates = self._candidates(request.model, request.credentials,
                                       lambda e: self._mode(e) == EMBEDDING)
-        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}]}
+        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}],
+                                  "drop_params": True}
         for name in ("dimensions", "user"):
             if getattr(request, name) is not None:
                 kwargs[name] = getattr(request, name)
