@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 from flask import Response
 from flask_smorest import Blueprint
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
@@ -29,7 +28,11 @@ from controllers.openai import (
 )
 from controllers.rate_limits import limiter
 from controllers.schemas.common import SSE_EVENT_SCHEMA
-from controllers.schemas.openai import MAX_STOP, StreamOptionsSchema
+from controllers.schemas.openai import (
+    DEFAULT_COMPLETION_TOKENS,
+    CompletionRequestSchema,
+    CompletionSchema,
+)
 from controllers.security import current_actor
 from entities.errors import DomainError, InvalidParameter
 from entities.llm import ChatRequest, ChatResult, StreamChunk
@@ -39,62 +42,7 @@ log = logging.getLogger("synapscale.openai")
 blp = Blueprint("openai_completions", __name__, url_prefix="/v1",
                 description="OpenAI's legacy completions, answered by chat models")
 
-DEFAULT_MAX_TOKENS = 16  # OpenAI's legacy default
 UNSUPPORTED = {"suffix": None, "echo": False, "best_of": 1, "logprobs": None}
-
-
-def _prompt(value) -> None:
-    if isinstance(value, str):
-        return
-    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], str)):
-        raise ValidationError("A string, or a list of exactly one string (token arrays and "
-                              "several prompts are not supported)")
-
-
-def _stop(stop) -> None:
-    if stop is None or isinstance(stop, str):
-        return
-    if not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)) or len(stop) > MAX_STOP:
-        raise ValidationError(f"A string or a list of at most {MAX_STOP} strings")
-
-
-class CompletionRequestSchema(Schema):
-    class Meta:
-        unknown = INCLUDE  # refused one by one, naming the field
-
-    model = fields.String(validate=validate.Length(min=1, max=200), metadata={
-        "description": "A model id of GET /v1/models; omitted: the workspace's default"})
-    prompt = fields.Raw(required=True, validate=_prompt)
-    max_tokens = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
-        "description": f"Default {DEFAULT_MAX_TOKENS}, as OpenAI's"})
-    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
-    top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
-    n = fields.Integer(allow_none=True, metadata={"description": "Only 1 is supported"})
-    stream = fields.Boolean(load_default=False, allow_none=True)
-    stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
-    stop = fields.Raw(allow_none=True, validate=_stop)
-    presence_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
-    frequency_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
-    logit_bias = fields.Dict(allow_none=True)
-    seed = fields.Integer(allow_none=True)
-    user = fields.String(allow_none=True, validate=validate.Length(max=256))
-    suffix = fields.Raw(allow_none=True, metadata={"description": "Only null"})
-    echo = fields.Boolean(allow_none=True, metadata={"description": "Only false"})
-    best_of = fields.Integer(allow_none=True, metadata={"description": "Only 1"})
-    logprobs = fields.Raw(allow_none=True, metadata={"description": "Only null"})
-
-
-class CompletionSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.String(required=True, metadata={"description": "cmpl-..."})
-    object = fields.String(required=True, metadata={"description": "text_completion"})
-    created = fields.Integer(required=True)
-    model = fields.String(required=True)
-    choices = fields.List(fields.Dict(), required=True, metadata={
-        "description": "`[{text, index: 0, logprobs: null, finish_reason}]`"})
-    usage = fields.Dict(required=True)
 
 
 DECLARED = frozenset(CompletionRequestSchema().fields)
@@ -138,7 +86,7 @@ def create_completion(body):
     chat_request = ChatRequest(
         messages=[{"role": "user", "content": prompt}], model=body.get("model"),
         temperature=body.get("temperature"),
-        max_tokens=body.get("max_tokens") or DEFAULT_MAX_TOKENS,
+        max_tokens=body.get("max_tokens") or DEFAULT_COMPLETION_TOKENS,
         stop=[stop] if isinstance(stop, str) else stop,
         extra={name: body[name] for name in PASSED if body.get(name) is not None})
     container = use_cases()

@@ -1,7 +1,9 @@
-"""OpenAI's chat-completions, models and embeddings shapes: what `/v1` accepts and returns."""
+"""OpenAI's chat-completions, models, embeddings and legacy completions shapes: what `/v1`
+accepts and returns."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 MAX_EMBEDDING_INPUTS = 2048
+DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's legacy completions default
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MAX_STOP = 4
 
@@ -161,3 +163,53 @@ class EmbeddingListSchema(Schema):
     data = fields.List(fields.Nested(EmbeddingSchema), required=True)
     model = fields.String(required=True)
     usage = fields.Nested(EmbeddingUsageSchema, required=True)
+
+
+# --- legacy completions --------------------------------------------------------------------
+
+
+def _prompt(value) -> None:
+    if isinstance(value, str):
+        return
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], str)):
+        raise ValidationError("A string, or a list of exactly one string (token arrays and "
+                              "several prompts are not supported)")
+
+
+class CompletionRequestSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # refused one by one, naming the field
+
+    model = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "A model id of GET /v1/models; omitted: the workspace's default"})
+    prompt = fields.Raw(required=True, validate=_prompt)
+    max_tokens = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+        "description": f"Default {DEFAULT_COMPLETION_TOKENS}, as OpenAI's"})
+    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
+    top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
+    n = fields.Integer(allow_none=True, metadata={"description": "Only 1 is supported"})
+    stream = fields.Boolean(load_default=False, allow_none=True)
+    stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
+    stop = fields.Raw(allow_none=True, validate=_stop)
+    presence_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
+    frequency_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
+    logit_bias = fields.Dict(allow_none=True)
+    seed = fields.Integer(allow_none=True)
+    user = fields.String(allow_none=True, validate=validate.Length(max=256))
+    suffix = fields.Raw(allow_none=True, metadata={"description": "Only null"})
+    echo = fields.Boolean(allow_none=True, metadata={"description": "Only false"})
+    best_of = fields.Integer(allow_none=True, metadata={"description": "Only 1"})
+    logprobs = fields.Raw(allow_none=True, metadata={"description": "Only null"})
+
+
+class CompletionSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True, metadata={"description": "cmpl-..."})
+    object = fields.String(required=True, metadata={"description": "text_completion"})
+    created = fields.Integer(required=True)
+    model = fields.String(required=True)
+    choices = fields.List(fields.Dict(), required=True, metadata={
+        "description": "`[{text, index: 0, logprobs: null, finish_reason}]`"})
+    usage = fields.Dict(required=True)
