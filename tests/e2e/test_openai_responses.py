@@ -294,8 +294,22 @@ def test_openapi_documents_the_responses_routes(client):
     assert "post" in paths["/v1/embeddings"] and "post" in paths["/v1/completions"]
 
 
-def test_the_bearer_helper_is_refused_for_a_bad_key(client):
+def test_a_bad_key_is_an_authentication_error(client):
     response = client.post("/v1/responses", json={"input": "hi"},
                            headers=bearer("sk-syn-not-a-key"))
     assert response.status_code == 401
     assert response.get_json()["error"]["type"] == "authentication_error"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "3 per minute"}])
+def test_responses_share_the_model_call_rate_limit_of_chat(client, key, mock_provider):
+    headers = bearer(key["key"])
+    calls = [("/v1/responses", {"model": MOCK_DEFAULT_MODEL, "input": "one"}),
+             ("/v1/chat/completions", {"model": MOCK_DEFAULT_MODEL,
+                                       "messages": [{"role": "user", "content": "two"}]}),
+             ("/v1/completions", {"model": MOCK_DEFAULT_MODEL, "prompt": "three"}),
+             ("/v1/responses", {"model": MOCK_DEFAULT_MODEL, "input": "four"})]
+    statuses = [client.post(path, json=body, headers=headers).status_code
+                for path, body in calls]
+    assert statuses == [200, 200, 200, 429]
+    assert len(mock_provider.requests) == 3
