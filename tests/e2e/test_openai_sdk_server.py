@@ -162,7 +162,10 @@ def test_a_response_is_continued_and_retrieved_on_the_other_worker(server, accou
         with server.accepting_only(worker):
             with sdk(server, secret) as client:  # a new connection, opened while only `worker` accepts
                 result = call(client, {"X-Request-ID": request_id})
-        assert server.served_by(request_id) == worker
+        deadline = time.monotonic() + 5  # the access log line may follow the response
+        while (served := server.served_by(request_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served == worker
         return result
 
     first = on(first_worker, lambda client, headers: client.responses.create(
