@@ -33,6 +33,9 @@ from controllers import (
     llm,
     metrics,
     openai,
+    openai_completions,
+    openai_embeddings,
+    openai_responses,
     service,
     talk_socket,
     talks,
@@ -98,7 +101,8 @@ def register_api(app: Flask, version: str) -> None:
         api.register_blueprint(blueprint)
     execution_socket.document(api)
     document_user_feed(api)
-    for blueprint in (api_keys.blp, budgets.blp, openai.blp, analytics.blp, metrics.blp):
+    for blueprint in (api_keys.blp, budgets.blp, openai.blp, openai_responses.blp,
+                      openai_embeddings.blp, openai_completions.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blueprint)
 
 

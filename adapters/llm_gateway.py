@@ -29,8 +29,23 @@ from adapters.model_catalogue import (
     provider_key,
 )
 from adapters.outbound_http import GuardedHttpClient
-from entities.errors import ReplyTooLarge, UnknownModel, UpstreamError, ValidationFailed
-from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk, Usage
+from entities.errors import (
+    InvalidParameter,
+    ReplyTooLarge,
+    UnknownModel,
+    UpstreamError,
+    ValidationFailed,
+)
+from entities.llm import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ModelInfo,
+    ProviderCredential,
+    StreamChunk,
+    Usage,
+)
 from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
 from use_cases.shared.ttl_cache import TtlCache
@@ -60,6 +75,7 @@ def extra_params() -> frozenset[str]:
     return frozenset({*OPENAI_CHAT_COMPLETION_PARAMS, *DEFAULT_CHAT_COMPLETION_PARAM_VALUES,
                       *PROVIDER_PARAMS}) - NEVER_PASSED
 LOCAL_MODEL = "local/smollm2"
+EMBEDDING = "embedding"
 ADDRESS_CHECK_TTL_S = 30.0
 
 
@@ -111,13 +127,17 @@ class LiteLLMGateway(LLMGateway):
                 output_cost_per_token=self._price(entry, "output_cost_per_token"),
                 supports_vision=bool(entry.model_info.get("supports_vision",
                                                           info.get("supports_vision"))),
+                mode=self._mode(entry),
             ))
         return infos
 
     def default_model(self, credentials: dict[str, ProviderCredential]) -> str:
-        available = self._available(self._entries(credentials))
+        """The configured default when available, else the first available chat model."""
+        entries = self._entries(credentials)
+        available = self._available(entries)
         if self.configured_default in available:
             return self.configured_default
+        available = [name for name in available if self._mode(entries[name]) != EMBEDDING]
         if available:
             return available[0]
         local = next((e.name for e in self.catalogue.entries if e.is_local), None)
@@ -226,6 +246,45 @@ class LiteLLMGateway(LLMGateway):
             completion_tokens=completion_tokens or self._count_text(answered, content),
             latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms))
 
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """Through the router like a chat call (credentials, fallbacks of the same mode, cooldowns);
+        usage as the provider reports it, else counted with the model's tokenizer."""
+        entry = self._known(request.model)
+        if self._mode(entry) != EMBEDDING:
+            raise InvalidParameter(f"The model '{request.model}' does not support embeddings",
+                                   "model", "unsupported_model")
+        candidates = self._candidates(request.model, request.credentials,
+                                      lambda e: self._mode(e) == EMBEDDING)
+        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}],
+                                  "drop_params": True}
+        for name in ("dimensions", "user"):
+            if getattr(request, name) is not None:
+                kwargs[name] = getattr(request, name)
+        started = time.perf_counter()
+        try:
+            response = self._router(request.credentials).embedding(
+                model=candidates[0], input=request.input, **kwargs)
+        except Exception as exc:
+            raise upstream_error(exc, request.model) from exc
+        latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            rows = sorted(response.data, key=lambda row: _field(row, "index"))
+            vectors = [list(_field(row, "embedding")) for row in rows]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise UpstreamError("The model provider sent a malformed reply",
+                                details={"model": request.model}) from exc
+        if len(vectors) != len(request.input):
+            raise UpstreamError("The model provider sent a vector count unlike the input's",
+                                details={"model": request.model})
+        answered = self._answered_by(response, candidates[0])
+        tokens = int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0) or sum(
+            self._count_text(answered, text) for text in request.input)
+        answered_entry = self.catalogue.get(answered) or entry
+        price = self._price(answered_entry, "input_cost_per_token") or 0.0
+        return EmbeddingResult(model=answered, provider=answered_entry.provider, vectors=vectors,
+                               usage=Usage(tokens, 0, tokens * price),
+                               latency_ms=round(latency_ms, 1))
+
     def passed_params(self) -> frozenset[str]:
         return extra_params()
 
@@ -237,26 +296,18 @@ class LiteLLMGateway(LLMGateway):
         A requested model without credentials starts at its first available fallback, as the
         router would after an authentication error, minus the doomed call."""
         requested = request.model or self.default_model(request.credentials)
-        entry = self.catalogue.get(requested)
-        if entry is None:
-            raise UnknownModel(f"Unknown model '{requested}'",
-                               details={"model": [f"Unknown model '{requested}'"]})
+        entry = self._known(requested)
+        if self._mode(entry) == EMBEDDING:
+            raise InvalidParameter(f"'{requested}' is an embedding model: it answers POST "
+                                   "/v1/embeddings, not chat", "model", "unsupported_model")
         passed = extra_params()
         extra = {k: v for k, v in request.extra.items() if k in passed}
         unsafe_locally = _unsafe_for_local_model(extra)
         if entry.is_local and unsafe_locally:
             raise ValidationFailed(f"{requested} does not take {unsafe_locally}",
                                    details={"model": [f"{requested} does not take {unsafe_locally}."]})
-        entries = self._entries(request.credentials)
-        available = self._available(entries)
-        chain = [name for name in [requested, *self.catalogue.fallbacks_of(requested)]
-                 if not (unsafe_locally and entries[name].is_local)]
-        refused = {name: self._address_refused(entries[name]) for name in chain if name in available}
-        candidates = [name for name in dict.fromkeys(chain) if name in available and not refused[name]]
-        if not candidates:
-            reason = refused.get(requested) or entries[requested].unavailable_reason()
-            raise UpstreamError(f"Model {requested} is not available: {reason}",
-                                details={"model": requested})
+        candidates = self._candidates(requested, request.credentials,
+                                      lambda e: not (unsafe_locally and e.is_local))
         kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}], "drop_params": True}
         for name in ("temperature", "max_tokens", "stop"):
             if getattr(request, name) is not None:
@@ -267,6 +318,33 @@ class LiteLLMGateway(LLMGateway):
             # imports the optional `mcp` package; ours are plain function tools.
             kwargs["_skip_mcp_handler"] = True
         return requested, candidates[0], self._router(request.credentials), kwargs
+
+    def _known(self, name: str) -> ModelEntry:
+        entry = self.catalogue.get(name)
+        if entry is None:
+            raise UnknownModel(f"Unknown model '{name}'",
+                               details={"model": [f"Unknown model '{name}'"]})
+        return entry
+
+    def _mode(self, entry: ModelEntry) -> str:
+        """LiteLLM's mode of the model: the catalogue's `model_info.mode`, else the cost map's."""
+        return str(entry.model_info.get("mode") or self._info(entry).get("mode") or "chat")
+
+    def _candidates(self, requested: str, credentials: dict[str, ProviderCredential],
+                    allowed: Callable[[ModelEntry], bool]) -> list[str]:
+        """The requested model and its fallbacks that can be called now, in order (UpstreamError
+        when none can)."""
+        entries = self._entries(credentials)
+        available = self._available(entries)
+        chain = [name for name in [requested, *self.catalogue.fallbacks_of(requested)]
+                 if allowed(entries[name])]
+        refused = {name: self._address_refused(entries[name]) for name in chain if name in available}
+        candidates = [name for name in dict.fromkeys(chain) if name in available and not refused[name]]
+        if not candidates:
+            reason = refused.get(requested) or entries[requested].unavailable_reason()
+            raise UpstreamError(f"Model {requested} is not available: {reason}",
+                                details={"model": requested})
+        return candidates
 
     def _address_refused(self, entry: ModelEntry) -> str | None:
         """Why a workspace's api_base may not be called now (None: it may). Checked at call time,
@@ -432,6 +510,11 @@ def _fingerprint(credentials: dict[str, ProviderCredential], providers: set[str]
         for name, c in (credentials or {}).items() if provider_key(name) in providers
     )
     return hashlib.sha256(repr(relevant).encode()).hexdigest()
+
+
+def _field(row: Any, name: str) -> Any:
+    """A field of a LiteLLM response row, which may be a dict or an object."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 def _merge_tool_calls(calls: dict[int, dict], deltas: Any) -> None:

@@ -12,10 +12,13 @@ from use_cases.gateway.budgets import BudgetPolicy, Budgets, HoldSweeper
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
+from use_cases.gateway.openai_responses import OpenAIResponses
 from use_cases.gateway.ports import (
     ApiKeyRepository,
     LLMGateway,
     ProviderCredentials,
+    ResponseRepository,
+    ResponsesTranslation,
     SpendRepository,
     UsageRepository,
 )
@@ -45,6 +48,7 @@ class GatewayUseCases:
     usage: MeteredUsageRecorder  # batches usage records in the background: close() flushes
     llm_chat: LLMChat
     openai: OpenAICompletions
+    openai_responses: OpenAIResponses  # /v1/responses: stored responses over `openai`
     analytics: UsageAnalytics
 
 
@@ -53,6 +57,7 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
                   memberships: MembershipRepository, mailer: Mailer, events: EventBus,
                   api_key_repo: ApiKeyRepository, spend_repo: SpendRepository,
                   usage_repo: UsageRepository, statistics: UsageStatistics, audit: AuditLog,
+                  response_repo: ResponseRepository, responses_translation: ResponsesTranslation,
                   metrics: Metrics, stale_caches: StaleCaches,
                   limits: GatewayLimits) -> GatewayUseCases:
     alerts = BudgetAlerts(spend_repo, workspace_repo, memberships, users, mailer, events)
@@ -68,6 +73,7 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
     api_keys = ApiKeys(api_key_repo, workspace_repo, users, access, audit,
                        cache_ttl_s=limits.api_key_cache_ttl_s,
                        touch_interval_s=limits.api_key_touch_interval_s)
+    openai = OpenAICompletions(llm_chat, key_chat)
     for cache in (api_keys, budget, key_credentials):  # what a change elsewhere makes wrong
         stale_caches.on_stale(cache.forget)
     return GatewayUseCases(
@@ -78,6 +84,7 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
         meter=meter,
         usage=usage,
         llm_chat=llm_chat,
-        openai=OpenAICompletions(llm_chat, key_chat),
+        openai=openai,
+        openai_responses=OpenAIResponses(openai, responses_translation, response_repo),
         analytics=UsageAnalytics(statistics, access, workspace_repo),
     )

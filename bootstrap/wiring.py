@@ -28,6 +28,7 @@ from adapters.mail import SmtpMailer
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
+from adapters.responses_translation import LiteLLMResponsesTranslation
 from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
@@ -53,6 +54,7 @@ from repositories.one_time_tokens import MongoOneTimeTokenRepository
 from repositories.outbox import MongoOutboxMailer
 from repositories.provider_keys import MongoProviderKeyRepository
 from repositories.released_blobs import MongoReleasedBlobs
+from repositories.responses import MongoResponseRepository
 from repositories.sessions import MongoSessionRepository
 from repositories.spend import MongoSpendRepository
 from repositories.storage_usage import MongoStorageUsage
@@ -174,6 +176,8 @@ def _gateway(platform: Platform, identity: IdentityUseCases, repository: _Reposi
         spend_repo=repository(MongoSpendRepository),
         usage_repo=repository(MongoUsageRepository),
         statistics=MongoUsageStatistics(platform.db), audit=platform.audit,
+        response_repo=repository(MongoResponseRepository),
+        responses_translation=LiteLLMResponsesTranslation(),
         metrics=platform.metrics, stale_caches=platform.stale_caches,
         limits=GatewayLimits(api_key_cache_ttl_s=settings.api_key_cache_ttl_s,
                              api_key_touch_interval_s=settings.api_key_touch_interval_s,

@@ -69,6 +69,27 @@ class ModelInfo:
     input_cost_per_token: float | None
     output_cost_per_token: float | None
     supports_vision: bool = False
+    mode: str = "chat"  # LiteLLM's model mode: "chat", "embedding"...
+
+
+@dataclass
+class EmbeddingRequest:
+    """Texts to embed (OpenAI's `input`, already a list of strings) with one model."""
+
+    input: list[str]
+    model: str
+    dimensions: int | None = None
+    user: str | None = None
+    credentials: dict[str, ProviderCredential] = field(default_factory=dict)
+
+
+@dataclass
+class EmbeddingResult:
+    model: str  # the model that answered
+    provider: str
+    vectors: list[list[float]]  # one per input, in order
+    usage: Usage  # completion_tokens is 0
+    latency_ms: float
 
 
 @dataclass

@@ -1,6 +1,9 @@
-"""OpenAI's chat-completions shapes: what `/v1` accepts and returns."""
+"""OpenAI's chat-completions, models, embeddings and legacy completions shapes: what `/v1`
+accepts and returns."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+MAX_EMBEDDING_INPUTS = 2048
+DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's legacy completions default
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MAX_STOP = 4
 
@@ -19,6 +22,14 @@ def _stop(stop) -> None:
         return
     if not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)) or len(stop) > MAX_STOP:
         raise ValidationError(f"A string or a list of at most {MAX_STOP} strings")
+
+
+def _texts(value) -> None:
+    texts = [value] if isinstance(value, str) else value
+    if not isinstance(texts, list) or not texts or len(texts) > MAX_EMBEDDING_INPUTS:
+        raise ValidationError(f"A string or a list of 1 to {MAX_EMBEDDING_INPUTS} strings")
+    if not all(isinstance(text, str) and text for text in texts):
+        raise ValidationError("Only non-empty strings are supported (not token arrays)")
 
 
 class StreamOptionsSchema(Schema):
@@ -116,3 +127,89 @@ class OpenAIErrorBodySchema(Schema):
 
 class OpenAIErrorSchema(Schema):
     error = fields.Nested(OpenAIErrorBodySchema, required=True)
+
+
+class EmbeddingRequestSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "A catalogue model whose mode is `embedding`"})
+    input = fields.Raw(required=True, validate=_texts, metadata={
+        "description": f"A string or up to {MAX_EMBEDDING_INPUTS} strings"})
+    encoding_format = fields.String(load_default="float", allow_none=True,
+                                    validate=validate.OneOf(["float", "base64"]), metadata={
+                                        "description": "base64: little-endian float32 (what "
+                                                       "the openai SDK asks for by default)"})
+    dimensions = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+        "description": "Passed to models that take it"})
+    user = fields.String(allow_none=True, validate=validate.Length(max=256))
+
+
+class EmbeddingSchema(Schema):
+    object = fields.String(required=True, metadata={"description": "embedding"})
+    index = fields.Integer(required=True)
+    embedding = fields.Raw(required=True, metadata={
+        "description": "A list of floats, or a base64 string of float32"})
+
+
+class EmbeddingUsageSchema(Schema):
+    prompt_tokens = fields.Integer(required=True)
+    total_tokens = fields.Integer(required=True)
+
+
+class EmbeddingListSchema(Schema):
+    object = fields.String(required=True, metadata={"description": "list"})
+    data = fields.List(fields.Nested(EmbeddingSchema), required=True)
+    model = fields.String(required=True)
+    usage = fields.Nested(EmbeddingUsageSchema, required=True)
+
+
+# --- legacy completions --------------------------------------------------------------------
+
+
+def _prompt(value) -> None:
+    if isinstance(value, str):
+        return
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], str)):
+        raise ValidationError("A string, or a list of exactly one string (token arrays and "
+                              "several prompts are not supported)")
+
+
+class CompletionRequestSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # refused one by one, naming the field
+
+    model = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "A model id of GET /v1/models; omitted: the workspace's default"})
+    prompt = fields.Raw(required=True, validate=_prompt)
+    max_tokens = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+        "description": f"Default {DEFAULT_COMPLETION_TOKENS}, as OpenAI's"})
+    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
+    top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
+    n = fields.Integer(allow_none=True, metadata={"description": "Only 1 is supported"})
+    stream = fields.Boolean(load_default=False, allow_none=True)
+    stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
+    stop = fields.Raw(allow_none=True, validate=_stop)
+    presence_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
+    frequency_penalty = fields.Float(allow_none=True, validate=validate.Range(min=-2, max=2))
+    logit_bias = fields.Dict(allow_none=True)
+    seed = fields.Integer(allow_none=True)
+    user = fields.String(allow_none=True, validate=validate.Length(max=256))
+    suffix = fields.Raw(allow_none=True, metadata={"description": "Only null"})
+    echo = fields.Boolean(allow_none=True, metadata={"description": "Only false"})
+    best_of = fields.Integer(allow_none=True, metadata={"description": "Only 1"})
+    logprobs = fields.Raw(allow_none=True, metadata={"description": "Only null"})
+
+
+class CompletionSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True, metadata={"description": "cmpl-..."})
+    object = fields.String(required=True, metadata={"description": "text_completion"})
+    created = fields.Integer(required=True)
+    model = fields.String(required=True)
+    choices = fields.List(fields.Dict(), required=True, metadata={
+        "description": "`[{text, index: 0, logprobs: null, finish_reason}]`"})
+    usage = fields.Dict(required=True)

@@ -12,7 +12,9 @@ from entities.api_key import ApiKey
 from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from entities.llm import UsageRecord
+from entities.responses import StoredResponse
 from repositories.api_keys import MongoApiKeyRepository
+from repositories.responses import MongoResponseRepository
 from repositories.spend import MongoSpendRepository
 from repositories.usage import MongoUsageRepository
 from tests.contract.conftest import repository
@@ -178,3 +180,35 @@ def test_each_alert_threshold_is_marked_once_on_a_counter_with_spend(spend):
     assert spend.mark_alerted(COUNTER, 0.5) and not spend.mark_alerted(COUNTER, 0.5)
     assert spend.mark_alerted(COUNTER, 0.8)
     assert not spend.mark_alerted(KEY, 0.5)  # never written: nothing to alert about
+
+
+# --- stored Responses API responses ----------------------------------------------------------
+
+
+@pytest.fixture
+def responses(backend, db):
+    return repository(backend, db, MongoResponseRepository, MongoResponseRepository)
+
+
+def stored_response(response_id: str, workspace: str = "ws1") -> StoredResponse:
+    schema = {"type": "object", "$defs": {"a.b": {"type": "string"}}, "properties": {}}
+    return StoredResponse(
+        id=response_id, workspace_id=workspace, model="openai/mock-primary",
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        body={"id": response_id, "object": "response", "tools": [
+            {"type": "function", "name": "f", "parameters": schema}]},
+        user_id="u1", created_at=utcnow())
+
+
+def test_a_stored_response_comes_back_whole_with_keys_mongodb_cannot_name(responses):
+    kept = stored_response("resp_1")
+    responses.add(kept)
+    found = responses.get("ws1", "resp_1")
+    assert found is not None
+    assert (found.messages, found.body, found.model) == (kept.messages, kept.body, kept.model)
+
+
+def test_a_response_is_found_only_in_its_workspace(responses):
+    responses.add(stored_response("resp_2", workspace="ws1"))
+    assert responses.get("ws2", "resp_2") is None
+    assert responses.get("ws1", "resp_404") is None

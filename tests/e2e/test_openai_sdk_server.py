@@ -1,6 +1,7 @@
 """The official `openai` SDK against SynapScale served by gunicorn (two workers), with the mock
 provider behind: plain and streamed completions, the usage then visible in analytics, a revoked
-key refused, and /metrics adding up every worker's counts."""
+key refused, /metrics adding up every worker's counts, and a Responses API conversation carried
+on across workers."""
 from __future__ import annotations
 
 import time
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
 from tests.support.gunicorn import new_request_id, start_gunicorn
+from tests.support.mock_provider import PRIMARY
 from tests.support.processes import stop
 
 pytestmark = pytest.mark.slow
@@ -146,3 +148,46 @@ def test_metrics_add_up_the_calls_every_worker_served(server, account, mock_prov
     assert len(served_by - {None}) == 2, "one worker served everything; nothing was summed"
     for _ in range(6):  # whichever worker answers the scrape reports the same total
         assert openai_successes(scrape(server)) - before == 12
+
+
+def test_a_response_is_continued_and_retrieved_on_the_other_worker(server, account,
+                                                                  mock_provider):
+    """responses.create on one worker; the follow-up (previous_response_id), streamed, and
+    responses.retrieve on the other: the conversation lives in MongoDB, not in a worker."""
+    secret = new_key(server, account)["key"]
+    first_worker, second_worker = sorted(server.worker_pids())
+
+    def on(worker: int, call):
+        request_id = new_request_id()
+        with server.accepting_only(worker):
+            with sdk(server, secret) as client:  # a new connection, opened while only `worker` accepts
+                result = call(client, {"X-Request-ID": request_id})
+        deadline = time.monotonic() + 5  # the access log line may follow the response
+        while (served := server.served_by(request_id)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served == worker
+        return result
+
+    first = on(first_worker, lambda client, headers: client.responses.create(
+        model=MOCK_DEFAULT_MODEL, input="remember 42", instructions="Be brief.",
+        extra_headers=headers))
+    assert first.output_text == "Echo: remember 42"
+
+    def follow_up(client, headers):
+        with client.responses.create(input="what did I say?", previous_response_id=first.id,
+                                     stream=True, extra_headers=headers) as stream:
+            return list(stream)
+
+    events = on(second_worker, follow_up)
+    completed = events[-1].response
+    assert events[-1].type == "response.completed"
+    assert completed.output_text == "Echo: what did I say?"
+    assert completed.previous_response_id == first.id
+    assert mock_provider.calls(PRIMARY)[-1]["messages"] == [
+        {"role": "user", "content": "remember 42"},
+        {"role": "assistant", "content": "Echo: remember 42"},
+        {"role": "user", "content": "what did I say?"}]
+
+    retrieved = on(first_worker, lambda client, headers: client.responses.retrieve(
+        completed.id, extra_headers=headers))
+    assert retrieved.output_text == completed.output_text and retrieved.id == completed.id

@@ -13,6 +13,7 @@ from entities.errors import UpstreamError
 from entities.llm import (
     ChatRequest,
     ChatResult,
+    EmbeddingResult,
     ModelInfo,
     ProviderCredential,
     StreamChunk,
@@ -20,6 +21,7 @@ from entities.llm import (
     UsageRecord,
 )
 from repositories.api_keys import MongoApiKeyRepository, to_api_key
+from repositories.responses import MongoResponseRepository
 from repositories.usage import MongoUsageRepository
 from repositories.users import MongoUserRepository
 from tests.fakes.database import StoredRows, memory_database, on_mongomock
@@ -30,7 +32,12 @@ from use_cases.gateway.budget_alerts import BudgetAlerts
 from use_cases.gateway.budgets import Budgets
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.metered_call import ModelCallMeter
-from use_cases.gateway.ports import LLMGateway, ProviderCredentials, SpendRepository
+from use_cases.gateway.ports import (
+    LLMGateway,
+    ProviderCredentials,
+    ResponsesTranslation,
+    SpendRepository,
+)
 from use_cases.gateway.usage_recorder import UsageRecorder
 
 MODEL = "fake/model"
@@ -125,6 +132,16 @@ class FakeLLMGateway(LLMGateway):
             yield StreamChunk(delta=piece)
         yield StreamChunk(result=self._result(request, text))
 
+    def embed(self, request):
+        """One 3-number vector per text (its length, words, position); 1 token per word."""
+        self._called(ChatRequest(messages=[{"role": "user", "content": t} for t in request.input],
+                                 model=request.model))
+        words = sum(len(text.split()) for text in request.input)
+        return EmbeddingResult(model=request.model, provider="fake",
+                               vectors=[[float(len(t)), float(len(t.split())), float(i)]
+                                        for i, t in enumerate(request.input)],
+                               usage=Usage(words, 0, words * 0.001), latency_ms=2.0)
+
     def count_tokens(self, model, messages):
         total = 0
         for message in messages:
@@ -169,6 +186,45 @@ class MongomockApiKeyRepository(MongoApiKeyRepository):
 
 def api_key_repository(db=None) -> MongomockApiKeyRepository:
     return on_mongomock(MongomockApiKeyRepository, db)
+
+
+class FakeResponsesTranslation(ResponsesTranslation):
+    """The Responses shapes reduced to what the use case relies on: string input or
+    `{role, content}` / `function_call_output` items; `max_output_tokens` -> `max_tokens`,
+    `tools` passed as they are; a Response with `output_text` and `function_call` items. The
+    real mapping (LiteLLM's) is checked end to end in tests/e2e/test_openai_responses.py."""
+
+    def to_messages(self, input):
+        if isinstance(input, str):
+            return [{"role": "user", "content": input}]
+        return [{"role": "tool", "tool_call_id": item["call_id"], "content": item["output"]}
+                if item.get("type") == "function_call_output"
+                else {"role": item["role"], "content": item["content"]} for item in input]
+
+    def to_chat_params(self, request):
+        params = {"max_tokens": request.get("max_output_tokens"),
+                  "temperature": request.get("temperature"), "tools": request.get("tools")}
+        return {name: value for name, value in params.items() if value is not None}
+
+    def to_response(self, response_id, created_at, request, result, message_id=None):
+        output: list[dict] = []
+        if result is not None and result.content:
+            output.append({"type": "message", "id": message_id, "role": "assistant",
+                           "content": [{"type": "output_text", "text": result.content}]})
+        for call in (result.tool_calls or []) if result is not None else []:
+            output.append({"type": "function_call", "call_id": call["id"],
+                           "name": call["function"]["name"],
+                           "arguments": call["function"]["arguments"]})
+        return {"id": response_id, "object": "response", "created_at": created_at,
+                "status": "in_progress" if result is None else "completed",
+                "model": result.model if result is not None else request.get("model"),
+                "previous_response_id": request.get("previous_response_id"),
+                "output": output}
+
+
+def response_repository(db=None) -> MongoResponseRepository:
+    """Stored Responses API responses on mongomock (checked against the wire in tests/contract)."""
+    return on_mongomock(MongoResponseRepository, db)
 
 
 def to_usage_record(doc: dict) -> UsageRecord:

@@ -14,14 +14,20 @@ from adapters.embedded_mongo import free_port
 from adapters.llm_gateway import LiteLLMGateway
 from adapters.model_catalogue import CatalogueError
 from adapters.outbound_http import GuardedHttpClient
-from entities.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, ValidationFailed
-from entities.llm import ChatRequest, ProviderCredential, UsageRecord
+from entities.errors import (
+    InvalidParameter,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    ValidationFailed,
+)
+from entities.llm import ChatRequest, EmbeddingRequest, ProviderCredential, UsageRecord
 from repositories.mongo import connect
 from repositories.usage import MongoUsageRepository
 from tests.fakes.gateway import FakeProviderCredentials, meter_without_budgets
 from tests.fakes.workspaces import FakeAccess
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
-from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY
+from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY, embedding
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
 
@@ -416,3 +422,24 @@ def test_a_workspace_address_is_checked_again_when_called(mock_provider, tmp_pat
         gateway.complete(ask(model="openai/shared", credentials=rebound))
     assert mock_provider.requests == []
     assert gateway.complete(ask(model="openai/shared")).content  # the server's own is unaffected
+
+
+def test_an_embedding_model_is_never_the_default_nor_a_chat_model(tmp_path, mock_provider):
+    embedder = mock_provider.embedding_entry("mock-embed")
+    catalogue = mock_provider.write_catalogue(tmp_path / "embed-first.yaml", timeout=5.0)
+    raw = yaml.safe_load(catalogue.read_text())
+    raw["model_list"].insert(0, embedder)
+    catalogue.write_text(yaml.safe_dump(raw))
+    gateway = LiteLLMGateway(catalogue, default_model="")
+    assert gateway.default_model({}) == MOCK_DEFAULT_MODEL
+    modes = {model.id: model.mode for model in gateway.models({})}
+    assert modes == {"openai/mock-embed": "embedding", MOCK_DEFAULT_MODEL: "chat",
+                     MOCK_FALLBACK_MODEL: "chat"}
+    with pytest.raises(InvalidParameter) as refused:
+        gateway.complete(ChatRequest(messages=[{"role": "user", "content": "hi"}],
+                                     model="openai/mock-embed"))
+    assert refused.value.param == "model"
+    embedded = gateway.embed(EmbeddingRequest(input=["a b c"], model="openai/mock-embed"))
+    assert embedded.vectors == [embedding("a b c")]
+    assert (embedded.usage.prompt_tokens, embedded.usage.cost_usd) == (3, 3 * INPUT_COST)
+    assert mock_provider.requests == []

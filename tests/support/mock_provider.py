@@ -6,6 +6,7 @@ model (`server.behave(None, ...)`); `reset()` restores the defaults and forgets 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -35,6 +36,33 @@ class Behaviour:
     body: str | None = None  # a raw 200 body instead of an answer (JSON of the wrong shape...)
     hang: float = 0.0  # seconds to wait before answering (longer than the client timeout)
     times: int | None = None  # apply status/junk/body/hang this many times, then answer normally
+    call_tools: bool = False  # with `tools` and no tool result yet: call the first tool
+
+
+EMBEDDING_DIMENSIONS = 8
+
+
+def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A deterministic vector for `text` (the same text, the same vector)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(byte / 255, 6) for byte in digest[:dimensions]]
+
+
+def tool_call_for(body: dict) -> dict | None:
+    """The call a `call_tools` mock makes: the first tool, with the last user text as `q`,
+    unless the conversation already has a tool result (then it answers in words)."""
+    tools = body.get("tools") or []
+    messages = body.get("messages") or []
+    if not tools or any(m.get("role") == "tool" for m in messages):
+        return None
+    name = tools[0]["function"]["name"]
+    return {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+            "function": {"name": name, "arguments": json.dumps({"q": last_user_text(messages)})}}
+
+
+def tool_result_text(messages: list[dict]) -> str | None:
+    results = [m for m in messages if m.get("role") == "tool"]
+    return f"The tool said: {results[-1].get('content')}" if results else None
 
 
 def tokens(text: str) -> list[str]:
@@ -58,6 +86,7 @@ def count_prompt_tokens(messages: list[dict]) -> int:
 class MockProvider:
     def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[dict] = []  # bodies of POST /chat/completions, oldest first
+        self.embedding_requests: list[dict] = []  # bodies of POST /embeddings
         self.request_headers: list[dict[str, str]] = []  # same order as `requests`
         self._behaviours: dict[str | None, Behaviour] = {}
         self._failures: dict[str | None, int] = {}
@@ -88,6 +117,7 @@ class MockProvider:
             self._behaviours.clear()
             self._failures.clear()
             self.requests.clear()
+            self.embedding_requests.clear()
             self.request_headers.clear()
         self._wake = threading.Event()
 
@@ -136,6 +166,13 @@ class MockProvider:
         path.write_text(yaml.safe_dump(catalogue, sort_keys=False))
         return path
 
+    def embedding_entry(self, name: str = "mock-embed") -> dict:
+        """A catalogue entry for an embedding model on this server (`mode: embedding`)."""
+        entry = self._entry(name)
+        entry["model_info"] = {**entry["model_info"], "mode": "embedding"}
+        entry["litellm_params"]["output_cost_per_token"] = 0
+        return entry
+
     def _entry(self, name: str) -> dict:
         return {
             "model_name": f"openai/{name}",
@@ -167,6 +204,8 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/").endswith("/embeddings"):
+                return self._embeddings(json.loads(raw or b"{}"))
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 return self._json(404, _error("not found", "not_found"))
             try:
@@ -180,6 +219,19 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
+        def _embeddings(self, body: dict) -> None:
+            with provider._lock:
+                provider.embedding_requests.append(body)
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else texts or []
+            size = body.get("dimensions") or EMBEDDING_DIMENSIONS
+            used = sum(len(tokens(text)) for text in texts)
+            self._json(200, {
+                "object": "list", "model": body.get("model"),
+                "data": [{"object": "embedding", "index": index, "embedding": embedding(text, size)}
+                         for index, text in enumerate(texts)],
+                "usage": {"prompt_tokens": used, "total_tokens": used}})
+
         def _answer(self, body: dict, behaviour: Behaviour, failing: bool) -> None:
             if failing and behaviour.hang:
                 provider._wake.wait(behaviour.hang)
@@ -191,26 +243,33 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
                 raw = JUNK if behaviour.junk else behaviour.body
                 return self._raw(200, raw.encode(), "application/json")
             messages = body.get("messages") or []
+            call = tool_call_for(body) if behaviour.call_tools else None
             reply = behaviour.reply if behaviour.reply is not None else (
-                f"Echo: {last_user_text(messages)}")
+                tool_result_text(messages) or f"Echo: {last_user_text(messages)}")
+            if call is not None:
+                reply = ""
             usage = {"prompt_tokens": count_prompt_tokens(messages),
                      "completion_tokens": len(tokens(reply))}
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
             if body.get("stream"):
                 include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
                 return self._stream(body["model"], reply, usage if include_usage else None,
-                                    behaviour.token_delay)
+                                    behaviour.token_delay, call)
+            message: dict[str, Any] = {"role": "assistant", "content": reply or None}
+            if call is not None:
+                message["tool_calls"] = [call]
             self._json(200, {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": reply}}],
+                "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop",
+                             "message": message}],
                 "usage": usage,
             })
 
-        def _stream(self, model: str, reply: str, usage: dict | None, delay: float) -> None:
+        def _stream(self, model: str, reply: str, usage: dict | None, delay: float,
+                    call: dict | None = None) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -227,12 +286,16 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
 
             send({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                        "finish_reason": None}]})
-            for piece in tokens(reply):
+            for piece in tokens(reply) if reply else []:
                 if delay:
                     time.sleep(delay)
                 send({**base, "choices": [{"index": 0, "delta": {"content": piece},
                                            "finish_reason": None}]})
-            send({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            if call is not None:
+                send({**base, "choices": [{"index": 0, "finish_reason": None, "delta": {
+                    "tool_calls": [{"index": 0, **call}]}}]})
+            send({**base, "choices": [{"index": 0, "delta": {},
+                                       "finish_reason": "tool_calls" if call else "stop"}]})
             if usage is not None:
                 send({**base, "choices": [], "usage": usage})
             send("[DONE]")

@@ -10,7 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 from entities.errors import DomainError, ReplyTooLarge, ValidationFailed
-from entities.llm import ChatRequest, ChatResult, ModelInfo, StreamChunk, UsageRecord
+from entities.llm import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ModelInfo,
+    StreamChunk,
+    UsageRecord,
+)
 from use_cases.gateway.metered_call import MeteredCall, ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
 
@@ -55,6 +63,33 @@ class LLMChat:
             call.failed(exc)
             raise
         return self._follow(call, chunks)
+
+    def embed(self, user_id: str, workspace_id: str | None, request: EmbeddingRequest,
+              api_key_id: str | None = None, source: str = "openai_embeddings") -> EmbeddingResult:
+        """Embeddings under the same rules as a chat call: member rights, the worst case (the
+        texts at the input price) reserved first, one usage record, the hold settled."""
+        if not request.input:
+            raise ValidationFailed("input must not be empty",
+                                   details={"input": ["At least one text is required."]})
+        membership = self.access.require(user_id, workspace_id, CHAT_ROLE)
+        workspace = membership.workspace_id
+        credentials = self.credentials.for_workspace(workspace)
+        # The hold prices the texts as a prompt with one output token (embedding models have
+        # no output price): the meter's one estimate, for every kind of call.
+        priced = ChatRequest(messages=[{"role": "user", "content": text} for text in request.input],
+                             model=request.model, max_tokens=1, credentials=credentials)
+        record = UsageRecord(workspace_id=workspace, user_id=user_id, model=request.model,
+                             provider=request.model.split("/", 1)[0], status="success",
+                             source=source, api_key_id=api_key_id)
+        call = self.meter.start(priced, record)
+        try:
+            result = self.gateway.embed(replace(request, credentials=credentials))
+        except DomainError as exc:
+            call.failed(exc)
+            raise
+        call.succeeded(ChatResult(id="", model=result.model, provider=result.provider,
+                                  content="", usage=result.usage, latency_ms=result.latency_ms))
+        return result
 
     def _follow(self, call: MeteredCall, chunks: Iterator[StreamChunk]) -> Iterator[StreamChunk]:
         """Passes the stream on; a stream that ends early (the consumer went away, the provider

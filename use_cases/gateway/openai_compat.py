@@ -13,13 +13,22 @@ from dataclasses import replace
 
 from entities.actor import Actor
 from entities.errors import Forbidden, ModelNotFound, NotFound, UnknownModel
-from entities.llm import ChatRequest, ChatResult, ModelInfo, ProviderCredential, StreamChunk
+from entities.llm import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ModelInfo,
+    ProviderCredential,
+    StreamChunk,
+)
 from entities.workspace import Membership, WorkspaceRole
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import ProviderCredentials
 from use_cases.shared.ttl_cache import TtlCache
 
 SOURCE = "openai"
+EMBEDDINGS_SOURCE = "openai_embeddings"
 
 
 class KeyGrantedAccess:
@@ -71,16 +80,23 @@ class OpenAICompletions:
         """The request fields, beyond ChatRequest's own, that a call passes on to providers."""
         return self.key_chat.gateway.passed_params()
 
-    def complete(self, actor: Actor, workspace_id: str | None, request: ChatRequest) -> ChatResult:
+    def workspace(self, actor: Actor, workspace_id: str | None) -> str:
+        """The workspace a call of `actor` acts in (a key's own; a user's named or personal
+        one, with member rights), else NotFound / Forbidden."""
+        chat, workspace = self._route(actor, workspace_id)
+        return chat.access.require(actor.user_id, workspace, WorkspaceRole.MEMBER).workspace_id
+
+    def complete(self, actor: Actor, workspace_id: str | None, request: ChatRequest,
+                 source: str = SOURCE) -> ChatResult:
         chat, workspace = self._route(actor, workspace_id)
         try:
             return chat.chat(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
-                             source=SOURCE)
+                             source=source)
         except UnknownModel:
             raise not_found(request.model) from None
 
-    def stream(self, actor: Actor, workspace_id: str | None,
-               request: ChatRequest) -> tuple[str, Iterator[StreamChunk]]:
+    def stream(self, actor: Actor, workspace_id: str | None, request: ChatRequest,
+               source: str = SOURCE) -> tuple[str, Iterator[StreamChunk]]:
         """The model asked for (or the default one, named here so every chunk can carry it)
         and the chunks."""
         chat, workspace = self._route(actor, workspace_id)
@@ -91,10 +107,22 @@ class OpenAICompletions:
             request = replace(request, model=model)
         try:
             chunks = chat.chat_stream(actor.user_id, workspace, request,
-                                      api_key_id=actor.api_key_id, source=SOURCE)
+                                      api_key_id=actor.api_key_id, source=source)
         except UnknownModel:
             raise not_found(model) from None
         return model, chunks
+
+    def embed(self, actor: Actor, workspace_id: str | None,
+              request: EmbeddingRequest) -> EmbeddingResult:
+        """Embeddings, metered like a chat call (usage record, budget hold and settlement).
+        ModelNotFound for a model the catalogue lacks; InvalidParameter (400, `model`) for a
+        model that does not embed."""
+        chat, workspace = self._route(actor, workspace_id)
+        try:
+            return chat.embed(actor.user_id, workspace, request, api_key_id=actor.api_key_id,
+                              source=EMBEDDINGS_SOURCE)
+        except UnknownModel:
+            raise not_found(request.model) from None
 
     def _route(self, actor: Actor, workspace_id: str | None) -> tuple[LLMChat, str | None]:
         """A key works in its own workspace only (another one named is simply not found);

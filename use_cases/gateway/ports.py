@@ -14,12 +14,15 @@ from entities.budget import Counter, SpendTotals
 from entities.llm import (
     ChatRequest,
     ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
     ModelInfo,
     ProviderCredential,
     StreamChunk,
     UsageRecord,
 )
 from entities.provider_key import StoredProviderKey
+from entities.responses import StoredResponse
 
 
 class LLMGateway(ABC):
@@ -39,6 +42,11 @@ class LLMGateway(ABC):
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         """Yields text deltas; the last chunk carries the finished ChatResult."""
 
+    @abstractmethod
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        """Embeds `request.input` with a model whose mode is "embedding" (InvalidParameter on
+        `model` for another kind of model; UnknownModel for one the catalogue lacks)."""
+
     def passed_params(self) -> frozenset[str]:
         """The ChatRequest.extra fields a call passes on to providers (the rest are ignored)."""
         return frozenset()
@@ -48,6 +56,40 @@ class LLMGateway(ABC):
 
     @abstractmethod
     def context_window(self, model: str) -> int: ...
+
+
+class ResponsesTranslation(ABC):
+    """OpenAI's Responses API onto chat completions and back (the shapes only: no call)."""
+
+    @abstractmethod
+    def to_messages(self, input: str | list[dict]) -> list[dict]:
+        """A request's `input` (a string, or message / function_call / function_call_output
+        items) as chat-completion messages. ValidationFailed for an item it cannot read."""
+
+    @abstractmethod
+    def to_chat_params(self, request: dict) -> dict:
+        """The chat-completion parameters of a Responses request (`tools` -> chat tools,
+        `tool_choice`, `text.format` -> `response_format`, `max_output_tokens` -> `max_tokens`,
+        `reasoning` -> `reasoning_effort`...), None values left out."""
+
+    @abstractmethod
+    def to_response(self, response_id: str, created_at: int, request: dict,
+                    result: ChatResult | None, message_id: str | None = None) -> dict:
+        """The Response object (`object: "response"`) of a finished chat completion (`result`
+        None: the response as it starts, `status: "in_progress"`), echoing the request's
+        settings (`instructions`, `tools`, `previous_response_id`, `store`...); its message
+        output item gets `message_id`. `created_at` in Unix seconds."""
+
+
+class ResponseRepository(ABC):
+    """Stored Responses API responses, per workspace."""
+
+    @abstractmethod
+    def add(self, response: StoredResponse) -> StoredResponse: ...
+
+    @abstractmethod
+    def get(self, workspace_id: str, response_id: str) -> StoredResponse | None:
+        """The workspace's response with this id (None for another workspace's)."""
 
 
 class UsageRepository(ABC):
