@@ -43,6 +43,7 @@ from controllers import (
 from controllers.deferred_limits import init_deferred_limits
 from controllers.errors import register_error_handlers
 from controllers.file_commands import purge_files_command
+from controllers.idempotency import document as document_idempotency
 from controllers.metrics import init_metrics
 from controllers.openapi import create_api
 from controllers.rate_limits import init_rate_limits, trust_proxies
@@ -100,6 +101,7 @@ def register_api(app: Flask, version: str) -> None:
     document_user_feed(api)
     for blueprint in (api_keys.blp, budgets.blp, openai.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blueprint)
+    document_idempotency(app, api)
 
 
 def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:

@@ -5,6 +5,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.rate_limits import charge_model_calls
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workflows import (
@@ -79,6 +80,7 @@ def list_workflows(query):
 @authenticated
 @blp.arguments(WorkspaceQuerySchema, location="query")
 @blp.arguments(WorkflowCreateSchema)
+@idempotent
 @blp.response(201, WorkflowSchema)
 def create_workflow(query, body):
     """Create a workflow
@@ -188,6 +190,7 @@ def restore_workflow(workflow_id):
 @blp.post("/<workflow_id>/execute")
 @authenticated
 @blp.arguments(ExecuteSchema)
+@idempotent
 @blp.response(202, ExecutionSchema, description="Queued")
 @blp.alt_response(200, schema=ExecutionSchema, description="Finished (with `wait: true`)")
 def execute_workflow(body, workflow_id):

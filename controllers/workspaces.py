@@ -6,6 +6,7 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workspaces import (
     MemberAddSchema,
@@ -49,6 +50,7 @@ def list_workspaces(query):
 @blp.post("")
 @authenticated
 @blp.arguments(WorkspaceCreateSchema)
+@idempotent
 @blp.response(201, WorkspaceSchema)
 def create_workspace(body):
     """Create a workspace

@@ -1,6 +1,8 @@
 """OpenAI's chat-completions shapes: what `/v1` accepts and returns."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from controllers.schemas.common import IdempotentBodySchema
+
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 MAX_STOP = 4
 
@@ -26,7 +28,7 @@ class StreamOptionsSchema(Schema):
         "description": "Send a last chunk with `usage` (and no choices) before [DONE]"})
 
 
-class ChatCompletionRequestSchema(Schema):
+class ChatCompletionRequestSchema(IdempotentBodySchema):
     """Any other chat-completion parameter LiteLLM knows (`service_tier`, `prompt_cache_key`,
     `safety_identifier`, `modalities`, `prediction`, `web_search_options`, `verbosity`,
     `functions`, `function_call`, `top_k`...) is passed on to providers that take it; an
