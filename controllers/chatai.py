@@ -104,6 +104,10 @@ def new_talk(body):
     A talk in the caller's personal workspace, opened with `message` and its reply. Body `{message,
     name?, model?}`. 201 `{talk, messages: [user_message, assistant_message]}`.
 
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
+
     402 when a budget is spent; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when
     the model failed or timed out (the talk and both messages are stored)."""
     c, user_id = use_cases(), current_actor().user_id
@@ -163,6 +167,10 @@ def new_message(body):
 
     Body `{talk_id, content, model?}`. As `POST /api/v1/talks/{id}/messages` without streaming: 201
     `{user_message, assistant_message}`.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     402 when a budget is spent; 404 for a talk that is not the caller's; 409 while another reply of
     the talk is being generated; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when

@@ -6,7 +6,8 @@ argument) and `@blp.response` (it keeps the response as sent). A repeat of a kep
 gets it again, with the header `Idempotent-Replayed: true`; a streamed answer is replayed by
 the route's `replay` function, from the StoredResponse its route kept (`claim().finish(...)`,
 e.g. the ids of a streamed reply, which a repeat then resumes). A stream the route did not
-settle releases the key when it ends.
+settle releases the key when it ends. An answer that shows a secret once (`secret=True`: a new API
+key, a webhook's signing secret) is kept encrypted with ENCRYPTION_KEY, as other secrets at rest.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ PARAMETER = {"in": "header", "name": HEADER, "required": False,
                             "the body): a repeat with the same key within 24 h stores nothing "
                             "new and gets the first answer (a stream resumes); the same key "
                             "with another body is 409 `idempotency_conflict`"}
+
+SEALED = "json_sealed"  # a JSON answer kept encrypted
 
 Replay = Callable[[StoredResponse], Response]
 
@@ -82,8 +85,22 @@ def _settling(chunks: Iterable, held: Claim) -> Iterator:
             log.warning("could not release an idempotency key", exc_info=True)
 
 
-def idempotent(view: Callable | None = None, *, replay: Replay | None = None):
-    """Make a creating route idempotent per (user, method and path, key); see the module."""
+def _kept(response: Response, secret: bool) -> StoredResponse:
+    body = response.get_json()
+    if secret:
+        return StoredResponse(response.status_code,
+                              use_cases().encryptor.encrypt(json.dumps(body)), SEALED)
+    return StoredResponse(response.status_code, body)
+
+
+def _unsealed(stored: StoredResponse) -> StoredResponse:
+    return StoredResponse(stored.status, json.loads(use_cases().encryptor.decrypt(stored.body)))
+
+
+def idempotent(view: Callable | None = None, *, replay: Replay | None = None,
+               secret: bool = False):
+    """Make a creating route idempotent per (user, method and path, key); see the module.
+    `replay`: how a kept stream is replayed; `secret`: the answer shows a secret once."""
 
     def decorate(fn):
         @wraps(fn)
@@ -98,6 +115,8 @@ def idempotent(view: Callable | None = None, *, replay: Replay | None = None):
             if isinstance(outcome, StoredResponse):
                 if outcome.kind == "json":
                     return json_replay(outcome)
+                if outcome.kind == SEALED:
+                    return json_replay(_unsealed(outcome))
                 if replay is None:
                     raise ValidationFailed("This route cannot replay that answer")
                 response = replay(outcome)
@@ -118,7 +137,7 @@ def idempotent(view: Callable | None = None, *, replay: Replay | None = None):
                 if response.is_streamed:
                     response.response = _settling(response.response, outcome)
                 else:
-                    outcome.finish(StoredResponse(response.status_code, response.get_json()))
+                    outcome.finish(_kept(response, secret))
             return response
 
         wrapper._idempotent = True  # type: ignore[attr-defined]

@@ -141,6 +141,10 @@ def create_talk(body):
     message_count, last_message_at, created_at, updated_at}`. A talk without a name is named by its
     first exchange.
 
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
+
     403 for a viewer of the workspace; 404 for a workspace the caller is not in; 422 for an unknown
     model or invalid fields."""
     return use_cases().talks.create(current_actor().user_id, body.get("workspace_id"), **{
@@ -312,6 +316,10 @@ def regenerate(body, talk_id, message_id):
     A new reply to the user message the reply `message_id` answered; the old reply is kept with
     status `superseded`. Body `{model?, temperature?, max_tokens?, stream?}`. 201 `{user_message,
     assistant_message}`, or SSE events as when sending a message.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     402 when a budget is spent; 403 for a viewer; 404 for an unknown message or a talk that is not
     the caller's; 409 while another reply is being generated; 422 when `message_id` is not an

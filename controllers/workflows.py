@@ -89,6 +89,10 @@ def create_workflow(query, body):
     edges: [{source, target, condition?}], is_active?}`; the workspace may also be given as a query
     parameter (default: personal). 201 with the workflow, `version` 1.
 
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
+
     Validates the graph (unique node ids, edges between existing nodes, no cycles, each node's
     config against its schema, every `{{ reference }}` resolvable): 422 lists the problems per node
     (`details.nodes.<id>`), per edge (`details.edges.<index>`) and for the whole graph
@@ -201,6 +205,10 @@ def execute_workflow(body, workflow_id):
     when `wait: true` and it finishes in time (both with a `Location` header). Follow the run at
     `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`. Each `llm` node counts as
     one model call against RATELIMIT_LLM.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     404 for a workflow the caller cannot see; 409 when the workflow is not active; 422 for inputs
     that do not match, or while the workflow (installed from a template) still holds `{{

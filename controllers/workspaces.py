@@ -59,6 +59,10 @@ def create_workspace(body):
     budget in US dollars per calendar month). 201 with the workspace; the caller is its owner
     (`role: "owner"`).
 
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
+
     422 for invalid fields; 401 without a valid access token."""
     return workspace_body(*use_cases().workspaces.create(current_actor(), **body))
 

@@ -187,6 +187,20 @@ def test_other_creating_routes_create_once_per_key(api, alice, path, body, count
     assert with_body_key.status_code == 201
 
 
+def test_a_new_api_key_is_created_once_and_its_secret_is_kept_encrypted_for_the_repeat(
+        api, alice, db):
+    workspace = api.personal_workspace(alice)
+    headers = {"Idempotency-Key": "key-once"}
+    path = f"/api/v1/workspaces/{workspace}/api-keys"
+    first = api.request("post", path, alice, json={"name": "ci"}, headers=headers)
+    again = api.request("post", path, alice, json={"name": "ci"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["key"] == first.get_json()["key"]
+    assert len(api.request("get", path, alice).get_json()) == 1
+    kept = [str(doc) for doc in db["idempotency_keys"].find({})]
+    assert kept and not any(first.get_json()["key"] in doc for doc in kept)
+
+
 def test_chatai_message_and_talk_routes_send_once_per_key(api, alice, talk, mock_provider):
     headers = {"Idempotency-Key": "chatai"}
     body = {"talk_id": talk["id"], "content": "hi"}
