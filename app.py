@@ -143,7 +143,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     install_rate_limits(app, container, database_uri, mongo_listeners)
     CORS(app, origins=list(settings.cors_origins), expose_headers=[
         "X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-        "X-RateLimit-Reset"])
+        "X-RateLimit-Reset", "Idempotent-Replayed"])
     register_api(app, settings.version)
 
     @app.before_request

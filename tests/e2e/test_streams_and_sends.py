@@ -276,6 +276,18 @@ def test_a_workflow_run_starts_once_per_key(api, alice):
     assert runs["total"] == 1
 
 
+def test_browsers_may_send_the_key_and_read_whether_an_answer_was_replayed(client):
+    origin = {"Origin": "http://localhost:3000"}
+    preflight = client.options("/api/v1/talks", headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+    allowed = preflight.headers.get("Access-Control-Allow-Headers", "").lower()
+    assert "idempotency-key" in allowed
+    exposed = client.get("/api/v1/health", headers=origin).headers.get(
+        "Access-Control-Expose-Headers", "").lower()
+    assert "idempotent-replayed" in exposed
+
+
 def test_the_idempotency_key_header_is_in_the_openapi_document(client):
     spec = client.get("/openapi.json").get_json()
     for path, method in [("/api/v1/talks/{talk_id}/messages", "post"),
