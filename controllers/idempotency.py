@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -97,6 +98,55 @@ def _unsealed(stored: StoredResponse) -> StoredResponse:
     return StoredResponse(stored.status, json.loads(use_cases().encryptor.decrypt(stored.body)))
 
 
+def run_once(key: str | None, material: Any, run: Callable[[], Response],
+             replay: Replay | None = None, secret: bool = False) -> Response:
+    """`run()` once per (caller, method and path, `key`): a repeat with the same `material`
+    (what the request asks for: its body, its query, an upload's fields and file digest) gets
+    the kept answer; with other material, 409 `idempotency_conflict`. No key: `run()`."""
+    if key is None:
+        return run()
+    outcome = use_cases().idempotency.begin(
+        current_actor().user_id, f"{request.method} {request.path}", key, fingerprint(material))
+    if isinstance(outcome, StoredResponse):
+        if outcome.kind == "json":
+            return json_replay(outcome)
+        if outcome.kind == SEALED:
+            return json_replay(_unsealed(outcome))
+        if replay is None:
+            raise ValidationFailed("This route cannot replay that answer")
+        response = replay(outcome)
+        response.headers[REPLAYED_HEADER] = "true"
+        return response
+    g.idempotency_claim = outcome
+    try:
+        response = run()
+    except DomainError as error:
+        status = status_for(error)
+        kept = error_response(status, error.code, error.message, error.details)
+        outcome.finish(StoredResponse(status, kept.get_json()))
+        raise
+    except BaseException:
+        outcome.release()
+        raise
+    if not outcome.settled:
+        if response.is_streamed:
+            response.response = _settling(response.response, outcome)
+        else:
+            outcome.finish(_kept(response, secret))
+    return response
+
+
+def header_key() -> str | None:
+    """The `Idempotency-Key` header alone (routes whose body is not JSON: uploads)."""
+    return _key(None)
+
+
+def accepts_key(fn):
+    """Marks a view that calls `run_once` itself, for the OpenAPI document (`document`)."""
+    fn._idempotent = True
+    return fn
+
+
 def idempotent(view: Callable | None = None, *, replay: Replay | None = None,
                secret: bool = False):
     """Make a creating route idempotent per (user, method and path, key); see the module.
@@ -106,42 +156,10 @@ def idempotent(view: Callable | None = None, *, replay: Replay | None = None,
         @wraps(fn)
         def wrapper(*args, **kwargs):
             body = args[-1] if args and isinstance(args[-1], dict) else None  # the JSON body
-            key = _key(body)
-            if key is None:
-                return fn(*args, **kwargs)
-            outcome = use_cases().idempotency.begin(
-                current_actor().user_id, f"{request.method} {request.path}", key,
-                fingerprint(list(args)))  # the body, and the query arguments parsed before it
-            if isinstance(outcome, StoredResponse):
-                if outcome.kind == "json":
-                    return json_replay(outcome)
-                if outcome.kind == SEALED:
-                    return json_replay(_unsealed(outcome))
-                if replay is None:
-                    raise ValidationFailed("This route cannot replay that answer")
-                response = replay(outcome)
-                response.headers[REPLAYED_HEADER] = "true"
-                return response
-            g.idempotency_claim = outcome
-            try:
-                response = fn(*args, **kwargs)
-            except DomainError as error:
-                status = status_for(error)
-                kept = error_response(status, error.code, error.message, error.details)
-                outcome.finish(StoredResponse(status, kept.get_json()))
-                raise
-            except BaseException:
-                outcome.release()
-                raise
-            if not outcome.settled:
-                if response.is_streamed:
-                    response.response = _settling(response.response, outcome)
-                else:
-                    outcome.finish(_kept(response, secret))
-            return response
+            # the body, and the query arguments parsed before it
+            return run_once(_key(body), list(args), lambda: fn(*args, **kwargs), replay, secret)
 
-        wrapper._idempotent = True  # type: ignore[attr-defined]
-        return wrapper
+        return accepts_key(wrapper)
 
     return decorate(view) if view else decorate
 

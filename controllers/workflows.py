@@ -242,6 +242,7 @@ def list_executions(query, workflow_id):
 @blp.post("/<workflow_id>/publish")
 @authenticated
 @blp.arguments(PublishSchema)
+@idempotent
 @blp.response(201, TemplateSchema)
 def publish_workflow(body, workflow_id):
     """Publish a workflow as a template
@@ -255,6 +256,10 @@ def publish_workflow(body, workflow_id):
     their own value before the workflow runs. Members and up. Body
     `{title, description?, tags?}`. 201 `{id, title, description, tags, author, rating,
     ratings_count, installs, created_at, nodes, edges}`.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     403 for a viewer; 404 for a workflow the caller cannot see; 422 for invalid fields."""
     template = use_cases().templates.publish(current_actor(), workflow_id, body["title"],
@@ -330,6 +335,7 @@ def get_template(template_id):
 @templates_blp.post("/<template_id>/install")
 @authenticated
 @templates_blp.arguments(InstallSchema)
+@idempotent
 @templates_blp.response(201, WorkflowSchema)
 def install_template(body, template_id):
     """Install a template as a new workflow
@@ -337,6 +343,10 @@ def install_template(body, template_id):
     A new workflow in the workspace (members and up), from the template's graph. Body
     `{workspace_id?}` (default: the caller's personal workspace). 201 with the workflow; it runs
     once each `{{ secret.<name> }}` placeholder in it is replaced by a value (PUT the workflow).
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     403 for a viewer; 404 for an unknown template or a workspace the caller is not in."""
     return use_cases().templates.install(current_actor(), template_id, body.get("workspace_id"))

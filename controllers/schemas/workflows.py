@@ -134,7 +134,7 @@ class ExecutionSchema(Schema):
     duration_ms = fields.Float(allow_none=True)
 
 
-class PublishSchema(Schema):
+class PublishSchema(IdempotentBodySchema):
     title = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=DESCRIPTION)
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=list,
@@ -171,7 +171,7 @@ class TemplateQuerySchema(PageQuerySchema):
                          validate=validate.OneOf(SORTS))
 
 
-class InstallSchema(Schema):
+class InstallSchema(IdempotentBodySchema):
     workspace_id = fields.String(metadata={"description": "Default: your personal workspace"})
 
 
