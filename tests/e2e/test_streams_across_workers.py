@@ -61,18 +61,19 @@ def bearer(session: dict) -> dict:
 
 
 class Stream:
-    """One HTTP request, opened on the worker that accepts it, read event by event."""
+    """One HTTP request on `worker`, read event by event. The other workers are paused until
+    its answer has begun: a connection waiting in the shared listening queue could otherwise be
+    accepted by any worker once they run again."""
 
     def __init__(self, server, worker: int, method: str, path: str, headers: dict,
                  body: dict | None = None):
+        payload = json.dumps(body).encode() if body is not None else None
         with server.accepting_only(worker):
             self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-            self.connection.connect()
+            self.connection.request(method, path, body=payload, headers={
+                **headers, **({"Content-Type": "application/json"} if payload else {})})
+            self.response = self.connection.getresponse()
         self.worker = server.holder_of(self.connection.sock.getsockname()[1])
-        payload = json.dumps(body).encode() if body is not None else None
-        self.connection.request(method, path, body=payload, headers={
-            **headers, **({"Content-Type": "application/json"} if payload else {})})
-        self.response = self.connection.getresponse()
         self.events = self._events()
 
     def _lines(self) -> Iterator[str]:
