@@ -65,9 +65,12 @@ def claim() -> Claim | None:
     return g.get("idempotency_claim")
 
 
+KEPT_HEADERS = ("Location",)  # headers of an answer that a replay gives again
+
+
 def json_replay(stored: StoredResponse) -> Response:
     response = Response(json.dumps(stored.body), status=stored.status,
-                        mimetype="application/json")
+                        mimetype="application/json", headers=stored.headers)
     response.headers[REPLAYED_HEADER] = "true"
     return response
 
@@ -88,14 +91,17 @@ def _settling(chunks: Iterable, held: Claim) -> Iterator:
 
 def _kept(response: Response, secret: bool) -> StoredResponse:
     body = response.get_json()
+    headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
     if secret:
         return StoredResponse(response.status_code,
-                              use_cases().encryptor.encrypt(json.dumps(body)), SEALED)
-    return StoredResponse(response.status_code, body)
+                              use_cases().encryptor.encrypt(json.dumps(body)), SEALED,
+                              headers=headers)
+    return StoredResponse(response.status_code, body, headers=headers)
 
 
 def _unsealed(stored: StoredResponse) -> StoredResponse:
-    return StoredResponse(stored.status, json.loads(use_cases().encryptor.decrypt(stored.body)))
+    return StoredResponse(stored.status, json.loads(use_cases().encryptor.decrypt(stored.body)),
+                          headers=stored.headers)
 
 
 def run_once(key: str | None, material: Any, run: Callable[[], Response],

@@ -33,6 +33,7 @@ class StoredResponse:
     body: Any = None
     kind: str = "json"
     refs: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. a 201's Location
 
 
 @dataclass(frozen=True)

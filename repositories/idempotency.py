@@ -29,7 +29,8 @@ def _response(doc: dict) -> StoredResponse | None:
         return None
     return StoredResponse(status=int(doc["status"]), body=json.loads(doc.get("body") or "null"),
                           kind=doc.get("kind", "json"),
-                          refs={name: str(value) for name, value in (doc.get("refs") or {}).items()})
+                          refs={name: str(value) for name, value in (doc.get("refs") or {}).items()},
+                          headers=dict(doc.get("headers") or {}))
 
 
 def to_record(doc: dict) -> IdempotencyRecord:
@@ -54,6 +55,7 @@ class MongoIdempotencyRepository(MongoRepository, IdempotencyRepository):
     def _fields(self, record: IdempotencyRecord) -> dict:
         return {"fingerprint": record.fingerprint, "claim_id": record.claim_id,
                 "state": "running", "status": None, "body": None, "kind": None, "refs": None,
+                "headers": None,
                 "lease_until": record.lease_until, "expires_at": record.expires_at,
                 "created_at": record.created_at}
 
@@ -80,7 +82,8 @@ class MongoIdempotencyRepository(MongoRepository, IdempotencyRepository):
             {**self._id(record), "claim_id": record.claim_id},
             {"$set": {"state": "finished", "status": response.status,
                       "body": json.dumps(response.body, default=str), "kind": response.kind,
-                      "refs": {name: _reference(value) for name, value in response.refs.items()}}},
+                      "refs": {name: _reference(value) for name, value in response.refs.items()},
+                      "headers": dict(response.headers)}},
             projection={"_id": True}, return_document=ReturnDocument.AFTER)
         return done is not None
 

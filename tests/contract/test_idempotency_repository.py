@@ -50,10 +50,10 @@ def test_a_finished_claim_gives_its_response_with_references_as_stored(keys, db,
     keys.claim(first, utcnow())
     message_id = str(ObjectId())
     assert keys.finish(first, StoredResponse(200, {"a.b": 1, "$c": [1, "x"]}, "talk_reply",
-                                             {"message_id": message_id}))
+                                             {"message_id": message_id}, {"Location": "/x"}))
     replay = keys.claim(record("c2"), utcnow()).response
     assert replay == StoredResponse(200, {"a.b": 1, "$c": [1, "x"]}, "talk_reply",
-                                    {"message_id": message_id})
+                                    {"message_id": message_id}, {"Location": "/x"})
     doc = db["idempotency_keys"].find_one({})
     assert isinstance(doc["user_id"], ObjectId) and isinstance(doc["refs"]["message_id"], ObjectId)
 

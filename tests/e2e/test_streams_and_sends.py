@@ -304,6 +304,7 @@ def test_a_workflow_run_starts_once_per_key(api, alice):
     again = api.request("post", path, alice, json={"inputs": {}}, headers=headers)
     assert first.status_code in (200, 202), first.get_json()
     assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.headers["Location"] == first.headers["Location"]
     runs = api.request("get", f"/api/v1/workflows/{workflow['id']}/executions", alice).get_json()
     assert runs["total"] == 1
 
