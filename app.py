@@ -46,6 +46,7 @@ from controllers import (
 from controllers.deferred_limits import init_deferred_limits
 from controllers.errors import register_error_handlers
 from controllers.file_commands import move_files_command, purge_files_command
+from controllers.idempotency import document as document_idempotency
 from controllers.metrics import init_metrics
 from controllers.openapi import create_api
 from controllers.rate_limits import init_rate_limits, trust_proxies
@@ -104,6 +105,7 @@ def register_api(app: Flask, version: str) -> None:
     for blueprint in (api_keys.blp, budgets.blp, openai.blp, openai_responses.blp,
                       openai_embeddings.blp, openai_completions.blp, analytics.blp, metrics.blp):
         api.register_blueprint(blueprint)
+    document_idempotency(app, api)
 
 
 def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
@@ -145,7 +147,7 @@ def create_app(config: Settings | None = None, *, mongo_listeners=()) -> Flask:
     install_rate_limits(app, container, database_uri, mongo_listeners)
     CORS(app, origins=list(settings.cors_origins), expose_headers=[
         "X-Request-ID", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-        "X-RateLimit-Reset"])
+        "X-RateLimit-Reset", "Idempotent-Replayed"])
     register_api(app, settings.version)
 
     @app.before_request

@@ -16,6 +16,7 @@ from use_cases.gateway.ports import LLMGateway
 from use_cases.identity.ports import UserRepository
 from use_cases.metrics.ports import Metrics
 from use_cases.shared.health import CheckHealth
+from use_cases.shared.idempotency import IdempotentRequests
 from use_cases.shared.ports import AuditLog, Encryptor, OutboundHttp
 from use_cases.shared.stale_caches import StaleCaches
 from use_cases.webhooks.ports import DeliveryRepository, WebhookRepository
@@ -53,6 +54,7 @@ class Platform:
     outbound: OutboundHttp
     audit: AuditLog  # announces the changes other processes' caches must drop
     stale_caches: StaleCaches
+    idempotency: IdempotentRequests  # Idempotency-Key / client_message_id on creating routes
     users: UserRepository
     workspace_repo: WorkspaceRepository
     memberships: MembershipRepository

@@ -50,6 +50,7 @@ from repositories.extracted_texts import MongoExtractedTextRepository
 from repositories.file_storage import GridFSStorage
 from repositories.files import MongoFileRepository
 from repositories.health import MongoProbe
+from repositories.idempotency import MongoIdempotencyRepository
 from repositories.one_time_tokens import MongoOneTimeTokenRepository
 from repositories.outbox import MongoOutboxMailer
 from repositories.provider_keys import MongoProviderKeyRepository
@@ -71,6 +72,7 @@ from use_cases.files.ingest import FilePolicy
 from use_cases.files.ports import BlobStorage
 from use_cases.identity.ports import Mailer
 from use_cases.shared.health import CheckHealth
+from use_cases.shared.idempotency import IdempotentRequests
 from use_cases.shared.stale_caches import AnnouncingAuditLog, StaleCaches
 from use_cases.webhooks.webhooks import WebhookFanout
 from use_cases.workflows.engine import EngineLimits
@@ -136,6 +138,7 @@ def _platform(settings: Settings, client: MongoClient, db: Database,
         workspace_repo=repository(MongoWorkspaceRepository),
         memberships=repository(MongoMembershipRepository),
         stale_caches=stale_caches,
+        idempotency=IdempotentRequests(repository(MongoIdempotencyRepository)),
         audit=AnnouncingAuditLog(repository(MongoAuditLog), stale_caches),
         metrics=PrometheusMetrics(settings.prometheus_multiproc_dir),
         gateway=LiteLLMGateway.from_settings(settings, outbound, local_model.url),

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.schemas.api_keys import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from controllers.security import authenticated, current_actor
 
@@ -37,6 +38,7 @@ def list_api_keys(workspace_id):
 @blp.post("/<workspace_id>/api-keys")
 @authenticated
 @blp.arguments(ApiKeyCreateSchema)
+@idempotent(secret=True)
 @blp.response(201, ApiKeyCreatedSchema)
 def create_api_key(body, workspace_id):
     """Create a workspace API key
@@ -45,6 +47,10 @@ def create_api_key(body, workspace_id):
     calendar month). 201 with the key's fields and `key`, the full `sk-syn-...` secret, shown this
     once (only its hash is stored). Present it as `Authorization: Bearer sk-syn-...` to /v1: it acts
     in this workspace with member rights.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer, secret included (kept encrypted meanwhile);
+    the same key with another body is 409 `idempotency_conflict`.
 
     403 for a role too low; 404 for non-members; 422 for a blank name or an `expires_at` in the
     past."""

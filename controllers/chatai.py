@@ -7,7 +7,9 @@ from marshmallow import Schema, fields, validate
 
 from controllers.auth import client_info, login_body
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.rate_limits import limit_auth, limit_messages
+from controllers.schemas.common import IdempotentBodySchema
 from controllers.schemas.identity import AuthResultSchema, LoginSchema, UserSchema
 from controllers.schemas.talks import ID, MAX_CONTENT, ExchangeSchema, MessageSchema, TalkSchema
 from controllers.security import authenticated, current_actor
@@ -20,7 +22,7 @@ blp = Blueprint("chatai", __name__, url_prefix="/api",
 ALL_TALKS = PageRequest(1, 1000)
 
 
-class NewTalkSchema(Schema):
+class NewTalkSchema(IdempotentBodySchema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
     name = fields.String(validate=validate.Length(max=200))
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -41,7 +43,7 @@ class TalkIdSchema(Schema):
     talk_id = fields.String(required=True, validate=ID)
 
 
-class NewMessageSchema(Schema):
+class NewMessageSchema(IdempotentBodySchema):
     talk_id = fields.String(required=True, validate=ID)
     content = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -94,12 +96,17 @@ def my_talks():
 @limit_messages
 @authenticated
 @blp.arguments(NewTalkSchema)
+@idempotent
 @blp.response(201, NewTalkResultSchema)
 def new_talk(body):
     """Start a talk with a first message (ChatAI-compatible)
 
     A talk in the caller's personal workspace, opened with `message` and its reply. Body `{message,
     name?, model?}`. 201 `{talk, messages: [user_message, assistant_message]}`.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     402 when a budget is spent; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when
     the model failed or timed out (the talk and both messages are stored)."""
@@ -153,12 +160,17 @@ def messages_by_talk(query):
 @limit_messages
 @authenticated
 @blp.arguments(NewMessageSchema)
+@idempotent
 @blp.response(201, ExchangeSchema)
 def new_message(body):
     """Send a message and wait for the reply (ChatAI-compatible)
 
     Body `{talk_id, content, model?}`. As `POST /api/v1/talks/{id}/messages` without streaming: 201
     `{user_message, assistant_message}`.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     402 when a budget is spent; 404 for a talk that is not the caller's; 409 while another reply of
     the talk is being generated; 422 for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when

@@ -1,11 +1,12 @@
 """/api/v1/files: uploads streamed into storage, signed downloads, versions and the trash."""
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Response, jsonify, request, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
 from controllers.deps import settings, use_cases
+from controllers.idempotency import accepts_key, header_key, run_once
 from controllers.multipart import UploadForm, read_upload
 from controllers.rate_limits import limit_uploads
 from controllers.schemas.common import page_body, page_of
@@ -32,6 +33,7 @@ blp = Blueprint("files", __name__, url_prefix="/api/v1/files",
                 description="Files: uploads, signed downloads, versions")
 
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
+file_schema = FileSchema()
 
 
 def multipart_body(schema: type[Schema]) -> dict:
@@ -48,6 +50,20 @@ def _form_fields(form: UploadForm, schema: Schema) -> dict:
     if form.file is None:
         raise ValidationFailed("Request validation failed", {"file": ["Missing file."]})
     return fields
+
+
+def _created(file) -> Response:
+    response = jsonify(file_schema.dump(file))
+    response.status_code = 201
+    return response
+
+
+def _once(form: UploadForm, fields: dict, create) -> Response:
+    """An upload with an Idempotency-Key creates once: a repeat with the same fields, file name
+    and bytes (SHA-256) gets the first answer; another file under the same key is a 409."""
+    file = form.file  # present: _form_fields checked it
+    material = [fields, file.filename, file.sha256()] if file else [fields]
+    return run_once(header_key(), material, lambda: _created(create()))
 
 
 def serve(download: Download) -> Response:
@@ -78,6 +94,7 @@ def serve(download: Download) -> Response:
 @blp.alt_response(413, description="File over MAX_FILE_SIZE (payload_too_large) or the "
                                    "workspace's quota (quota_exceeded)")
 @blp.alt_response(415, description="Extension not allowed, or content not matching it")
+@accepts_key
 def upload_file():
     """Upload a file
 
@@ -88,13 +105,17 @@ def upload_file():
     owner_id, created_at, updated_at}` (size in bytes); a `file.uploaded` event goes to the
     workspace's webhooks.
 
+    With an `Idempotency-Key` header, a repeat within 24 h (same fields, file name and bytes)
+    stores nothing and gets the first answer; another file under the same key is 409
+    `idempotency_conflict`.
+
     403 for a viewer; 404 for a workspace the caller is not in; 413 over MAX_FILE_SIZE (10 MiB by
     default) or the workspace's storage quota; 415 for an extension not allowed or content not
     matching it; 422 without a file or for invalid fields; 429 over the per-user upload limit."""
     with read_upload(request, settings().max_file_size) as form:
         fields = _form_fields(form, UploadFieldsSchema())
-        return use_cases().files.upload(current_actor(), UploadDetails(**fields),
-                                        form.file.filename, form.file.chunks())
+        return _once(form, fields, lambda: use_cases().files.upload(
+            current_actor(), UploadDetails(**fields), form.file.filename, form.file.chunks()))
 
 
 @blp.get("")
@@ -172,6 +193,7 @@ def restore_file(file_id: str):
 @limit_uploads
 @blp.doc(**multipart_body(VersionFormSchema))
 @blp.response(201, FileSchema)
+@accepts_key
 def upload_version(file_id: str):
     """Upload a new version of a file
 
@@ -179,13 +201,17 @@ def upload_version(file_id: str):
     an upload. 201 with the file, its `version` one higher; earlier versions stay downloadable and
     count against the storage quota.
 
+    With an `Idempotency-Key` header, a repeat within 24 h (same fields, file name and bytes)
+    stores nothing and gets the first answer; another file under the same key is 409
+    `idempotency_conflict`.
+
     403 for other members; 404 for a file the caller cannot see; 409 when the file changed or was
     deleted during the upload; 413 over MAX_FILE_SIZE or the quota; 415 for a type not allowed; 429
     over the per-user upload limit."""
     with read_upload(request, settings().max_file_size) as form:
-        _form_fields(form, VersionFieldsSchema())
-        return use_cases().files.add_version(current_actor(), file_id, form.file.filename,
-                                             form.file.chunks())
+        fields = _form_fields(form, VersionFieldsSchema())
+        return _once(form, fields, lambda: use_cases().files.add_version(
+            current_actor(), file_id, form.file.filename, form.file.chunks()))
 
 
 @blp.get("/<file_id>/versions")

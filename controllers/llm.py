@@ -5,11 +5,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import claim, idempotent
 from controllers.metrics import request_started
 from controllers.rate_limits import limit_llm
 from controllers.schemas.common import SSE_EVENT_SCHEMA
@@ -22,13 +24,17 @@ from controllers.schemas.llm import (
 from controllers.security import authenticated, current_actor
 from controllers.sse import (
     EVENT_STREAM,
+    RETRY,
     feed_frames,
     keepalive_seconds,
+    last_event_id,
+    sse_frame,
     sse_response,
     wants_stream,
     watch_caller,
 )
 from entities.errors import DomainError
+from entities.idempotency import StoredResponse
 from entities.llm import ChatRequest, ChatResult, StreamChunk
 from entities.workspace import WorkspaceRole
 from use_cases.chat.generations import Feed, StreamEvent
@@ -39,9 +45,11 @@ blp = Blueprint("llm", __name__, url_prefix="/api/v1/llm",
                 description="The model catalogue and direct model calls")
 
 STREAM_DESCRIPTION = (
-    "With `stream: true` or `Accept: text/event-stream`: SSE events `start` `{model}`, `delta` "
-    "`{content}` (many), then `done` (the result, as without streaming) or `error` "
-    "`{code, message}`; keep-alive comments at least every 15 s.")
+    "With `stream: true` or `Accept: text/event-stream`: `retry: 3000`, then SSE events `start` "
+    "`{model}`, `delta` `{content}` (many), then `done` (the result, as without streaming) or "
+    "`error` `{code, message}`, each with `id: <seq>` (0 for `start`, one per delta, then the "
+    "end); keep-alive comments at least every 15 s.")
+LLM_STREAM = "llm_chat_stream"  # an idempotent streamed call's kept answer: its result
 
 
 def result_body(result: ChatResult) -> dict:
@@ -57,27 +65,41 @@ def result_body(result: ChatResult) -> dict:
 
 class ChunkFeed(Feed):
     """A model's chunks read on a thread, so the event stream can send keep-alives while the
-    model is quiet. Closing the feed (the client left) stops reading, which ends the call."""
+    model is quiet. Closing the feed (the client left) stops reading, which ends the call.
+    Events are numbered as a talk's reply (`start` 0, deltas 1.., then the end); `on_done` gets
+    the result's body and where each delta ends in its text before `done` is sent."""
 
-    def __init__(self, chunks: Iterator[StreamChunk], model: str | None):
+    def __init__(self, chunks: Iterator[StreamChunk], model: str | None,
+                 on_done: Callable[[dict, list[int]], None] | None = None):
         self.events: queue.Queue[StreamEvent] = queue.Queue()
         self.closed = threading.Event()
-        self.events.put(StreamEvent("start", {"model": model}))
+        self.on_done = on_done
+        self.seq = 0
+        self.events.put(StreamEvent("start", {"model": model}, 0))
         threading.Thread(target=self._pump, args=(chunks,), name="llm-stream", daemon=True).start()
+
+    def _put(self, name: str, data: dict) -> None:
+        self.seq += 1
+        self.events.put(StreamEvent(name, data, self.seq))
 
     def _pump(self, chunks: Iterator[StreamChunk]) -> None:
         ended = False
+        ends: list[int] = []
         try:
             for chunk in chunks:
                 if self.closed.is_set():
                     return
                 if chunk.delta:
-                    self.events.put(StreamEvent("delta", {"content": chunk.delta}))
+                    ends.append((ends[-1] if ends else 0) + len(chunk.delta))
+                    self._put("delta", {"content": chunk.delta})
                 if chunk.result is not None:
-                    self.events.put(StreamEvent("done", result_body(chunk.result)))
+                    body = result_body(chunk.result)
+                    if self.on_done is not None:
+                        self.on_done(body, ends)
+                    self._put("done", body)
                     ended = True
         except DomainError as error:
-            self.events.put(StreamEvent("error", {"code": error.code, "message": error.message}))
+            self._put("error", {"code": error.code, "message": error.message})
             ended = True
         except Exception:
             log.exception("a model stream failed")
@@ -86,8 +108,7 @@ class ChunkFeed(Feed):
             if close is not None:
                 close()
         if not ended:
-            self.events.put(StreamEvent("error", {"code": "upstream_error",
-                                                  "message": "The model provider failed"}))
+            self._put("error", {"code": "upstream_error", "message": "The model provider failed"})
 
     def next(self, timeout: float) -> StreamEvent | None:
         try:
@@ -117,10 +138,32 @@ def models(query):
     return use_cases().llm_chat.models(current_actor().user_id, query.get("workspace_id"))
 
 
+def replay_stream(stored: StoredResponse) -> Response:
+    """A repeated streamed call (the same Idempotency-Key): the first call's events after the
+    repeat's Last-Event-ID, from its kept result (the text after it as one `delta`); 204 when
+    the client has them all."""
+    done, ends = stored.body["done"], stored.body["delta_ends"]
+    after = last_event_id()
+    after = -1 if after is None else after
+    frames = []
+    if after < 0:
+        frames.append(sse_frame("start", {"model": done["model"]}, 0))
+    if len(ends) > max(after, 0):
+        start = ends[after - 1] if after >= 1 else 0
+        frames.append(sse_frame("delta", {"content": done["message"]["content"][start:]},
+                                len(ends)))
+    if after < len(ends) + 1:
+        frames.append(sse_frame("done", done, len(ends) + 1))
+    if not frames:
+        return Response(status=204)
+    return sse_response(iter([RETRY, *frames]))
+
+
 @blp.post("/chat")
 @limit_llm
 @authenticated
 @blp.arguments(LLMChatRequestSchema)
+@idempotent(replay=replay_stream)
 @blp.response(200, LLMChatResultSchema, description="The reply. " + STREAM_DESCRIPTION)
 @blp.alt_response(200, description=STREAM_DESCRIPTION, schema=SSE_EVENT_SCHEMA,
                   content_type=EVENT_STREAM, success=True)
@@ -134,7 +177,10 @@ def chat(body):
     `{workspace_id?, model?, messages: [{role, content}], temperature?, max_tokens?, stream?}`. 200
     `{id, model, message: {role, content}, usage: {prompt_tokens, completion_tokens, total_tokens,
     cost_usd}, latency_ms, fallback_used}`; `model` is the model that answered. With streaming: SSE
-    `start`, `delta`s, then `done` or `error`. The call counts in analytics and budgets.
+    `start`, `delta`s, then `done` or `error`, each with `id: <seq>`. The call counts in analytics
+    and budgets. With an `Idempotency-Key` header (or `client_message_id`), a repeat within 24 h
+    gets the first call's answer without calling the model again (streamed: its events after
+    the repeat's `Last-Event-ID`).
 
     402 when a budget is spent; 403 for a viewer; 404 for a workspace the caller is not in; 422 for
     invalid messages; 429 over RATELIMIT_LLM; 502 when the model failed after retries and fallbacks;
@@ -147,7 +193,12 @@ def chat(body):
         chunks = container.llm_chat.chat_stream(actor.user_id, workspace_id, request)
         watch = watch_caller(workspace_id, allowed=lambda: container.access.require(
             actor.user_id, workspace_id, WorkspaceRole.MEMBER))
-        feed = ChunkFeed(chunks, request.model)
+        held = claim()
+        on_done = None
+        if held is not None:  # a repeat gets the result, never a second call
+            def on_done(body: dict, ends: list[int]) -> None:
+                held.finish(StoredResponse(200, {"done": body, "delta_ends": ends}, LLM_STREAM))
+        feed = ChunkFeed(chunks, request.model, on_done)
         return sse_response(feed_frames([], feed, lambda event: event.data, keepalive_seconds(),
                                         watch))
     result = container.llm_chat.chat(actor.user_id, body.get("workspace_id"), request)

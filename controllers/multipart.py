@@ -8,6 +8,7 @@ after the file: the use case runs once the whole form is known.
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,13 @@ class UploadedFile:
         self.content.seek(0)
         while chunk := self.content.read(READ_BYTES):
             yield chunk
+
+    def sha256(self) -> str:
+        """The hex SHA-256 of the file's bytes (an idempotent upload's fingerprint)."""
+        digest = hashlib.sha256()
+        for chunk in self.chunks():
+            digest.update(chunk)
+        return digest.hexdigest()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -22,6 +22,7 @@ from flask_smorest import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
+from controllers.idempotency import claim, idempotent
 from controllers.metrics import request_started
 from controllers.openapi import KEY_OR_BEARER
 from controllers.rate_limits import limiter
@@ -36,6 +37,7 @@ from controllers.schemas.openai import (
 from controllers.security import authenticated, current_actor
 from controllers.sse import watch_caller
 from entities.errors import DomainError, InvalidParameter
+from entities.idempotency import StoredResponse
 from entities.llm import ChatRequest, ChatResult, StreamChunk
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.api_keys import is_api_key
@@ -55,6 +57,7 @@ WORKSPACE_PARAMETER = {"in": "header", "name": WORKSPACE_HEADER, "required": Fal
                                       "personal). With an API key: omit (a key acts in its own)"}
 MODELS_CREATED = 1_735_689_600  # 2025-01-01: catalogue models carry no date of their own
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+COMPLETION_STREAM = "chat_completion_stream"  # an idempotent stream's kept answer
 ERRORS = ((400, "An unknown or unsupported parameter (n other than 1), named in `param`"),
           (401, "Missing, invalid, expired or revoked key or token"),
           (402, "Workspace or API-key budget spent this month"),
@@ -130,11 +133,41 @@ def model_body(model) -> dict:
     return {"id": model.id, "object": "model", "created": MODELS_CREATED, "owned_by": model.provider}
 
 
+def replay_stream(stored: StoredResponse) -> Response:
+    """A repeated streamed completion (the same Idempotency-Key): the first one's chunks again,
+    from its kept completion, without calling the model."""
+    completion, include_usage = stored.body["completion"], stored.body["include_usage"]
+    base = {key: completion[key] for key in ("id", "object", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    choice = completion["choices"][0]
+
+    def chunk(choices: list, **extra) -> str:
+        return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n"
+
+    def delta(content: dict, finish_reason: str | None = None) -> str:
+        return chunk([{"index": 0, "delta": content, "logprobs": None,
+                       "finish_reason": finish_reason}])
+
+    message = choice["message"]
+    chunks = [delta({"role": "assistant", "content": ""})]
+    if message.get("content"):
+        chunks.append(delta({"content": message["content"]}))
+    if message.get("tool_calls"):
+        chunks.append(delta({"tool_calls": [{"index": i, **call} for i, call
+                                            in enumerate(message["tool_calls"])]}))
+    chunks.append(delta({}, choice["finish_reason"]))
+    if include_usage:
+        chunks.append(chunk([], usage=completion["usage"]))
+    chunks.append("data: [DONE]\n\n")
+    return Response(iter(chunks), mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
 @blp.post("/chat/completions")
 @limiter.exempt
 @limit_llm_deferred
 @key_or_token
 @blp.arguments(ChatCompletionRequestSchema)
+@idempotent(replay=replay_stream)
 @blp.response(200, ChatCompletionSchema)
 @blp.alt_response(200, description="With `stream: true`: `data: {chunk}` events, then "
                   "`data: [DONE]`", schema=SSE_EVENT_SCHEMA, content_type="text/event-stream",
@@ -152,7 +185,10 @@ def chat_completions(body):
     `safety_identifier`, `modalities`, `prediction`, `web_search_options`, `verbosity`,
     `functions`/`function_call`, `top_k` from an SDK's `extra_body`...) reach providers that
     support them (others drop them); `n` must be 1. Header `X-Workspace-ID` picks the workspace for
-    a user token (default: personal); a key always works in its own workspace.
+    a user token (default: personal); a key always works in its own workspace. With an
+    `Idempotency-Key` header (or `client_message_id`), a repeat within 24 h gets the first
+    completion (streamed: its chunks again) without calling the model; the same key with another
+    body is 409 `idempotency_conflict`.
 
     Errors have OpenAI's shape `{error: {message, type, code, param}}`: 400 for an unknown
     parameter or `n` other than 1, 401 for a bad key or token, 402 when a budget is spent, 404
@@ -176,8 +212,15 @@ def chat_completions(body):
         if actor.session_id:  # a user's token: the stream lives as long as the session
             watch = watch_caller(allowed=lambda: container.access.require(
                 actor.user_id, workspace_id, WorkspaceRole.MEMBER))
+        held = claim()
+        on_result = None
+        if held is not None:  # a repeat gets this completion, never a second call
+            def on_result(completion: dict) -> None:
+                held.finish(StoredResponse(200, {"completion": completion,
+                                                 "include_usage": include_usage},
+                                           COMPLETION_STREAM))
         events = stream_events(chunks, model, include_usage, container.metrics, request_started(),
-                               watch)
+                               watch, on_result)
         return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
     result = container.openai.complete(actor, workspace_id, chat_request)
     container.metrics.gateway_overhead(
@@ -224,10 +267,12 @@ def usage_body(result: ChatResult) -> dict:
 
 
 def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool,
-                  metrics, started: float, watch: Watch | None = None) -> Iterator[str]:
+                  metrics, started: float, watch: Watch | None = None,
+                  on_result: Callable[[dict], None] | None = None) -> Iterator[str]:
     """OpenAI's chunk stream. Closing it (the client went away) closes the model call, which
     records it as cancelled; so does the end of the caller's session (`watch`), after an error
-    chunk with code `token_revoked`."""
+    chunk with code `token_revoked`. `on_result` gets the whole completion (as without
+    streaming, with the stream's id) before its last chunks are sent."""
     base = {"id": completion_id(), "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
 
@@ -252,6 +297,8 @@ def stream_events(chunks: Iterator[StreamChunk], model: str, include_usage: bool
         if result is None:
             return
         base["model"] = result.model
+        if on_result is not None:
+            on_result({**completion_body(result), "id": base["id"], "created": base["created"]})
         if result.tool_calls:
             yield delta({"tool_calls": [{"index": i, **call}
                                         for i, call in enumerate(result.tool_calls)]})

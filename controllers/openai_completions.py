@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import status_for
+from controllers.idempotency import idempotent
 from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
@@ -54,6 +55,7 @@ PASSED = ("top_p", "presence_penalty", "frequency_penalty", "logit_bias", "seed"
 @limit_llm_deferred
 @key_or_token
 @blp.arguments(CompletionRequestSchema)
+@idempotent
 @blp.response(200, CompletionSchema)
 @blp.alt_response(200, description="With `stream: true`: `data: {text_completion}` events, "
                   "then `data: [DONE]`", schema=SSE_EVENT_SCHEMA,

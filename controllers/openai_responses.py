@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
@@ -40,6 +41,7 @@ DECLARED = frozenset(ResponseCreateRequestSchema().fields)
 @limit_llm_deferred
 @key_or_token
 @blp.arguments(ResponseCreateRequestSchema)
+@idempotent
 @blp.response(200, ResponseSchema)
 @blp.alt_response(200, description="With `stream: true`: typed events (`event: <type>` and "
                   "`data: {type, sequence_number, ...}`), from `response.created` to "

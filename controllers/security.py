@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
@@ -95,15 +95,30 @@ def current_actor() -> Actor:
     return g.actor
 
 
-def authenticated(view=None, *, refresh: bool = False):
-    """jwt_required plus: the Actor in `g`, the user id in the access log, bearer in the spec."""
+def authenticated(view=None, *, refresh: bool = False, query_token: bool = False):
+    """jwt_required plus: the Actor in `g`, the user id in the access log, bearer in the spec.
+
+    `query_token`: without an Authorization header, `?token=<access token>` authenticates too,
+    under the rules of WebSockets (`actor_from_token`), for clients that cannot send headers
+    (EventSource). The access log records the path only, never the query."""
 
     def decorate(fn):
         @wraps(fn)
         @jwt_required(refresh=refresh)
-        def wrapper(*args, **kwargs):
+        def by_header(*args, **kwargs):
             g.actor = get_current_user()
             g.user_id = g.actor.user_id
+            return fn(*args, **kwargs)
+
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            token = request.args.get("token") if query_token else None
+            if token is None or "Authorization" in request.headers:
+                return by_header(*args, **kwargs)
+            actor = actor_from_token(token, current_app.extensions["synapscale"].principals)
+            if actor is None:
+                return error_response(401, "unauthorized", "Invalid or expired token")
+            g.actor, g.user_id = actor, actor.user_id
             return fn(*args, **kwargs)
 
         docs = getattr(fn, "_apidoc", {})

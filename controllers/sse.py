@@ -1,4 +1,6 @@
-"""Server-Sent Events: `event: <name>` + `data: <json>` frames, with keep-alive comments.
+"""Server-Sent Events: `id: <seq>` + `event: <name>` + `data: <json>` frames, with keep-alive
+comments; a stream opens with `retry: <ms>` (API.md "Streams and sends that never duplicate or
+lose"; the WHATWG HTML standard, "Server-sent events").
 
 A stream holds a Watch of its caller's login session (use_cases/identity/revocation.py): when
 the session ends or the caller's rights change, the stream sends an `error` event with code
@@ -19,6 +21,9 @@ from use_cases.identity.revocation import Allowed, Watch
 
 EVENT_STREAM = "text/event-stream"
 REVOKED = {"code": "token_revoked", "message": "The session has ended"}
+RETRY_MS = 3000  # how long an EventSource waits before it reconnects
+RETRY = f"retry: {RETRY_MS}\n\n"
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 def wants_stream(stream_flag: bool | None) -> bool:
@@ -26,8 +31,18 @@ def wants_stream(stream_flag: bool | None) -> bool:
     return bool(stream_flag) or EVENT_STREAM in request.headers.get("Accept", "")
 
 
-def sse_frame(name: str, data: dict) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, default=str, separators=(',', ':'))}\n\n"
+def sse_frame(name: str, data: dict, seq: int | None = None) -> str:
+    """One event; with `seq`, its `id:` (what an EventSource sends back as Last-Event-ID)."""
+    head = f"id: {seq}\n" if seq is not None else ""
+    return (f"{head}event: {name}\n"
+            f"data: {json.dumps(data, default=str, separators=(',', ':'))}\n\n")
+
+
+def last_event_id() -> int | None:
+    """The `Last-Event-ID` header as a sequence number (None when absent or not one: a stream
+    from the start)."""
+    value = request.headers.get(LAST_EVENT_ID, "").strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
 def watch_caller(workspace_id: str | None = None, allowed: Allowed | None = None) -> Watch:
@@ -37,15 +52,19 @@ def watch_caller(workspace_id: str | None = None, allowed: Allowed | None = None
 
 def feed_frames(first: Iterable[str], feed: Feed, render: Callable[[StreamEvent], dict],
                 keepalive_s: float, watch: Watch) -> Iterator[str]:
-    """`first` frames, then the feed's events until its end, with a comment line whenever
-    nothing was sent for `keepalive_s` seconds; ended early by the watch. Closing the generator
-    (the client went away) only stops following: the reply goes on."""
+    """`retry:`, the `first` frames, then the feed's events (each with its `seq` as `id:`) until
+    its end, with a comment line whenever nothing was sent for `keepalive_s` seconds; ended
+    early by the watch (an `error` with the id of the last event sent, so that a resume misses
+    nothing). Closing the generator (the client went away) only stops following: the reply
+    goes on."""
+    sent: int | None = None
     try:
+        yield RETRY
         yield from first
         last = time.monotonic()
         while not feed.ended:
             if not watch.live():
-                yield sse_frame("error", REVOKED)
+                yield sse_frame("error", REVOKED, sent)
                 return
             event = feed.next(timeout=min(1.0, keepalive_s))
             if event is None:
@@ -54,10 +73,11 @@ def feed_frames(first: Iterable[str], feed: Feed, render: Callable[[StreamEvent]
                     yield ": keep-alive\n\n"
                 continue
             if not watch.live():
-                yield sse_frame("error", REVOKED)
+                yield sse_frame("error", REVOKED, sent)
                 return
             last = time.monotonic()
-            yield sse_frame(event.type, render(event))
+            sent = event.seq if event.seq is not None else sent
+            yield sse_frame(event.type, render(event), event.seq)
             if event.is_terminal:
                 return
     finally:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import send_file
+from flask import Response, send_file
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import claim, idempotent
 from controllers.rate_limits import limit_messages
 from controllers.schemas.common import page_body, page_of
 from controllers.schemas.talks import (
@@ -18,6 +19,7 @@ from controllers.schemas.talks import (
     MessagePageSchema,
     MessageSchema,
     ReplyOptionsSchema,
+    ResumeQuerySchema,
     SearchHitSchema,
     SearchQuerySchema,
     SendMessageSchema,
@@ -32,19 +34,22 @@ from controllers.sse import (
     EVENT_STREAM,
     feed_frames,
     keepalive_seconds,
+    last_event_id,
     sse_frame,
     sse_response,
     wants_stream,
     watch_caller,
 )
+from entities.idempotency import StoredResponse
 from entities.pagination import PageRequest
 from use_cases.chat.chat import ReplyOptions
-from use_cases.chat.generations import Feed, StreamEvent
+from use_cases.chat.generations import Feed, Generation, StreamEvent
 
 blp = Blueprint("talks", __name__, url_prefix="/api/v1",
                 description="Talks (conversations), messages and streaming replies")
 
 message_schema = MessageSchema()
+TALK_REPLY = "talk_reply"  # an idempotent send's kept answer: the ids of its streamed reply
 
 
 def render_event(event: StreamEvent) -> dict:
@@ -61,8 +66,39 @@ def stream_reply(talk_id: str, user_message, feed: Feed):
     talks, user_id = use_cases().talks, current_actor().user_id
     watch = watch_caller(user_message.workspace_id if user_message else None,
                          allowed=lambda: talks.visible(user_id, talk_id))
-    first = [sse_frame("user_message", message_schema.dump(user_message))] if user_message else []
+    first = [sse_frame("user_message", message_schema.dump(user_message), 0)] if user_message else []
     return sse_response(feed_frames(first, feed, render_event, keepalive_seconds(), watch))
+
+
+def streamed(talk_id: str, user_message, generation: Generation):
+    """A reply streamed to the request that asked for it; an idempotent request keeps the
+    reply's ids, so that a repeat resumes it (`resume_send`) instead of sending again."""
+    held = claim()
+    if held is not None:
+        held.finish(StoredResponse(200, kind=TALK_REPLY, refs={
+            "talk_id": talk_id, "user_message_id": user_message.id,
+            "message_id": generation.message.id}))
+    return stream_reply(talk_id, user_message, generation.follow())
+
+
+def resume(talk_id: str, message_id: str, after: int | None, user_message=None) -> Response:
+    """The reply's events after `after` (None: all of them, `user_message` first when given),
+    live until it ends; 204 when it has ended and the client has every event."""
+    chat, user_id = use_cases().chat, current_actor().user_id
+    feed = chat.follow(user_id, talk_id, message_id, -1 if after is None else after)
+    if feed.exhausted:
+        feed.close()
+        return Response(status=204)
+    return stream_reply(talk_id, user_message if after is None else None, feed)
+
+
+def resume_send(stored: StoredResponse) -> Response:
+    """A repeated streamed send (the same Idempotency-Key): the first send's reply, resumed
+    after the repeat's Last-Event-ID (fetch-event-source sends it when it retries)."""
+    refs = stored.refs
+    user_message = use_cases().chat.message(current_actor().user_id, refs["talk_id"],
+                                            refs["user_message_id"])
+    return resume(refs["talk_id"], refs["message_id"], last_event_id(), user_message)
 
 
 def reply_options(body: dict) -> ReplyOptions:
@@ -95,6 +131,7 @@ def list_talks(query):
 @blp.post("/talks")
 @authenticated
 @blp.arguments(TalkCreateSchema)
+@idempotent
 @blp.response(201, TalkSchema)
 def create_talk(body):
     """Create a talk
@@ -103,6 +140,10 @@ def create_talk(body):
     personal one). 201 `{id, workspace_id, name, model, system_prompt, tags, archived, pinned,
     message_count, last_message_at, created_at, updated_at}`. A talk without a name is named by its
     first exchange.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     403 for a viewer of the workspace; 404 for a workspace the caller is not in; 422 for an unknown
     model or invalid fields."""
@@ -221,6 +262,7 @@ def list_messages(query, talk_id):
 @limit_messages
 @authenticated
 @blp.arguments(SendMessageSchema)
+@idempotent(replay=resume_send)
 @blp.response(201, ExchangeSchema)
 @blp.alt_response(200, description=SSE_DESCRIPTION, schema=SSE_SCHEMA,
                   content_type=EVENT_STREAM, success=True)
@@ -235,20 +277,27 @@ def send_message(body, talk_id):
     and the workspace's provider keys.
 
     Without streaming: 201 `{user_message, assistant_message}`. With `stream: true` or `Accept:
-    text/event-stream`: SSE events `user_message`, `start` `{message_id, model}`, `delta`
-    `{content}` (many), then `done` `{message}` or `error` `{code, message}`, with keep-alive
-    comments; a client that disconnects does not stop the reply, which is stored.
+    text/event-stream`: `retry: 3000`, then SSE events `user_message`, `start` `{message_id,
+    model}`, `delta` `{content}` (many), then `done` `{message}` or `error` `{code, message}`,
+    each with `id: <seq>` (0 for `user_message` and `start`, then one per delta, then the end),
+    with keep-alive comments; a client that disconnects does not stop the reply, which is stored.
+
+    Idempotent with an `Idempotency-Key` header or `client_message_id` in the body: a repeat
+    within 24 h stores nothing and gets the first answer (`Idempotent-Replayed: true`); for a
+    streamed send, the first reply's events after the repeat's `Last-Event-ID` (204 when it has
+    ended and nothing is after it).
 
     402 when a budget is spent; 403 for a viewer; 404 for a talk that is not the caller's or an
-    unknown file; 409 while another reply of the talk is being generated; 422 for an unknown model
-    or invalid fields; 429 over RATELIMIT_LLM; 502 or 504 when the model failed or timed out (both
-    messages stored)."""
+    unknown file; 409 while another reply of the talk is being generated, or
+    `idempotency_conflict` for a key used with another body (or whose first request is still
+    running); 422 for an unknown model or invalid fields; 429 over RATELIMIT_LLM; 502 or 504 when
+    the model failed or timed out (both messages stored)."""
     chat, user_id = use_cases().chat, current_actor().user_id
     options = reply_options(body)
     if wants_stream(body.get("stream")):
         user_message, generation = chat.send_streaming(user_id, talk_id, body["content"],
                                                        options, body["file_ids"])
-        return stream_reply(talk_id, user_message, generation.follow())
+        return streamed(talk_id, user_message, generation)
     exchange = chat.send(user_id, talk_id, body["content"], options, body["file_ids"])
     return exchange
 
@@ -257,6 +306,7 @@ def send_message(body, talk_id):
 @limit_messages
 @authenticated
 @blp.arguments(ReplyOptionsSchema)
+@idempotent(replay=resume_send)
 @blp.response(201, ExchangeSchema)
 @blp.alt_response(200, description=SSE_DESCRIPTION, schema=SSE_SCHEMA,
                   content_type=EVENT_STREAM, success=True)
@@ -267,6 +317,10 @@ def regenerate(body, talk_id, message_id):
     status `superseded`. Body `{model?, temperature?, max_tokens?, stream?}`. 201 `{user_message,
     assistant_message}`, or SSE events as when sending a message.
 
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
+
     402 when a budget is spent; 403 for a viewer; 404 for an unknown message or a talk that is not
     the caller's; 409 while another reply is being generated; 422 when `message_id` is not an
     assistant reply, or for an unknown model; 429 over RATELIMIT_LLM; 502 or 504 when the model
@@ -276,7 +330,7 @@ def regenerate(body, talk_id, message_id):
                                          reply_options(body), stream=stream)
     if stream:
         user_message, generation = result
-        return stream_reply(talk_id, user_message, generation.follow())
+        return streamed(talk_id, user_message, generation)
     return result
 
 
@@ -296,21 +350,32 @@ def stop(talk_id):
 
 
 @blp.get("/talks/<talk_id>/messages/<message_id>/stream")
-@authenticated
+@authenticated(query_token=True)
+@blp.arguments(ResumeQuerySchema, location="query")
 @blp.response(200, SSE_SCHEMA, content_type=EVENT_STREAM, description=(
-    "SSE: `start`, the text so far as one `delta`, the following `delta`s live, then `done` or "
-    "`error`; keep-alive comments at least every 15 s"))
-def follow_reply(talk_id, message_id):
-    """Follow a reply as it is generated (SSE)
+    "SSE: `retry: 3000`, then the reply's events after the client's last (`start`, the text as "
+    "one `delta`, the following `delta`s live, then `done` or `error`), each with `id: <seq>`; "
+    "keep-alive comments at least every 15 s"))
+@blp.alt_response(204, description="The reply has ended and the client has every event")
+def follow_reply(query, talk_id, message_id):
+    """Resume a reply (SSE)
 
-    Replays the reply from its start, then follows it live until it ends, whichever worker generates
-    it: `start`, the text so far as one `delta`, the following `delta`s, then `done` (the stored
-    message) or `error`; keep-alive comments at least every 15 s. For resuming after a dropped
-    connection; a reply that has ended gives `start`, its text and `done` at once.
+    Replays a reply after the last event the client has, then follows it live until it ends,
+    whichever worker generates it. The last event is the `Last-Event-ID` header (an EventSource
+    sends it when it reconnects) or `?after=<seq>`, the greater of the two; without either, from
+    `start`. Events: `start` (seq 0), the text after the last event as one `delta` (with the id
+    of the last delta it holds), the following `delta`s live, then `done` (the stored message) or
+    `error`, each with `id: <seq>`; keep-alive comments at least every 15 s.
 
-    404 for an unknown message or a talk that is not the caller's."""
-    feed = use_cases().chat.follow(current_actor().user_id, talk_id, message_id)
-    return stream_reply(talk_id, None, feed)
+    204 when the reply has ended and the client's last event is its end (or past it): an
+    EventSource then stops instead of replaying the reply again. Authenticated by `Authorization:
+    Bearer` or, for EventSource (which cannot send headers), `?token=<access token>` (as
+    WebSockets; it never appears in logs).
+
+    401 for a missing, bad or revoked token; 404 for an unknown message or a talk that is not the
+    caller's; 422 for a bad `after`."""
+    afters = [value for value in (last_event_id(), query.get("after")) if value is not None]
+    return resume(talk_id, message_id, max(afters) if afters else None)
 
 
 @blp.delete("/talks/<talk_id>/messages/<message_id>")

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.webhooks import (
     DeliverySchema,
@@ -42,6 +43,7 @@ def list_webhooks(workspace_id):
 @blp.post("/<workspace_id>/webhooks")
 @authenticated
 @blp.arguments(WebhookCreateSchema)
+@idempotent(secret=True)
 @blp.response(201, WebhookCreatedSchema)
 @blp.alt_response(409, description="The workspace has its maximum number of webhooks")
 def create_webhook(body, workspace_id):
@@ -55,6 +57,10 @@ def create_webhook(body, workspace_id):
     Deliveries are POSTs of `{id, event, workspace_id, created_at, data}` signed with
     `X-SynapScale-Signature: sha256=<HMAC-SHA256 of the raw body>`, retried with exponential backoff
     on failure. The URL must be public (the rules of the workflow `http_request` node).
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer, secret included (kept encrypted meanwhile);
+    the same key with another body is 409 `idempotency_conflict`.
 
     403 for a role too low; 404 for non-members; 409 when the workspace has its maximum number of
     webhooks (WEBHOOK_MAX_PER_WORKSPACE, 20 by default); 422 for a refused URL or unknown events."""

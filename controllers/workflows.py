@@ -5,6 +5,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.rate_limits import charge_model_calls
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workflows import (
@@ -79,6 +80,7 @@ def list_workflows(query):
 @authenticated
 @blp.arguments(WorkspaceQuerySchema, location="query")
 @blp.arguments(WorkflowCreateSchema)
+@idempotent
 @blp.response(201, WorkflowSchema)
 def create_workflow(query, body):
     """Create a workflow
@@ -86,6 +88,10 @@ def create_workflow(query, body):
     Members and up. Body `{workspace_id?, name, description?, nodes: [{id, type, name?, config}],
     edges: [{source, target, condition?}], is_active?}`; the workspace may also be given as a query
     parameter (default: personal). 201 with the workflow, `version` 1.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     Validates the graph (unique node ids, edges between existing nodes, no cycles, each node's
     config against its schema, every `{{ reference }}` resolvable): 422 lists the problems per node
@@ -188,6 +194,7 @@ def restore_workflow(workflow_id):
 @blp.post("/<workflow_id>/execute")
 @authenticated
 @blp.arguments(ExecuteSchema)
+@idempotent
 @blp.response(202, ExecutionSchema, description="Queued")
 @blp.alt_response(200, schema=ExecutionSchema, description="Finished (with `wait: true`)")
 def execute_workflow(body, workflow_id):
@@ -198,6 +205,10 @@ def execute_workflow(body, workflow_id):
     when `wait: true` and it finishes in time (both with a `Location` header). Follow the run at
     `/api/v1/ws/executions/{id}` or poll `GET /api/v1/executions/{id}`. Each `llm` node counts as
     one model call against RATELIMIT_LLM.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     404 for a workflow the caller cannot see; 409 when the workflow is not active; 422 for inputs
     that do not match, or while the workflow (installed from a template) still holds `{{
@@ -231,6 +242,7 @@ def list_executions(query, workflow_id):
 @blp.post("/<workflow_id>/publish")
 @authenticated
 @blp.arguments(PublishSchema)
+@idempotent
 @blp.response(201, TemplateSchema)
 def publish_workflow(body, workflow_id):
     """Publish a workflow as a template
@@ -244,6 +256,10 @@ def publish_workflow(body, workflow_id):
     their own value before the workflow runs. Members and up. Body
     `{title, description?, tags?}`. 201 `{id, title, description, tags, author, rating,
     ratings_count, installs, created_at, nodes, edges}`.
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     403 for a viewer; 404 for a workflow the caller cannot see; 422 for invalid fields."""
     template = use_cases().templates.publish(current_actor(), workflow_id, body["title"],
@@ -319,6 +335,7 @@ def get_template(template_id):
 @templates_blp.post("/<template_id>/install")
 @authenticated
 @templates_blp.arguments(InstallSchema)
+@idempotent
 @templates_blp.response(201, WorkflowSchema)
 def install_template(body, template_id):
     """Install a template as a new workflow
@@ -326,6 +343,10 @@ def install_template(body, template_id):
     A new workflow in the workspace (members and up), from the template's graph. Body
     `{workspace_id?}` (default: the caller's personal workspace). 201 with the workflow; it runs
     once each `{{ secret.<name> }}` placeholder in it is replaced by a value (PUT the workflow).
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     403 for a viewer; 404 for an unknown template or a workspace the caller is not in."""
     return use_cases().templates.install(current_actor(), template_id, body.get("workspace_id"))

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from flask_smorest import Blueprint
 
 from controllers.deps import use_cases
+from controllers.idempotency import idempotent
 from controllers.schemas.common import PageQuerySchema, page_body, page_of
 from controllers.schemas.workspaces import (
     MemberAddSchema,
@@ -49,6 +50,7 @@ def list_workspaces(query):
 @blp.post("")
 @authenticated
 @blp.arguments(WorkspaceCreateSchema)
+@idempotent
 @blp.response(201, WorkspaceSchema)
 def create_workspace(body):
     """Create a workspace
@@ -56,6 +58,10 @@ def create_workspace(body):
     Body `{name, description?, settings?: {default_model, system_prompt, monthly_budget_usd}}` (the
     budget in US dollars per calendar month). 201 with the workspace; the caller is its owner
     (`role: "owner"`).
+
+    With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
+    creates nothing and gets the first answer; the same key with another body is 409
+    `idempotency_conflict`.
 
     422 for invalid fields; 401 without a valid access token."""
     return workspace_body(*use_cases().workspaces.create(current_actor(), **body))

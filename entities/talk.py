@@ -78,6 +78,9 @@ class Message:
     error_code: str | None = None  # the API error code of a failed reply (e.g. upstream_timeout)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # a streamed reply: where each delta ends in `content` (resumes after an event's `seq`);
+    # None for a message stored whole
+    delta_ends: list[int] | None = None
 
 
 @dataclass(frozen=True)

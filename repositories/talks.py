@@ -224,7 +224,7 @@ def to_message(doc: dict) -> Message:
         parent_id=doc.get("parent_id"), file_ids=list(doc.get("file_ids", [])),
         usage=MessageUsage(**usage) if usage else None, latency_ms=doc.get("latency_ms"),
         error=doc.get("error"), error_code=doc.get("error_code"), created_at=doc.get("created_at"),
-        updated_at=doc.get("updated_at"),
+        updated_at=doc.get("updated_at"), delta_ends=doc.get("delta_ends"),
     )
 
 
@@ -287,6 +287,8 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         }
         if message.usage is not None:
             doc["usage"] = _stored({"usage": message.usage})["usage"]
+        if message.delta_ends is not None:
+            doc["delta_ends"] = list(message.delta_ends)
         if message.id:
             doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
@@ -353,10 +355,13 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             return_document=ReturnDocument.AFTER)
         return to_message(doc) if doc else None
 
-    def save_progress(self, message_id: str, content: str) -> ReplyControl:
+    def save_progress(self, message_id: str, content: str,
+                      delta_ends: list[int] | None = None) -> ReplyControl:
+        changes: dict = {"content": content, "updated_at": utcnow()}
+        if delta_ends is not None:
+            changes["delta_ends"] = list(delta_ends)
         doc = self.collection.find_one_and_update(
-            {"_id": ObjectId(message_id)},
-            {"$set": {"content": content, "updated_at": utcnow()}},
+            {"_id": ObjectId(message_id)}, {"$set": changes},
             projection={"stop_requested": True, "followers": True}) or {}
         return ReplyControl(stop_requested=bool(doc.get("stop_requested")),
                             followed=doc.get("followers", 0) > 0)

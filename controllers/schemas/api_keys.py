@@ -2,10 +2,10 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import UtcDateTime
+from controllers.schemas.common import IdempotentBodySchema, UtcDateTime
 
 
-class ApiKeyCreateSchema(Schema):
+class ApiKeyCreateSchema(IdempotentBodySchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     expires_at = fields.AwareDateTime(allow_none=True, default_timezone=UTC, metadata={
         "description": "ISO-8601; the key stops working then. Omitted: never expires"})

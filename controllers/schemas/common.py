@@ -65,6 +65,15 @@ SSE_EVENT_SCHEMA = {
 }
 
 
+class IdempotentBodySchema(Schema):
+    """A creating request's body: `client_message_id`, the body's form of the Idempotency-Key
+    header (controllers/idempotency.py)."""
+
+    client_message_id = fields.String(validate=validate.Regexp(r"^[\x21-\x7e]{1,255}$"), metadata={
+        "description": "A key the client chose for this request (as the Idempotency-Key header): "
+                       "a repeat within 24 h stores nothing new and gets the first answer"})
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)

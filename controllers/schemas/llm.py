@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from controllers.schemas.common import IdempotentBodySchema
 from controllers.schemas.talks import ID, MAX_CONTENT
 
 
@@ -28,7 +29,7 @@ class ChatMessageSchema(Schema):
     content = fields.String(required=True, validate=validate.Length(max=MAX_CONTENT))
 
 
-class LLMChatRequestSchema(Schema):
+class LLMChatRequestSchema(IdempotentBodySchema):
     workspace_id = fields.String(validate=ID, allow_none=True)
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
     messages = fields.List(fields.Nested(ChatMessageSchema), required=True,

@@ -2,6 +2,8 @@
 accepts and returns."""
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from controllers.schemas.common import IdempotentBodySchema
+
 MAX_EMBEDDING_INPUTS = 2048
 DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's legacy completions default
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -37,7 +39,7 @@ class StreamOptionsSchema(Schema):
         "description": "Send a last chunk with `usage` (and no choices) before [DONE]"})
 
 
-class ChatCompletionRequestSchema(Schema):
+class ChatCompletionRequestSchema(IdempotentBodySchema):
     """Any other chat-completion parameter LiteLLM knows (`service_tier`, `prompt_cache_key`,
     `safety_identifier`, `modalities`, `prediction`, `web_search_options`, `verbosity`,
     `functions`, `function_call`, `top_k`...) is passed on to providers that take it; an
@@ -176,7 +178,7 @@ def _prompt(value) -> None:
                               "several prompts are not supported)")
 
 
-class CompletionRequestSchema(Schema):
+class CompletionRequestSchema(IdempotentBodySchema):
     class Meta:
         unknown = INCLUDE  # refused one by one, naming the field
 

@@ -5,6 +5,8 @@ Unknown fields are let through the schema (INCLUDE) so the controller can refuse
 """
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from controllers.schemas.common import IdempotentBodySchema
+
 MAX_ITEMS = 10_000
 
 
@@ -18,7 +20,7 @@ def _input(value) -> None:
             raise ValidationError(f"input[{index}] must be an object (a message or an item)")
 
 
-class ResponseCreateRequestSchema(Schema):
+class ResponseCreateRequestSchema(IdempotentBodySchema):
     """OpenAI's `POST /v1/responses` body. `tools` of type `function` only."""
 
     class Meta:

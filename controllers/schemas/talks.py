@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import SSE_EVENT_SCHEMA, PageQuerySchema, UtcDateTime
+from controllers.schemas.common import (
+    SSE_EVENT_SCHEMA,
+    IdempotentBodySchema,
+    PageQuerySchema,
+    UtcDateTime,
+)
 from entities.talk import Message, MessageRole, MessageStatus, Talk
 from use_cases.chat.ports import TalkRepresentation
 
@@ -28,7 +33,7 @@ class TalkSchema(Schema):
     updated_at = UtcDateTime(required=True)
 
 
-class TalkCreateSchema(Schema):
+class TalkCreateSchema(IdempotentBodySchema):
     workspace_id = fields.String(validate=ID, allow_none=True,
                                  metadata={"description": "Default: the personal workspace"})
     name = fields.String(load_default="", validate=validate.Length(max=200))
@@ -88,7 +93,15 @@ class MessagePageQuerySchema(Schema):
     before = fields.String(validate=ID, metadata={"description": "A message id: older ones"})
 
 
-class ReplyOptionsSchema(Schema):
+class ResumeQuerySchema(Schema):
+    after = fields.Integer(validate=validate.Range(min=0, max=10**15), metadata={
+        "description": "The `seq` (SSE `id`) of the last event the client has"})
+    token = fields.String(validate=validate.Length(max=4096), metadata={
+        "description": "An access token, for clients that cannot send headers (EventSource); "
+                       "never logged"})
+
+
+class ReplyOptionsSchema(IdempotentBodySchema):
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
     temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
     max_tokens = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=1_000_000))

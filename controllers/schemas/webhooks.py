@@ -1,10 +1,10 @@
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import UtcDateTime
+from controllers.schemas.common import IdempotentBodySchema, UtcDateTime
 from entities.webhook import WEBHOOK_EVENTS
 
 
-class WebhookCreateSchema(Schema):
+class WebhookCreateSchema(IdempotentBodySchema):
     url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
                      validate=validate.Length(max=2048))
     events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), required=True,

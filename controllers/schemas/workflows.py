@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from controllers.schemas.common import PageQuerySchema, UtcDateTime
+from controllers.schemas.common import IdempotentBodySchema, PageQuerySchema, UtcDateTime
 from entities.workflow import ExecutionStatus, NodeStatus
 from use_cases.workflows.nodes.registry import NODE_TYPES
 from use_cases.workflows.templates import SORTS
@@ -48,7 +48,7 @@ class WorkflowListQuerySchema(PageQuerySchema):
         "description": "true: the deleted workflows (they can be restored)"})
 
 
-class WorkflowCreateSchema(Schema):
+class WorkflowCreateSchema(IdempotentBodySchema):
     workspace_id = fields.String(metadata={"description": "Or as a query parameter"})
     name = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=DESCRIPTION)
@@ -100,7 +100,7 @@ class NodeTypeSchema(Schema):
     config_schema = fields.Dict(required=True, metadata={"description": "JSON Schema 2020-12"})
 
 
-class ExecuteSchema(Schema):
+class ExecuteSchema(IdempotentBodySchema):
     inputs = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Checked against the fields of the workflow's input node"})
     wait = fields.Boolean(load_default=False, metadata={
@@ -137,7 +137,7 @@ class ExecutionSchema(Schema):
     duration_ms = fields.Float(allow_none=True)
 
 
-class PublishSchema(Schema):
+class PublishSchema(IdempotentBodySchema):
     title = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", validate=DESCRIPTION)
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=list,
@@ -174,7 +174,7 @@ class TemplateQuerySchema(PageQuerySchema):
                          validate=validate.OneOf(SORTS))
 
 
-class InstallSchema(Schema):
+class InstallSchema(IdempotentBodySchema):
     workspace_id = fields.String(metadata={"description": "Default: your personal workspace"})
 
 

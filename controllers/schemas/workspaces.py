@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from controllers.schemas.common import UtcDateTime
+from controllers.schemas.common import IdempotentBodySchema, UtcDateTime
 from entities.workspace import WorkspaceRole
 
 
@@ -29,7 +29,7 @@ class WorkspaceSchema(Schema):
     updated_at = UtcDateTime(required=True)
 
 
-class WorkspaceCreateSchema(Schema):
+class WorkspaceCreateSchema(IdempotentBodySchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     settings = fields.Nested(WorkspaceSettingsSchema)

@@ -73,10 +73,16 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, mongo_uri, mock_provider_server):
+def nginx_dir(tmp_path_factory) -> Path:
+    """Where the module's nginx keeps its configuration and logs."""
+    return tmp_path_factory.mktemp("nginx")
+
+
+@pytest.fixture(scope="module")
+def stack(nginx_dir, mongo_uri, mock_provider_server):
     """One gunicorn and one nginx for the module; tests use distinct users and client IPs."""
     binary = nginx_binary()
-    tmp_path = tmp_path_factory.mktemp("nginx")
+    tmp_path = nginx_dir
     database = f"test_{uuid.uuid4().hex[:12]}"
     api = start_gunicorn(tmp_path, {
         "MONGODB_URI": mongo_uri, "MONGODB_DATABASE": database, "BCRYPT_ROUNDS": "4",
@@ -85,7 +91,8 @@ def stack(tmp_path_factory, mongo_uri, mock_provider_server):
     port = free_port()
     site = tmp_path / "synapscale.conf"
     site.write_text(render(TEMPLATE.read_text(), NGINX_PORT=f"127.0.0.1:{port}",
-                           API_UPSTREAM=f"127.0.0.1:{api.port}", NGINX_MAX_BODY_SIZE=BODY_LIMIT))
+                           API_UPSTREAM=f"127.0.0.1:{api.port}", NGINX_MAX_BODY_SIZE=BODY_LIMIT,
+                           NGINX_ACCESS_LOG=str(tmp_path / "site-access.log")))
     config = tmp_path / "nginx.conf"
     config.write_text(main_config(tmp_path, site))
     error_log = tmp_path / "error.log"
@@ -210,3 +217,25 @@ def test_a_body_over_the_proxy_limit_gets_the_api_error_shape_from_nginx(stack):
                              headers={"Content-Type": "application/octet-stream"}, timeout=10)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_tokens_in_query_strings_never_reach_the_access_log(stack, nginx_dir, mock_provider):
+    host = stack
+    session = register(client_at("127.0.0.9"), host)  # an address of its own: its own auth limit
+    token = session["access_token"]
+    ws = websocket.create_connection(f"ws://{host}/api/v1/ws/user?token={token}", timeout=10)
+    ws.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    talk = requests.post(f"http://{host}/api/v1/talks", json={}, headers=headers, timeout=10).json()
+    exchange = requests.post(f"http://{host}/api/v1/talks/{talk['id']}/messages", timeout=30,
+                             json={"content": "hi"}, headers=headers).json()
+    resumed = requests.get(f"http://{host}/api/v1/talks/{talk['id']}/messages/"
+                           f"{exchange['assistant_message']['id']}/stream?token={token}",
+                           timeout=30)
+    assert resumed.status_code == 200
+    log = nginx_dir / "site-access.log"
+    deadline = time.monotonic() + 5
+    while "/stream " not in (text := log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"/api/v1/talks/{talk['id']}/messages/" in text and "/api/v1/ws/user " in text
+    assert token not in text and "token=" not in text

@@ -313,3 +313,22 @@ def test_responses_share_the_model_call_rate_limit_of_chat(client, key, mock_pro
                 for path, body in calls]
     assert statuses == [200, 200, 200, 429]
     assert len(mock_provider.requests) == 3
+
+
+def test_a_retried_response_with_its_idempotency_key_is_made_once(sdk, mock_provider):
+    """A client retrying a lost answer with the same Idempotency-Key gets the first response:
+    one model call, one stored response (issue 17's rule on every creating route)."""
+    headers = {"Idempotency-Key": "retry-of-resp-1"}
+    first = sdk.responses.create(model=MOCK_DEFAULT_MODEL, input="once", extra_headers=headers)
+    again = sdk.responses.create(model=MOCK_DEFAULT_MODEL, input="once", extra_headers=headers)
+    assert again.id == first.id and again.output_text == first.output_text
+    assert len(mock_provider.calls(PRIMARY)) == 1
+    with pytest.raises(openai.ConflictError):
+        sdk.responses.create(model=MOCK_DEFAULT_MODEL, input="another", extra_headers=headers)
+
+
+def test_a_retried_legacy_completion_with_its_idempotency_key_is_made_once(sdk, mock_provider):
+    headers = {"Idempotency-Key": "retry-of-cmpl-1"}
+    first = sdk.completions.create(model=MOCK_DEFAULT_MODEL, prompt="once", extra_headers=headers)
+    again = sdk.completions.create(model=MOCK_DEFAULT_MODEL, prompt="once", extra_headers=headers)
+    assert again.id == first.id and len(mock_provider.calls(PRIMARY)) == 1

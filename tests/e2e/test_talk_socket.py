@@ -94,7 +94,7 @@ def test_resume_over_a_new_socket_returns_the_full_text(ws_base, alice, talk, mo
         frames = receive_until(second, "done")
     finally:
         second.close()
-    assert frames[0] == {"type": "start", "message_id": start["message_id"],
+    assert frames[0] == {"type": "start", "seq": 0, "message_id": start["message_id"],
                          "model": MOCK_DEFAULT_MODEL}
     assert "".join(f["content"] for f in frames if f["type"] == "delta") == WORDS
     assert frames[-1]["message"]["content"] == WORDS

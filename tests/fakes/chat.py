@@ -73,9 +73,9 @@ class MongomockMessageRepository(MongoMessageRepository):
     def ensure_indexes(self) -> None:
         MongoRepository.ensure_indexes(self)
 
-    def save_progress(self, message_id, content):
+    def save_progress(self, message_id, content, delta_ends=None):
         self.progress_saves.append((message_id, content))
-        return super().save_progress(message_id, content)
+        return super().save_progress(message_id, content, delta_ends)
 
     @property
     def rows(self) -> StoredRows:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from entities.outbound import HttpResponse, OutboundFailed, OutboundRefused
 from repositories.audit import MongoAuditLog, to_entry
+from repositories.idempotency import MongoIdempotencyRepository
 from use_cases.shared.ports import Encryptor, EventBus, OutboundHttp, Subscription
 from use_cases.workflows.events import unpack
 
@@ -190,3 +191,8 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.seconds += seconds
         self.now += timedelta(seconds=seconds)
+
+
+class MongomockIdempotencyRepository(MongoIdempotencyRepository):
+    """The MongoDB repository on mongomock (tests/contract checks both alike; mongomock keeps
+    the TTL index but never expires a record: claims treat expired ones as gone anyway)."""

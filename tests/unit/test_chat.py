@@ -351,3 +351,52 @@ def test_the_pool_refuses_work_beyond_its_bound():
     assert first.finished.wait(5)
     assert first._log[-1].type == "error"  # work that ends without finishing is closed for it
     pool.close()
+
+
+# --- sequence numbers and resumes after one (issue 17) -----------------------------------------
+
+def test_every_event_of_a_reply_is_numbered_and_a_local_feed_starts_after_any_number(
+        world, alice, talk):
+    world.gateway.reply = "a b c d e"
+    _, generation = world.chat.send_streaming(alice, talk.id, "go")
+    events = drain(generation.follow())
+    assert [(e.type, e.seq) for e in events] == [
+        ("start", 0), ("delta", 1), ("delta", 2), ("delta", 3), ("delta", 4), ("delta", 5),
+        ("done", 6)]
+    after = drain(generation.follow(after=3))
+    assert [(e.type, e.seq) for e in after] == [("delta", 4), ("delta", 5), ("done", 6)]
+    assert generation.follow(after=6).exhausted and not generation.follow(after=5).exhausted
+    stored = world.message_repo.rows[generation.message.id]
+    assert stored.delta_ends == [1, 3, 5, 7, 9]  # where each delta ends in "a b c d e"
+
+
+def test_a_stored_feed_resumes_after_a_number_with_the_same_numbering(world, alice, talk):
+    world.gateway.reply = "a b c d e"
+    _, generation = world.chat.send_streaming(alice, talk.id, "go")
+    drain(generation.follow())
+    message = world.message_repo.rows[generation.message.id]
+    whole = drain(StoredFeed(world.message_repo, world.events, message))
+    assert [(e.type, e.seq) for e in whole] == [("start", 0), ("delta", 5), ("done", 6)]
+    rest = drain(StoredFeed(world.message_repo, world.events, message, after=2))
+    assert [(e.type, e.seq, e.data.get("content")) for e in rest] == [
+        ("delta", 5, " c d e"), ("done", 6, None)]
+    assert StoredFeed(world.message_repo, world.events, message, after=6).exhausted
+    assert not StoredFeed(world.message_repo, world.events, message, after=5).exhausted
+
+
+def test_a_stored_feed_numbers_live_batches_by_the_deltas_they_end_with(world, alice, talk):
+    repo: MongomockMessageRepository = world.message_repo
+    message = repo.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
+                               user_id=alice, role=MessageRole.ASSISTANT, content="",
+                               status=MessageStatus.STREAMING, model=MODEL, delta_ends=[]))
+    repo.save_progress(message.id, "ab", [1, 2])
+    topic = message_topic(message.id)
+    feed = StoredFeed(repo, world.events, message, after=3)  # the client saw 3 deltas, live
+    world.events.publish(topic, {"type": "delta", "offset": 2, "content": "cde",
+                                 "seq": 5, "ends": [3, 4, 5]})
+    repo.update(message.id, content="abcdef", delta_ends=[1, 2, 3, 4, 5, 6],
+                status=MessageStatus.COMPLETE)
+    world.events.publish(topic, {"type": "done"})
+    events = drain(feed)
+    assert [(e.type, e.seq, e.data.get("content")) for e in events] == [
+        ("delta", 5, "de"), ("delta", 6, "f"), ("done", 7, None)]

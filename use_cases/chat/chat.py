@@ -155,16 +155,25 @@ class Chat:
         finals = [self._wait_final(talk_id, message_id, deadline) for message_id in ids]
         return [message for message in finals if message is not None]  # None: deleted meanwhile
 
-    def follow(self, user_id: str, talk_id: str, message_id: str) -> Feed:
-        """Replays a reply from its start and follows it live until it ends."""
+    def follow(self, user_id: str, talk_id: str, message_id: str, after: int = -1) -> Feed:
+        """Replays a reply after its event `after` (-1: from its start) and follows it live
+        until it ends; `exhausted` when it has ended and nothing comes after `after`."""
         self.talks.visible(user_id, talk_id)
         message = self.messages.get(message_id, talk_id)
         if message is None:
             raise NotFound("Message not found")
         generation = self.generations.get(message_id)
         if generation is not None:
-            return generation.follow()
-        return StoredFeed(self.messages, self.bus, message)
+            return generation.follow(after)
+        return StoredFeed(self.messages, self.bus, message, after)
+
+    def message(self, user_id: str, talk_id: str, message_id: str) -> Message:
+        """One live message of a talk of the user's (NotFound otherwise)."""
+        self.talks.visible(user_id, talk_id)
+        message = self.messages.get(message_id, talk_id)
+        if message is None:
+            raise NotFound("Message not found")
+        return message
 
     # --- preparing --------------------------------------------------------------------------
 
@@ -350,7 +359,7 @@ class Chat:
             job.call.failed(error)
         changes: dict = dict(content=content, status=status, model=reply.model, usage=usage,
                              latency_ms=reply.latency_ms, error=reply.error,
-                             error_code=reply.error_code)
+                             error_code=reply.error_code, delta_ends=generation.snapshot()[1])
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final

@@ -12,6 +12,13 @@ A feed in another process (StoredFeed) subscribes to that topic, counts itself a
 then reads the stored text, then takes from each live delta only what lies beyond the offset it
 has sent. Nothing is lost or sent twice: a save that did not see the follower happened before
 the follower read the text, and every later save publishes from the previous save's offset.
+
+Every event of a reply has a sequence number (`seq`, API.md "Streams and sends that never
+duplicate or lose"): 0 for `start`, n for the n-th delta, and the number of deltas + 1 for its
+end (`done` or `error`). The reply stores where each delta ends in its text (`delta_ends`), so a
+feed anywhere can start after any `seq` a client saw (`after`), from the stored text and the live
+deltas. A feed in another process may join several deltas into one event: it carries the `seq`
+of the last delta it holds.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from entities.clock import utcnow
@@ -50,6 +57,7 @@ class StreamEvent:
 
     type: str
     data: dict = field(default_factory=dict)
+    seq: int | None = None  # the reply's sequence number of this event (see the module)
 
     @property
     def is_terminal(self) -> bool:
@@ -57,21 +65,27 @@ class StreamEvent:
 
 
 def start_event(message: Message) -> StreamEvent:
-    return StreamEvent("start", {"message_id": message.id, "model": message.model})
+    return StreamEvent("start", {"message_id": message.id, "model": message.model}, seq=0)
 
 
-def terminal_event(message: Message) -> StreamEvent:
+def terminal_event(message: Message, seq: int | None = None) -> StreamEvent:
     if message.status is MessageStatus.FAILED:
         return StreamEvent("error", {"code": message.error_code or "upstream_error",
                                      "message": message.error or "The reply failed",
-                                     "message_id": message.id})
-    return StreamEvent("done", {"message": message})
+                                     "message_id": message.id}, seq)
+    return StreamEvent("done", {"message": message}, seq)
 
 
 class Feed:
-    """The events of one reply, in order; `next` gives None when nothing came in `timeout`."""
+    """The events of one reply, in order; `next` gives None when nothing came in `timeout`.
+    `exhausted`: the reply has ended and nothing is left after the `seq` the feed started
+    after (a resume that has everything: HTTP 204)."""
 
     ended = False
+
+    @property
+    def exhausted(self) -> bool:
+        return False
 
     def next(self, timeout: float) -> StreamEvent | None:
         raise NotImplementedError
@@ -85,8 +99,9 @@ class Generation:
 
     def __init__(self, message: Message):
         self.message = message
-        self._log: list[StreamEvent] = [start_event(message)]
+        self._log: list[StreamEvent] = [start_event(message)]  # event `seq` at index `seq`
         self._parts: list[str] = []
+        self._ends: list[int] = []
         self._length = 0
         self._cond = threading.Condition()
         self.stop_requested = threading.Event()
@@ -101,23 +116,31 @@ class Generation:
     def length(self) -> int:
         return self._length
 
+    def snapshot(self) -> tuple[str, list[int]]:
+        """The text so far and where each of its deltas ends, consistent with each other."""
+        with self._cond:
+            return "".join(self._parts), list(self._ends)
+
     def add_delta(self, text: str) -> None:
         with self._cond:
-            self._log.append(StreamEvent("delta", {"content": text, "offset": self._length}))
+            self._log.append(StreamEvent("delta", {"content": text, "offset": self._length},
+                                         seq=len(self._log)))
             self._parts.append(text)
             self._length += len(text)
+            self._ends.append(self._length)
             self._cond.notify_all()
 
     def finish(self, event: StreamEvent) -> None:
         with self._cond:
             if self.finished.is_set():
                 return
-            self._log.append(event)
+            self._log.append(replace(event, seq=len(self._log)))
             self.finished.set()
             self._cond.notify_all()
 
-    def follow(self) -> Feed:
-        return _LocalFeed(self)
+    def follow(self, after: int = -1) -> Feed:
+        """Its events with a `seq` above `after` (-1: all), live."""
+        return _LocalFeed(self, after)
 
     def _event(self, index: int, timeout: float) -> StreamEvent | None:
         with self._cond:
@@ -127,9 +150,15 @@ class Generation:
 
 
 class _LocalFeed(Feed):
-    def __init__(self, generation: Generation):
+    def __init__(self, generation: Generation, after: int = -1):
         self.generation = generation
-        self.index = 0
+        self.index = max(0, after + 1)
+
+    @property
+    def exhausted(self) -> bool:
+        generation = self.generation
+        with generation._cond:
+            return generation.finished.is_set() and self.index >= len(generation._log)
 
     def next(self, timeout: float) -> StreamEvent | None:
         if self.ended:
@@ -154,6 +183,7 @@ class Progress:
         self.interval = interval
         self.max_unsaved_chars = max_unsaved_chars
         self.saved = 0  # characters stored
+        self.saved_deltas = 0  # deltas stored
         self.saved_at = time.monotonic()
 
     def update(self, generation: Generation) -> bool:
@@ -162,18 +192,20 @@ class Progress:
                or generation.length - self.saved >= self.max_unsaved_chars)
         if not due or generation.length == self.saved:
             return False
-        content = generation.content
+        content, ends = generation.snapshot()
         try:
-            control = self.messages.save_progress(self.message_id, content)
-            if control.followed:
+            control = self.messages.save_progress(self.message_id, content, ends)
+            if control.followed:  # the text and the ends of the deltas since the last save
                 self.events.publish(message_topic(self.message_id), {
-                    "type": "delta", "offset": self.saved, "content": content[self.saved:]})
+                    "type": "delta", "offset": self.saved, "content": content[self.saved:],
+                    "seq": len(ends), "ends": ends[self.saved_deltas:]})
         except Exception:  # the reply goes on; followers catch up from the final message
             log.exception("could not save the progress of a streaming reply")
             return False
         finally:
             self.saved_at = time.monotonic()
         self.saved = len(content)
+        self.saved_deltas = len(ends)
         return control.stop_requested
 
 
@@ -258,20 +290,30 @@ def settle_if_abandoned(messages: MessageRepository, message: Message) -> Messag
 
 
 class StoredFeed(Feed):
-    """Follows a reply from the database and the event bus (it may run in another process)."""
+    """Follows a reply from the database and the event bus (it may run in another process),
+    starting after the event `after` (-1: from `start`)."""
 
-    def __init__(self, messages: MessageRepository, events: EventBus, message: Message):
+    def __init__(self, messages: MessageRepository, events: EventBus, message: Message,
+                 after: int = -1):
         self.messages = messages
         self.message = message
         self.subscription = events.subscribe([message_topic(message.id)])
         self.following = message.status is MessageStatus.STREAMING
         if self.following:
             messages.add_follower(message.id, 1)  # from now on its deltas are published
-        current = messages.get(message.id, message.talk_id) or message
-        self.pending: deque[StreamEvent] = deque([start_event(current)])
-        self.sent = 0
+        self.pending: deque[StreamEvent] = deque()
+        self.delivered = after  # the `seq` of the last event the client has
+        self.text = ""  # the reply's text as far as known
+        self.ends: list[int] = []  # where each known delta ends in `text`
+        self.final = False
         self.checked_at = time.monotonic()
+        current = messages.get(message.id, message.talk_id) or message
         self._absorb(settle_if_abandoned(messages, current))
+        self._exhausted = self.final and not self.pending
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
 
     def next(self, timeout: float) -> StreamEvent | None:
         if self.pending:
@@ -280,7 +322,8 @@ class StoredFeed(Feed):
             if self.ended:
                 self.close()
             return event
-        if self.ended:
+        if self.ended or self.final:
+            self.ended = True
             return None
         if getattr(self.subscription, "closed", False):  # this process is shutting down
             self.ended = True
@@ -304,29 +347,62 @@ class StoredFeed(Feed):
                 log.warning("could not uncount a follower of a reply")
 
     def _on_delta(self, event: dict) -> None:
+        """A live batch: the text from `offset` on, the ends of its deltas, and `seq`, the
+        number of deltas up to its end."""
         offset, text = int(event.get("offset", 0)), str(event.get("content", ""))
-        if offset > self.sent:  # a gap: the stored text holds everything up to this delta
+        if "ends" in event:
+            ends = [int(end) for end in event["ends"]]
+            seq = int(event.get("seq", len(self.ends) + len(ends)))
+        else:  # a batch without its deltas' ends: one delta, after those known
+            ends, seq = [offset + len(text)], len(self.ends) + 1
+            if offset + len(text) <= len(self.text):
+                return
+        before = seq - len(ends)  # the deltas before this batch
+        if offset > len(self.text) or before > len(self.ends):  # a gap: the store has it
             self._reload()
             return
-        self._take_from(offset, text)
-
-    def _take_from(self, offset: int, text: str) -> None:
-        new = text[self.sent - offset:]
-        if new:
-            self.pending.append(StreamEvent("delta", {"content": new, "offset": self.sent}))
-            self.sent += len(new)
+        if seq > len(self.ends):
+            self.text = self.text[:offset] + text
+            self.ends = self.ends[:before] + ends
+            self._emit()
 
     def _reload(self) -> None:
         self.checked_at = time.monotonic()
         current = self.messages.get(self.message.id, self.message.talk_id)
         if current is None:  # deleted meanwhile
             self.pending.append(StreamEvent("error", {
-                "code": "not_found", "message": "Message not found", "message_id": self.message.id}))
+                "code": "not_found", "message": "Message not found", "message_id": self.message.id},
+                self.delivered))
+            self.final = True
             return
         self._absorb(settle_if_abandoned(self.messages, current))
 
     def _absorb(self, message: Message) -> None:
-        """The stored state: its text beyond what was sent, and its end if it has ended."""
-        self._take_from(0, message.content)
-        if message.status.is_final:
-            self.pending.append(terminal_event(message))
+        """The stored state: its text and deltas, when they go further than the live ones
+        (or the reply has ended: then they are all of it), and its end if it has ended."""
+        if message.delta_ends is None:  # stored without its deltas: new text is one delta
+            known = self.ends[-1] if self.ends else 0
+            if len(message.content) > known:
+                self.text, self.ends = message.content, [*self.ends, len(message.content)]
+        elif message.status.is_final or len(message.delta_ends) >= len(self.ends):
+            self.text, self.ends = message.content, list(message.delta_ends)
+        self._emit()
+        if message.status.is_final and not self.final:
+            self.final = True
+            terminal = len(self.ends) + 1
+            if self.delivered < terminal:
+                self.pending.append(terminal_event(message, terminal))
+                self.delivered = terminal
+
+    def _emit(self) -> None:
+        """What the client lacks: `start`, then the known text after its last delta as one
+        event with the `seq` of the last delta it holds."""
+        if self.delivered < 0:
+            self.pending.append(start_event(self.message))
+            self.delivered = 0
+        known = len(self.ends)
+        if known > self.delivered:
+            start = self.ends[self.delivered - 1] if self.delivered >= 1 else 0
+            self.pending.append(StreamEvent(
+                "delta", {"content": self.text[start:self.ends[-1]], "offset": start}, known))
+            self.delivered = known

@@ -105,9 +105,11 @@ class MessageRepository(ABC):
     def update(self, message_id: str, **changes) -> Message | None: ...
 
     @abstractmethod
-    def save_progress(self, message_id: str, content: str) -> ReplyControl:
-        """Stores a streaming reply's text so far; says whether a stop was requested and
-        whether anyone follows the reply from elsewhere."""
+    def save_progress(self, message_id: str, content: str,
+                      delta_ends: list[int] | None = None) -> ReplyControl:
+        """Stores a streaming reply's text so far (and, given, where each of its deltas ends);
+        says whether a stop was requested and whether anyone follows the reply from
+        elsewhere."""
 
     @abstractmethod
     def add_follower(self, message_id: str, count: int) -> None:

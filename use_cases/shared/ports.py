@@ -1,5 +1,6 @@
 """Interfaces several areas share: the database probe, the event bus that reaches every
-process, the audit log, encryption of secrets at rest and HTTP to user-chosen URLs.
+process, the audit log, encryption of secrets at rest, HTTP to user-chosen URLs and the records of
+idempotent requests.
 
 Real implementations live in repositories/ and adapters/; unit tests use in-memory fakes.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 
+from entities.idempotency import IdempotencyRecord, StoredResponse
 from entities.outbound import HttpResponse
 from entities.pagination import Page, PageRequest
 
@@ -88,3 +90,25 @@ class OutboundHttp(ABC):
                 max_bytes: int = 1024 * 1024) -> HttpResponse:
         """OutboundRefused for a refused address; OutboundFailed for a network failure, a
         timeout, too many redirects or a body over `max_bytes`."""
+
+
+class IdempotencyRepository(ABC):
+    """Records of idempotent requests, one per (user, route, key), forgotten after their
+    `expires_at` (a TTL index)."""
+
+    @abstractmethod
+    def claim(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
+        """Stores `record` (unfinished) when no live record holds its (user, route, key), or
+        takes over one whose request lost its worker (unfinished, `lease_until` <= now) or that
+        expired: None, atomically, for exactly one of concurrent claims. Else the record that
+        holds the key."""
+
+    @abstractmethod
+    def finish(self, record: IdempotencyRecord, response: StoredResponse) -> bool:
+        """Stores the response of the request that claimed `record` (its `claim_id`); False when
+        that claim no longer holds the key."""
+
+    @abstractmethod
+    def release(self, record: IdempotencyRecord) -> None:
+        """Forgets the unfinished claim `record` (its request changed nothing): the key may be
+        used again."""
