@@ -23,6 +23,7 @@ from use_cases.workflows.ports import TemplateRenderer
 
 MAX_RANGE = 10_000
 MAX_INT_BITS = 100_000  # 2 ** 100_000 has ~30,000 digits
+TOO_DEEP = "template error: expressions or data nested too deeply"
 # the width and precision of a printf-style conversion: %-20.5s
 _PRINTF_SIZES = re.compile(r"%[-#0 +]*(\d*|\*)(?:\.(\d*|\*))?")
 
@@ -111,12 +112,16 @@ class TemplateEngine:
             raise ValueError(f"template failed: {error}") from None
         except ValueError as error:  # e.g. an int over Python's 4,300-digit str() limit
             raise ValueError(f"template failed: {error}") from None
+        except RecursionError:
+            raise ValueError(TOO_DEEP) from None
 
     def variables_of(self, template: str) -> set[str]:
         try:
             parsed = self.env.parse(template)
         except TemplateError as error:
             raise ValueError(f"template syntax error: {error}") from None
+        except RecursionError:  # Jinja's parser recurses once per nested bracket
+            raise ValueError(TOO_DEEP) from None
         return meta.find_undeclared_variables(parsed) - set(self.env.globals)
 
 

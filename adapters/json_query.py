@@ -20,6 +20,7 @@ from adapters.sandbox import ProcessSandbox
 from entities.deadline import Deadline
 from use_cases.workflows.ports import JsonQuery
 
+MAX_PATH_CHARS = 1000  # the json_extract node's config schema says the same
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is the user's error, reported to them
 
@@ -52,6 +53,15 @@ jsonpath_filter.re = LinearRegex  # type: ignore[assignment]
 jsonpath_string.re = LinearRegex  # type: ignore[assignment]
 
 
+def _checked(path: str):
+    """The parsed path; ValueError for a malformed one or one over MAX_PATH_CHARS (a path made
+    by an expression at run time is not bounded by the config's schema, and parsing is costly:
+    ~4 s of CPU for 600,000 characters)."""
+    if len(path) > MAX_PATH_CHARS:
+        raise ValueError(f"invalid JSONPath: over {MAX_PATH_CHARS} characters")
+    return _compiled(path)
+
+
 @lru_cache(maxsize=256)
 def _compiled(path: str):
     try:
@@ -63,25 +73,27 @@ def _compiled(path: str):
 def find_in_worker(data: object, path: str) -> list:
     """The sandbox task: every value `path` matches in `data`."""
     try:
-        return [match.value for match in _compiled(path).find(data)]
+        return [match.value for match in _checked(path).find(data)]
     except ValueError as error:
         raise ValueError(f"JSONPath failed: {error}") from None
+    except RecursionError:
+        raise ValueError("JSONPath failed: the data or the path is nested too deeply") from None
 
 
 class JsonPathQuery(JsonQuery):
-    """Queries in `sandbox`'s workers; paths are parsed here (at most 1,000 characters)."""
+    """Queries in `sandbox`'s workers; paths are parsed here too (at most MAX_PATH_CHARS)."""
 
     def __init__(self, sandbox: ProcessSandbox):
         self.sandbox = sandbox
 
     def find(self, data: object, path: str, tenant: str, deadline: Deadline | None = None) -> list:
-        _compiled(path)  # a malformed path is refused without a round trip
+        _checked(path)  # a malformed path is refused without a round trip
         return self.sandbox.call(find_in_worker, data, path, tenant=tenant, deadline=deadline,
                                  what="the JSONPath query")
 
     def check(self, path: str) -> str | None:
         try:
-            _compiled(path)
+            _checked(path)
         except ValueError as error:
             return str(error)
         return None

@@ -22,6 +22,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -51,7 +52,10 @@ class ProcessSandbox:
     result; the task's own exceptions (ValueError...) are raised again here. Limits raise
     LimitExceeded with code `timeout`, `cpu_limit` or `memory_limit`.
 
-    `task` and its arguments must be picklable: a module-level function of TASK_MODULES."""
+    `task` and its arguments must be picklable: a module-level function of TASK_MODULES. They
+    are pickled here, in the caller's thread, and the result in the worker, inside the task:
+    data that cannot be pickled (nested deeper than pickle recurses) raises ValueError to its
+    caller instead of killing the pool's scheduling thread, which would stall every caller."""
 
     def __init__(self, workers: int = 2, memory_mb: int = 256, timeout_s: float = 10.0,
                  max_tasks: int = 1000):
@@ -74,7 +78,8 @@ class ProcessSandbox:
             seconds = min(self.timeout_s, deadline.remaining())
             if seconds <= 0:
                 raise LimitExceeded(f"{what} had no time left to run", "timeout")
-            return self._run(self._schedule(task, args, seconds), seconds, deadline, what)
+            future = self._schedule(_pickled((task, args), what), seconds)
+            return self._run(future, seconds, deadline, what)
 
     @contextmanager
     def _tenant_slot(self, tenant: str, deadline: Deadline, what: str) -> Iterator[None]:
@@ -97,7 +102,9 @@ class ProcessSandbox:
         try:
             while True:
                 try:
-                    return future.result(timeout=POLL_S)
+                    result = future.result(timeout=POLL_S)
+                    # as trusted as before: pebble unpickles whatever the worker sends
+                    return pickle.loads(result)  # noqa: S301
                 except FutureTimeout:
                     if future.done():
                         raise LimitExceeded(f"{what} took longer than {seconds:.3g} s and was "
@@ -129,8 +136,8 @@ class ProcessSandbox:
                 self._pool.join(timeout=5)
             self._pool = None
 
-    def _schedule(self, task: Callable, args: tuple, seconds: float) -> ProcessFuture:
-        arguments = (task, args, math.ceil(seconds))
+    def _schedule(self, payload: bytes, seconds: float) -> ProcessFuture:
+        arguments = (payload, math.ceil(seconds))
         try:
             return self._running_pool().schedule(_limited, args=arguments, timeout=seconds)
         except RuntimeError:  # the pool broke (its workers could not start): a new one
@@ -163,10 +170,21 @@ def _start_worker(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _limited(task: Callable[..., T], args: tuple, cpu_s: int) -> T:
-    """Runs in the worker: `task(*args)` with `cpu_s` more seconds of CPU time than used so far."""
+def _pickled(value: Any, what: str) -> bytes:
+    """`value` pickled; ValueError when it cannot be (e.g. nested deeper than pickle recurses)."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (RecursionError, pickle.PicklingError, TypeError, AttributeError) as error:
+        raise ValueError(f"{what}: its data cannot be passed to or from the sandbox, most "
+                         f"likely nested too deeply ({type(error).__name__})") from None
+
+
+def _limited(payload: bytes, cpu_s: int) -> bytes:
+    """Runs in the worker: the pickled `(task, args)` in `payload`, with `cpu_s` more seconds of
+    CPU time than used so far; returns the pickled result."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = math.ceil(usage.ru_utime + usage.ru_stime)
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     resource.setrlimit(resource.RLIMIT_CPU, (used + cpu_s, hard))
-    return task(*args)
+    task, args = pickle.loads(payload)  # noqa: S301 - pickled by ProcessSandbox.call
+    return _pickled(task(*args), "its result")

@@ -14,8 +14,9 @@ A plugin reports the secret's value, sometimes only part of it (GitHubTokenDetec
 """
 from __future__ import annotations
 
+import bisect
 import json
-import string
+import re
 from collections.abc import Iterable, Iterator
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
@@ -31,7 +32,7 @@ from detect_secrets.plugins.keyword import KeywordDetector
 from use_cases.workflows.ports import SecretDetector
 
 LEFT_OUT = frozenset({"IPPublicDetector"})
-TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class DetectSecretsDetector(SecretDetector):
@@ -43,11 +44,19 @@ class DetectSecretsDetector(SecretDetector):
         self.patterns = [p for p in plugins if p not in self.entropy and p is not self.keyword]
 
     def find(self, text: str) -> list[tuple[int, int]]:
+        """Each distinct finding is looked up once and widened through a map of the text's
+        tokens: the plugins report one value per match, and widening each occurrence by walking
+        its token was cubic in a text of glued tokens (`AKIA` * 2,000: 83 s for 8,000 chars)."""
+        secrets = set(self._findings(text))
+        if not secrets:
+            return []
+        tokens = [match.span() for match in TOKEN.finditer(text)]
+        starts = [start for start, _ in tokens]
         spans = set()
-        for secret in self._findings(text):
+        for secret in secrets:
             start = text.find(secret)
             while start != -1:
-                spans.add(_widen(text, start, start + len(secret)))
+                spans.add(_widen(tokens, starts, start, start + len(secret)))
                 start = text.find(secret, start + len(secret))
         return sorted(spans)
 
@@ -83,9 +92,13 @@ def _kept(secret: str) -> bool:
                                  or is_potential_uuid(secret))
 
 
-def _widen(text: str, start: int, end: int) -> tuple[int, int]:
-    while start > 0 and text[start - 1] in TOKEN_CHARS and text[start] in TOKEN_CHARS:
-        start -= 1
-    while end < len(text) and text[end] in TOKEN_CHARS and text[end - 1] in TOKEN_CHARS:
-        end += 1
+def _widen(tokens: list[tuple[int, int]], starts: list[int], start: int,
+           end: int) -> tuple[int, int]:
+    """`start`..`end` grown to the whole tokens (letters, digits, `_`, `-`) its ends are in."""
+    first = bisect.bisect_right(starts, start) - 1
+    if first >= 0 and start < tokens[first][1]:
+        start = tokens[first][0]
+    last = bisect.bisect_right(starts, end - 1) - 1
+    if last >= 0 and end - 1 < tokens[last][1]:
+        end = max(end, tokens[last][1])
     return start, end

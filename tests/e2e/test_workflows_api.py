@@ -70,6 +70,17 @@ def test_an_invalid_workflow_is_refused_with_details_per_node(api, owner):
     assert any("cycle" in m for m in details["graph"])
 
 
+def test_a_template_nested_deeper_than_the_parser_recurses_is_a_422_not_a_500(api, owner):
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    body = {"name": "Deep", "nodes": [input_node(), node("t", "template", template=deep),
+                                      node("done", "output")],
+            "edges": [edge("start", "t"), edge("t", "done")]}
+    response = api.request("POST", "/api/v1/workflows", owner, json=body)
+    assert response.status_code == 422, response.get_json()
+    assert any("nested too deeply" in m
+               for m in response.get_json()["error"]["details"]["nodes"]["t"])
+
+
 def test_unknown_fields_of_the_request_are_refused(api, owner):
     response = api.request("POST", "/api/v1/workflows", owner,
                            json={**greeting_workflow(), "owner": "me"})

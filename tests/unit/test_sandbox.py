@@ -124,6 +124,43 @@ def test_the_sandbox_serves_again_after_killing_a_worker(templates):
     assert templates.render("{{ a }}-{{ b }}", {"a": 1, "b": 2}, "ws1") == "1-2"
 
 
+def nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_data_too_deep_to_pickle_is_refused_and_the_sandbox_keeps_serving(templates, paths):
+    """Pickling such data used to fail in pebble's scheduling thread, which died: every later
+    call of the process then waited until its own deadline."""
+    with pytest.raises(ValueError, match="nested too deeply"):
+        paths.find(nested(5000), "$", "ws1", Deadline.after(5))
+    assert templates.render("{{ a }}", {"a": 1}, "ws1", Deadline.after(5)) == "1"
+
+
+def test_a_result_too_deep_to_pickle_is_refused_and_the_sandbox_keeps_serving(templates):
+    with pytest.raises(ValueError, match="nested too deeply"):
+        SANDBOX.call(nested, 5000, tenant="ws1", deadline=Deadline.after(5))
+    assert templates.render("{{ a }}", {"a": 1}, "ws1", Deadline.after(5)) == "1"
+
+
+def test_a_template_nested_deeper_than_the_parser_recurses_is_refused(templates):
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        templates.variables_of(deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        templates.render(deep, {}, "ws1", Deadline.after(5))
+
+
+def test_a_path_made_at_run_time_is_refused_over_the_schemas_length(paths):
+    """The config's schema bounds a written path to 1,000 characters; one an expression makes is
+    not, and parsing 600,000 characters held the API process for 4 s."""
+    with pytest.raises(ValueError, match="over 1000 characters"):
+        paths.find({"a": 1}, "$" + ".a" * 300_000, "ws1", Deadline.after(5))
+    assert paths.check("$" + ".a" * 300_000) is not None
+
+
 def test_a_cpu_hungry_task_is_ended_by_its_cpu_limit():
     """The kernel's RLIMIT_CPU ends the worker even where the wall-clock timer has not fired:
     here the wall clock allows 30 s and the CPU limit 1 s (a sandbox whose own limit is 1 s)."""

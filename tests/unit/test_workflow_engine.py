@@ -380,3 +380,17 @@ def test_a_node_interrupted_by_a_lost_worker_runs_again_when_its_retry_policy_al
     ex = interrupted({"retry": {"max_attempts": 2}})
     assert engine.run(ex, Observer()).status == ExecutionStatus.SUCCEEDED
     assert (runs(ex)["fetch"].output, runs(ex)["fetch"].attempts) == ("fetched", 2)
+
+
+def test_a_config_naming_one_large_output_many_times_fails_before_it_expands(engine, http):
+    """`body: ["{{ big.output }}", ...]` shares one 900 kB string 2,000 times in Python, but its
+    JSON (the request's body) would be 1.8 GB of the API process's memory."""
+    ex = execution([
+        Node("big", "template", config={"template": "{{ 'x' * 900000 }}"}),
+        Node("send", "http_request", config={"method": "POST", "url": "https://api.example/",
+                                             "body": ["{{ big.output }}"] * 2000}),
+    ], [Edge("big", "send")])
+    result = engine.run(ex, Observer())
+    assert result.status == ExecutionStatus.FAILED
+    assert runs(ex)["send"].error_code == "output_too_large"
+    assert http.requests == []

@@ -7,7 +7,6 @@ worker died) are kept and not run again.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -31,6 +30,7 @@ from use_cases.workflows.nodes.base import (
 )
 from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.ports import TemplateRenderer
+from use_cases.workflows.sizes import SizeBudget, json_size
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class _Run:
         for run in self.runs.values():
             if run.status == NodeStatus.SUCCEEDED:
                 self.variables[run.node_id] = {"output": run.output}
-                self.state_bytes += _size(run.output)
+                self.state_bytes += json_size(run.output, self.limits.max_state_bytes)
         self.active: dict[Future, _Attempt] = {}
         self.retry_at: dict[str, float] = {}
         self.steps = 0
@@ -244,10 +244,11 @@ class _Run:
         try:
             node_type = self.engine.handlers.node(node.type)
             keep = (*node_type.renders_itself, *node_type.literal_keys)
+            budget = SizeBudget(self.limits.max_state_bytes)
             try:
                 ctx.config = {key: value if key in keep else
                               resolve(value, ctx.variables, self.engine.renderer,
-                                      ctx.execution.workspace_id, ctx.deadline)
+                                      ctx.execution.workspace_id, ctx.deadline, budget)
                               for key, value in node.config.items()}
             except ValueError as error:
                 raise NodeError(str(error)) from None
@@ -280,10 +281,10 @@ class _Run:
 
     def _succeeded(self, node_id: str, output: Any) -> None:
         run = self.runs[node_id]
-        size = _size(output)
+        size = json_size(output, self.limits.max_output_bytes)
         if size > self.limits.max_output_bytes:
-            self._failed(run, f"output of {size} bytes is over the limit of "
-                              f"{self.limits.max_output_bytes} bytes", "output_too_large")
+            self._failed(run, f"output is over the limit of {self.limits.max_output_bytes} "
+                              "bytes (as JSON)", "output_too_large")
             return
         if self.state_bytes + size > self.limits.max_state_bytes:
             self._failed(run, f"the run's node outputs would reach {self.state_bytes + size} "
@@ -320,10 +321,9 @@ class _Run:
             if (self.engine.handlers.registry.role_of(node.type) is NodeRole.OUTPUT
                     and run.status == NodeStatus.SUCCEEDED):
                 outputs.update(run.output or {})
-        size = _size(outputs)
-        if size > self.limits.max_output_bytes:
-            return RunResult(ExecutionStatus.FAILED, error=f"outputs of {size} bytes are over the "
-                             f"limit of {self.limits.max_output_bytes} bytes")
+        if json_size(outputs, self.limits.max_output_bytes) > self.limits.max_output_bytes:
+            return RunResult(ExecutionStatus.FAILED, error=f"outputs are over the limit of "
+                             f"{self.limits.max_output_bytes} bytes (as JSON)")
         return RunResult(ExecutionStatus.SUCCEEDED, outputs=outputs)
 
     # --- stopping -----------------------------------------------------------------------------
@@ -359,6 +359,3 @@ class _Run:
         pause = min([TICK_S, *(moment - now for moment in moments)])
         return max(pause, 0.001)
 
-
-def _size(value: Any) -> int:
-    return len(json.dumps(value, default=str))

@@ -12,6 +12,7 @@ from typing import Any
 
 from entities.deadline import Deadline
 from use_cases.workflows.ports import TemplateRenderer
+from use_cases.workflows.sizes import SizeBudget
 
 _REFERENCE = re.compile(r"^\s*\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}\s*$")
 
@@ -40,16 +41,25 @@ def _lookup(path: str, variables: dict[str, Any]) -> Any:
 
 
 def resolve(value: Any, variables: dict[str, Any], renderer: TemplateRenderer, tenant: str,
-            deadline: Deadline | None = None) -> Any:
+            deadline: Deadline | None = None, budget: SizeBudget | None = None) -> Any:
     """`value` with every expression in it evaluated; ValueError for a broken template,
-    LimitExceeded for one stopped by the renderer's limits or `deadline`."""
+    LimitExceeded for one stopped by the renderer's limits or `deadline`, or when what the
+    expressions give (as JSON) overspends `budget`: a config naming one large output many times
+    is refused before anything expands it."""
     if isinstance(value, str):
         reference = _REFERENCE.match(value)
         if reference:
-            return _lookup(reference.group(1), variables)
-        return renderer.render(value, variables, tenant, deadline) if is_expression(value) else value
+            found = _lookup(reference.group(1), variables)
+        elif is_expression(value):
+            found = renderer.render(value, variables, tenant, deadline)
+        else:
+            return value
+        if budget is not None:
+            budget.spend(found)
+        return found
     if isinstance(value, dict):
-        return {key: resolve(item, variables, renderer, tenant, deadline) for key, item in value.items()}
+        return {key: resolve(item, variables, renderer, tenant, deadline, budget)
+                for key, item in value.items()}
     if isinstance(value, list):
-        return [resolve(item, variables, renderer, tenant, deadline) for item in value]
+        return [resolve(item, variables, renderer, tenant, deadline, budget) for item in value]
     return value

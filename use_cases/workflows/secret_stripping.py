@@ -15,6 +15,7 @@ parameter, the rest as text), string bodies as JSON or as a form when they parse
 """
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from typing import Any
@@ -217,7 +218,9 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
 
 
 def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
-    return any(start <= span[0] and span[1] <= end for start, end in outer)
+    """Whether `span` lies within one of `outer` (sorted, not overlapping: expression_spans)."""
+    index = bisect.bisect_right(outer, (span[0], float("inf"))) - 1
+    return index >= 0 and outer[index][0] <= span[0] and span[1] <= outer[index][1]
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
