@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # imported once by the fork server, so a replaced worker starts in milliseconds
-TASK_MODULES = ["adapters.jinja_sandbox", "adapters.json_query", "adapters.text_extraction"]
+TASK_MODULES = ["adapters.jinja_sandbox", "adapters.json_query", "adapters.text_extraction",
+                "adapters.secret_detector"]
 POLL_S = 0.05  # how often a waiting caller checks whether it was cancelled
 NICENESS = 10
 

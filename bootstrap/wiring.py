@@ -272,7 +272,7 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
         renderer=SandboxedTemplates(sandbox, max_chars=settings.workflow_max_output_bytes),
         json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
-        secrets=DetectSecretsDetector(),
+        secrets=DetectSecretsDetector(sandbox),
         limits=_workflow_limits(settings))
 
 

@@ -50,7 +50,8 @@ class EchoNode(NodeType):
 
 
 def handlers_with_fakes() -> NodeHandlers:
-    return NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX), llm=llm_chat_without_models(),
+    return NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX),
+                        llm=llm_chat_without_models(),
                         http=FakeOutboundHttp(), files=FakeFileTexts())
 
 
@@ -64,7 +65,7 @@ def test_every_type_of_the_public_catalogue_has_a_class_that_runs_and_publishes(
         assert not inspect.isabstract(cls)
         assert cls.run is not NodeType.run
         assert cls.publish.__func__ is not NodeType.publish.__func__
-        assert isinstance(cls.publish({}, SecretStripper(DetectSecretsDetector())), dict)
+        assert isinstance(cls.publish({}, SecretStripper(DetectSecretsDetector(SANDBOX), "ws1")), dict)
         assert isinstance(handlers.node(name), cls)
 
 

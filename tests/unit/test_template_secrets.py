@@ -10,8 +10,9 @@ import pytest
 from adapters.jinja_sandbox import SandboxedTemplates
 from adapters.json_query import JsonPathQuery
 from adapters.json_schema import JsonSchemaValidator
+from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
-from entities.errors import ValidationFailed
+from entities.errors import LimitExceeded, ValidationFailed
 from entities.workflow import Edge, Graph, Node
 from tests.support.sandbox import SANDBOX
 from use_cases.workflows.secret_stripping import (
@@ -31,7 +32,7 @@ AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
 
 @pytest.fixture(scope="module")
 def detector():
-    return DetectSecretsDetector()
+    return DetectSecretsDetector(SANDBOX)
 
 
 def http(node_id="call", **config) -> Node:
@@ -40,7 +41,7 @@ def http(node_id="call", **config) -> Node:
 
 
 def published(detector, *nodes: Node) -> dict[str, dict]:
-    graph = strip_secrets(Graph(list(nodes), []), detector)
+    graph = strip_secrets(Graph(list(nodes), []), detector, "ws1")
     return {node.id: node.config for node in graph.nodes}
 
 
@@ -117,8 +118,8 @@ def test_two_different_secrets_never_share_a_name(detector):
 
 def test_stripping_twice_changes_nothing_more(detector):
     once = strip_secrets(Graph([http(headers={"X-Api-Key": "k"}, body={"password": "p"})], []),
-                         detector)
-    again = strip_secrets(once, detector)
+                         detector, "ws1")
+    again = strip_secrets(once, detector, "ws1")
     assert again.nodes[0].config == once.nodes[0].config
 
 
@@ -127,8 +128,9 @@ def test_placeholders_save_but_the_workflow_does_not_run_until_filled_in(detecto
         Node("start", "input", config={"fields": [{"name": "q", "type": "string"}]}),
         http(url="https://x.example/?q={{ q }}", headers={"X-Api-Key": "k"}),
         Node("done", "output", config={})], [Edge("start", "call"), Edge("call", "done")]),
-        detector)
-    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX)).check(graph)
+        detector, "ws1")
+    WorkflowValidator(JsonSchemaValidator(), SandboxedTemplates(SANDBOX),
+                      JsonPathQuery(SANDBOX)).check(graph)
     assert unfilled_secrets(graph) == ["header_x_api_key"]
     graph.nodes[1].config["headers"]["X-Api-Key"] = "mine"
     assert unfilled_secrets(graph) == []
@@ -143,7 +145,7 @@ def test_secret_is_only_a_placeholder_namespace(detector):
 
 
 def test_placeholders_are_found_anywhere_in_a_config():
-    stripper = SecretStripper(DetectSecretsDetector())
+    stripper = SecretStripper(DetectSecretsDetector(SANDBOX), "ws1")
     value = {"a": [stripper.placeholder("x", "1"), {"b": stripper.placeholder("y", "2")}]}
     assert placeholders_in(value) == ["x", "y"]
 
@@ -157,7 +159,7 @@ def test_expression_spans_are_found_in_linear_time_even_when_nothing_closes():
 
 
 def test_a_body_nested_deeper_than_python_parses_is_read_as_text():
-    stripper = SecretStripper(DetectSecretsDetector())
+    stripper = SecretStripper(DetectSecretsDetector(SANDBOX), "ws1")
     deep = "[" * 5000 + "]" * 5000
     assert stripper.body(deep) == deep
 
@@ -170,6 +172,17 @@ def test_a_text_of_glued_tokens_is_read_once(detector, text):
     """Each finding used to be widened by walking its token, once per finding and occurrence:
     `AKIA` * 2,000 took 83 s, so these 100,000 characters would hold a publish for days. Now
     the whole token is one secret, found once."""
-    assert detector.find(text) == [(0, len(text))]
-    cleaned = SecretStripper(detector).text("{{ a }} " * 10_000 + text, "prompt")
+    assert detector.find(text, "ws1") == [(0, len(text))]
+    cleaned = SecretStripper(detector, "ws1").text("{{ a }} " * 10_000 + text, "prompt")
     assert cleaned.endswith("{{ secret.prompt }}")
+
+
+def test_a_scan_too_costly_for_the_sandbox_is_stopped_not_run_in_the_api_process():
+    """Some detect-secrets rules are quadratic on glued tokens: the scan meets the sandbox's
+    limit (here 1 s) and publishing fails with LimitExceeded, a 422, instead of holding a core."""
+    sandbox = ProcessSandbox(workers=1, timeout_s=1)
+    try:
+        with pytest.raises(LimitExceeded):
+            DetectSecretsDetector(sandbox).find(("sk-" + "A" * 12) * 100_000, "ws1")
+    finally:
+        sandbox.close()

@@ -150,10 +150,12 @@ class SecretDetector(ABC):
     of Yelp's detect-secrets), for what a published template must not carry."""
 
     @abstractmethod
-    def find(self, text: str) -> list[tuple[int, int]]:
-        """Where credentials are in free text: (start, end) of each, in order."""
+    def find(self, text: str, tenant: str) -> list[tuple[int, int]]:
+        """Where credentials are in free text: (start, end) of each, in order. `tenant`: the
+        workspace whose text it is (the scan's resources are shared fairly between tenants);
+        LimitExceeded when the scan passes its time or memory limit."""
 
     @abstractmethod
-    def is_secret(self, value: str, name: str = "") -> bool:
+    def is_secret(self, value: str, tenant: str, name: str = "") -> bool:
         """Whether `value`, a whole value (of the header, parameter or key `name`, when it has
-        one), is or holds a credential."""
+        one), is or holds a credential; `tenant` and LimitExceeded as for `find`."""

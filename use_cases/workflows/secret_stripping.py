@@ -112,8 +112,9 @@ class SecretStripper:
     """Replaces the secrets of one workflow's configs by placeholders; one per publication, so
     names are unique across its nodes."""
 
-    def __init__(self, detector: SecretDetector):
+    def __init__(self, detector: SecretDetector, tenant: str):
         self.detector = detector
+        self.tenant = tenant  # the publishing workspace
         self._names: dict[str, str] = {}  # secret value -> placeholder name
         self._taken: set[str] = set()
 
@@ -140,7 +141,7 @@ class SecretStripper:
         """A whole value (of a header, query parameter or body key `name`)."""
         if not _has_literal(value):
             return value
-        if is_secret_name(name) or self.detector.is_secret(without_expressions(value), name):
+        if is_secret_name(name) or self.detector.is_secret(without_expressions(value), self.tenant, name):
             return self.placeholder(f"{where}_{name}", value)
         return self.text(value, f"{where}_{name}")
 
@@ -149,7 +150,7 @@ class SecretStripper:
         if not text:
             return text
         expressions = expression_spans(text)
-        spans = [span for span in self.detector.find(text) + _spans(KEY_LIKE, text)
+        spans = [span for span in self.detector.find(text, self.tenant) + _spans(KEY_LIKE, text)
                  if not _inside(span, expressions)]
         out, position = [], 0
         for start, end in _merged(spans):

@@ -24,9 +24,10 @@ from use_cases.workflows.secret_stripping import SecretStripper
 OBJECT_ID = re.compile(r"\b[0-9a-f]{24}\b", re.IGNORECASE)
 
 
-def strip_secrets(graph: Graph, detector: SecretDetector,
+def strip_secrets(graph: Graph, detector: SecretDetector, tenant: str,
                   registry: NodeRegistry = NODE_TYPES) -> Graph:
-    secrets = SecretStripper(detector)
+    """`graph` as a published template keeps it; `tenant`: the publishing workspace."""
+    secrets = SecretStripper(detector, tenant)
     nodes = [_clean_node(node, secrets, registry) for node in graph.nodes]
     return Graph(nodes, copy.deepcopy(graph.edges))
 

@@ -33,7 +33,8 @@ class Templates:
         return self.templates.add(Template(
             id="", title=title, description=description, tags=_tags(tags),
             author_id=actor.user_id, author_name=author.name if author else "",
-            graph=strip_secrets(workflow.graph, self.secrets), source_workflow_id=workflow.id,
+            graph=strip_secrets(workflow.graph, self.secrets, workflow.workspace_id),
+            source_workflow_id=workflow.id,
             created_at=now, updated_at=now))
 
     def search(self, query: str | None, tag: str | None, sort: str,
