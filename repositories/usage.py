@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, fields
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
@@ -39,7 +40,7 @@ def to_document(record: UsageRecord) -> dict:
 
 
 def to_usage_record(doc: dict) -> UsageRecord:
-    values = {f.name: doc.get(f.name) for f in fields(UsageRecord)}
+    values: dict[str, Any] = {f.name: doc.get(f.name) for f in fields(UsageRecord)}
     for name in REFERENCES:
         values[name] = text(values[name])
     return UsageRecord(**values)
