@@ -7,14 +7,14 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from entities.api_key import ApiKey
-from repositories.mongo import MongoRepository, maybe_object_id, ref
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.gateway.ports import ApiKeyRepository
 
 
 def to_api_key(doc: dict) -> ApiKey:
     return ApiKey(
-        id=str(doc["_id"]), workspace_id=str(doc["workspace_id"]), name=doc["name"],
-        key_hash=doc["key_hash"], key_hint=doc["key_hint"], created_by=str(doc["created_by"]),
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), name=doc["name"],
+        key_hash=doc["key_hash"], key_hint=doc["key_hint"], created_by=text(doc["created_by"]),
         created_at=doc.get("created_at"), expires_at=doc.get("expires_at"),
         monthly_budget_usd=doc.get("monthly_budget_usd"), last_used_at=doc.get("last_used_at"),
         revoked_at=doc.get("revoked_at"))

@@ -6,7 +6,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from entities.clock import utcnow
 from entities.pagination import Page, PageRequest
-from repositories.mongo import MongoRepository, paginate, ref
+from repositories.mongo import MongoRepository, paginate, ref, text
 from use_cases.shared.ports import AuditLog
 
 REFERENCES = ("actor_id", "target_id", "workspace_id")
@@ -17,7 +17,7 @@ def to_entry(doc: dict) -> dict:
     entry["id"] = str(doc["_id"])
     for name in REFERENCES:
         if name in entry:
-            entry[name] = str(entry[name])
+            entry[name] = text(entry[name])
     return entry
 
 

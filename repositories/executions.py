@@ -18,7 +18,7 @@ from entities.clock import utcnow
 from entities.errors import PayloadTooLarge
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution, ExecutionStatus, NodeRun, NodeStatus
-from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from repositories.workflows import dump_json, graph_from_doc, graph_to_doc, load_json
 from use_cases.workflows.ports import ExecutionRepository
 
@@ -51,9 +51,9 @@ def to_node_run(doc: dict) -> NodeRun:
 
 def to_execution(doc: dict) -> Execution:
     return Execution(
-        id=str(doc["_id"]), workflow_id=str(doc["workflow_id"]),
-        workflow_version=doc["workflow_version"], workspace_id=str(doc["workspace_id"]),
-        created_by=str(doc["created_by"]), graph=graph_from_doc(doc["graph"]),
+        id=str(doc["_id"]), workflow_id=text(doc["workflow_id"]),
+        workflow_version=doc["workflow_version"], workspace_id=text(doc["workspace_id"]),
+        created_by=text(doc["created_by"]), graph=graph_from_doc(doc["graph"]),
         status=ExecutionStatus(doc["status"]), inputs=load_json(doc.get("inputs_json")) or {},
         outputs=load_json(doc.get("outputs_json")),
         node_runs=[to_node_run(run) for run in doc.get("node_runs", [])],

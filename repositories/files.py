@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from entities.clock import utcnow
 from entities.file import File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
-from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from use_cases.files.ports import FileRepository
 
 CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
@@ -19,7 +19,7 @@ CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
 
 def to_version(doc: dict) -> FileVersion:
     values: dict = {f.name: doc.get(f.name) for f in fields(FileVersion)}
-    values["uploaded_by"] = str(values["uploaded_by"])
+    values["uploaded_by"] = text(values["uploaded_by"])
     return FileVersion(**values)
 
 
@@ -32,7 +32,7 @@ def version_to_doc(version: FileVersion) -> dict:
 
 def to_file(doc: dict) -> File:
     return File(
-        id=str(doc["_id"]), workspace_id=str(doc["workspace_id"]), owner_id=str(doc["owner_id"]),
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), owner_id=text(doc["owner_id"]),
         filename=doc["filename"], content_type=doc["content_type"], size=doc["size"],
         sha256=doc["sha256"], version=doc["version"],
         versions=[to_version(v) for v in doc.get("versions", [])],

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from entities.idempotency import IdempotencyRecord, StoredResponse
-from repositories.mongo import MongoRepository, ref
+from repositories.mongo import MongoRepository, ref, text
 from use_cases.shared.ports import IdempotencyRepository
 
 
@@ -30,7 +30,7 @@ def _response(doc: dict) -> StoredResponse | None:
 
 def to_record(doc: dict) -> IdempotencyRecord:
     return IdempotencyRecord(
-        user_id=str(doc["user_id"]) or "", route=doc["route"], key=doc["key"],
+        user_id=text(doc["user_id"]), route=doc["route"], key=doc["key"],
         fingerprint=doc["fingerprint"], claim_id=doc["claim_id"], lease_until=doc["lease_until"],
         expires_at=doc["expires_at"], response=_response(doc), created_at=doc.get("created_at"))
 

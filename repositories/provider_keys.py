@@ -10,7 +10,7 @@ from use_cases.gateway.ports import ProviderKeyRepository
 
 def to_key(doc: dict) -> StoredProviderKey:
     return StoredProviderKey(
-        workspace_id=str(doc["workspace_id"]), provider=doc["provider"],
+        workspace_id=text(doc["workspace_id"]), provider=doc["provider"],
         encrypted_key=doc["encrypted_key"], key_hint=doc.get("key_hint"),
         api_base=doc.get("api_base"), updated_at=doc.get("updated_at"),
         updated_by=text(doc.get("updated_by")),

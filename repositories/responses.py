@@ -18,7 +18,7 @@ RETENTION_S = 30 * 24 * 3600
 
 def to_stored_response(doc: dict) -> StoredResponse:
     return StoredResponse(
-        id=doc["_id"], workspace_id=str(doc["workspace_id"]), model=doc["model"],
+        id=doc["_id"], workspace_id=text(doc["workspace_id"]), model=doc["model"],
         messages=json.loads(doc["messages"]), body=json.loads(doc["body"]),
         user_id=text(doc.get("user_id")), api_key_id=text(doc.get("api_key_id")),
         created_at=doc.get("created_at"))

@@ -7,13 +7,13 @@ from pymongo import ASCENDING
 
 from entities.clock import utcnow
 from entities.session import LoginSession
-from repositories.mongo import MongoRepository, maybe_object_id, ref
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.identity.ports import SessionRepository
 
 
 def to_session(doc: dict) -> LoginSession:
     return LoginSession(
-        id=str(doc["_id"]), user_id=str(doc["user_id"]), refresh_jti=doc["refresh_jti"],
+        id=str(doc["_id"]), user_id=text(doc["user_id"]), refresh_jti=doc["refresh_jti"],
         expires_at=doc["expires_at"], created_at=doc.get("created_at"),
         last_used_at=doc.get("last_used_at"), user_agent=doc.get("user_agent"),
         ip=doc.get("ip"), revoked_at=doc.get("revoked_at"),

@@ -69,7 +69,7 @@ def _facet_page(collection, match: dict, sort: dict, skip: int, limit: int) -> t
 def to_talk(doc: dict) -> Talk:
     count = doc.get("message_count", 0)
     return Talk(
-        id=str(doc["_id"]), workspace_id=str(doc["workspace_id"]), user_id=str(doc["user_id"]),
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), user_id=text(doc["user_id"]),
         name=doc.get("name", ""), model=doc.get("model"), system_prompt=doc.get("system_prompt"),
         tags=list(doc.get("tags", [])), archived=doc.get("archived", False),
         pinned=doc.get("pinned", False), message_count=count,
@@ -218,8 +218,8 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
 def to_message(doc: dict) -> Message:
     usage = doc.get("usage")
     return Message(
-        id=str(doc["_id"]), talk_id=str(doc["talk_id"]), workspace_id=str(doc["workspace_id"]),
-        user_id=str(doc["user_id"]), role=MessageRole(doc["role"]), content=doc.get("content", ""),
+        id=str(doc["_id"]), talk_id=text(doc["talk_id"]), workspace_id=text(doc["workspace_id"]),
+        user_id=text(doc["user_id"]), role=MessageRole(doc["role"]), content=doc.get("content", ""),
         status=MessageStatus(doc.get("status", "complete")), model=doc.get("model"),
         parent_id=text(doc.get("parent_id")), file_ids=texts(doc.get("file_ids")),
         usage=MessageUsage(**usage) if usage else None, latency_ms=doc.get("latency_ms"),

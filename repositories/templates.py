@@ -29,7 +29,7 @@ SORTS = {
 def to_template(doc: dict) -> Template:
     return Template(
         id=str(doc["_id"]), title=doc["title"], description=doc.get("description", ""),
-        tags=doc.get("tags", []), author_id=str(doc["author_id"]),
+        tags=doc.get("tags", []), author_id=text(doc["author_id"]),
         author_name=doc.get("author_name", ""), graph=graph_from_doc(doc["graph"]),
         rating=round(doc.get("rating", 0.0), 2), ratings_count=doc.get("ratings_count", 0),
         installs=doc.get("installs", 0), source_workflow_id=text(doc.get("source_workflow_id")),

@@ -18,14 +18,14 @@ DUPLICATE_KEY = 11000
 
 
 def to_webhook(doc: dict) -> Webhook:
-    return Webhook(id=str(doc["_id"]), workspace_id=str(doc["workspace_id"]), url=doc["url"],
+    return Webhook(id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), url=doc["url"],
                    events=list(doc.get("events", [])), encrypted_secret=doc["encrypted_secret"],
                    created_by=text(doc.get("created_by")) or "", created_at=doc.get("created_at"))
 
 
 def to_delivery(doc: dict) -> Delivery:
     return Delivery(
-        id=str(doc["_id"]), webhook_id=str(doc["webhook_id"]), workspace_id=str(doc["workspace_id"]),
+        id=str(doc["_id"]), webhook_id=text(doc["webhook_id"]), workspace_id=text(doc["workspace_id"]),
         event=doc["event"], event_id=doc["event_id"], body=doc["body"],
         status=DeliveryStatus(doc["status"]), attempts=doc.get("attempts", 0),
         next_attempt_at=doc.get("next_attempt_at"), status_code=doc.get("status_code"),

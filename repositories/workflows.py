@@ -15,7 +15,7 @@ from entities.clock import utcnow
 from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workflow import Edge, Graph, Node, Workflow
-from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from use_cases.workflows.ports import WorkflowRepository
 
 
@@ -46,8 +46,8 @@ def graph_from_doc(doc: dict) -> Graph:
 
 def to_workflow(doc: dict) -> Workflow:
     return Workflow(
-        id=str(doc["_id"]), workspace_id=str(doc["workspace_id"]), name=doc["name"],
-        created_by=str(doc["created_by"]), description=doc.get("description", ""),
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), name=doc["name"],
+        created_by=text(doc["created_by"]), description=doc.get("description", ""),
         graph=graph_from_doc(doc), version=doc.get("version", 1),
         is_active=doc.get("is_active", True), deleted_at=doc.get("deleted_at"),
         created_at=doc.get("created_at"), updated_at=doc.get("updated_at"))

@@ -10,7 +10,7 @@ from entities.clock import utcnow
 from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
-from repositories.mongo import MongoRepository, maybe_object_id, ref
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ ROLE_CHANGE_ATTEMPTS = 5
 
 def to_workspace(doc: dict) -> Workspace:
     return Workspace(
-        id=str(doc["_id"]), name=doc["name"], owner_id=str(doc["owner_id"]),
+        id=str(doc["_id"]), name=doc["name"], owner_id=text(doc["owner_id"]),
         description=doc.get("description", ""),
         settings=WorkspaceSettings(**doc.get("settings", {})),
         is_personal=doc.get("is_personal", False), deleted_at=doc.get("deleted_at"),
@@ -33,7 +33,7 @@ def to_workspace(doc: dict) -> Workspace:
 
 
 def to_membership(doc: dict) -> Membership:
-    return Membership(str(doc["workspace_id"]), str(doc["user_id"]), WorkspaceRole(doc["role"]),
+    return Membership(text(doc["workspace_id"]), text(doc["user_id"]), WorkspaceRole(doc["role"]),
                       doc.get("joined_at"), doc.get("monthly_budget_usd"))
 
 
