@@ -7,14 +7,14 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from entities.api_key import ApiKey
-from repositories.mongo import MongoRepository, maybe_object_id
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.gateway.ports import ApiKeyRepository
 
 
 def to_api_key(doc: dict) -> ApiKey:
     return ApiKey(
-        id=str(doc["_id"]), workspace_id=doc["workspace_id"], name=doc["name"],
-        key_hash=doc["key_hash"], key_hint=doc["key_hint"], created_by=doc["created_by"],
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), name=doc["name"],
+        key_hash=doc["key_hash"], key_hint=doc["key_hint"], created_by=text(doc["created_by"]),
         created_at=doc.get("created_at"), expires_at=doc.get("expires_at"),
         monthly_budget_usd=doc.get("monthly_budget_usd"), last_used_at=doc.get("last_used_at"),
         revoked_at=doc.get("revoked_at"))
@@ -30,6 +30,7 @@ class MongoApiKeyRepository(MongoRepository, ApiKeyRepository):
     def add(self, key: ApiKey) -> ApiKey:
         doc = asdict(key)
         doc.pop("id")
+        doc.update(workspace_id=ref(key.workspace_id), created_by=ref(key.created_by))
         return replace(key, id=str(self.collection.insert_one(doc).inserted_id))
 
     def get(self, key_id: str) -> ApiKey | None:
@@ -38,7 +39,7 @@ class MongoApiKeyRepository(MongoRepository, ApiKeyRepository):
         return to_api_key(doc) if doc else None
 
     def list(self, workspace_id: str) -> list[ApiKey]:
-        cursor = self.collection.find({"workspace_id": workspace_id, "revoked_at": None}).sort(
+        cursor = self.collection.find({"workspace_id": ref(workspace_id), "revoked_at": None}).sort(
             [("created_at", DESCENDING), ("_id", DESCENDING)])
         return [to_api_key(doc) for doc in cursor]
 
@@ -57,6 +58,6 @@ class MongoApiKeyRepository(MongoRepository, ApiKeyRepository):
         if oid is None:
             return None
         doc = self.collection.find_one_and_update(
-            {"_id": oid, "workspace_id": workspace_id, "revoked_at": None},
+            {"_id": oid, "workspace_id": ref(workspace_id), "revoked_at": None},
             {"$set": {"revoked_at": at}}, return_document=ReturnDocument.AFTER)
         return to_api_key(doc) if doc else None

@@ -18,7 +18,7 @@ from entities.clock import utcnow
 from entities.errors import PayloadTooLarge
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution, ExecutionStatus, NodeRun, NodeStatus
-from repositories.mongo import MongoRepository, maybe_object_id, paginate
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from repositories.workflows import dump_json, graph_from_doc, graph_to_doc, load_json
 from use_cases.workflows.ports import ExecutionRepository
 
@@ -51,9 +51,9 @@ def to_node_run(doc: dict) -> NodeRun:
 
 def to_execution(doc: dict) -> Execution:
     return Execution(
-        id=str(doc["_id"]), workflow_id=doc["workflow_id"],
-        workflow_version=doc["workflow_version"], workspace_id=doc["workspace_id"],
-        created_by=doc["created_by"], graph=graph_from_doc(doc["graph"]),
+        id=str(doc["_id"]), workflow_id=text(doc["workflow_id"]),
+        workflow_version=doc["workflow_version"], workspace_id=text(doc["workspace_id"]),
+        created_by=text(doc["created_by"]), graph=graph_from_doc(doc["graph"]),
         status=ExecutionStatus(doc["status"]), inputs=load_json(doc.get("inputs_json")) or {},
         outputs=load_json(doc.get("outputs_json")),
         node_runs=[to_node_run(run) for run in doc.get("node_runs", [])],
@@ -76,8 +76,8 @@ class MongoExecutionRepository(MongoRepository, ExecutionRepository):
 
     def add(self, execution: Execution, reserved_by: str | None, lease_s: float) -> Execution:
         doc = {
-            "workflow_id": execution.workflow_id, "workflow_version": execution.workflow_version,
-            "workspace_id": execution.workspace_id, "created_by": execution.created_by,
+            "workflow_id": ref(execution.workflow_id), "workflow_version": execution.workflow_version,
+            "workspace_id": ref(execution.workspace_id), "created_by": ref(execution.created_by),
             "graph": graph_to_doc(execution.graph), "status": ExecutionStatus.QUEUED.value,
             "inputs_json": dump_json(execution.inputs), "outputs_json": None, "node_runs": [],
             "error": None, "cancel_requested": False, "worker_id": reserved_by,
@@ -94,7 +94,7 @@ class MongoExecutionRepository(MongoRepository, ExecutionRepository):
         return to_execution(doc) if doc else None
 
     def list_for_workflow(self, workflow_id: str, page: PageRequest) -> Page[Execution]:
-        return paginate(self.collection, {"workflow_id": workflow_id}, page,
+        return paginate(self.collection, {"workflow_id": ref(workflow_id)}, page,
                         [("created_at", DESCENDING), ("_id", DESCENDING)], to_execution)
 
     def claim(self, worker_id: str, lease_s: float, max_claims: int) -> Execution | None:

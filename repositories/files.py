@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from entities.clock import utcnow
 from entities.file import File, FileQuery, FileVersion
 from entities.pagination import Page, PageRequest
-from repositories.mongo import MongoRepository, maybe_object_id, paginate
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from use_cases.files.ports import FileRepository
 
 CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
@@ -19,12 +19,20 @@ CURRENT_FIELDS = ("filename", "content_type", "size", "sha256")
 
 def to_version(doc: dict) -> FileVersion:
     values: dict = {f.name: doc.get(f.name) for f in fields(FileVersion)}
+    values["uploaded_by"] = text(values["uploaded_by"])
     return FileVersion(**values)
+
+
+def version_to_doc(version: FileVersion) -> dict:
+    """The blob id stays a string: a GridFS ObjectId's hex or an "s3:..." key."""
+    doc = asdict(version)
+    doc["uploaded_by"] = ref(version.uploaded_by)
+    return doc
 
 
 def to_file(doc: dict) -> File:
     return File(
-        id=str(doc["_id"]), workspace_id=doc["workspace_id"], owner_id=doc["owner_id"],
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), owner_id=text(doc["owner_id"]),
         filename=doc["filename"], content_type=doc["content_type"], size=doc["size"],
         sha256=doc["sha256"], version=doc["version"],
         versions=[to_version(v) for v in doc.get("versions", [])],
@@ -47,6 +55,8 @@ class MongoFileRepository(MongoRepository, FileRepository):
     def add(self, file: File) -> File:
         doc = asdict(file)
         doc.pop("id")
+        doc.update(workspace_id=ref(file.workspace_id), owner_id=ref(file.owner_id),
+                   versions=[version_to_doc(version) for version in file.versions])
         doc["_id"] = self.collection.insert_one(doc).inserted_id
         return to_file(doc)
 
@@ -55,7 +65,7 @@ class MongoFileRepository(MongoRepository, FileRepository):
         return to_file(doc) if doc else None
 
     def search(self, query: FileQuery, page: PageRequest) -> Page[File]:
-        mongo_query: dict = {"workspace_id": query.workspace_id,
+        mongo_query: dict = {"workspace_id": ref(query.workspace_id),
                              "deleted_at": {"$ne": None} if query.deleted else None}
         if query.category:
             mongo_query["category"] = query.category
@@ -72,7 +82,7 @@ class MongoFileRepository(MongoRepository, FileRepository):
     def add_version(self, file_id: str, expected_version: int, version: FileVersion) -> File | None:
         current = {name: getattr(version, name) for name in CURRENT_FIELDS}
         return self._update({"deleted_at": None, "version": expected_version}, file_id, {
-            "$push": {"versions": asdict(version)},
+            "$push": {"versions": version_to_doc(version)},
             "$set": {**current, "version": version.number},
         })
 

@@ -15,13 +15,8 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from entities.idempotency import IdempotencyRecord, StoredResponse
-from repositories.mongo import MongoRepository, maybe_object_id
+from repositories.mongo import MongoRepository, ref, text
 from use_cases.shared.ports import IdempotencyRepository
-
-
-def _reference(value: str):
-    """An id as ObjectId (what every collection stores), anything else as it is."""
-    return maybe_object_id(value) or value
 
 
 def _response(doc: dict) -> StoredResponse | None:
@@ -35,7 +30,7 @@ def _response(doc: dict) -> StoredResponse | None:
 
 def to_record(doc: dict) -> IdempotencyRecord:
     return IdempotencyRecord(
-        user_id=str(doc["user_id"]), route=doc["route"], key=doc["key"],
+        user_id=text(doc["user_id"]), route=doc["route"], key=doc["key"],
         fingerprint=doc["fingerprint"], claim_id=doc["claim_id"], lease_until=doc["lease_until"],
         expires_at=doc["expires_at"], response=_response(doc), created_at=doc.get("created_at"))
 
@@ -50,7 +45,7 @@ class MongoIdempotencyRepository(MongoRepository, IdempotencyRepository):
 
     @staticmethod
     def _id(record: IdempotencyRecord) -> dict:
-        return {"user_id": _reference(record.user_id), "route": record.route, "key": record.key}
+        return {"user_id": ref(record.user_id), "route": record.route, "key": record.key}
 
     def _fields(self, record: IdempotencyRecord) -> dict:
         return {"fingerprint": record.fingerprint, "claim_id": record.claim_id,
@@ -82,7 +77,7 @@ class MongoIdempotencyRepository(MongoRepository, IdempotencyRepository):
             {**self._id(record), "claim_id": record.claim_id},
             {"$set": {"state": "finished", "status": response.status,
                       "body": json.dumps(response.body, default=str), "kind": response.kind,
-                      "refs": {name: _reference(value) for name, value in response.refs.items()},
+                      "refs": {name: ref(value) for name, value in response.refs.items()},
                       "headers": dict(response.headers)}},
             projection={"_id": True}, return_document=ReturnDocument.AFTER)
         return done is not None

@@ -1,7 +1,18 @@
-"""The one MongoClient of a process, and small helpers every repository shares."""
+"""The one MongoClient of a process, and small helpers every repository shares.
+
+One id convention: a field that refers to another document's `_id` (`user_id`, `workspace_id`,
+`talk_id`, `file_ids`...) holds an ObjectId, like the `_id` it names, so MongoDB tools (Mongo
+Express, Compass, `mongosh`) find and join documents by it. Above the repositories ids are
+strings: `ref()`/`refs()` turn them into what is stored (and what queries compare with), `text()`/
+`texts()` turn stored values back. A string that is not an ObjectId's 24 hex digits is stored as
+it is (no document has such an id; unit tests use short names like "u1"). Ids that are not
+ObjectIds by nature stay strings: blob ids ("s3:..."), idempotency keys, "resp_..." ids, provider
+and model names, counter keys (see data/migrations/ for the full list).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -35,6 +46,29 @@ def maybe_object_id(value: str | None) -> ObjectId | None:
         return ObjectId(value) if value else None
     except (InvalidId, TypeError):
         return None
+
+
+def ref(value: str | None) -> Any:
+    """A reference as stored: the ObjectId of an id string, None as None, anything else as is."""
+    if value is None or isinstance(value, ObjectId):
+        return value
+    return maybe_object_id(value) or value
+
+
+def refs(values) -> list:
+    """A list of references as stored (see `ref`)."""
+    return [ref(value) for value in values]
+
+
+def text(value) -> Any:
+    """A stored reference as the id string the layers above use; None as None (typed Any so
+    that a required field's mapping reads `text(doc["user_id"])` without a cast)."""
+    return None if value is None else str(value)
+
+
+def texts(values) -> list[str]:
+    """Stored references as id strings."""
+    return [str(value) for value in values or []]
 
 
 def paginate(collection, query: dict, request: PageRequest, sort: list, mapper) -> Page:

@@ -5,7 +5,7 @@ from datetime import datetime
 from pymongo import ASCENDING, ReturnDocument
 
 from entities.clock import utcnow
-from repositories.mongo import MongoRepository
+from repositories.mongo import MongoRepository, ref, text
 from use_cases.identity.ports import OneTimeTokenRepository
 
 
@@ -21,7 +21,7 @@ class MongoOneTimeTokenRepository(MongoRepository, OneTimeTokenRepository):
 
     def add(self, purpose: str, token_hash: str, user_id: str, expires_at: datetime) -> None:
         self.collection.insert_one({
-            "purpose": purpose, "token_hash": token_hash, "user_id": user_id,
+            "purpose": purpose, "token_hash": token_hash, "user_id": ref(user_id),
             "expires_at": expires_at, "used_at": None, "created_at": utcnow(),
         })
 
@@ -31,14 +31,14 @@ class MongoOneTimeTokenRepository(MongoRepository, OneTimeTokenRepository):
 
     def find_valid(self, purpose: str, token_hash: str) -> str | None:
         doc = self.collection.find_one(self._valid(purpose, token_hash), {"user_id": 1})
-        return doc["user_id"] if doc else None
+        return text(doc["user_id"]) if doc else None
 
     def consume(self, purpose: str, token_hash: str) -> str | None:
         doc = self.collection.find_one_and_update(
             self._valid(purpose, token_hash), {"$set": {"used_at": utcnow()}},
             projection={"user_id": 1}, return_document=ReturnDocument.AFTER)
-        return doc["user_id"] if doc else None
+        return text(doc["user_id"]) if doc else None
 
     def discard_all(self, user_id: str, purpose: str) -> None:
-        self.collection.update_many({"user_id": user_id, "purpose": purpose, "used_at": None},
+        self.collection.update_many({"user_id": ref(user_id), "purpose": purpose, "used_at": None},
                                     {"$set": {"used_at": utcnow()}})

@@ -10,7 +10,7 @@ import json
 from pymongo import ASCENDING
 
 from entities.responses import StoredResponse
-from repositories.mongo import MongoRepository
+from repositories.mongo import MongoRepository, ref, text
 from use_cases.gateway.ports import ResponseRepository
 
 RETENTION_S = 30 * 24 * 3600
@@ -18,9 +18,9 @@ RETENTION_S = 30 * 24 * 3600
 
 def to_stored_response(doc: dict) -> StoredResponse:
     return StoredResponse(
-        id=doc["_id"], workspace_id=doc["workspace_id"], model=doc["model"],
+        id=doc["_id"], workspace_id=text(doc["workspace_id"]), model=doc["model"],
         messages=json.loads(doc["messages"]), body=json.loads(doc["body"]),
-        user_id=doc.get("user_id"), api_key_id=doc.get("api_key_id"),
+        user_id=text(doc.get("user_id")), api_key_id=text(doc.get("api_key_id")),
         created_at=doc.get("created_at"))
 
 
@@ -32,12 +32,12 @@ class MongoResponseRepository(MongoRepository, ResponseRepository):
 
     def add(self, response: StoredResponse) -> StoredResponse:
         self.collection.insert_one({
-            "_id": response.id, "workspace_id": response.workspace_id, "model": response.model,
+            "_id": response.id, "workspace_id": ref(response.workspace_id), "model": response.model,
             "messages": json.dumps(response.messages), "body": json.dumps(response.body),
-            "user_id": response.user_id, "api_key_id": response.api_key_id,
+            "user_id": ref(response.user_id), "api_key_id": ref(response.api_key_id),
             "created_at": response.created_at})
         return response
 
     def get(self, workspace_id: str, response_id: str) -> StoredResponse | None:
-        doc = self.collection.find_one({"_id": response_id, "workspace_id": workspace_id})
+        doc = self.collection.find_one({"_id": response_id, "workspace_id": ref(workspace_id)})
         return to_stored_response(doc) if doc else None

@@ -7,13 +7,13 @@ from pymongo import ASCENDING
 
 from entities.clock import utcnow
 from entities.session import LoginSession
-from repositories.mongo import MongoRepository, maybe_object_id
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.identity.ports import SessionRepository
 
 
 def to_session(doc: dict) -> LoginSession:
     return LoginSession(
-        id=str(doc["_id"]), user_id=doc["user_id"], refresh_jti=doc["refresh_jti"],
+        id=str(doc["_id"]), user_id=text(doc["user_id"]), refresh_jti=doc["refresh_jti"],
         expires_at=doc["expires_at"], created_at=doc.get("created_at"),
         last_used_at=doc.get("last_used_at"), user_agent=doc.get("user_agent"),
         ip=doc.get("ip"), revoked_at=doc.get("revoked_at"),
@@ -32,7 +32,7 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
 
     def add(self, session: LoginSession) -> LoginSession:
         doc = {
-            "_id": ObjectId(), "user_id": session.user_id, "refresh_jti": session.refresh_jti,
+            "_id": ObjectId(), "user_id": ref(session.user_id), "refresh_jti": session.refresh_jti,
             "expires_at": session.expires_at, "created_at": session.created_at,
             "last_used_at": session.last_used_at, "user_agent": session.user_agent,
             "ip": session.ip, "revoked_at": None,
@@ -54,7 +54,7 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
     def is_active(self, session_id: str, user_id: str | None = None) -> bool:
         query = self._live(session_id)
         if query and user_id is not None:
-            query["user_id"] = user_id
+            query["user_id"] = ref(user_id)
         return bool(query) and self.collection.find_one(query, {"_id": 1}) is not None
 
     def live_among(self, session_ids: Iterable[str]) -> set[str]:
@@ -80,12 +80,12 @@ class MongoSessionRepository(MongoRepository, SessionRepository):
                                        {"$set": {"revoked_at": utcnow()}})
 
     def revoke_all(self, user_id: str, except_session: str | None = None) -> None:
-        query: dict = {"user_id": user_id, "revoked_at": None}
+        query: dict = {"user_id": ref(user_id), "revoked_at": None}
         keep = maybe_object_id(except_session)
         if keep:
             query["_id"] = {"$ne": keep}
         self.collection.update_many(query, {"$set": {"revoked_at": utcnow()}})
 
     def list_active(self, user_id: str) -> list[LoginSession]:
-        query = {"user_id": user_id, "revoked_at": None, "expires_at": {"$gt": utcnow()}}
+        query = {"user_id": ref(user_id), "revoked_at": None, "expires_at": {"$gt": utcnow()}}
         return [to_session(doc) for doc in self.collection.find(query).sort("created_at", -1)]

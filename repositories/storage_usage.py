@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from pymongo.errors import DuplicateKeyError
 
-from repositories.mongo import MongoRepository
+from repositories.mongo import MongoRepository, ref
 from use_cases.files.ports import StorageUsage
 
 
 class MongoStorageUsage(MongoRepository, StorageUsage):
     collection_name = "storage_usage"
-    indexes = []  # keyed by _id (the workspace id)
+    indexes = []  # keyed by _id: the workspace's _id (an ObjectId)
 
     def used(self, workspace_id: str) -> int:
-        doc = self.collection.find_one({"_id": workspace_id}, {"bytes": 1})
+        doc = self.collection.find_one({"_id": ref(workspace_id)}, {"bytes": 1})
         return int(doc["bytes"]) if doc else 0
 
     def reserve(self, workspace_id: str, nbytes: int, quota: int) -> bool:
@@ -22,7 +22,7 @@ class MongoStorageUsage(MongoRepository, StorageUsage):
             # Matches only while there is room; with no counter yet, the upsert creates it.
             # A counter without room makes the upsert collide on _id instead: no room.
             self.collection.update_one(
-                {"_id": workspace_id, "bytes": {"$lte": quota - nbytes}},
+                {"_id": ref(workspace_id), "bytes": {"$lte": quota - nbytes}},
                 {"$inc": {"bytes": nbytes}}, upsert=True)
         except DuplicateKeyError:
             return False
@@ -30,4 +30,4 @@ class MongoStorageUsage(MongoRepository, StorageUsage):
 
     def release(self, workspace_id: str, nbytes: int) -> None:
         if nbytes:
-            self.collection.update_one({"_id": workspace_id}, {"$inc": {"bytes": -nbytes}})
+            self.collection.update_one({"_id": ref(workspace_id)}, {"$inc": {"bytes": -nbytes}})

@@ -29,7 +29,7 @@ from entities.talk import (
     ReplyControl,
     Talk,
 )
-from repositories.mongo import MongoRepository, maybe_object_id
+from repositories.mongo import MongoRepository, maybe_object_id, ref, refs, text, texts
 from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
 
 TALK_FIELDS = ("name", "model", "system_prompt", "tags", "archived", "pinned")
@@ -69,7 +69,7 @@ def _facet_page(collection, match: dict, sort: dict, skip: int, limit: int) -> t
 def to_talk(doc: dict) -> Talk:
     count = doc.get("message_count", 0)
     return Talk(
-        id=str(doc["_id"]), workspace_id=doc["workspace_id"], user_id=doc["user_id"],
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), user_id=text(doc["user_id"]),
         name=doc.get("name", ""), model=doc.get("model"), system_prompt=doc.get("system_prompt"),
         tags=list(doc.get("tags", [])), archived=doc.get("archived", False),
         pinned=doc.get("pinned", False), message_count=count,
@@ -99,7 +99,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
     def add(self, talk: Talk) -> Talk:
         now = utcnow()
         doc = {
-            "user_id": talk.user_id, "workspace_id": talk.workspace_id, "name": talk.name,
+            "user_id": ref(talk.user_id), "workspace_id": ref(talk.workspace_id), "name": talk.name,
             "model": talk.model, "system_prompt": talk.system_prompt, "tags": list(talk.tags),
             "archived": talk.archived, "pinned": talk.pinned, "message_count": 0,
             "last_seq": 0, "last_message_at": now, "deleted": False, "deleted_at": None,
@@ -112,7 +112,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
         oid = maybe_object_id(talk_id)
         if oid is None:
             return None
-        query: dict = {"_id": oid, "user_id": user_id}
+        query: dict = {"_id": oid, "user_id": ref(user_id)}
         if not include_deleted:
             query["deleted"] = False
         return query
@@ -125,7 +125,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
     def get_many(self, talk_ids: list[str], user_id: str) -> list[Talk]:
         oids = [oid for oid in map(maybe_object_id, talk_ids) if oid]
         return [to_talk(doc) for doc in
-                self.collection.find({"_id": {"$in": oids}, "user_id": user_id})]
+                self.collection.find({"_id": {"$in": oids}, "user_id": ref(user_id)})]
 
     def _change(self, query: dict | None, changes: dict) -> Talk | None:
         if query is None:
@@ -147,9 +147,9 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
 
     @staticmethod
     def _filter(query: TalkFilter) -> dict:
-        match: dict = {"user_id": query.user_id, "deleted": query.deleted}
+        match: dict = {"user_id": ref(query.user_id), "deleted": query.deleted}
         if query.workspace_ids is not None:
-            match["workspace_id"] = {"$in": list(query.workspace_ids)}
+            match["workspace_id"] = {"$in": refs(query.workspace_ids)}
         if query.archived is not None:
             match["archived"] = query.archived
         return match
@@ -185,7 +185,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
             now = utcnow()
             claimed = self.collection.find_one_and_update(
                 {"_id": oid, "$or": [{"generating": None}, {"generating.until": {"$lte": now}}]},
-                {"$set": {"generating": {"message_id": message_id, "until": until}}},
+                {"$set": {"generating": {"message_id": ref(message_id), "until": until}}},
                 projection={"_id": True})
             if claimed is not None:
                 return None
@@ -200,7 +200,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
     def release_reply(self, talk_id: str, message_id: str) -> None:
         oid = maybe_object_id(talk_id)
         if oid is not None:
-            self.collection.update_one({"_id": oid, "generating.message_id": message_id},
+            self.collection.update_one({"_id": oid, "generating.message_id": ref(message_id)},
                                        {"$set": {"generating": None}})
 
     def search_names(self, query: TalkFilter, text: str, skip: int,
@@ -212,16 +212,16 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
 
     def deleted_ids(self, user_id: str) -> builtins.list[str]:
         return [str(oid) for oid in
-                self.collection.distinct("_id", {"user_id": user_id, "deleted": True})]
+                self.collection.distinct("_id", {"user_id": ref(user_id), "deleted": True})]
 
 
 def to_message(doc: dict) -> Message:
     usage = doc.get("usage")
     return Message(
-        id=str(doc["_id"]), talk_id=str(doc["talk_id"]), workspace_id=doc["workspace_id"],
-        user_id=doc["user_id"], role=MessageRole(doc["role"]), content=doc.get("content", ""),
+        id=str(doc["_id"]), talk_id=text(doc["talk_id"]), workspace_id=text(doc["workspace_id"]),
+        user_id=text(doc["user_id"]), role=MessageRole(doc["role"]), content=doc.get("content", ""),
         status=MessageStatus(doc.get("status", "complete")), model=doc.get("model"),
-        parent_id=doc.get("parent_id"), file_ids=list(doc.get("file_ids", [])),
+        parent_id=text(doc.get("parent_id")), file_ids=texts(doc.get("file_ids")),
         usage=MessageUsage(**usage) if usage else None, latency_ms=doc.get("latency_ms"),
         error=doc.get("error"), error_code=doc.get("error_code"), created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"), delta_ends=doc.get("delta_ends"),
@@ -231,6 +231,10 @@ def to_message(doc: dict) -> Message:
 def _stored(changes: dict) -> dict:
     """Entity values to document values."""
     stored = dict(changes)
+    if "parent_id" in stored:
+        stored["parent_id"] = ref(stored["parent_id"])
+    if "file_ids" in stored:
+        stored["file_ids"] = refs(stored["file_ids"])
     if isinstance(stored.get("status"), MessageStatus):
         stored["status"] = stored["status"].value
     if isinstance(stored.get("usage"), MessageUsage):
@@ -273,14 +277,14 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         `message_count` as it was (a `seq` number may be skipped, which orders nothing wrong)."""
         now = utcnow()
         talk = self.talks.find_one_and_update(
-            {"_id": ObjectId(message.talk_id)}, {"$inc": {"last_seq": 1}},
+            {"_id": ref(message.talk_id)}, {"$inc": {"last_seq": 1}},
             projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
         doc = {
-            "talk_id": ObjectId(message.talk_id), "seq": talk["last_seq"] if talk else 0,
-            "workspace_id": message.workspace_id, "user_id": message.user_id,
+            "talk_id": ref(message.talk_id), "seq": talk["last_seq"] if talk else 0,
+            "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
             "role": message.role.value, "content": message.content,
             "status": message.status.value, "model": message.model,
-            "parent_id": message.parent_id, "file_ids": list(message.file_ids),
+            "parent_id": ref(message.parent_id), "file_ids": refs(message.file_ids),
             "latency_ms": message.latency_ms, "error": message.error,
             "error_code": message.error_code, "deleted": False, "stop_requested": False,
             "created_at": now, "updated_at": now,
@@ -292,7 +296,7 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         if message.id:
             doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
-        self.talks.update_one({"_id": ObjectId(message.talk_id)},
+        self.talks.update_one({"_id": ref(message.talk_id)},
                               {"$inc": {"message_count": 1}, "$max": {"last_message_at": now}})
         return to_message(doc)
 
@@ -314,7 +318,7 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         while True:
             lower = max(0, below_seq - span)
             docs = list(self.collection.find({
-                "talk_id": ObjectId(talk_id), "deleted": False,
+                "talk_id": ref(talk_id), "deleted": False,
                 "seq": {"$gte": lower, "$lt": below_seq},
             }).sort("seq", DESCENDING).limit(count))
             if len(docs) >= count or lower == 0:
@@ -398,11 +402,11 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
 
     def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,
                limit: int) -> tuple[list[Message], int]:
-        match: dict = {"user_id": query.user_id, "deleted": False,
+        match: dict = {"user_id": ref(query.user_id), "deleted": False,
                        **self.contents.condition(text)}
         if query.workspace_ids is not None:
-            match["workspace_id"] = {"$in": list(query.workspace_ids)}
+            match["workspace_id"] = {"$in": refs(query.workspace_ids)}
         if exclude_talk_ids:
-            match["talk_id"] = {"$nin": [ObjectId(talk_id) for talk_id in exclude_talk_ids]}
+            match["talk_id"] = {"$nin": refs(exclude_talk_ids)}
         items, total = _facet_page(self.collection, match, {"_id": -1}, skip, limit)
         return [to_message(doc) for doc in items], total

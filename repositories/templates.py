@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from entities.clock import utcnow
 from entities.pagination import Page, PageRequest
 from entities.workflow import Template
-from repositories.mongo import MongoRepository, maybe_object_id, paginate
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from repositories.workflows import graph_from_doc, graph_to_doc
 from use_cases.workflows.ports import TemplateRepository
 
@@ -29,10 +29,10 @@ SORTS = {
 def to_template(doc: dict) -> Template:
     return Template(
         id=str(doc["_id"]), title=doc["title"], description=doc.get("description", ""),
-        tags=doc.get("tags", []), author_id=doc["author_id"],
+        tags=doc.get("tags", []), author_id=text(doc["author_id"]),
         author_name=doc.get("author_name", ""), graph=graph_from_doc(doc["graph"]),
         rating=round(doc.get("rating", 0.0), 2), ratings_count=doc.get("ratings_count", 0),
-        installs=doc.get("installs", 0), source_workflow_id=doc.get("source_workflow_id"),
+        installs=doc.get("installs", 0), source_workflow_id=text(doc.get("source_workflow_id")),
         created_at=doc.get("created_at"), updated_at=doc.get("updated_at"))
 
 
@@ -57,9 +57,9 @@ class MongoTemplateRepository(MongoRepository, TemplateRepository):
     def add(self, template: Template) -> Template:
         doc = {
             "title": template.title, "description": template.description, "tags": template.tags,
-            "author_id": template.author_id, "author_name": template.author_name,
+            "author_id": ref(template.author_id), "author_name": template.author_name,
             "graph": graph_to_doc(template.graph), "rating": 0.0, "rating_sum": 0,
-            "ratings_count": 0, "installs": 0, "source_workflow_id": template.source_workflow_id,
+            "ratings_count": 0, "installs": 0, "source_workflow_id": ref(template.source_workflow_id),
             "created_at": template.created_at, "updated_at": template.updated_at,
         }
         doc["_id"] = self.collection.insert_one(doc).inserted_id
@@ -109,7 +109,7 @@ class MongoTemplateRepository(MongoRepository, TemplateRepository):
         for _ in range(2):  # two first ratings racing: the loser's upsert hits the unique index
             try:
                 return self.ratings.find_one_and_update(
-                    {"template_id": template_id, "user_id": user_id},
+                    {"template_id": ref(template_id), "user_id": ref(user_id)},
                     {"$set": {"stars": stars, "comment": comment, "updated_at": now},
                      "$setOnInsert": {"created_at": now}},
                     upsert=True, return_document=ReturnDocument.BEFORE)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
+from dataclasses import asdict, fields
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
@@ -10,8 +11,10 @@ from pymongo.errors import BulkWriteError
 
 from entities.clock import utcnow
 from entities.llm import UsageRecord
-from repositories.mongo import MongoRepository
+from repositories.mongo import MongoRepository, ref, text
 from use_cases.gateway.ports import UsageRepository
+
+REFERENCES = ("workspace_id", "user_id", "talk_id", "api_key_id")
 
 DUPLICATE_KEY = 11000
 
@@ -30,8 +33,17 @@ def to_document(record: UsageRecord) -> dict:
         record.created_at = utcnow()
     doc = asdict(record)
     doc["_id"] = record_id(record)
+    for name in REFERENCES:
+        doc[name] = ref(doc[name])
     doc["total_tokens"] = record.prompt_tokens + record.completion_tokens
     return doc
+
+
+def to_usage_record(doc: dict) -> UsageRecord:
+    values: dict[str, Any] = {f.name: doc.get(f.name) for f in fields(UsageRecord)}
+    for name in REFERENCES:
+        values[name] = text(values[name])
+    return UsageRecord(**values)
 
 
 class MongoUsageRepository(MongoRepository, UsageRepository):

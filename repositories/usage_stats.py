@@ -3,7 +3,7 @@ repositories/usage.py: workspace_id + created_at, and created_at alone)."""
 from __future__ import annotations
 
 from entities.usage_report import UsageGroup, UsageQuery, UsageReport, UsageTotals
-from repositories.mongo import MongoRepository
+from repositories.mongo import MongoRepository, ref
 from use_cases.analytics.ports import UsageStatistics
 
 GROUP_KEYS = {
@@ -45,7 +45,7 @@ class MongoUsageStatistics(MongoRepository, UsageStatistics):
     def report(self, query: UsageQuery) -> UsageReport:
         match: dict = {"created_at": {"$gte": query.since, "$lt": query.until}}
         if query.workspace_id is not None:
-            match = {"workspace_id": query.workspace_id, **match}
+            match = {"workspace_id": ref(query.workspace_id), **match}
         pipeline = [
             {"$match": match},
             {"$facet": {
@@ -55,6 +55,8 @@ class MongoUsageStatistics(MongoRepository, UsageStatistics):
             }},
         ]
         result: dict = next(self.collection.aggregate(pipeline), {"items": [], "totals": []})
-        items = [UsageGroup(key=doc["_id"], **_totals(doc)) for doc in result["items"]]
+        # a user's ObjectId as its id string; days and model names are strings already
+        items = [UsageGroup(key=None if doc["_id"] is None else str(doc["_id"]), **_totals(doc))
+                 for doc in result["items"]]
         totals = UsageTotals(**_totals(result["totals"][0])) if result["totals"] else UsageTotals()
         return UsageReport(query, items, totals)

@@ -10,7 +10,7 @@ from pymongo.errors import BulkWriteError
 
 from entities.pagination import Page, PageRequest
 from entities.webhook import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
-from repositories.mongo import MongoRepository, maybe_object_id, paginate
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from use_cases.webhooks.ports import DeliveryRepository, WebhookRepository
 
 DELIVERY_LOG_RETENTION_S = 30 * 24 * 3600
@@ -18,14 +18,14 @@ DUPLICATE_KEY = 11000
 
 
 def to_webhook(doc: dict) -> Webhook:
-    return Webhook(id=str(doc["_id"]), workspace_id=doc["workspace_id"], url=doc["url"],
+    return Webhook(id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), url=doc["url"],
                    events=list(doc.get("events", [])), encrypted_secret=doc["encrypted_secret"],
-                   created_by=doc.get("created_by", ""), created_at=doc.get("created_at"))
+                   created_by=text(doc.get("created_by")) or "", created_at=doc.get("created_at"))
 
 
 def to_delivery(doc: dict) -> Delivery:
     return Delivery(
-        id=str(doc["_id"]), webhook_id=doc["webhook_id"], workspace_id=doc["workspace_id"],
+        id=str(doc["_id"]), webhook_id=text(doc["webhook_id"]), workspace_id=text(doc["workspace_id"]),
         event=doc["event"], event_id=doc["event_id"], body=doc["body"],
         status=DeliveryStatus(doc["status"]), attempts=doc.get("attempts", 0),
         next_attempt_at=doc.get("next_attempt_at"), status_code=doc.get("status_code"),
@@ -41,29 +41,30 @@ class MongoWebhookRepository(MongoRepository, WebhookRepository):
     def add(self, webhook: Webhook) -> Webhook:
         doc = asdict(webhook)
         doc.pop("id")
+        doc.update(workspace_id=ref(webhook.workspace_id), created_by=ref(webhook.created_by))
         webhook.id = str(self.collection.insert_one(doc).inserted_id)
         return webhook
 
     def get(self, workspace_id: str, webhook_id: str) -> Webhook | None:
         oid = maybe_object_id(webhook_id)
-        doc = oid and self.collection.find_one({"_id": oid, "workspace_id": workspace_id})
+        doc = oid and self.collection.find_one({"_id": oid, "workspace_id": ref(workspace_id)})
         return to_webhook(doc) if doc else None
 
     def list(self, workspace_id: str) -> list[Webhook]:
-        cursor = self.collection.find({"workspace_id": workspace_id}).sort("_id", ASCENDING)
+        cursor = self.collection.find({"workspace_id": ref(workspace_id)}).sort("_id", ASCENDING)
         return [to_webhook(doc) for doc in cursor]
 
     def count(self, workspace_id: str) -> int:
-        return self.collection.count_documents({"workspace_id": workspace_id})
+        return self.collection.count_documents({"workspace_id": ref(workspace_id)})
 
     def delete(self, workspace_id: str, webhook_id: str) -> bool:
         oid = maybe_object_id(webhook_id)
         if oid is None:
             return False
-        return self.collection.delete_one({"_id": oid, "workspace_id": workspace_id}).deleted_count == 1
+        return self.collection.delete_one({"_id": oid, "workspace_id": ref(workspace_id)}).deleted_count == 1
 
     def subscribed(self, workspace_id: str, event: str) -> builtins.list[Webhook]:
-        cursor = self.collection.find({"workspace_id": workspace_id, "events": event})
+        cursor = self.collection.find({"workspace_id": ref(workspace_id), "events": event})
         return [to_webhook(doc) for doc in cursor]
 
 
@@ -83,6 +84,7 @@ class MongoDeliveryRepository(MongoRepository, DeliveryRepository):
             doc = asdict(delivery)
             doc.pop("id")
             doc["status"] = delivery.status.value
+            doc.update(webhook_id=ref(delivery.webhook_id), workspace_id=ref(delivery.workspace_id))
             docs.append(doc)
         try:
             self.collection.insert_many(docs, ordered=False)
@@ -107,5 +109,5 @@ class MongoDeliveryRepository(MongoRepository, DeliveryRepository):
             "$set": changes, "$inc": {"attempts": 1}, "$push": {"log": asdict(attempt)}})
 
     def page(self, webhook_id: str, page: PageRequest) -> Page[Delivery]:
-        return paginate(self.collection, {"webhook_id": webhook_id}, page,
+        return paginate(self.collection, {"webhook_id": ref(webhook_id)}, page,
                         [("created_at", DESCENDING), ("_id", DESCENDING)], to_delivery)

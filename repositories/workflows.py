@@ -15,7 +15,7 @@ from entities.clock import utcnow
 from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workflow import Edge, Graph, Node, Workflow
-from repositories.mongo import MongoRepository, maybe_object_id, paginate
+from repositories.mongo import MongoRepository, maybe_object_id, paginate, ref, text
 from use_cases.workflows.ports import WorkflowRepository
 
 
@@ -46,8 +46,8 @@ def graph_from_doc(doc: dict) -> Graph:
 
 def to_workflow(doc: dict) -> Workflow:
     return Workflow(
-        id=str(doc["_id"]), workspace_id=doc["workspace_id"], name=doc["name"],
-        created_by=doc["created_by"], description=doc.get("description", ""),
+        id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), name=doc["name"],
+        created_by=text(doc["created_by"]), description=doc.get("description", ""),
         graph=graph_from_doc(doc), version=doc.get("version", 1),
         is_active=doc.get("is_active", True), deleted_at=doc.get("deleted_at"),
         created_at=doc.get("created_at"), updated_at=doc.get("updated_at"))
@@ -62,8 +62,8 @@ class MongoWorkflowRepository(MongoRepository, WorkflowRepository):
 
     def add(self, workflow: Workflow) -> Workflow:
         doc = {
-            "workspace_id": workflow.workspace_id, "name": workflow.name,
-            "description": workflow.description, "created_by": workflow.created_by,
+            "workspace_id": ref(workflow.workspace_id), "name": workflow.name,
+            "description": workflow.description, "created_by": ref(workflow.created_by),
             **graph_to_doc(workflow.graph), "version": workflow.version,
             "is_active": workflow.is_active, "deleted_at": None,
             "created_at": workflow.created_at, "updated_at": workflow.updated_at,
@@ -76,7 +76,7 @@ class MongoWorkflowRepository(MongoRepository, WorkflowRepository):
         return to_workflow(doc) if doc else None
 
     def list(self, workspace_id: str, page: PageRequest, deleted: bool = False) -> Page[Workflow]:
-        query = {"workspace_id": workspace_id,
+        query = {"workspace_id": ref(workspace_id),
                  "deleted_at": {"$ne": None} if deleted else None}
         return paginate(self.collection, query, page,
                         [("updated_at", DESCENDING), ("_id", DESCENDING)], to_workflow)

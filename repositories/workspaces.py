@@ -10,7 +10,7 @@ from entities.clock import utcnow
 from entities.errors import Conflict
 from entities.pagination import Page, PageRequest
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
-from repositories.mongo import MongoRepository, maybe_object_id
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ ROLE_CHANGE_ATTEMPTS = 5
 
 def to_workspace(doc: dict) -> Workspace:
     return Workspace(
-        id=str(doc["_id"]), name=doc["name"], owner_id=doc["owner_id"],
+        id=str(doc["_id"]), name=doc["name"], owner_id=text(doc["owner_id"]),
         description=doc.get("description", ""),
         settings=WorkspaceSettings(**doc.get("settings", {})),
         is_personal=doc.get("is_personal", False), deleted_at=doc.get("deleted_at"),
@@ -33,7 +33,7 @@ def to_workspace(doc: dict) -> Workspace:
 
 
 def to_membership(doc: dict) -> Membership:
-    return Membership(doc["workspace_id"], doc["user_id"], WorkspaceRole(doc["role"]),
+    return Membership(text(doc["workspace_id"]), text(doc["user_id"]), WorkspaceRole(doc["role"]),
                       doc.get("joined_at"), doc.get("monthly_budget_usd"))
 
 
@@ -45,7 +45,7 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
 
     def add(self, workspace: Workspace) -> Workspace:
         doc = {
-            "name": workspace.name, "owner_id": workspace.owner_id,
+            "name": workspace.name, "owner_id": ref(workspace.owner_id),
             "description": workspace.description, "settings": asdict(workspace.settings),
             "is_personal": workspace.is_personal, "deleted_at": None,
             "created_at": workspace.created_at, "updated_at": workspace.updated_at,
@@ -58,7 +58,7 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
         return to_workspace(doc) if doc else None
 
     def get_personal(self, user_id: str) -> Workspace | None:
-        doc = self.collection.find_one({"owner_id": user_id, "is_personal": True,
+        doc = self.collection.find_one({"owner_id": ref(user_id), "is_personal": True,
                                         "deleted_at": None})
         return to_workspace(doc) if doc else None
 
@@ -76,9 +76,8 @@ class MongoWorkspaceRepository(MongoRepository, WorkspaceRepository):
     def list_for_user(self, user_id: str, page: PageRequest) -> Page[tuple[Workspace, WorkspaceRole]]:
         """Memberships joined to their live workspaces, counted and paged by one aggregate."""
         pipeline: list[dict] = [
-            {"$match": {"user_id": user_id}},
-            {"$addFields": {"ws_oid": {"$toObjectId": "$workspace_id"}}},
-            {"$lookup": {"from": self.collection_name, "localField": "ws_oid",
+            {"$match": {"user_id": ref(user_id)}},
+            {"$lookup": {"from": self.collection_name, "localField": "workspace_id",
                          "foreignField": "_id", "as": "workspace"}},
             {"$unwind": "$workspace"},
             {"$match": {"workspace.deleted_at": None}},
@@ -119,7 +118,7 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
     def add(self, membership: Membership) -> Membership:
         try:
             self.collection.insert_one({
-                "workspace_id": membership.workspace_id, "user_id": membership.user_id,
+                "workspace_id": ref(membership.workspace_id), "user_id": ref(membership.user_id),
                 "role": membership.role.value, "joined_at": membership.joined_at,
             })
         except DuplicateKeyError:
@@ -129,26 +128,26 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
         return membership
 
     def get(self, workspace_id: str, user_id: str) -> Membership | None:
-        doc = self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id})
+        doc = self.collection.find_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id)})
         return to_membership(doc) if doc else None
 
     def list(self, workspace_id: str) -> list[Membership]:
         return [to_membership(doc) for doc in
-                self.collection.find({"workspace_id": workspace_id}).sort("joined_at", ASCENDING)]
+                self.collection.find({"workspace_id": ref(workspace_id)}).sort("joined_at", ASCENDING)]
 
     def set_role(self, workspace_id: str, user_id: str, role: WorkspaceRole) -> None:
         for _attempt in range(ROLE_CHANGE_ATTEMPTS):
-            current = self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id})
+            current = self.collection.find_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id)})
             if current is None or current["role"] == role.value:
                 return
             if current["role"] == OWNER:
                 self._release_owner(workspace_id, user_id)
                 self._then_or_restore(workspace_id, user_id, lambda: self.collection.update_one(
-                    {"workspace_id": workspace_id, "user_id": user_id, "role": OWNER},
+                    {"workspace_id": ref(workspace_id), "user_id": ref(user_id), "role": OWNER},
                     {"$set": {"role": role.value}}).matched_count)
                 return
             changed = self.collection.update_one(
-                {"workspace_id": workspace_id, "user_id": user_id, "role": current["role"]},
+                {"workspace_id": ref(workspace_id), "user_id": ref(user_id), "role": current["role"]},
                 {"$set": {"role": role.value}}).matched_count
             if changed:
                 if role == WorkspaceRole.OWNER:
@@ -157,27 +156,27 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
         raise Conflict("The member's role is being changed by someone else; retry")
 
     def set_budget(self, workspace_id: str, user_id: str, monthly_budget_usd: float | None) -> None:
-        self.collection.update_one({"workspace_id": workspace_id, "user_id": user_id},
+        self.collection.update_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id)},
                                    {"$set": {"monthly_budget_usd": monthly_budget_usd}})
 
     def remove(self, workspace_id: str, user_id: str) -> None:
         for _attempt in range(ROLE_CHANGE_ATTEMPTS):
-            current = self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id})
+            current = self.collection.find_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id)})
             if current is None:
                 return
             if current["role"] == OWNER:
                 self._release_owner(workspace_id, user_id)
                 self._then_or_restore(workspace_id, user_id, lambda: self.collection.delete_one(
-                    {"workspace_id": workspace_id, "user_id": user_id, "role": OWNER}
+                    {"workspace_id": ref(workspace_id), "user_id": ref(user_id), "role": OWNER}
                 ).deleted_count)
                 return
-            if self.collection.delete_one({"workspace_id": workspace_id, "user_id": user_id,
+            if self.collection.delete_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id),
                                            "role": current["role"]}).deleted_count:
                 return
         raise Conflict("The member's role is being changed by someone else; retry")
 
     def count_role(self, workspace_id: str, role: WorkspaceRole) -> int:
-        return self.collection.count_documents({"workspace_id": workspace_id, "role": role.value})
+        return self.collection.count_documents({"workspace_id": ref(workspace_id), "role": role.value})
 
     # --- the owner list on the workspace document ----------------------------------------------
 
@@ -193,7 +192,7 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
             return None
         if OWNER_IDS not in doc:
             owners = [row["user_id"] for row in self.collection.find(
-                {"workspace_id": workspace_id, "role": OWNER}, {"user_id": 1})]
+                {"workspace_id": ref(workspace_id), "role": OWNER}, {"user_id": 1})]
             workspaces.update_one({"_id": oid, OWNER_IDS: {"$exists": False}},
                                   {"$set": {OWNER_IDS: owners}})
         return oid
@@ -201,14 +200,14 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
     def _owner_granted(self, workspace_id: str, user_id: str) -> None:
         oid = self._owner_list(workspace_id)
         if oid is not None:
-            self.db["workspaces"].update_one({"_id": oid}, {"$addToSet": {OWNER_IDS: user_id}})
+            self.db["workspaces"].update_one({"_id": oid}, {"$addToSet": {OWNER_IDS: ref(user_id)}})
 
     def _release_owner(self, workspace_id: str, user_id: str) -> None:
         """Takes `user_id` off the owner list if someone else stays on it; else Conflict."""
         oid = self._owner_list(workspace_id)
         released = oid is not None and self.db["workspaces"].update_one(
-            {"_id": oid, OWNER_IDS: user_id, f"{OWNER_IDS}.1": {"$exists": True}},
-            {"$pull": {OWNER_IDS: user_id}}).modified_count == 1
+            {"_id": oid, OWNER_IDS: ref(user_id), f"{OWNER_IDS}.1": {"$exists": True}},
+            {"$pull": {OWNER_IDS: ref(user_id)}}).modified_count == 1
         if not released:
             raise Conflict("The workspace must keep at least one owner")
 
@@ -228,7 +227,7 @@ class MongoMembershipRepository(MongoRepository, MembershipRepository):
 
     def _restore_owner(self, workspace_id: str, user_id: str) -> None:
         try:
-            if self.collection.find_one({"workspace_id": workspace_id, "user_id": user_id,
+            if self.collection.find_one({"workspace_id": ref(workspace_id), "user_id": ref(user_id),
                                          "role": OWNER}):
                 self._owner_granted(workspace_id, user_id)
         except PyMongoError:  # the list then lacks an owner: safe, a demotion may be refused

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from entities.clock import utcnow
 from entities.errors import ValidationFailed
@@ -252,3 +253,25 @@ def test_a_message_is_stored_with_the_id_taken_for_it(talks, messages):
     stored = messages.add(Message(id=second, talk_id=talk.id, workspace_id=talk.workspace_id,
                                   user_id=talk.user_id, role=MessageRole.USER, content="hi"))
     assert stored.id == second and messages.get(second, talk.id).content == "hi"
+
+
+# --- the id convention ----------------------------------------------------------------------------
+
+
+def test_references_are_stored_as_object_ids_and_read_back_as_strings(talks, messages, db):
+    user, workspace, file = (str(ObjectId()) for _ in range(3))
+    talk = new_talk(talks, "Ids", user=user, workspace=workspace)
+    question = messages.add(Message(id="", talk_id=talk.id, workspace_id=workspace, user_id=user,
+                                    role=MessageRole.USER, content="hi", file_ids=[file]))
+    answer = messages.add(Message(id="", talk_id=talk.id, workspace_id=workspace, user_id=user,
+                                  role=MessageRole.ASSISTANT, content="hello", parent_id=question.id))
+    stored_talk = db["talks"].find_one({"_id": ObjectId(talk.id)})
+    assert (stored_talk["user_id"], stored_talk["workspace_id"]) == (ObjectId(user), ObjectId(workspace))
+    stored = db["messages"].find_one({"_id": ObjectId(answer.id)})
+    assert (stored["talk_id"], stored["user_id"], stored["parent_id"]) == (
+        ObjectId(talk.id), ObjectId(user), ObjectId(question.id))
+    assert db["messages"].find_one({"_id": ObjectId(question.id)})["file_ids"] == [ObjectId(file)]
+    read = messages.get(answer.id, talk.id)
+    assert (read.user_id, read.workspace_id, read.parent_id) == (user, workspace, question.id)
+    assert messages.get(question.id, talk.id).file_ids == [file]
+    assert [t.id for t in talks.list(TalkFilter(user, [workspace]), PageRequest()).items] == [talk.id]

@@ -1,5 +1,5 @@
-"""Workspaces and memberships: the same results on mongomock (as unit tests run them; listing a
-user's workspaces is hand-written there, for want of `$toObjectId`) and on the wire server."""
+"""Workspaces and memberships: the same results on mongomock (as unit tests run them) and on the
+wire server, the pipeline that lists a user's workspaces included."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from entities.clock import utcnow
 from tests.support.identity import bearer, outbox_token, shared_app, unique_email
@@ -114,7 +115,7 @@ def test_password_reset_token_is_single_use_hashed_and_revokes_all_sessions(api,
     session = api.register(email=email)
     client.post("/api/v1/auth/password-reset", json={"email": email})
     token = outbox_token(db, email, "Reset")
-    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": session.id})
+    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": ObjectId(session.id)})
     assert token not in str(stored)
     confirm = {"token": token, "new_password": "new-pass-123"}
     assert client.post("/api/v1/auth/password-reset/confirm", json=confirm).status_code == 204
@@ -130,7 +131,7 @@ def test_password_reset_token_expires(api, client, db, email):
     session = api.register(email=email)
     client.post("/api/v1/auth/password-reset", json={"email": email})
     token = outbox_token(db, email, "Reset")
-    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": session.id})
+    stored = db.one_time_tokens.find_one({"purpose": "password_reset", "user_id": ObjectId(session.id)})
     assert timedelta(minutes=59) < stored["expires_at"] - utcnow() <= timedelta(hours=1)
     db.one_time_tokens.update_one({"_id": stored["_id"]},
                                   {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})

@@ -13,6 +13,7 @@ import uuid
 import pymongo
 import pytest
 import requests
+from bson import ObjectId
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
 from tests.support.gunicorn import start_gunicorn
@@ -85,7 +86,7 @@ def test_concurrent_calls_across_workers_never_pass_the_budget(server, mock_prov
     assert statuses.count(200) >= 1
     spend = budgets(server, headers, workspace)["workspace"]
     assert spend["reserved_usd"] == 0 and spend["spent_usd"] <= BUDGET + ESTIMATE
-    usage = list(server.database.usage.find({"workspace_id": workspace, "status": "success"}))
+    usage = list(server.database.usage.find({"workspace_id": ObjectId(workspace), "status": "success"}))
     assert len(usage) == statuses.count(200)  # stored before each reply was complete
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from bson import ObjectId
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.mock_provider import FALLBACK, PRIMARY
@@ -59,7 +60,7 @@ def test_a_message_gets_a_stored_reply_with_usage(api, alice, talk, mock_provide
     assert [m["id"] for m in messages_of(api, alice, talk["id"])] == [user["id"], reply["id"]]
     [record] = wait_for_usage(db, 1)
     assert (record["source"], record["talk_id"], record["status"], record["user_id"]) == (
-        "talk", talk["id"], "success", alice.id)
+        "talk", ObjectId(talk["id"]), "success", ObjectId(alice.id))
 
 
 def test_the_model_sees_the_system_prompts_and_the_history(api, alice, mock_provider):

@@ -3,6 +3,7 @@ workspaces chosen by key or token, usage records and per-key rate limits."""
 from __future__ import annotations
 
 import pytest
+from bson import ObjectId
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.gateway import (
@@ -138,9 +139,9 @@ def test_a_user_token_works_in_the_personal_workspace_or_the_one_named(api, app,
     assert completion(client, owner.headers).status_code == 200
     assert completion(client, {**owner.headers, "X-Workspace-ID": team["id"]}).status_code == 200
     records = flushed_usage(app, db)
-    assert sorted(r["workspace_id"] for r in records) == sorted([workspace, team["id"]])
+    assert sorted(str(r["workspace_id"]) for r in records) == sorted([workspace, team["id"]])
     assert {(r["source"], r["api_key_id"], r["user_id"]) for r in records} == {
-        ("openai", None, owner.id)}
+        ("openai", None, ObjectId(owner.id))}
 
 
 def test_a_workspace_the_caller_cannot_use_is_not_found(api, client, owner, workspace, key,
@@ -162,8 +163,8 @@ def test_a_key_acts_in_its_own_workspace_and_its_calls_are_recorded(app, db, cli
     assert len(records) == 2
     for record in records:
         assert (record["workspace_id"], record["user_id"], record["api_key_id"],
-                record["source"], record["status"]) == (workspace, owner.id, key["id"], "openai",
-                                                        "success")
+                record["source"], record["status"]) == (
+            ObjectId(workspace), ObjectId(owner.id), ObjectId(key["id"]), "openai", "success")
         assert record["cost_usd"] > 0 and record["prompt_tokens"] > 0
 
 

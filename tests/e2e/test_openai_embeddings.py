@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from bson import ObjectId
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
 from tests.support.gateway import create_key
@@ -73,7 +74,7 @@ def test_embeddings_leave_a_usage_record_and_respect_budgets(app, api, owner, sd
     sdk.embeddings.create(model=EMBED_MODEL, input="count me")
     container = app.extensions["synapscale"]
     container.usage.flush()
-    records = list(container.db.usage.find({"api_key_id": key["id"]}))
+    records = list(container.db.usage.find({"api_key_id": ObjectId(key["id"])}))
     assert [(r["source"], r["model"], r["prompt_tokens"], r["completion_tokens"])
             for r in records] == [("openai_embeddings", EMBED_MODEL, 2, 0)]
     assert records[0]["cost_usd"] == pytest.approx(2 * 0.000001)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from bson import ObjectId
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
@@ -263,7 +264,7 @@ def test_a_response_leaves_one_usage_record_like_a_chat_call(app, sdk, key, mock
     sdk.responses.create(model=MOCK_DEFAULT_MODEL, input="count me")
     list(sdk.responses.create(model=MOCK_DEFAULT_MODEL, input="count me too", stream=True))
     container.usage.flush()
-    records = list(container.db.usage.find({"api_key_id": key["id"]}))
+    records = list(container.db.usage.find({"api_key_id": ObjectId(key["id"])}))
     assert [(r["source"], r["status"], r["model"]) for r in records] == [
         ("openai_responses", "success", MOCK_DEFAULT_MODEL)] * 2
     assert all(r["cost_usd"] > 0 and r["completion_tokens"] > 0 for r in records)

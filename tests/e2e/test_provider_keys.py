@@ -1,5 +1,6 @@
 import logging
 
+from bson import ObjectId
 from cryptography.fernet import Fernet
 
 from tests.support.identity import shared_app
@@ -37,7 +38,7 @@ def test_a_provider_key_is_encrypted_at_rest_and_never_shown(api, app, db, caplo
         assert RAW_KEY not in response.get_data(as_text=True)
     assert RAW_KEY not in every_stored_string(db)
     assert RAW_KEY not in caplog.text
-    stored = db.provider_keys.find_one({"workspace_id": workspace_id})
+    stored = db.provider_keys.find_one({"workspace_id": ObjectId(workspace_id)})
     key = app.extensions["synapscale"].settings.encryption_key
     assert Fernet(key.encode()).decrypt(stored["encrypted_key"].encode()).decode() == RAW_KEY
 
@@ -59,11 +60,11 @@ def test_replacing_and_deleting_a_provider_key(api, db):
     api.request("PUT", path, ann, json={"api_key": "sk-first-key-0000000001"})
     replaced = api.request("PUT", path, ann, json={"api_key": "sk-second-key-000000002"})
     assert replaced.get_json()["key_hint"] == "sk-...0002"
-    assert db.provider_keys.count_documents({"workspace_id": workspace_id}) == 1
+    assert db.provider_keys.count_documents({"workspace_id": ObjectId(workspace_id)}) == 1
     assert api.request("DELETE", path, ann).status_code == 204
     assert api.request("DELETE", path, ann).status_code == 404
     actions = [e["action"] for e in db.audit_log.find({"target_type": "provider_key",
-                                                        "workspace_id": workspace_id})]
+                                                        "workspace_id": ObjectId(workspace_id)})]
     assert actions == ["provider_key.set", "provider_key.set", "provider_key.deleted"]
 
 

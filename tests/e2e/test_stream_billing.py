@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+from bson import ObjectId
 
 from tests.support.fixtures import MOCK_DEFAULT_MODEL
 from tests.support.gateway import bearer, create_key
@@ -38,7 +39,7 @@ def usage_records(app, workspace_id: str, timeout_s: float = 5.0) -> list[dict]:
     container = app.extensions["synapscale"]
     while time.monotonic() < deadline:
         container.usage.flush()
-        records = list(container.db.usage.find({"workspace_id": workspace_id}))
+        records = list(container.db.usage.find({"workspace_id": ObjectId(workspace_id)}))
         if records:
             return records
         time.sleep(0.05)

@@ -109,7 +109,7 @@ def test_a_workspace_never_loses_its_last_owner(api):
 
 
 def owners(db, workspace_id: str) -> list[str]:
-    return sorted(m["user_id"] for m in db.memberships.find({"workspace_id": workspace_id,
+    return sorted(str(m["user_id"]) for m in db.memberships.find({"workspace_id": ObjectId(workspace_id),
                                                                "role": "owner"}))
 
 
@@ -176,7 +176,7 @@ def test_a_workspace_made_before_the_owner_list_gets_it_from_its_memberships(api
         == 200
     assert api.request("PATCH", f"{members}/{ann.id}", ann, json={"role": "admin"}).status_code \
         == 409
-    assert db.workspaces.find_one({"_id": ObjectId(workspace_id)})["owner_ids"] == [ann.id]
+    assert db.workspaces.find_one({"_id": ObjectId(workspace_id)})["owner_ids"] == [ObjectId(ann.id)]
 
 
 def test_adding_a_member_publishes_member_added(api, app):
@@ -201,6 +201,6 @@ def test_workspace_and_member_changes_are_audited(api, db):
     api.request("PATCH", f"{WS}/{workspace_id}/members/{bob.id}", ann, json={"role": "viewer"})
     api.request("DELETE", f"{WS}/{workspace_id}/members/{bob.id}", ann)
     api.request("DELETE", f"{WS}/{workspace_id}", ann)
-    actions = [entry["action"] for entry in db.audit_log.find({"workspace_id": workspace_id})]
+    actions = [entry["action"] for entry in db.audit_log.find({"workspace_id": ObjectId(workspace_id)})]
     assert actions == ["workspace.created", "member.added", "member.role_changed",
                        "member.removed", "workspace.deleted"]

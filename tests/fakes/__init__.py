@@ -11,7 +11,7 @@ over the real wire server.
     SessionRepository           MongomockSessionRepository                identity
     OneTimeTokenRepository      MongomockOneTimeTokenRepository           identity
     PasswordHasher, Mailer      PlainHasher, FakeMailer                   identity
-    WorkspaceRepository         MongomockWorkspaceRepository (*)          workspaces
+    WorkspaceRepository         MongomockWorkspaceRepository (rows)      workspaces
     MembershipRepository        MongoMembershipRepository on mongomock    workspaces
     (WorkspaceAccess)           FakeAccess                                workspaces
     ProviderKeyRepository       MongoProviderKeyRepository on mongomock   identity
@@ -37,8 +37,6 @@ over the real wire server.
     WebhookRepository           FakeWebhookRepository (hand-written)      webhooks
     DeliveryRepository          MongomockDeliveryRepository               webhooks
     Metrics                     FakeMetrics                               metrics
-
-    (*) the real repository but for list_for_user, whose pipeline needs $toObjectId.
 
 The worlds `identity.Identity`, `files.FileWorld` and `chat.TalkWorld` build an area's use cases
 on these with the area's bootstrap builder, over one in-memory database.

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import mongomock
 
-from repositories.mongo import maybe_object_id
+from repositories.mongo import maybe_object_id, ref, refs
 
 R = TypeVar("R")
 
@@ -30,6 +30,19 @@ def on_mongomock(repository_class: Callable[[Any], R], db=None) -> R:
     repository = repository_class(db if db is not None else memory_database())
     repository.ensure_indexes()  # type: ignore[attr-defined]
     return repository
+
+
+REFERENCE_NAMES = ("created_by", "updated_by", "uploaded_by")
+
+
+def stored_field(name: str, value: Any) -> Any:
+    """An entity's field as a document holds it: references to other documents as ObjectIds
+    (repositories/mongo.py), the rest as `stored` makes it."""
+    if name.endswith("_ids") and isinstance(value, list):
+        return refs(value)
+    if name.endswith("_id") or name in REFERENCE_NAMES:
+        return ref(value)
+    return stored(value)
 
 
 def stored(value: Any) -> Any:
@@ -61,7 +74,7 @@ class StoredRow:
         return getattr(self._to_entity(doc), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        self._collection.update_one({"_id": self._id}, {"$set": {name: stored(value)}})
+        self._collection.update_one({"_id": self._id}, {"$set": {name: stored_field(name, value)}})
 
     def __repr__(self) -> str:
         doc = self._collection.find_one({"_id": self._id})
@@ -82,7 +95,7 @@ class StoredRows(Mapping):
     def _query(self, key: str) -> dict:
         if self.key == "_id":
             return {"_id": maybe_object_id(key) or key}
-        return {self.key: key}
+        return {self.key: ref(key)}
 
     def __getitem__(self, key: str) -> Any:
         doc = self.collection.find_one(self._query(key))
@@ -91,7 +104,8 @@ class StoredRows(Mapping):
         return StoredRow(self.collection, doc["_id"], self.to_entity) if self.live else self.to_entity(doc)
 
     def __setitem__(self, key: str, entity: Any) -> None:
-        document = {name: stored(value) for name, value in vars(entity).items() if name != "id"}
+        document = {name: stored_field(name, value) for name, value in vars(entity).items()
+                    if name != "id"}
         if self.collection.replace_one(self._query(key), document).matched_count != 1:
             raise KeyError(key)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import fields
 from datetime import datetime
 from typing import Literal
 
@@ -22,7 +21,7 @@ from entities.llm import (
 )
 from repositories.api_keys import MongoApiKeyRepository, to_api_key
 from repositories.responses import MongoResponseRepository
-from repositories.usage import MongoUsageRepository
+from repositories.usage import MongoUsageRepository, to_usage_record
 from repositories.users import MongoUserRepository
 from tests.fakes.database import StoredRows, memory_database, on_mongomock
 from tests.fakes.identity import FakeMailer
@@ -225,10 +224,6 @@ class FakeResponsesTranslation(ResponsesTranslation):
 def response_repository(db=None) -> MongoResponseRepository:
     """Stored Responses API responses on mongomock (checked against the wire in tests/contract)."""
     return on_mongomock(MongoResponseRepository, db)
-
-
-def to_usage_record(doc: dict) -> UsageRecord:
-    return UsageRecord(**{f.name: doc.get(f.name) for f in fields(UsageRecord)})
 
 
 class MongomockUsageRepository(MongoUsageRepository):

@@ -3,29 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymongo import ASCENDING, DESCENDING
-
 from entities.errors import NotFound
-from entities.pagination import Page, PageRequest
-from entities.workspace import Workspace, WorkspaceRole
-from repositories.mongo import maybe_object_id
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository, to_workspace
 from tests.fakes.database import StoredRows, on_mongomock
 
 
 class MongomockWorkspaceRepository(MongoWorkspaceRepository):
-    """MongoWorkspaceRepository for mongomock, which lacks `$toObjectId`: `list_for_user` makes
-    the pipeline's join in two queries (tests/contract proves both give the same pages)."""
-
-    def list_for_user(self, user_id: str, page: PageRequest) -> Page[tuple[Workspace, WorkspaceRole]]:
-        roles = {doc["workspace_id"]: doc["role"]
-                 for doc in self.db["memberships"].find({"user_id": user_id})}
-        oids = [oid for oid in map(maybe_object_id, roles) if oid]
-        docs = list(self.collection.find({"_id": {"$in": oids}, "deleted_at": None}).sort(
-            [("is_personal", DESCENDING), ("created_at", ASCENDING)]))
-        items = [(to_workspace(doc), WorkspaceRole(roles[str(doc["_id"])]))
-                 for doc in docs[page.skip:page.skip + page.size]]
-        return Page(items, page.page, page.size, len(docs))
+    """MongoWorkspaceRepository on mongomock, with its rows to look at."""
 
     @property
     def rows(self) -> StoredRows:
