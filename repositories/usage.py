@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from bson import ObjectId
@@ -24,14 +24,21 @@ def record_id(record: UsageRecord) -> ObjectId:
     cannot count a call twice. Leading 4 bytes: the call's time, as in any ObjectId."""
     assert record.created_at is not None, "to_document sets it first"
     seconds = int(record.created_at.timestamp()).to_bytes(4, "big")
-    digest = hashlib.sha256(repr(sorted(asdict(record).items())).encode()).digest()
+    digest = hashlib.sha256(repr(sorted(_values(record).items())).encode()).digest()
     return ObjectId(seconds + digest[:8])
+
+
+def _values(record: UsageRecord) -> dict[str, Any]:
+    """The record's fields as they are: each is a number, a string, None or a datetime, so
+    `dataclasses.asdict`'s deep copy is not needed (it was ~20% of a /v1 call's CPU under load,
+    profiled with py-spy)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def to_document(record: UsageRecord) -> dict:
     if record.created_at is None:
         record.created_at = utcnow()
-    doc = asdict(record)
+    doc = _values(record)
     doc["_id"] = record_id(record)
     for name in REFERENCES:
         doc[name] = ref(doc[name])
