@@ -373,6 +373,18 @@ def test_the_greater_of_last_event_id_and_after_counts(api, client, alice, talk,
     assert resume(client, alice, talk["id"], message_id, query="?after=-1").status_code == 422
 
 
+def test_a_last_event_id_that_is_not_an_ascii_sequence_number_resumes_from_the_start(
+        api, client, alice, talk, mock_provider):
+    """Latin-1 header values that str.isdigit() takes ("²", "¹²") were a 500 from int()."""
+    mock_provider.behave(None, reply=WORDS)
+    _, events = streamed_reply(api, client, alice, talk)
+    message_id = events[1].data["message_id"]
+    for bad in ("\u00b2", "\u00b9\u00b2", "-1", "1.5", "abc", "9" * 40):
+        response = resume(client, alice, talk["id"], message_id, last_event_id=bad)
+        assert response.status_code == 200, bad
+        assert deltas_text(parse_events(response.get_data(as_text=True))[1]) == WORDS
+
+
 def test_a_resume_of_an_ended_reply_at_its_end_is_204(api, client, alice, talk, mock_provider):
     _, events = streamed_reply(api, client, alice, talk)
     message_id, end = events[1].data["message_id"], int(events[-1].id)
