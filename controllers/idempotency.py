@@ -110,12 +110,16 @@ WORKSPACE_HEADER = "X-Workspace-ID"  # controllers/openai.py: a token's workspac
 def scope() -> str:
     """Where a key is the caller's own, besides its user: the method and path, and the
     credential's workspace when the path does not name it (/v1): an API key's id (a key acts in
-    its one workspace), else a token's `X-Workspace-ID`. So a key used in one workspace is
-    never replayed in another (nor conflicts there), nor between a user's API key and token."""
+    its one workspace), else a token's `X-Workspace-ID` when sent. So a key used in one
+    workspace is never replayed in another (nor conflicts there), nor between a user's API key
+    and token. Without either, the method and path alone: what the talk WebSocket's sends use
+    (controllers/talk_socket.py), so that a send and its repeat on the other channel share it."""
     actor = current_actor()
-    where = (f"key={actor.api_key_id}" if actor.api_key_id
-             else f"workspace={request.headers.get(WORKSPACE_HEADER, '').strip()}")
-    return f"{request.method} {request.path} {where}"
+    route = f"{request.method} {request.path}"
+    if actor.api_key_id:
+        return f"{route} key={actor.api_key_id}"
+    workspace = request.headers.get(WORKSPACE_HEADER, "").strip()
+    return f"{route} workspace={workspace}" if workspace else route
 
 
 def run_once(key: str | None, material: Any, run: Callable[[], Response],

@@ -502,3 +502,23 @@ def test_websocket_frames_carry_seq_and_a_resume_after_a_seq_sends_only_the_rest
     finally:
         ws.close()
     assert len(mock_provider.requests) == 1
+
+
+def test_a_streamed_http_send_repeated_on_the_websocket_with_its_key_is_not_sent_again(
+        client, ws_base, alice, talk, mock_provider):
+    """The socket's `client_message_id` and the HTTP `Idempotency-Key` of a send are one key."""
+    mock_provider.behave(None, reply=WORDS)
+    first = client.post(f"/api/v1/talks/{talk['id']}/messages",
+                        json={"content": "go", "stream": True},
+                        headers={**alice.headers, "Idempotency-Key": "both-ways"})
+    _, events = parse_events(first.get_data(as_text=True))
+    ws = websocket.create_connection(
+        f"{ws_base}/api/v1/ws/talks/{talk['id']}?token={alice.access_token}", timeout=10)
+    try:
+        ws.send(json.dumps({"type": "message", "content": "go", "client_message_id": "both-ways"}))
+        replayed = frames_until(ws, "done")
+    finally:
+        ws.close()
+    assert replayed[0]["id"] == events[0].data["id"]
+    assert replayed[-1]["message"]["id"] == events[-1].data["message"]["id"]
+    assert len(mock_provider.requests) == 1
