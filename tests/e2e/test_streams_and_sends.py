@@ -522,3 +522,26 @@ def test_a_streamed_http_send_repeated_on_the_websocket_with_its_key_is_not_sent
     assert replayed[0]["id"] == events[0].data["id"]
     assert replayed[-1]["message"]["id"] == events[-1].data["message"]["id"]
     assert len(mock_provider.requests) == 1
+
+
+def test_a_streamed_response_repeated_with_its_key_is_replayed_not_made_again(
+        client, db, alice, mock_provider):
+    """POST /v1/responses with `stream: true`: a repeat gets the first response's events (its
+    text as one delta) from the kept Response: no second model call, no second stored response."""
+    mock_provider.behave(None, reply=WORDS)
+    headers = {**alice.headers, "Idempotency-Key": "responses-stream"}
+    finals, texts, replayed = [], [], []
+    for _ in range(2):
+        response = client.post("/v1/responses", json={"input": "hi", "stream": True},
+                               headers=headers)
+        replayed.append(response.headers.get("Idempotent-Replayed"))
+        _, events = parse_events(response.get_data(as_text=True))
+        assert [e.name for e in events][:2] == ["response.created", "response.in_progress"]
+        texts.append("".join(e.data["delta"] for e in events
+                             if e.name == "response.output_text.delta"))
+        finals.append(events[-1])
+    assert texts == [WORDS, WORDS] and replayed == [None, "true"]
+    assert finals[0].name == finals[1].name == "response.completed"
+    assert finals[1].data["response"] == finals[0].data["response"]
+    assert len(mock_provider.requests) == 1
+    assert db["responses"].count_documents({}) == 1
