@@ -545,3 +545,26 @@ def test_a_streamed_response_repeated_with_its_key_is_replayed_not_made_again(
     assert finals[1].data["response"] == finals[0].data["response"]
     assert len(mock_provider.requests) == 1
     assert db["responses"].count_documents({}) == 1
+
+
+def test_a_streamed_text_completion_repeated_with_its_key_is_replayed_not_made_again(
+        client, alice, mock_provider):
+    """POST /v1/completions with `stream: true`: a repeat gets the first completion's chunks
+    (its text as one chunk, the same id and usage) without a second model call."""
+    mock_provider.behave(None, reply=WORDS)
+    headers = {**alice.headers, "Idempotency-Key": "completions-stream"}
+    body = {"prompt": "hi", "stream": True, "max_tokens": 100,
+            "stream_options": {"include_usage": True}}
+    runs = []
+    for _ in range(2):
+        response = client.post("/v1/completions", json=body, headers=headers)
+        lines = [line[6:] for line in response.get_data(as_text=True).splitlines()
+                 if line.startswith("data: ")]
+        assert lines[-1] == "[DONE]"
+        chunks = [json.loads(line) for line in lines[:-1]]
+        runs.append((response.headers.get("Idempotent-Replayed"),
+                     "".join(c["choices"][0]["text"] for c in chunks if c["choices"]),
+                     {c["id"] for c in chunks}, chunks[-1]["usage"]))
+    assert [run[0] for run in runs] == [None, "true"]
+    assert runs[0][1:] == runs[1][1:] and runs[0][1] == WORDS and len(runs[0][2]) == 1
+    assert len(mock_provider.requests) == 1
