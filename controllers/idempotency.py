@@ -104,15 +104,33 @@ def _unsealed(stored: StoredResponse) -> StoredResponse:
                           headers=stored.headers)
 
 
+WORKSPACE_HEADER = "X-Workspace-ID"  # controllers/openai.py: a token's workspace on /v1
+
+
+def scope() -> str:
+    """Where a key is the caller's own, besides its user: the method and path, and the
+    credential's workspace when the path does not name it (/v1): an API key's id (a key acts in
+    its one workspace), else a token's `X-Workspace-ID` when sent. So a key used in one
+    workspace is never replayed in another (nor conflicts there), nor between a user's API key
+    and token. Without either, the method and path alone: what the talk WebSocket's sends use
+    (controllers/talk_socket.py), so that a send and its repeat on the other channel share it."""
+    actor = current_actor()
+    route = f"{request.method} {request.path}"
+    if actor.api_key_id:
+        return f"{route} key={actor.api_key_id}"
+    workspace = request.headers.get(WORKSPACE_HEADER, "").strip()
+    return f"{route} workspace={workspace}" if workspace else route
+
+
 def run_once(key: str | None, material: Any, run: Callable[[], Response],
              replay: Replay | None = None, secret: bool = False) -> Response:
-    """`run()` once per (caller, method and path, `key`): a repeat with the same `material`
+    """`run()` once per (caller, `scope()`, `key`): a repeat with the same `material`
     (what the request asks for: its body, its query, an upload's fields and file digest) gets
     the kept answer; with other material, 409 `idempotency_conflict`. No key: `run()`."""
     if key is None:
         return run()
     outcome = use_cases().idempotency.begin(
-        current_actor().user_id, f"{request.method} {request.path}", key, fingerprint(material))
+        current_actor().user_id, scope(), key, fingerprint(material))
     if isinstance(outcome, StoredResponse):
         if outcome.kind == "json":
             return json_replay(outcome)

@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import status_for
-from controllers.idempotency import idempotent
+from controllers.idempotency import claim, idempotent
 from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
@@ -36,7 +36,9 @@ from controllers.schemas.openai import (
 )
 from controllers.security import current_actor
 from entities.errors import DomainError, InvalidParameter
+from entities.idempotency import StoredResponse
 from entities.llm import ChatRequest, ChatResult, StreamChunk
+from use_cases.shared.idempotency import Claim
 
 log = logging.getLogger("synapscale.openai")
 
@@ -50,12 +52,32 @@ DECLARED = frozenset(CompletionRequestSchema().fields)
 PASSED = ("top_p", "presence_penalty", "frequency_penalty", "logit_bias", "seed", "user")
 
 
+COMPLETION_STREAM = "text_completion_stream"  # an idempotent stream's kept answer
+
+
+def replay_stream(stored: StoredResponse) -> Response:
+    """A repeated streamed completion (the same Idempotency-Key): the first one's chunks again
+    (its text as one chunk), from its kept completion, without calling the model."""
+    kept = stored.body
+
+    def data(payload: dict) -> str:
+        return f"data: {json.dumps({**kept['base'], **payload})}\n\n"
+
+    finish = {"text": "", "index": 0, "logprobs": None, "finish_reason": kept["finish_reason"]}
+    chunks = [data({"choices": [choice(kept["text"], None)]})] if kept["text"] else []
+    chunks.append(data({"choices": [finish]}))
+    if kept["usage"] is not None:
+        chunks.append(data({"choices": [], "usage": kept["usage"]}))
+    chunks.append("data: [DONE]\n\n")
+    return Response(iter(chunks), mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
 @blp.post("/completions")
 @limiter.exempt
 @limit_llm_deferred
 @key_or_token
 @blp.arguments(CompletionRequestSchema)
-@idempotent
+@idempotent(replay=replay_stream)
 @blp.response(200, CompletionSchema)
 @blp.alt_response(200, description="With `stream: true`: `data: {text_completion}` events, "
                   "then `data: [DONE]`", schema=SSE_EVENT_SCHEMA,
@@ -96,7 +118,7 @@ def create_completion(body):
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return Response(completion_chunks(chunks, model, include_usage),
+        return Response(completion_chunks(chunks, model, include_usage, claim()),
                         mimetype="text/event-stream", headers=STREAM_HEADERS)
     result = container.openai.complete(actor, workspace_id, chat_request)
     return {**envelope(result.model), "choices": [choice(result.content, result)],
@@ -120,11 +142,13 @@ def usage(result: ChatResult) -> dict:
             "total_tokens": result.usage.total_tokens}
 
 
-def completion_chunks(chunks: Iterator[StreamChunk], model: str,
-                      include_usage: bool) -> Iterator[str]:
+def completion_chunks(chunks: Iterator[StreamChunk], model: str, include_usage: bool,
+                      held: Claim | None = None) -> Iterator[str]:
     """Text-completion chunks sharing one id; closing this closes the model call (billed as
-    cancelled)."""
+    cancelled). `held`: the request's claim on its Idempotency-Key, which keeps the finished
+    completion for repeats."""
     base = envelope(model)
+    text: list[str] = []
 
     def data(payload: dict) -> str:
         return f"data: {json.dumps({**base, **payload})}\n\n"
@@ -132,10 +156,18 @@ def completion_chunks(chunks: Iterator[StreamChunk], model: str,
     try:
         for chunk in chunks:
             if chunk.delta:
+                text.append(chunk.delta)
                 yield data({"choices": [choice(chunk.delta, None)]})
             if chunk.result is not None:
                 base["model"] = chunk.result.model
-                yield data({"choices": [choice("", chunk.result)]})
+                last = choice("", chunk.result)
+                if held is not None:  # a repeat gets this completion, never a second call
+                    held.finish(StoredResponse(200, {
+                        "base": base, "text": "".join(text),
+                        "finish_reason": last["finish_reason"],
+                        "usage": usage(chunk.result) if include_usage else None},
+                        COMPLETION_STREAM))
+                yield data({"choices": [last]})
                 if include_usage:
                     yield data({"choices": [], "usage": usage(chunk.result)})
                 yield "data: [DONE]\n\n"

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
-from controllers.idempotency import idempotent
+from controllers.idempotency import claim, idempotent
 from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
@@ -26,8 +26,10 @@ from controllers.schemas.openai_responses import ResponseCreateRequestSchema, Re
 from controllers.security import current_actor
 from controllers.sse import watch_caller
 from entities.errors import InvalidParameter
+from entities.idempotency import StoredResponse
+from entities.llm import StreamChunk
 from entities.workspace import WorkspaceRole
-from use_cases.gateway.openai_responses import message_item_id
+from use_cases.gateway.openai_responses import ResponseDone, message_item_id
 
 blp = Blueprint("openai_responses", __name__, url_prefix="/v1",
                 description="OpenAI's Responses API, mapped onto chat completions: stored "
@@ -36,12 +38,29 @@ blp = Blueprint("openai_responses", __name__, url_prefix="/v1",
 DECLARED = frozenset(ResponseCreateRequestSchema().fields)
 
 
+RESPONSE_STREAM = "response_stream"  # an idempotent stream's kept answer: the finished Response
+
+
+def replay_stream(stored: StoredResponse) -> Response:
+    """A repeated streamed response (the same Idempotency-Key): the first one's events again,
+    from its kept Response (its text as one delta), without calling the model or storing a
+    second response."""
+    body = stored.body["response"]
+    started = {**body, "status": "in_progress", "output": [], "usage": None}
+    whole = "".join(part.get("text", "") for item in body.get("output") or []
+                    if item.get("type") == "message" for part in item.get("content") or [])
+    items: list[StreamChunk | ResponseDone] = [StreamChunk(delta=whole)] if whole else []
+    items.append(ResponseDone(body))
+    return Response(response_events(started, message_item_id(body["id"]), iter(items)),
+                    mimetype="text/event-stream", headers=STREAM_HEADERS)
+
+
 @blp.post("/responses")
 @limiter.exempt
 @limit_llm_deferred
 @key_or_token
 @blp.arguments(ResponseCreateRequestSchema)
-@idempotent
+@idempotent(replay=replay_stream)
 @blp.response(200, ResponseSchema)
 @blp.alt_response(200, description="With `stream: true`: typed events (`event: <type>` and "
                   "`data: {type, sequence_number, ...}`), from `response.created` to "
@@ -91,9 +110,15 @@ def create_response(body):
     if actor.session_id:  # a user's token: the stream lives as long as the session
         watch = watch_caller(allowed=lambda: container.access.require(
             actor.user_id, workspace_id, WorkspaceRole.MEMBER))
+    held = claim()
+    on_done = None
+    if held is not None:  # a repeat gets this response, never a second call
+        def on_done(body: dict) -> None:
+            held.finish(StoredResponse(200, {"response": body}, RESPONSE_STREAM))
     events = response_events(started, message_item_id(call.id), items,
                              live=watch.live if watch else lambda: True,
-                             on_close=watch.close if watch else lambda: None)
+                             on_close=watch.close if watch else lambda: None,
+                             on_done=on_done or (lambda body: None))
     return Response(events, mimetype="text/event-stream", headers=STREAM_HEADERS)
 
 

@@ -42,10 +42,12 @@ class ResponseEvents:
 
 def response_events(started: dict, item_id: str, items: Iterator[StreamChunk | ResponseDone],
                     live: Callable[[], bool] = lambda: True,
-                    on_close: Callable[[], None] = lambda: None) -> Iterator[str]:
+                    on_close: Callable[[], None] = lambda: None,
+                    on_done: Callable[[dict], None] = lambda body: None) -> Iterator[str]:
     """The events of one response: `started` is the Response as it begins (in progress),
-    `item_id` its message item's id, `items` the text deltas then the finished Response.
-    `live()` false (the caller's session ended) stops the stream with an error event."""
+    `item_id` its message item's id, `items` the text deltas then the finished Response
+    (given to `on_done`: an idempotent request keeps it for its repeats). `live()` false (the
+    caller's session ended) stops the stream with an error event."""
     event = ResponseEvents()
     text: list[str] = []
     message = {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant",
@@ -59,6 +61,7 @@ def response_events(started: dict, item_id: str, items: Iterator[StreamChunk | R
                 yield from failed(event, started, 401, "token_revoked", "The session has ended")
                 return
             if isinstance(item, ResponseDone):
+                on_done(item.body)
                 yield from finished(event, item.body, text, where)
                 return
             if not text:

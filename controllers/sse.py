@@ -40,9 +40,9 @@ def sse_frame(name: str, data: dict, seq: int | None = None) -> str:
 
 def last_event_id() -> int | None:
     """The `Last-Event-ID` header as a sequence number (None when absent or not one: a stream
-    from the start)."""
+    from the start). ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
     value = request.headers.get(LAST_EVENT_ID, "").strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def watch_caller(workspace_id: str | None = None, allowed: Allowed | None = None) -> Watch:

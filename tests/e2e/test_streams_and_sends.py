@@ -373,6 +373,18 @@ def test_the_greater_of_last_event_id_and_after_counts(api, client, alice, talk,
     assert resume(client, alice, talk["id"], message_id, query="?after=-1").status_code == 422
 
 
+def test_a_last_event_id_that_is_not_an_ascii_sequence_number_resumes_from_the_start(
+        api, client, alice, talk, mock_provider):
+    """Latin-1 header values that str.isdigit() takes ("²", "¹²") were a 500 from int()."""
+    mock_provider.behave(None, reply=WORDS)
+    _, events = streamed_reply(api, client, alice, talk)
+    message_id = events[1].data["message_id"]
+    for bad in ("\u00b2", "\u00b9\u00b2", "-1", "1.5", "abc", "9" * 40):
+        response = resume(client, alice, talk["id"], message_id, last_event_id=bad)
+        assert response.status_code == 200, bad
+        assert deltas_text(parse_events(response.get_data(as_text=True))[1]) == WORDS
+
+
 def test_a_resume_of_an_ended_reply_at_its_end_is_204(api, client, alice, talk, mock_provider):
     _, events = streamed_reply(api, client, alice, talk)
     message_id, end = events[1].data["message_id"], int(events[-1].id)
@@ -489,4 +501,70 @@ def test_websocket_frames_carry_seq_and_a_resume_after_a_seq_sends_only_the_rest
         assert json.loads(ws.recv())["code"] == "idempotency_conflict"
     finally:
         ws.close()
+    assert len(mock_provider.requests) == 1
+
+
+def test_a_streamed_http_send_repeated_on_the_websocket_with_its_key_is_not_sent_again(
+        client, ws_base, alice, talk, mock_provider):
+    """The socket's `client_message_id` and the HTTP `Idempotency-Key` of a send are one key."""
+    mock_provider.behave(None, reply=WORDS)
+    first = client.post(f"/api/v1/talks/{talk['id']}/messages",
+                        json={"content": "go", "stream": True},
+                        headers={**alice.headers, "Idempotency-Key": "both-ways"})
+    _, events = parse_events(first.get_data(as_text=True))
+    ws = websocket.create_connection(
+        f"{ws_base}/api/v1/ws/talks/{talk['id']}?token={alice.access_token}", timeout=10)
+    try:
+        ws.send(json.dumps({"type": "message", "content": "go", "client_message_id": "both-ways"}))
+        replayed = frames_until(ws, "done")
+    finally:
+        ws.close()
+    assert replayed[0]["id"] == events[0].data["id"]
+    assert replayed[-1]["message"]["id"] == events[-1].data["message"]["id"]
+    assert len(mock_provider.requests) == 1
+
+
+def test_a_streamed_response_repeated_with_its_key_is_replayed_not_made_again(
+        client, db, alice, mock_provider):
+    """POST /v1/responses with `stream: true`: a repeat gets the first response's events (its
+    text as one delta) from the kept Response: no second model call, no second stored response."""
+    mock_provider.behave(None, reply=WORDS)
+    headers = {**alice.headers, "Idempotency-Key": "responses-stream"}
+    finals, texts, replayed = [], [], []
+    for _ in range(2):
+        response = client.post("/v1/responses", json={"input": "hi", "stream": True},
+                               headers=headers)
+        replayed.append(response.headers.get("Idempotent-Replayed"))
+        _, events = parse_events(response.get_data(as_text=True))
+        assert [e.name for e in events][:2] == ["response.created", "response.in_progress"]
+        texts.append("".join(e.data["delta"] for e in events
+                             if e.name == "response.output_text.delta"))
+        finals.append(events[-1])
+    assert texts == [WORDS, WORDS] and replayed == [None, "true"]
+    assert finals[0].name == finals[1].name == "response.completed"
+    assert finals[1].data["response"] == finals[0].data["response"]
+    assert len(mock_provider.requests) == 1
+    assert db["responses"].count_documents({}) == 1
+
+
+def test_a_streamed_text_completion_repeated_with_its_key_is_replayed_not_made_again(
+        client, alice, mock_provider):
+    """POST /v1/completions with `stream: true`: a repeat gets the first completion's chunks
+    (its text as one chunk, the same id and usage) without a second model call."""
+    mock_provider.behave(None, reply=WORDS)
+    headers = {**alice.headers, "Idempotency-Key": "completions-stream"}
+    body = {"prompt": "hi", "stream": True, "max_tokens": 100,
+            "stream_options": {"include_usage": True}}
+    runs = []
+    for _ in range(2):
+        response = client.post("/v1/completions", json=body, headers=headers)
+        lines = [line[6:] for line in response.get_data(as_text=True).splitlines()
+                 if line.startswith("data: ")]
+        assert lines[-1] == "[DONE]"
+        chunks = [json.loads(line) for line in lines[:-1]]
+        runs.append((response.headers.get("Idempotent-Replayed"),
+                     "".join(c["choices"][0]["text"] for c in chunks if c["choices"]),
+                     {c["id"] for c in chunks}, chunks[-1]["usage"]))
+    assert [run[0] for run in runs] == [None, "true"]
+    assert runs[0][1:] == runs[1][1:] and runs[0][1] == WORDS and len(runs[0][2]) == 1
     assert len(mock_provider.requests) == 1
