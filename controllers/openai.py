@@ -99,6 +99,18 @@ def workspace_header() -> str | None:
     return request.headers.get(WORKSPACE_HEADER) or None
 
 
+def session_watch(workspace_id: str | None) -> Watch | None:
+    """For a stream called with a user's token: a watch that ends it with the session or the
+    caller's membership of `workspace_id`. None for an API key (revoked keys fail their next
+    call; a stream already authorised runs to its end)."""
+    actor = current_actor()
+    if not actor.session_id:
+        return None
+    access = use_cases().access
+    return watch_caller(allowed=lambda: access.require(actor.user_id, workspace_id,
+                                                      WorkspaceRole.MEMBER))
+
+
 @blp.get("/models")
 @key_or_token
 @blp.response(200, ModelListSchema)
@@ -208,10 +220,7 @@ def chat_completions(body):
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        watch = None
-        if actor.session_id:  # a user's token: the stream lives as long as the session
-            watch = watch_caller(allowed=lambda: container.access.require(
-                actor.user_id, workspace_id, WorkspaceRole.MEMBER))
+        watch = session_watch(workspace_id)
         held = claim()
         on_result = None
         if held is not None:  # a repeat gets this completion, never a second call

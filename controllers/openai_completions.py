@@ -24,6 +24,7 @@ from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
     key_or_token,
+    session_watch,
     stream_error,
     workspace_header,
 )
@@ -38,6 +39,7 @@ from controllers.security import current_actor
 from entities.errors import DomainError, InvalidParameter
 from entities.idempotency import StoredResponse
 from entities.llm import ChatRequest, ChatResult, StreamChunk
+from use_cases.identity.revocation import Watch
 from use_cases.shared.idempotency import Claim
 
 log = logging.getLogger("synapscale.openai")
@@ -118,7 +120,8 @@ def create_completion(body):
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return Response(completion_chunks(chunks, model, include_usage, claim()),
+        return Response(completion_chunks(chunks, model, include_usage, claim(),
+                                          session_watch(workspace_id)),
                         mimetype="text/event-stream", headers=STREAM_HEADERS)
     result = container.openai.complete(actor, workspace_id, chat_request)
     return {**envelope(result.model), "choices": [choice(result.content, result)],
@@ -143,10 +146,11 @@ def usage(result: ChatResult) -> dict:
 
 
 def completion_chunks(chunks: Iterator[StreamChunk], model: str, include_usage: bool,
-                      held: Claim | None = None) -> Iterator[str]:
-    """Text-completion chunks sharing one id; closing this closes the model call (billed as
-    cancelled). `held`: the request's claim on its Idempotency-Key, which keeps the finished
-    completion for repeats."""
+                      held: Claim | None = None, watch: Watch | None = None) -> Iterator[str]:
+    """Text-completion chunks sharing one id; closing this (the client went away) closes the
+    model call, billed as cancelled, and so does the end of the caller's session (`watch`),
+    after an error chunk `token_revoked`, as on /v1/chat/completions. `held`: the request's
+    claim on its Idempotency-Key, which keeps the finished completion for repeats."""
     base = envelope(model)
     text: list[str] = []
 
@@ -155,6 +159,9 @@ def completion_chunks(chunks: Iterator[StreamChunk], model: str, include_usage: 
 
     try:
         for chunk in chunks:
+            if watch is not None and not watch.live():
+                yield stream_error(401, "token_revoked", "The session has ended")
+                return
             if chunk.delta:
                 text.append(chunk.delta)
                 yield data({"choices": [choice(chunk.delta, None)]})
@@ -180,3 +187,5 @@ def completion_chunks(chunks: Iterator[StreamChunk], model: str, include_usage: 
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+        if watch is not None:
+            watch.close()

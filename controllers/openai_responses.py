@@ -17,6 +17,7 @@ from controllers.openai import (
     STREAM_HEADERS,
     documented_errors,
     key_or_token,
+    session_watch,
     workspace_header,
 )
 from controllers.rate_limits import limiter
@@ -24,11 +25,9 @@ from controllers.responses_stream import response_events
 from controllers.schemas.common import SSE_EVENT_SCHEMA
 from controllers.schemas.openai_responses import ResponseCreateRequestSchema, ResponseSchema
 from controllers.security import current_actor
-from controllers.sse import watch_caller
 from entities.errors import InvalidParameter
 from entities.idempotency import StoredResponse
 from entities.llm import StreamChunk
-from entities.workspace import WorkspaceRole
 from use_cases.gateway.openai_responses import ResponseDone, message_item_id
 
 blp = Blueprint("openai_responses", __name__, url_prefix="/v1",
@@ -98,18 +97,14 @@ def create_response(body):
     (`previous_response_not_found`); 401; 402 budget; 404 unknown model (`model_not_found`) or
     workspace; 422 invalid value; 429; 502; 504."""
     refuse_unsupported(body)
-    container = use_cases()
     actor, workspace_id = current_actor(), workspace_header()
-    responses = container.openai_responses
+    responses = use_cases().openai_responses
     call = responses.start(actor, workspace_id, body)
     if not body.get("stream"):
         return responses.complete(actor, workspace_id, call)
     model, items = responses.stream(actor, workspace_id, call)
     started = responses.in_progress(call, model)
-    watch = None
-    if actor.session_id:  # a user's token: the stream lives as long as the session
-        watch = watch_caller(allowed=lambda: container.access.require(
-            actor.user_id, workspace_id, WorkspaceRole.MEMBER))
+    watch = session_watch(workspace_id)
     held = claim()
     on_done = None
     if held is not None:  # a repeat gets this response, never a second call

@@ -149,3 +149,20 @@ def test_what_a_chat_model_cannot_honour_is_refused_naming_itself(sdk, mock_prov
         sdk.completions.create(model=MOCK_DEFAULT_MODEL, prompt="hi", extra_body=extra)
     assert refused.value.param == param
     assert mock_provider.requests == []
+
+
+def test_a_streamed_legacy_completion_on_a_users_token_ends_with_the_session(api, owner,
+                                                                            mock_provider):
+    """As /v1/chat/completions: a user's stream stops at logout (`token_revoked`), and the model
+    call is closed, not left running."""
+    mock_provider.behave(None, reply=" ".join(f"w{n}" for n in range(60)), token_delay=0.2)
+    response = api.request("post", "/v1/completions", owner, buffered=False, json={
+        "model": MOCK_DEFAULT_MODEL, "prompt": "a long answer", "max_tokens": 100,
+        "stream": True})
+    assert response.status_code == 200
+    frames = (line for line in response.response if line.strip())
+    assert b'"text"' in next(frames)  # the first chunk is out
+    assert api.request("post", "/api/v1/auth/logout", owner).status_code == 204
+    rest = b"".join(frames)
+    response.close()
+    assert b'"token_revoked"' in rest and b"[DONE]" not in rest
