@@ -10,6 +10,7 @@ LiteLLM is imported on first use: it takes seconds, and the app must start fast.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -478,11 +479,25 @@ class LiteLLMGateway(LLMGateway):
         return self._litellm
 
 
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
 def _import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    # LiteLLM's loggers carry their own stderr handler and log every routed call at INFO: each
+    # line would be written twice (theirs and our JSON one) on every call. Warnings and errors
+    # still reach the app's log, once, as JSON.
+    for name in LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.WARNING)
     litellm.suppress_debug_info = True
+    # Usage and cost are metered here, not by LiteLLM callbacks (none is configured): its
+    # per-chunk hand-off of every streamed chunk to a logging thread is pure cost (~15% of a
+    # stream's CPU, bench.gateway_overhead).
+    litellm.disable_streaming_logging = True
     litellm.disable_hf_tokenizer_download = True  # token counts use tiktoken: no downloads
     return litellm
 

@@ -60,7 +60,8 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
                   response_repo: ResponseRepository, responses_translation: ResponsesTranslation,
                   metrics: Metrics, stale_caches: StaleCaches,
                   limits: GatewayLimits) -> GatewayUseCases:
-    alerts = BudgetAlerts(spend_repo, workspace_repo, memberships, users, mailer, events)
+    alerts = BudgetAlerts(spend_repo, workspace_repo, memberships, users, mailer, events,
+                          cache_ttl_s=limits.budget_cache_ttl_s)
     budget = MeteredBudgets(workspace_repo, memberships, api_key_repo, spend_repo, access, alerts,
                             BudgetPolicy(hold_ttl_s=limits.budget_hold_ttl_s,
                                          cache_ttl_s=limits.budget_cache_ttl_s),
@@ -74,7 +75,7 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
                        cache_ttl_s=limits.api_key_cache_ttl_s,
                        touch_interval_s=limits.api_key_touch_interval_s)
     openai = OpenAICompletions(llm_chat, key_chat)
-    for cache in (api_keys, budget, key_credentials):  # what a change elsewhere makes wrong
+    for cache in (api_keys, budget, alerts, key_credentials):  # what a change elsewhere makes wrong
         stale_caches.on_stale(cache.forget)
     return GatewayUseCases(
         api_keys=api_keys,

@@ -78,6 +78,32 @@ def test_a_call_with_a_verified_key_waits_only_on_its_usage_and_spend(counted_ap
     assert counted_app.extensions["synapscale"].db.usage.count_documents({}) == 5
 
 
+@pytest.mark.parametrize("settings_overrides", [{"api_key_cache_ttl_s": 60,
+                                                 "budget_cache_ttl_s": 60}])
+def test_under_a_budget_a_call_waits_only_on_its_hold(counted_app, commands, mock_provider):
+    """The hold is the one command a budgeted call sends itself: settling, reading the totals
+    back for the alerts and the alert thresholds go through the shared writer or a cache."""
+    client = counted_app.test_client()
+    owner = client.post("/api/v1/auth/register", json={
+        "email": "budgeted@example.com", "password": "correct-horse-1", "name": "B"}).get_json()
+    headers = {"Authorization": f"Bearer {owner['access_token']}"}
+    workspace = client.get("/api/v1/workspaces", headers=headers).get_json()["items"][0]["id"]
+    assert client.patch(f"/api/v1/workspaces/{workspace}", headers=headers, json={
+        "settings": {"monthly_budget_usd": 100}}).status_code == 200
+    key = client.post(f"/api/v1/workspaces/{workspace}/api-keys", headers=headers,
+                      json={"name": "hot"}).get_json()["key"]
+    for _ in range(2):
+        assert completion(client, bearer(key)).status_code == 200
+    commands.names.clear()
+    for stream in (False, True):
+        response = completion(client, bearer(key), stream=stream)
+        assert response.status_code == 200
+        response.get_data()
+    assert commands.names == ["update spend"] * 2
+    budgets = client.get(f"/api/v1/budgets?workspace_id={workspace}", headers=headers).get_json()
+    assert budgets[0]["spent_usd"] > 0 and budgets[0]["reserved_usd"] == 0
+
+
 @pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "3 per minute"}])
 def test_v1_calls_share_the_model_call_budget_with_the_other_model_routes(app, api, client,
                                                                          mock_provider):

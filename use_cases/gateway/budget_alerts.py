@@ -14,6 +14,7 @@ from entities.workspace import WorkspaceRole
 from use_cases.gateway.ports import SpendRepository
 from use_cases.identity.ports import Mailer, UserRepository
 from use_cases.shared.ports import EventBus
+from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
 log = logging.getLogger(__name__)
@@ -25,25 +26,36 @@ DEFAULT_THRESHOLDS = (0.5, 0.8, 1.0)
 class BudgetAlerts:
     def __init__(self, spend: SpendRepository, workspaces: WorkspaceRepository,
                  memberships: MembershipRepository, users: UserRepository, mailer: Mailer,
-                 events: EventBus):
+                 events: EventBus, cache_ttl_s: float = 5.0):
+        """`cache_ttl_s`: how long a workspace's thresholds are kept per process (a change is
+        announced: `forget`)."""
         self.spend = spend
         self.workspaces = workspaces
         self.memberships = memberships
         self.users = users
         self.mailer = mailer
         self.events = events
+        self._thresholds = TtlCache(cache_ttl_s)
 
     def check(self, workspace_id: str, hold: Hold, totals: SpendTotals) -> None:
         """Announces each threshold this budget's settled spend has reached for the first time."""
         if hold.budget_usd <= 0:
             return
         used = totals.spent_usd / hold.budget_usd
-        workspace = self.workspaces.get(workspace_id)
-        thresholds = (workspace.settings.budget_alert_thresholds if workspace else None) \
-            or DEFAULT_THRESHOLDS
-        for threshold in sorted(thresholds):
+        for threshold in self._thresholds.get_or_load(workspace_id,
+                                                      lambda: self._load_thresholds(workspace_id)):
             if used >= threshold and self.spend.mark_alerted(hold.counter, threshold):
                 self._announce(workspace_id, hold, totals, threshold)
+
+    def forget(self, workspace_id: str | None, _user_id: str | None = None) -> None:
+        """Drops this workspace's cached thresholds (StaleCaches)."""
+        if workspace_id:
+            self._thresholds.pop(workspace_id)
+
+    def _load_thresholds(self, workspace_id: str) -> list[float]:
+        workspace = self.workspaces.get(workspace_id)
+        return sorted((workspace.settings.budget_alert_thresholds if workspace else None)
+                      or DEFAULT_THRESHOLDS)
 
     def _announce(self, workspace_id: str, hold: Hold, totals: SpendTotals, threshold: float) -> None:
         counter = hold.counter

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from entities.actor import Actor
-from entities.budget import Counter, Hold, Reservation, SpendScope, member_ref, month_of
+from entities.budget import (
+    Counter,
+    Hold,
+    Reservation,
+    SpendScope,
+    SpendTotals,
+    member_ref,
+    month_of,
+)
 from entities.clock import utcnow
 from entities.errors import BudgetExceeded
 from entities.workspace import WorkspaceRole
@@ -72,8 +80,10 @@ class Budgets:
         self.policy = policy
         self.clock = clock
         self._budgets = TtlCache(policy.cache_ttl_s)  # (scope, ref_id) -> USD or None
-        # concurrent calls' settlements share round trips; each call waits for its own
-        self._settlements: GroupCommit[Settlement] = GroupCommit(spend.settle_many, "spend-commit")
+        # concurrent calls' settlements share round trips (the write, then one read of the
+        # batch's held counters for the alerts); each call waits for its own
+        self._settlements: GroupCommit[Settlement, dict[Counter, SpendTotals]] = GroupCommit(
+            self._settle_batch, "spend-commit")
 
     # --- every model call -------------------------------------------------------------------
 
@@ -103,18 +113,24 @@ class Budgets:
         """Adds the call's actual cost to its counters and drops its holds; alerts the
         workspace's admins for each alert threshold a budget just reached."""
         held = {hold.counter: hold.amount for hold in reservation.holds}
-        if reservation.counters:
-            swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
-            self._settlements.submit((reservation.id, [(c, held.get(c, 0.0))
-                                                       for c in reservation.counters],
-                                      cost_usd, swept))
+        if not reservation.counters:
+            return
+        swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
+        totals = self._settlements.submit((reservation.id, [(c, held.get(c, 0.0))
+                                                            for c in reservation.counters],
+                                           cost_usd, swept))
         if workspace_id and reservation.holds and cost_usd > 0:
-            totals = self.spend.totals([hold.counter for hold in reservation.holds])
             for hold in reservation.holds:
                 try:
                     self.alerts.check(workspace_id, hold, totals[hold.counter])
                 except Exception:  # the call is paid for; an alert lost is logged, not raised
                     log.exception("could not send a budget alert")
+
+    def _settle_batch(self, settlements: builtins.list[Settlement]) -> dict[Counter, SpendTotals]:
+        """Writes a batch of settlements; the totals of its counters, read once after."""
+        self.spend.settle_many(settlements)
+        return self.spend.totals(builtins.list({counter for _id, counters, _cost, _swept
+                                                in settlements for counter, _held in counters}))
 
     def release_expired(self) -> int:
         """Drops holds of calls whose process died (any worker may run this); how many."""

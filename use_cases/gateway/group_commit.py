@@ -4,7 +4,8 @@ Each model call must store its usage record and settle its spend before its repl
 complete; one database round trip per call would cap throughput at the database's write rate.
 Here any number of threads submit items; one writer thread writes whatever has gathered in one
 batch (while a batch is being written, the next one gathers), and each submitter returns once
-the batch holding its item is written — or raises that batch's error. So concurrent calls share
+the batch holding its item is written — with what the write returned for the whole batch (e.g.
+totals read back once for all its items) — or raises that batch's error. So concurrent calls share
 round trips and a lone call waits for one write, as it would without batching.
 """
 from __future__ import annotations
@@ -18,27 +19,29 @@ from typing import Generic, TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-class _Batch(Generic[T]):
+class _Batch(Generic[T, R]):
     def __init__(self) -> None:
         self.items: list[T] = []
         self.done = threading.Event()
+        self.result: R | None = None
         self.error: BaseException | None = None
 
 
-class GroupCommit(Generic[T]):
-    def __init__(self, write: Callable[[list[T]], object], name: str):
+class GroupCommit(Generic[T, R]):
+    def __init__(self, write: Callable[[list[T]], R], name: str):
         self.write = write  # writes a batch, of any size, or raises
         self.name = name
-        self._gathering: _Batch[T] = _Batch()
+        self._gathering: _Batch[T, R] = _Batch()
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def submit(self, item: T, timeout_s: float = 30.0) -> None:
-        """Returns once `item` is written; raises the write's error (TimeoutError if the
-        writer did not finish in `timeout_s`)."""
+    def submit(self, item: T, timeout_s: float = 30.0) -> R | None:
+        """Returns once `item` is written, with what `write` returned for its batch; raises the
+        write's error (TimeoutError if the writer did not finish in `timeout_s`)."""
         with self._lock:
             self._ensure_writer()
             batch = self._gathering
@@ -48,6 +51,7 @@ class GroupCommit(Generic[T]):
             raise TimeoutError(f"{self.name}: the write did not finish in {timeout_s} s")
         if batch.error is not None:
             raise batch.error
+        return batch.result
 
     def _ensure_writer(self) -> None:
         """Started on first use, and again in a forked worker (threads do not survive fork)."""
@@ -64,7 +68,7 @@ class GroupCommit(Generic[T]):
                     self._lock.wait()
                 batch, self._gathering = self._gathering, _Batch()
             try:
-                self.write(batch.items)
+                batch.result = self.write(batch.items)
             except BaseException as error:  # handed to every submitter of the batch
                 batch.error = error
             batch.done.set()

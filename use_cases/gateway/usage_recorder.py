@@ -38,7 +38,7 @@ class UsageRecorder:
         self._pid: int | None = None
         self._failures = 0
         # durable records of concurrent calls share one insert; each call waits for its own
-        self._durable: GroupCommit[UsageRecord] = GroupCommit(repository.add_many, "usage-commit")
+        self._durable: GroupCommit[UsageRecord, object] = GroupCommit(repository.add_many, "usage-commit")
 
     def record(self, record: UsageRecord, durable: bool = False) -> None:
         """Queues the record for the next batch; `durable`: writes it now, before returning
