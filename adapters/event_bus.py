@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 EVENT_TTL_S = 3600
 POLL_INTERVAL_S = 0.1
+# After a change-stream read that brought nothing, wait this long before the next: a server
+# that wakes every waiting change stream on any write (the embedded SecantusDB does; mongod
+# filters on the server) would otherwise answer one empty getMore per write per process, which
+# under load cost as much database CPU as the writes themselves (bench.gateway_overhead).
+# Events that arrive meanwhile are read together; the price is at most this much latency.
+EMPTY_READ_PAUSE_S = 0.02
 
 
 class _LocalSubscription(Subscription):
@@ -127,6 +133,8 @@ class MongoEventBus(EventBus):
                 change = stream.try_next()
                 if change is not None:
                     self._dispatch(change["fullDocument"])
+                else:
+                    self._stopped.wait(EMPTY_READ_PAUSE_S)
 
     def _follow_by_polling(self) -> None:
         last = self.collection.find_one(sort=[("_id", -1)], projection={"_id": 1})

@@ -112,19 +112,30 @@ class Budgets:
     def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str | None) -> None:
         """Adds the call's actual cost to its counters and drops its holds; alerts the
         workspace's admins for each alert threshold a budget just reached."""
-        held = {hold.counter: hold.amount for hold in reservation.holds}
+        self.begin_settle(reservation, cost_usd, workspace_id)()
+
+    def begin_settle(self, reservation: Reservation, cost_usd: float,
+                     workspace_id: str | None) -> Callable[[], None]:
+        """settle() in two steps: the settlement joins the next shared write now; the function
+        returned waits for that write and sends the alerts (so a caller can make another write
+        meanwhile)."""
         if not reservation.counters:
-            return
+            return lambda: None
+        held = {hold.counter: hold.amount for hold in reservation.holds}
         swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
-        totals = self._settlements.submit((reservation.id, [(c, held.get(c, 0.0))
+        batch = self._settlements.enqueue((reservation.id, [(c, held.get(c, 0.0))
                                                             for c in reservation.counters],
                                            cost_usd, swept))
-        if workspace_id and reservation.holds and cost_usd > 0:
-            for hold in reservation.holds:
-                try:
-                    self.alerts.check(workspace_id, hold, totals[hold.counter])
-                except Exception:  # the call is paid for; an alert lost is logged, not raised
-                    log.exception("could not send a budget alert")
+
+        def finish() -> None:
+            totals = batch.wait()
+            if workspace_id and totals and reservation.holds and cost_usd > 0:
+                for hold in reservation.holds:
+                    try:
+                        self.alerts.check(workspace_id, hold, totals[hold.counter])
+                    except Exception:  # the call is paid for; an alert lost is logged, not raised
+                        log.exception("could not send a budget alert")
+        return finish
 
     def _settle_batch(self, settlements: builtins.list[Settlement]) -> dict[Counter, SpendTotals]:
         """Writes a batch of settlements; the totals of its counters, read once after."""

@@ -87,5 +87,8 @@ class MeteredCall:
         if self.ended:
             return
         self.ended = True
+        # the two writes go out together: the reply waits for one round trip, not two
+        settled = self.meter.budgets.begin_settle(self.reservation, record.cost_usd,
+                                                  record.workspace_id)
         self.meter.usage.record(record, durable=True)
-        self.meter.budgets.settle(self.reservation, record.cost_usd, record.workspace_id)
+        settled()
