@@ -1,8 +1,7 @@
 """/api/v1/admin: user management and the audit log, for global admins."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.schemas.admin import AdminUserUpdateSchema, AuditEntrySchema, AuditQuerySchema
 from controllers.schemas.common import page_body, page_of

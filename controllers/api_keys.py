@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask_smorest import Blueprint
-
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import idempotent
 from controllers.schemas.api_keys import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import request
 from flask_jwt_extended import get_jwt
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deps import settings, use_cases
 from controllers.rate_limits import limit_auth, limit_mail
 from controllers.schemas.identity import (

@@ -1,9 +1,9 @@
 """/api/v1/budgets: this month's budgets of a workspace, with what is spent and held."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.security import authenticated, current_actor
 from entities.budget import SpendScope

@@ -2,10 +2,10 @@
 route names the ChatAI frontend uses."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from controllers.auth import client_info, login_body
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import idempotent
 from controllers.rate_limits import limit_auth, limit_messages

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
+from controllers.blueprint import Blueprint
 from controllers.deps import settings, use_cases
 from controllers.idempotency import accepts_key, header_key, run_once
 from controllers.multipart import UploadForm, read_upload

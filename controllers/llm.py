@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from flask import Response
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import claim, idempotent
 from controllers.metrics import request_started

@@ -7,8 +7,8 @@ import hmac
 import time
 
 from flask import Flask, Response, g, request
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deps import settings, use_cases
 from controllers.errors import error_response
 from controllers.openapi import BEARER

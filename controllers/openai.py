@@ -17,8 +17,8 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, g, request
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Iterator
 
 from flask import Response
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.errors import status_for

@@ -8,8 +8,7 @@ from __future__ import annotations
 import base64
 import struct
 
-from flask_smorest import Blueprint
-
+from controllers.blueprint import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.openai import documented_errors, key_or_token, workspace_header

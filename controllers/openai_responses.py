@@ -8,8 +8,8 @@ openai_responses.py, the shapes LiteLLM's bridge (adapters/responses_translation
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deferred_limits import limit_llm_deferred
 from controllers.deps import use_cases
 from controllers.idempotency import claim, idempotent

@@ -1,9 +1,9 @@
 """Service routes: index, health checks."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from controllers.blueprint import Blueprint
 from controllers.deps import settings, use_cases
 
 blp = Blueprint("service", __name__, description="Service status")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Response, send_file
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import claim, idempotent
 from controllers.rate_limits import limit_messages

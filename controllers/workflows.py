@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import url_for
-from flask_smorest import Blueprint
 
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import idempotent
 from controllers.rate_limits import charge_model_calls
