@@ -2,6 +2,8 @@
 node or an OpenAI client (`model: "agent/<id>"`) can answer through."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,3 +32,38 @@ class Agent:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What goes back to the model as the `role: "tool"` message: `content` (text). `error` is
+    set when the run failed (then `content` is the error text too); it is shown to the client in
+    the `tool_result` event and stored on the message."""
+
+    content: str
+    error: str | None = None
+
+    @classmethod
+    def ok(cls, value: Any) -> ToolResult:
+        """A result from any value: a string as is, anything else as JSON."""
+        text = value if isinstance(value, str) else json.dumps(value, default=str,
+                                                                ensure_ascii=False)
+        return cls(text)
+
+    @classmethod
+    def failed(cls, message: str) -> ToolResult:
+        return cls(f"Error: {message}", error=message)
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """An agent's tools ready for one reply: `specs` (OpenAI chat `tools[]` items) and `call`,
+    which runs one function by name with the model's JSON arguments text and never raises (an
+    error is a ToolResult with `error`)."""
+
+    specs: list[dict[str, Any]]
+    call: Callable[[str, str], ToolResult]
+
+
+def no_tools(name: str, arguments: str) -> ToolResult:
+    return ToolResult.failed(f"no tool is named {name!r}")

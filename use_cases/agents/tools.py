@@ -35,7 +35,6 @@ becomes true: the user pressed stop).
 from __future__ import annotations
 
 import builtins
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -45,7 +44,7 @@ from typing import Any, ClassVar
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from entities.actor import Actor
-from entities.agent import Agent
+from entities.agent import Agent, ToolResult  # kinds import ToolResult from here
 from entities.deadline import Deadline
 from entities.errors import DomainError, ValidationFailed
 
@@ -75,27 +74,6 @@ class ToolFunction:
         """The OpenAI chat-completions `tools[]` item."""
         return {"type": "function", "function": {
             "name": self.name, "description": self.description, "parameters": self.parameters}}
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What goes back to the model as the `role: "tool"` message: `content` (text). `error` is
-    set when the run failed (then `content` is the error text too); it is shown to the client in
-    the `tool_result` event and stored on the message."""
-
-    content: str
-    error: str | None = None
-
-    @classmethod
-    def ok(cls, value: Any) -> ToolResult:
-        """A result from any value: a string as is, anything else as JSON."""
-        text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                                ensure_ascii=False)
-        return cls(text)
-
-    @classmethod
-    def failed(cls, message: str) -> ToolResult:
-        return cls(f"Error: {message}", error=message)
 
 
 @dataclass(frozen=True)
