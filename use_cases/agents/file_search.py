@@ -79,10 +79,11 @@ class FileSearch:
     def search(self, user_id: str, workspace_id: str, file_ids: list[str], query: str,
                k: int = 5) -> SearchOutcome:
         """The `k` (1..max_k) best passages for `query` in the files `file_ids` (duplicates
-        counted once, at most `max_files`), as `user_id` may read them in `workspace_id`.
-        ValidationFailed for an empty or too long query, a bad `k` or too many files. Files that
-        cannot be searched (not found for the caller, another workspace, no readable text) are
-        listed in `skipped` with the reason; they do not fail the search."""
+        counted once; the first `max_files`), as `user_id` may read them in `workspace_id`.
+        ValidationFailed for an empty or too long query or a bad `k`. Files that cannot be
+        searched (beyond `max_files`, not found for the caller, in another workspace, without
+        readable text, past the total character budget) are listed in `skipped` with the
+        reason; they do not fail the search."""
         query = (query or "").strip()
         if not query:
             raise ValidationFailed("The search query is empty", details={"query": ["required"]})
@@ -93,12 +94,12 @@ class FileSearch:
             raise ValidationFailed(f"k must be between 1 and {self.max_k}",
                                    details={"k": [f"1..{self.max_k}"]})
         ids = list(dict.fromkeys(file_ids))
-        if len(ids) > self.max_files:
-            raise ValidationFailed(f"At most {self.max_files} files can be searched at once",
-                                   details={"file_ids": [f"at most {self.max_files}"]})
+        skipped: list[dict] = [{"file_id": file_id,
+                                "reason": f"left out: at most {self.max_files} files are searched"}
+                               for file_id in ids[self.max_files:]]
+        ids = ids[:self.max_files]
         spans: list[tuple[File, int, int, int | None]] = []
         bodies: list[str] = []
-        skipped: list[dict] = []
         searched = 0
         budget = self.max_total_chars
         for file_id in ids:
