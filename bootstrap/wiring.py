@@ -33,6 +33,7 @@ from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
+from bootstrap.agents import AgentLimits, AgentUseCases, build_agents
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
 from bootstrap.container import Container, Indexed, Platform
 from bootstrap.files import FileLimits, FileUseCases, build_files
@@ -43,6 +44,7 @@ from bootstrap.workflows import RunnerLimits, WorkflowLimits, WorkflowUseCases, 
 from config.settings import Settings
 from controllers.schemas.talks import SchemaRepresentation
 from entities.webhook import RetryPolicy
+from repositories.agents import MongoAgentRepository
 from repositories.api_keys import MongoApiKeyRepository
 from repositories.audit import MongoAuditLog
 from repositories.executions import MongoExecutionRepository
@@ -111,11 +113,12 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
                    _blob_stores(platform, repository))
     chat = _chat(platform, identity, gateway, files, repository)
     workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
+    agents = _agents(platform, identity, gateway, files, workflows, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
                              workflows.workflow_runner.stop, sandbox.close])
-    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks)
+    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks, agents)
 
 
 def _platform(settings: Settings, client: MongoClient, db: Database,
@@ -274,6 +277,21 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
         secrets=DetectSecretsDetector(sandbox),
         limits=_workflow_limits(settings))
+
+
+def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
+            files: FileUseCases, workflows: WorkflowUseCases,
+            repository: _Repositories) -> AgentUseCases:
+    settings = platform.settings
+    return build_agents(
+        agent_repo=repository(MongoAgentRepository), access=identity.access,
+        files=files.files.file_access, gateway=platform.gateway,
+        credentials=identity.provider_credentials, llm=gateway.llm_chat,
+        key_llm=gateway.openai.key_chat, workflows=workflows.workflows,
+        executions=workflows.executions, outbound=platform.outbound,
+        encryptor=platform.encryptor,
+        limits=AgentLimits(tool_timeout_s=settings.workflow_max_run_s,
+                           http_max_bytes=settings.workflow_http_max_bytes))
 
 
 def _workflow_limits(settings: Settings) -> WorkflowLimits:

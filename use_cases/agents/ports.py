@@ -4,6 +4,7 @@ imports neither chat nor workflows)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 from entities.actor import Actor
@@ -35,13 +36,21 @@ class AgentRepository(ABC):
         """Soft delete; None when absent or already deleted."""
 
 
+@dataclass(frozen=True)
+class WorkflowSummary:
+    workspace_id: str
+    name: str
+    description: str
+    fields: list[dict[str, Any]]  # the `input` node's `[{name, type, required?, description?}]`
+
+
 class WorkflowTools(ABC):
-    """Workflows seen as tools (implemented over the workflows area)."""
+    """Workflows seen as tools (implemented over the workflows area by the composition root)."""
 
     @abstractmethod
-    def input_fields(self, actor: Actor, workflow_id: str) -> list[dict[str, Any]]:
-        """The `fields` of the workflow's `input` node (`[{name, type, required?,
-        description?}]`, empty when it has none). NotFound when the actor cannot read it."""
+    def describe(self, actor: Actor, workflow_id: str) -> WorkflowSummary:
+        """The workflow's workspace, name, description and input fields. NotFound when the actor
+        cannot read it (deleted, another tenant's)."""
 
     @abstractmethod
     def run(self, actor: Actor, workflow_id: str, inputs: dict[str, Any],
