@@ -6,8 +6,6 @@ document frequency already makes words found in most passages weigh little).
 """
 from __future__ import annotations
 
-import bm25s
-
 from use_cases.agents.file_search import PassageRanker
 
 
@@ -19,6 +17,8 @@ class Bm25Ranker(PassageRanker):
         wanted = _tokens([query])
         if not any(corpus) or not wanted[0]:
             return []
+        import bm25s  # on first use: it brings numpy, too slow to import at start-up
+
         retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
         found = retriever.retrieve(wanted, k=min(k, len(passages)), show_progress=False)
@@ -28,4 +28,6 @@ class Bm25Ranker(PassageRanker):
 
 
 def _tokens(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
     return bm25s.tokenize(texts, stopwords=None, show_progress=False, return_ids=False)

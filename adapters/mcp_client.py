@@ -22,14 +22,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx2
-from mcp import Client, MCPError
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, EmbeddedResource, Implementation, TextContent, TextResourceContents
-from pydantic import ValidationError
 
 from adapters.outbound_http import GuardedHttpClient
 from adapters.outbound_httpx import guarded_async_client
@@ -38,10 +34,13 @@ from entities.errors import DomainError
 from entities.outbound import OutboundFailed
 from use_cases.agents.mcp_ports import McpClient, RemoteTool, RemoteToolResult
 
+if TYPE_CHECKING:  # the SDK is imported on first use: it takes ~0.5 s, too much for start-up
+    from mcp import Client
+    from mcp.types import CallToolResult
+
 T = TypeVar("T")
 
 CANCEL_POLL_S = 0.2
-CLIENT_INFO = Implementation(name="SynapScale", version="1.0")
 
 
 class McpHttpClient(McpClient):
@@ -96,15 +95,21 @@ class McpHttpClient(McpClient):
         self.outbound.check_url(url)  # a clear refusal before any connection
         if deadline.remaining() <= 0:
             raise OutboundFailed("The MCP server was not called: no time was left")
+        statuses: list[int] = []
         try:
-            return anyio.run(functools.partial(self._session, url, headers, deadline, work))
+            return anyio.run(functools.partial(self._session, url, headers, deadline, work,
+                                               statuses))
         except TimeoutError:
             raise OutboundFailed("The MCP server did not answer in time") from None
         except Exception as error:  # anything the SDK, httpx2 or anyio raises becomes ours
-            raise _ours(error) from None
+            raise _ours(error, statuses) from None
 
     async def _session(self, url: str, headers: dict[str, str], deadline: Deadline,
-                       work: Callable[[Client], Awaitable[T]]) -> T:
+                       work: Callable[[Client], Awaitable[T]], statuses: list[int]) -> T:
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.types import Implementation
+
         timeout = deadline.remaining()
         outcome: list[T] = []
         stopped = False
@@ -112,10 +117,12 @@ class McpHttpClient(McpClient):
             async with anyio.create_task_group() as group:
                 async def do_work() -> None:
                     http = guarded_async_client(self.outbound.checked_address, headers, timeout,
-                                                self.max_response_bytes)
+                                                self.max_response_bytes, statuses)
                     async with http, Client(
                             streamable_http_client(url, http_client=http), cache=None,
-                            read_timeout_seconds=timeout, client_info=CLIENT_INFO) as client:
+                            read_timeout_seconds=timeout,
+                            client_info=Implementation(name="SynapScale", version="1.0")
+                    ) as client:
                         outcome.append(await work(client))
                     group.cancel_scope.cancel()
 
@@ -134,6 +141,8 @@ class McpHttpClient(McpClient):
 
 
 def _result(result: CallToolResult) -> RemoteToolResult:
+    from mcp.types import EmbeddedResource, TextContent, TextResourceContents
+
     parts: list[str] = []
     for block in result.content:
         if isinstance(block, TextContent):
@@ -148,14 +157,21 @@ def _result(result: CallToolResult) -> RemoteToolResult:
     return RemoteToolResult("\n".join(parts), is_error=result.is_error)
 
 
-def _ours(error: BaseException) -> DomainError:
+def _ours(error: BaseException, statuses: list[int]) -> DomainError:
     """The port's error for whatever the SDK, httpx2 or anyio raised (the first meaningful one
-    inside exception groups)."""
+    inside exception groups); `statuses`: the HTTP error statuses the server answered, which
+    the SDK's error does not name."""
+    from mcp import MCPError
+    from pydantic import ValidationError
+
     leaf = _leaf(error)
     if isinstance(leaf, DomainError):
         return leaf
     if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
         return OutboundFailed("The MCP server did not answer in time")
+    if isinstance(leaf, MCPError) and statuses:
+        hint = " (check the tool's headers)" if statuses[-1] in (401, 403) else ""
+        return OutboundFailed(f"The MCP server answered HTTP {statuses[-1]}{hint}")
     if isinstance(leaf, MCPError):
         return OutboundFailed(f"The MCP server refused the request: {leaf.message}")
     if isinstance(leaf, httpx2.HTTPStatusError):

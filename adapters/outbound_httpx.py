@@ -65,8 +65,9 @@ class GuardedAsyncTransport(httpx2.AsyncHTTPTransport):
     and whose response bodies stop at `max_bytes`."""
 
     def __init__(self, checked_address: AddressChecker, max_bytes: int,
-                 max_connections: int = 4):
+                 max_connections: int = 4, error_statuses: list[int] | None = None):
         super().__init__(trust_env=False)
+        self.error_statuses = error_statuses  # each 4xx/5xx status received is appended
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=httpx2.create_ssl_context(trust_env=False),
             max_connections=max_connections, network_backend=_GuardedBackend(checked_address))
@@ -74,6 +75,8 @@ class GuardedAsyncTransport(httpx2.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await super().handle_async_request(request)
+        if self.error_statuses is not None and response.status_code >= 400:
+            self.error_statuses.append(response.status_code)
         stream = response.stream
         assert isinstance(stream, httpx2.AsyncByteStream)
         return httpx2.Response(status_code=response.status_code, headers=response.headers,
@@ -82,11 +85,14 @@ class GuardedAsyncTransport(httpx2.AsyncHTTPTransport):
 
 
 def guarded_async_client(checked_address: AddressChecker, headers: dict[str, str],
-                         timeout_s: float, max_bytes: int) -> httpx2.AsyncClient:
+                         timeout_s: float, max_bytes: int,
+                         error_statuses: list[int] | None = None) -> httpx2.AsyncClient:
     """An httpx2.AsyncClient sending `headers` on every request, with every phase (connect,
     read, write, pool wait) bounded by `timeout_s` seconds; redirects are not followed by the
     client (callers such as the MCP SDK follow same-origin ones themselves, each connection
-    checked again)."""
+    checked again). `error_statuses`, when given, collects the 4xx/5xx statuses received (for
+    libraries that do not say which status they got)."""
     return httpx2.AsyncClient(
-        transport=GuardedAsyncTransport(checked_address, max_bytes), headers=headers,
+        transport=GuardedAsyncTransport(checked_address, max_bytes,
+                                        error_statuses=error_statuses), headers=headers,
         timeout=httpx2.Timeout(timeout_s), follow_redirects=False, trust_env=False)

@@ -14,6 +14,7 @@ from typing import TypeVar
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from adapters.bm25_ranker import Bm25Ranker
 from adapters.content_sniffer import SignatureSniffer
 from adapters.embedded_services import LocalModelEndpoint
 from adapters.encryption import FernetEncryptor
@@ -25,6 +26,7 @@ from adapters.link_signer import SignedLinks
 from adapters.llm_gateway import LiteLLMGateway
 from adapters.local_model_server import LocalModelHealth
 from adapters.mail import SmtpMailer
+from adapters.mcp_client import McpHttpClient
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
@@ -69,6 +71,9 @@ from repositories.users import MongoUserRepository
 from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
 from repositories.workflows import MongoWorkflowRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
+from use_cases.agents.file_search import FileSearch
+from use_cases.agents.file_search_tool import FileSearchToolKind
+from use_cases.agents.mcp_tool import McpToolKind
 from use_cases.files.blob_stores import BlobStores
 from use_cases.files.ingest import FilePolicy
 from use_cases.files.ports import BlobStorage
@@ -291,7 +296,14 @@ def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseC
         executions=workflows.executions, outbound=platform.outbound,
         encryptor=platform.encryptor,
         limits=AgentLimits(tool_timeout_s=settings.workflow_max_run_s,
-                           http_max_bytes=settings.workflow_http_max_bytes))
+                           http_max_bytes=settings.workflow_http_max_bytes),
+        extra_kinds=(
+            McpToolKind(McpHttpClient(GuardedHttpClient.from_settings(settings),
+                                      max_response_bytes=settings.workflow_http_max_bytes),
+                        platform.outbound, platform.encryptor),
+            FileSearchToolKind(FileSearch(files.files.file_access, files.files.texts,
+                                          Bm25Ranker())),
+        ))
 
 
 def _workflow_limits(settings: Settings) -> WorkflowLimits:

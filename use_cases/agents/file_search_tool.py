@@ -12,14 +12,16 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from entities.agent import ToolResult
 from use_cases.agents.file_search import FileSearch
-from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolKind, ToolResult
+from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolKind
 
 DEFAULT_RESULTS = 5
 MAX_RESULTS = 10
 
 
 class FileSearchToolSchema(BaseToolSchema):
+    type = fields.String(required=True, validate=validate.Equal("file_search"))
     max_results = fields.Integer(load_default=DEFAULT_RESULTS,
                                  validate=validate.Range(min=1, max=MAX_RESULTS))
 

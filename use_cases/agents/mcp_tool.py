@@ -1,8 +1,8 @@
 """Tool kind `mcp`: the tools of a remote MCP server (Streamable HTTP transport).
 
 Config: `url` (the server's MCP endpoint, under the outbound-address rules), `headers?` (sent on
-every request, e.g. `Authorization`; stored encrypted and never shown: responses list only their
-names in `header_names`), `allowed_tools?` (the remote tool names the model may see and call;
+every request, e.g. `Authorization`; each value stored encrypted and shown masked as `********`,
+like `http` tools' headers), `allowed_tools?` (the remote tool names the model may see and call;
 all of them when absent).
 
 One config gives one function per remote tool, named `<tool name>__<remote name>` (characters
@@ -12,30 +12,23 @@ maps the function back to its remote tool, refuses a tool `allowed_tools` leaves
 the text the server sent; a result the server marks `isError`, and any failure to reach it, go
 back to the model as an error result.
 
-Headers kept across saves: a save that sends no `headers` keeps the stored ones when the url keeps
-its origin (scheme, host, port), and drops them otherwise, so credentials never follow a url to
-another server unless they are sent again.
+Headers kept across saves: a masked value sent back keeps the stored one, but only while the url
+keeps its origin (scheme, host, port): credentials never follow a url to another server unless
+they are sent again (a masked value with a new origin is refused, 422).
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import fields, validate
 
+from entities.agent import ToolResult
 from entities.errors import ValidationFailed
 from entities.outbound import HostNotResolved
 from use_cases.agents.mcp_ports import McpClient, RemoteTool
-from use_cases.agents.tools import (
-    BaseToolSchema,
-    ToolContext,
-    ToolFunction,
-    ToolKind,
-    ToolResult,
-    ToolScope,
-)
+from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolFunction, ToolKind, ToolScope
 from use_cases.shared.ports import Encryptor, OutboundHttp
 
 MAX_HEADERS = 20
@@ -44,15 +37,17 @@ MAX_ALLOWED_TOOLS = 128
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # RFC 9110 token
 NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 SEPARATOR = "__"
+MASK = "********"
 
 
 class McpToolSchema(BaseToolSchema):
+    type = fields.String(required=True, validate=validate.Equal("mcp"))
     url = fields.String(required=True, validate=[
         validate.Length(max=2048), validate.URL(schemes={"http", "https"}, require_tld=False)])
     headers = fields.Dict(
         keys=fields.String(validate=validate.Regexp(HEADER_NAME, error="not a header name")),
         values=fields.String(validate=validate.Length(max=MAX_HEADER_VALUE)),
-        validate=validate.Length(max=MAX_HEADERS))
+        load_default=dict, validate=validate.Length(max=MAX_HEADERS))
     allowed_tools = fields.List(fields.String(validate=validate.Length(min=1, max=128)),
                                 validate=validate.Length(max=MAX_ALLOWED_TOOLS))
 
@@ -77,20 +72,24 @@ class McpToolKind(ToolKind):
         except ValidationFailed as refused:
             raise ValidationFailed(refused.message, details={"url": [refused.message]}) from None
         stored = {k: v for k, v in config.items() if k != "headers"}
-        headers = config.get("headers")
-        if headers is None and previous is not None and previous.get("type") == self.type \
-                and _origin(previous.get("url", "")) == _origin(config["url"]):
-            if previous.get("headers_encrypted"):
-                stored["headers_encrypted"] = previous["headers_encrypted"]
-                stored["header_names"] = list(previous.get("header_names", []))
-        elif headers:
-            stored["headers_encrypted"] = self.encryptor.encrypt(json.dumps(headers))
-            stored["header_names"] = sorted(headers)
+        same_origin = previous is not None and previous.get("type") == self.type \
+            and _origin(previous.get("url", "")) == _origin(config["url"])
+        kept = (previous or {}).get("headers_encrypted") or {}
+        encrypted = {}
+        for name, value in config["headers"].items():
+            if value != MASK:
+                encrypted[name] = self.encryptor.encrypt(value)
+            elif same_origin and name in kept:
+                encrypted[name] = kept[name]
+            else:
+                raise ValidationFailed("Send the header's value again", details={"headers": {
+                    name: ["the stored value is kept only while the url stays on its server"]}})
+        stored["headers_encrypted"] = encrypted
         return stored
 
     def public(self, stored: dict[str, Any]) -> dict[str, Any]:
         shown = {k: v for k, v in stored.items() if k != "headers_encrypted"}
-        shown["header_names"] = list(stored.get("header_names", []))
+        shown["headers"] = {name: MASK for name in stored.get("headers_encrypted") or {}}
         return shown
 
     def functions(self, stored: dict[str, Any], ctx: ToolContext) -> list[ToolFunction]:
@@ -125,8 +124,8 @@ class McpToolKind(ToolKind):
         return offered
 
     def _headers(self, stored: dict[str, Any]) -> dict[str, str]:
-        encrypted = stored.get("headers_encrypted")
-        return json.loads(self.encryptor.decrypt(encrypted)) if encrypted else {}
+        return {name: self.encryptor.decrypt(value)
+                for name, value in (stored.get("headers_encrypted") or {}).items()}
 
 
 def function_name(tool_name: str, remote_name: str) -> str:
