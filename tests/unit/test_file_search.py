@@ -2,6 +2,8 @@
 bounded, and only in files the caller can read."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from adapters.bm25_ranker import Bm25Ranker
@@ -115,7 +117,7 @@ def test_passages_cover_the_text_end_at_boundaries_and_overlap_a_little():
     text = " ".join(f"word{i}." for i in range(400))
     bounds = passage_bounds(text, 200, 40)
     assert bounds[0][0] == 0 and bounds[-1][1] == len(text)
-    for (start, end), (next_start, _next_end) in zip(bounds, bounds[1:], strict=False):
+    for (start, end), (next_start, _next_end) in itertools.pairwise(bounds):
         assert end - start <= 200
         assert text[end - 1] == " " or end == len(text)  # cut after a space, not mid-word
         assert end - 40 <= next_start < end  # overlapping, always moving on
