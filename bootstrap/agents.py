@@ -3,12 +3,14 @@ agent's tools and loop, and the bridges to the areas an agent works with (a work
 the agents area imports neither chat nor workflows, so the bridges live here)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from entities.actor import Actor
+from entities.agent import AgentSetup
 from entities.deadline import Deadline
-from entities.errors import UpstreamError
+from entities.errors import NotFound, UpstreamError
 from entities.workflow import ExecutionStatus
 from use_cases.agents.agents import Agents
 from use_cases.agents.http_tool import HttpTool
@@ -16,6 +18,7 @@ from use_cases.agents.ports import AgentRepository, WorkflowSummary, WorkflowToo
 from use_cases.agents.runtime import AgentRuntime
 from use_cases.agents.tools import ToolKind, ToolKinds
 from use_cases.agents.workflow_tool import WorkflowTool
+from use_cases.chat.ports import TalkAgents
 from use_cases.files.access import FileAccess
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
@@ -35,6 +38,7 @@ class AgentLimits:
 class AgentUseCases:
     agents: Agents
     agent_runtime: AgentRuntime
+    talk_agents: TalkAgents  # chat's port
 
 
 class WorkflowsAsTools(WorkflowTools):
@@ -65,6 +69,24 @@ class WorkflowsAsTools(WorkflowTools):
                             f"{execution.error or 'no reason given'}")
 
 
+class AgentsForTalks(TalkAgents):
+    """Chat's view of agents: a talk's agent must be one of its workspace the user can read."""
+
+    def __init__(self, runtime: AgentRuntime):
+        self.runtime = runtime
+
+    def check(self, user_id: str, workspace_id: str, agent_id: str) -> None:
+        agent, _ = self.runtime.agents.require(user_id, agent_id)
+        if agent.workspace_id != workspace_id:
+            raise NotFound("Agent not found")
+
+    def for_reply(self, user_id: str, workspace_id: str, agent_id: str, talk_id: str,
+                  cancelled: Callable[[], bool]) -> AgentSetup:
+        agent, toolbox = self.runtime.for_reply(Actor(user_id), agent_id, workspace_id,
+                                                talk_id=talk_id, cancelled=cancelled)
+        return AgentSetup(agent, toolbox)
+
+
 def build_agents(*, agent_repo: AgentRepository, access: WorkspaceAccess, files: FileAccess,
                  gateway: LLMGateway, credentials: ProviderCredentials, llm: LLMChat,
                  key_llm: LLMChat,
@@ -78,5 +100,6 @@ def build_agents(*, agent_repo: AgentRepository, access: WorkspaceAccess, files:
         *extra_kinds,
     )
     agents = Agents(agent_repo, access, files, kinds, gateway, credentials)
-    return AgentUseCases(agents=agents, agent_runtime=AgentRuntime(
-        agents, kinds, llm, key_llm, tool_timeout_s=limits.tool_timeout_s))
+    runtime = AgentRuntime(agents, kinds, llm, key_llm, tool_timeout_s=limits.tool_timeout_s)
+    return AgentUseCases(agents=agents, agent_runtime=runtime,
+                         talk_agents=AgentsForTalks(runtime))

@@ -111,9 +111,9 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
                              timeout_s=settings.sandbox_timeout_s)
     files = _files(platform, identity, repository, sandbox,
                    _blob_stores(platform, repository))
-    chat = _chat(platform, identity, gateway, files, repository)
     workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
     agents = _agents(platform, identity, gateway, files, workflows, repository)
+    chat = _chat(platform, identity, gateway, files, agents, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
@@ -251,14 +251,14 @@ def _blob_stores(platform: Platform, repository: _Repositories) -> BlobStores:
 
 
 def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-          files: FileUseCases, repository: _Repositories) -> ChatUseCases:
+          files: FileUseCases, agents: AgentUseCases, repository: _Repositories) -> ChatUseCases:
     settings = platform.settings
     return build_chat(
         talk_repo=repository(MongoTalkRepository), message_repo=repository(MongoMessageRepository),
         workspace_repo=platform.workspace_repo, access=identity.access, events=platform.events,
         llm=platform.gateway, credentials=identity.provider_credentials,
         file_context=files.file_context, meter=gateway.meter,
-        representation=SchemaRepresentation(),
+        representation=SchemaRepresentation(), agents=agents.talk_agents,
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s))
 
