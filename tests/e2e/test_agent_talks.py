@@ -210,3 +210,34 @@ def test_another_tenants_agent_cannot_be_bound_to_a_talk(api, owner):
     stranger = api.register()
     response = api.request("POST", "/api/v1/talks", stranger, json={"agent_id": agent["id"]})
     assert response.status_code == 404
+
+
+def test_tool_events_reach_a_websocket_between_deltas(app, api, owner, mock_provider,
+                                                      tool_server):
+    import websocket
+
+    from tests.support.streams import served
+
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = new_talk(api, owner, agent)
+    mock_provider.behave(None, call_tools=True, tool_arguments={"q": "Faro"})
+    with served(app) as base:
+        ws = websocket.create_connection(
+            f"{base.replace('http://', 'ws://')}/api/v1/ws/talks/{talk['id']}"
+            f"?token={owner.access_token}", timeout=15)
+        try:
+            ws.send(json.dumps({"type": "message", "content": "Weather in Faro?"}))
+            frames = []
+            while not frames or frames[-1]["type"] not in ("done", "error"):
+                frames.append(json.loads(ws.recv()))
+        finally:
+            ws.close()
+    kinds = [frame["type"] for frame in frames]
+    assert kinds.index("tool_call") < kinds.index("tool_result") < kinds.index("delta")
+    assert kinds[-1] == "done" and frames[-1]["message"]["status"] == "complete"
+    call = frames[kinds.index("tool_call")]
+    result = frames[kinds.index("tool_result")]
+    assert call["name"] == "lookup" and json.loads(call["arguments"]) == {"q": "Faro"}
+    assert result["id"] == call["id"] and json.loads(result["content"]) == {"temperature_c": 21}
+    seqs = [frame["seq"] for frame in frames[1:]]
+    assert seqs == list(range(len(seqs)))  # one seq per event, tool events included
