@@ -24,6 +24,7 @@ from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
 from use_cases.shared.ports import Encryptor, OutboundHttp
 from use_cases.workflows.executions import Executions
+from use_cases.workflows.ports import WorkflowAgents
 from use_cases.workflows.workflows import Workflows
 from use_cases.workspaces.access import WorkspaceAccess
 
@@ -87,13 +88,35 @@ class AgentsForTalks(TalkAgents):
         return AgentSetup(agent, toolbox)
 
 
+class AgentsForWorkflows(WorkflowAgents):
+    """The workflows area's view of agents (`agent` nodes). Built before the agents area (which
+    needs the workflows for its tools) and bound to its runtime by build_agents."""
+
+    def __init__(self) -> None:
+        self.runtime: AgentRuntime | None = None
+
+    def answer(self, user_id: str, workspace_id: str, agent_id: str, prompt: str,
+               cancelled: Callable[[], bool]) -> str:
+        if self.runtime is None:
+            raise RuntimeError("agents are not built yet")
+        actor = Actor(user_id)
+        agent, toolbox = self.runtime.for_reply(actor, agent_id, workspace_id,
+                                                cancelled=cancelled)
+        request = self.runtime.request_for(agent, toolbox,
+                                           [{"role": "user", "content": prompt}])
+        answer = self.runtime.answer(actor, agent, toolbox, request, source="workflow",
+                                     cancelled=cancelled)
+        return answer.result.content
+
+
 def build_agents(*, agent_repo: AgentRepository, access: WorkspaceAccess, files: FileAccess,
                  gateway: LLMGateway, credentials: ProviderCredentials, llm: LLMChat,
                  key_llm: LLMChat,
                  workflows: Workflows, executions: Executions, outbound: OutboundHttp,
-                 encryptor: Encryptor, limits: AgentLimits,
+                 encryptor: Encryptor, workflow_agents: AgentsForWorkflows, limits: AgentLimits,
                  extra_kinds: tuple[ToolKind, ...] = ()) -> AgentUseCases:
-    """`extra_kinds`: further tool kinds (mcp, file_search) built by the caller."""
+    """`extra_kinds`: further tool kinds (mcp, file_search) built by the caller;
+    `workflow_agents`: the bridge handed to build_workflows, bound here."""
     kinds = ToolKinds(
         WorkflowTool(WorkflowsAsTools(workflows, executions)),
         HttpTool(outbound, encryptor, max_bytes=limits.http_max_bytes),
@@ -101,5 +124,6 @@ def build_agents(*, agent_repo: AgentRepository, access: WorkspaceAccess, files:
     )
     agents = Agents(agent_repo, access, files, kinds, gateway, credentials)
     runtime = AgentRuntime(agents, kinds, llm, key_llm, tool_timeout_s=limits.tool_timeout_s)
+    workflow_agents.runtime = runtime
     return AgentUseCases(agents=agents, agent_runtime=runtime,
                          talk_agents=AgentsForTalks(runtime))

@@ -33,7 +33,7 @@ from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
-from bootstrap.agents import AgentLimits, AgentUseCases, build_agents
+from bootstrap.agents import AgentLimits, AgentsForWorkflows, AgentUseCases, build_agents
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
 from bootstrap.container import Container, Indexed, Platform
 from bootstrap.files import FileLimits, FileUseCases, build_files
@@ -111,8 +111,10 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
                              timeout_s=settings.sandbox_timeout_s)
     files = _files(platform, identity, repository, sandbox,
                    _blob_stores(platform, repository))
-    workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
-    agents = _agents(platform, identity, gateway, files, workflows, repository)
+    workflow_agents = AgentsForWorkflows()  # `agent` nodes: bound once agents are built
+    workflows = _workflows(platform, identity, gateway, files, repository, sandbox,
+                           workflow_agents)
+    agents = _agents(platform, identity, gateway, files, workflows, workflow_agents, repository)
     chat = _chat(platform, identity, gateway, files, agents, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
@@ -264,8 +266,8 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-               files: FileUseCases, repository: _Repositories,
-               sandbox: ProcessSandbox) -> WorkflowUseCases:
+               files: FileUseCases, repository: _Repositories, sandbox: ProcessSandbox,
+               agents: AgentsForWorkflows) -> WorkflowUseCases:
     settings = platform.settings
     return build_workflows(
         workflow_repo=repository(MongoWorkflowRepository),
@@ -275,13 +277,13 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
         renderer=SandboxedTemplates(sandbox, max_chars=settings.workflow_max_output_bytes),
         json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
-        secrets=DetectSecretsDetector(sandbox),
+        secrets=DetectSecretsDetector(sandbox), agents=agents,
         limits=_workflow_limits(settings))
 
 
 def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
             files: FileUseCases, workflows: WorkflowUseCases,
-            repository: _Repositories) -> AgentUseCases:
+            workflow_agents: AgentsForWorkflows, repository: _Repositories) -> AgentUseCases:
     settings = platform.settings
     return build_agents(
         agent_repo=repository(MongoAgentRepository), access=identity.access,
@@ -289,7 +291,7 @@ def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseC
         credentials=identity.provider_credentials, llm=gateway.llm_chat,
         key_llm=gateway.openai.key_chat, workflows=workflows.workflows,
         executions=workflows.executions, outbound=platform.outbound,
-        encryptor=platform.encryptor,
+        encryptor=platform.encryptor, workflow_agents=workflow_agents,
         limits=AgentLimits(tool_timeout_s=settings.workflow_max_run_s,
                            http_max_bytes=settings.workflow_http_max_bytes))
 
