@@ -35,7 +35,7 @@ from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
-from bootstrap.agents import AgentLimits, AgentUseCases, build_agents
+from bootstrap.agents import AgentLimits, AgentsForWorkflows, AgentUseCases, build_agents
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
 from bootstrap.container import Container, Indexed, Platform
 from bootstrap.files import FileLimits, FileUseCases, build_files
@@ -116,9 +116,11 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
                              timeout_s=settings.sandbox_timeout_s)
     files = _files(platform, identity, repository, sandbox,
                    _blob_stores(platform, repository))
-    chat = _chat(platform, identity, gateway, files, repository)
-    workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
-    agents = _agents(platform, identity, gateway, files, workflows, repository)
+    workflow_agents = AgentsForWorkflows()  # `agent` nodes: bound once agents are built
+    workflows = _workflows(platform, identity, gateway, files, repository, sandbox,
+                           workflow_agents)
+    agents = _agents(platform, identity, gateway, files, workflows, workflow_agents, repository)
+    chat = _chat(platform, identity, gateway, files, agents, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
@@ -256,21 +258,21 @@ def _blob_stores(platform: Platform, repository: _Repositories) -> BlobStores:
 
 
 def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-          files: FileUseCases, repository: _Repositories) -> ChatUseCases:
+          files: FileUseCases, agents: AgentUseCases, repository: _Repositories) -> ChatUseCases:
     settings = platform.settings
     return build_chat(
         talk_repo=repository(MongoTalkRepository), message_repo=repository(MongoMessageRepository),
         workspace_repo=platform.workspace_repo, access=identity.access, events=platform.events,
         llm=platform.gateway, credentials=identity.provider_credentials,
         file_context=files.file_context, meter=gateway.meter,
-        representation=SchemaRepresentation(),
+        representation=SchemaRepresentation(), agents=agents.talk_agents,
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s))
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-               files: FileUseCases, repository: _Repositories,
-               sandbox: ProcessSandbox) -> WorkflowUseCases:
+               files: FileUseCases, repository: _Repositories, sandbox: ProcessSandbox,
+               agents: AgentsForWorkflows) -> WorkflowUseCases:
     settings = platform.settings
     return build_workflows(
         workflow_repo=repository(MongoWorkflowRepository),
@@ -280,13 +282,13 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
         renderer=SandboxedTemplates(sandbox, max_chars=settings.workflow_max_output_bytes),
         json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
-        secrets=DetectSecretsDetector(sandbox),
+        secrets=DetectSecretsDetector(sandbox), agents=agents,
         limits=_workflow_limits(settings))
 
 
 def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
             files: FileUseCases, workflows: WorkflowUseCases,
-            repository: _Repositories) -> AgentUseCases:
+            workflow_agents: AgentsForWorkflows, repository: _Repositories) -> AgentUseCases:
     settings = platform.settings
     return build_agents(
         agent_repo=repository(MongoAgentRepository), access=identity.access,
@@ -294,7 +296,7 @@ def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseC
         credentials=identity.provider_credentials, llm=gateway.llm_chat,
         key_llm=gateway.openai.key_chat, workflows=workflows.workflows,
         executions=workflows.executions, outbound=platform.outbound,
-        encryptor=platform.encryptor,
+        encryptor=platform.encryptor, workflow_agents=workflow_agents,
         limits=AgentLimits(tool_timeout_s=settings.workflow_max_run_s,
                            http_max_bytes=settings.workflow_http_max_bytes),
         extra_kinds=(

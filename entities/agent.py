@@ -67,3 +67,12 @@ class Toolbox:
 
 def no_tools(name: str, arguments: str) -> ToolResult:
     return ToolResult.failed(f"no tool is named {name!r}")
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """An agent ready to answer one reply: the agent (model, instructions, settings, rounds)
+    and its toolbox."""
+
+    agent: Agent
+    toolbox: Toolbox

@@ -22,3 +22,48 @@ def workflow_tool(workflow_id: str, name: str = "greet") -> dict:
 def http_tool(url: str, name: str = "lookup", method: str = "GET", **extra) -> dict:
     return {"type": "http", "name": name, "method": method, "url": url,
             "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}, **extra}
+
+
+class ToolServer:
+    """A local HTTP endpoint for `http` tools: answers GET/POST with `reply` (JSON), records
+    each request (path with query, body), and runs `on_request` first (may block)."""
+
+    def __init__(self, reply: dict | None = None):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.reply = reply or {"temperature_c": 21}
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.on_request = lambda: None
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                server.requests.append((self.command, self.path, self.rfile.read(length)))
+                server.on_request()
+                body = json.dumps(server.reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/weather"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

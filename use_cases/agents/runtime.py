@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from entities.actor import Actor
-from entities.agent import Agent, Toolbox, ToolResult
+from entities.agent import AGENT_MODEL_PREFIX, Agent, Toolbox, ToolResult
 from entities.deadline import Deadline
-from entities.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from entities.errors import DomainError, Forbidden, ModelNotFound, NotFound, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, StreamChunk, Usage
 from entities.workspace import WorkspaceRole
 from use_cases.agents.agents import Agents
@@ -228,21 +228,41 @@ class AgentRuntime:
                 messages.append(reply)
                 own.append(reply)
 
-    def stream_answer(self, actor: Actor, agent: Agent, toolbox: Toolbox,
-                      request: ChatRequest, source: str = "agent",
-                      charge_round: Callable[[], None] | None = None) -> Iterator[StreamChunk]:
-        """The final answer as one delta and its result (the tools run before it): what a
-        streaming OpenAI client of `agent/<id>` receives."""
-        answer = self.answer(actor, agent, toolbox, request, source=source,
+    # --- /v1: model "agent/<id>" -------------------------------------------------------------
+
+    def openai_complete(self, actor: Actor, workspace_id: str | None, agent_id: str,
+                        request: ChatRequest,
+                        charge_round: Callable[[], None] | None = None) -> ChatResult:
+        """An OpenAI client's chat completion answered by the agent: the client's messages
+        after the agent's instructions, the agent's model and tools (run here, as the caller);
+        the final answer, its `usage` summed over the rounds, `model` "agent/<id>". A key
+        reaches its own workspace's agents, a user those they can read (in `workspace_id` when
+        named): any other is ModelNotFound (404 `model_not_found`)."""
+        try:
+            agent, toolbox = self.for_reply(actor, agent_id, workspace_id)
+        except NotFound:
+            raise ModelNotFound(
+                f"The model '{AGENT_MODEL_PREFIX}{agent_id}' does not exist or you do not have "
+                "access to it", {"param": "model"}) from None
+        first = self.request_for(agent, toolbox, request.messages, request.temperature,
+                                 request.max_tokens)
+        answer = self.answer(actor, agent, toolbox, first, source="openai",
                              charge_round=charge_round)
-        if answer.result.content:
-            yield StreamChunk(delta=answer.result.content)
-        yield StreamChunk(result=answer.result)
+        return replace(answer.result, model=AGENT_MODEL_PREFIX + agent.id)
+
+    def openai_stream(self, actor: Actor, workspace_id: str | None, agent_id: str,
+                      request: ChatRequest,
+                      charge_round: Callable[[], None] | None = None) -> Iterator[StreamChunk]:
+        """openai_complete's answer as stream chunks: the tools run (and errors raise) before
+        this returns; then the answer as one delta, and the result."""
+        result = self.openai_complete(actor, workspace_id, agent_id, request, charge_round)
+        chunks = [StreamChunk(delta=result.content)] if result.content else []
+        return iter([*chunks, StreamChunk(result=result)])
 
 
-def model_agent_id(model: str | None, prefix: str) -> str | None:
+def model_agent_id(model: str | None) -> str | None:
     """The agent id of `model: "agent/<id>"`, else None."""
-    if model and model.startswith(prefix) and len(model) > len(prefix):
-        return model[len(prefix):]
+    if model and model.startswith(AGENT_MODEL_PREFIX) and len(model) > len(AGENT_MODEL_PREFIX):
+        return model[len(AGENT_MODEL_PREFIX):]
     return None
 
