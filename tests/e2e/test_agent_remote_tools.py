@@ -22,7 +22,7 @@ MINUTES = ("Board minutes, March.\n\nThe board approved the Lisbon office; rent 
 
 @pytest.fixture
 def settings_overrides():
-    return {"outbound_allowlist": ("127.0.0.1",)}
+    return {"outbound_allowlist": ("127.0.0.1",), "chat_flush_interval_s": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,43 @@ def test_the_model_searches_the_agents_files_and_answers_with_the_passage(
     assert json.loads(tool_message["content"])["passages"][0]["filename"] == "minutes.txt"
     assert done.result.content == f"The tool said: {tool_message['content']}"
     assert "4,000 EUR" in done.result.content
+
+
+def send(api, session, agent: dict, content: str, file_ids: list[str] | None = None) -> tuple:
+    """A talk bound to `agent`, one message sent: (the final answer, the stored messages)."""
+    talk = api.request("POST", "/api/v1/talks", session, json={"agent_id": agent["id"]})
+    assert talk.status_code == 201, talk.get_json()
+    talk_id = talk.get_json()["id"]
+    response = api.request("POST", f"/api/v1/talks/{talk_id}/messages", session,
+                           json={"content": content, "file_ids": file_ids or []})
+    assert response.status_code in (200, 201), response.get_json()
+    stored = api.request("GET", f"/api/v1/talks/{talk_id}/messages", session).get_json()
+    return response.get_json()["assistant_message"], stored["items"]
+
+
+def test_a_talk_with_an_mcp_tool_stores_the_call_and_result_and_answers_from_it(
+        api, owner, mock_provider, mcp_server):
+    agent = create_agent(api, owner, tools=[mcp_tool(mcp_server.url,
+                                                     allowed_tools=["lookup_order"])])
+    mock_provider.behave(None, call_tools=True, tool_arguments={"order_id": "B-7"})
+    final, stored = send(api, owner, agent, "Where is order B-7?")
+    assert final["status"] == "complete"
+    assert final["content"] == "The tool said: Order B-7: shipped to Lisbon on 3 March"
+    tool = next(m for m in stored if m["role"] == "tool")
+    assert (tool["name"], tool["content"]) == ("orders__lookup_order",
+                                               "Order B-7: shipped to Lisbon on 3 March")
+    call = next(m for m in stored if m.get("tool_calls"))["tool_calls"][0]
+    assert call["id"] == tool["tool_call_id"]
+    assert json.loads(call["arguments"]) == {"order_id": "B-7"}
+
+
+def test_file_search_in_a_talk_searches_the_files_attached_to_it(api, owner, mock_provider):
+    attached = upload(api, owner, "minutes.txt", MINUTES)
+    agent = create_agent(api, owner, tools=[{"type": "file_search", "name": "search_files"}])
+    mock_provider.behave(None, call_tools=True, tool_arguments={"query": "Lisbon rent"})
+    final, stored = send(api, owner, agent, "What is the Lisbon rent?", file_ids=[attached])
+    tool = next(m for m in stored if m["role"] == "tool")
+    found = json.loads(tool["content"])
+    assert [(p["file_id"], p["filename"]) for p in found["passages"]] == \
+        [(attached, "minutes.txt")]
+    assert "4,000 EUR" in final["content"]
