@@ -128,3 +128,16 @@ def test_calls_leave_no_thread_behind(client, server):
     with pytest.raises(OutboundFailed):
         client.call_tool(server.url, {}, "slow", {"seconds": 30}, Deadline.after(0.5))
     assert set(threading.enumerate()) - before == set()
+
+
+def test_connections_go_to_the_checked_address_not_to_a_second_lookup(server):
+    """`orders.internal` exists only in the client's resolver: the connection reaches the test
+    server through the address that resolver gave and the rules checked; a name resolving to a
+    private address is refused before any connection."""
+    answers = {"orders.internal": ["127.0.0.1"], "rebound.example.com": ["10.0.0.7"]}
+    guard = GuardedHttpClient(["orders.internal"], resolver=lambda host, port: answers[host])
+    client = McpHttpClient(guard)
+    url = server.url.replace("127.0.0.1", "orders.internal")
+    assert client.call_tool(url, {}, "add", {"a": 20, "b": 22}, soon()).text == "42"
+    with pytest.raises(OutboundRefused, match="10.0.0.7"):
+        client.list_tools(server.url.replace("127.0.0.1", "rebound.example.com"), {}, soon())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--token")
     args = parser.parse_args()
-    app = build_server().streamable_http_app()
+    # the Host header may name the test's own host names (orders.internal:<port>)
+    hosts = TransportSecuritySettings(allowed_hosts=["127.0.0.1:*", "localhost:*",
+                                                     "orders.internal:*"])
+    app = build_server().streamable_http_app(transport_security=hosts)
     if args.token:
         app = _require_token(app, args.token)
     logging.disable(logging.WARNING)
