@@ -82,9 +82,10 @@ class AgentsForTalks(TalkAgents):
             raise NotFound("Agent not found")
 
     def for_reply(self, user_id: str, workspace_id: str, agent_id: str, talk_id: str,
-                  cancelled: Callable[[], bool]) -> AgentSetup:
+                  file_ids: tuple[str, ...], cancelled: Callable[[], bool]) -> AgentSetup:
         agent, toolbox = self.runtime.for_reply(Actor(user_id), agent_id, workspace_id,
-                                                talk_id=talk_id, cancelled=cancelled)
+                                                talk_id=talk_id, file_ids=file_ids,
+                                                cancelled=cancelled)
         return AgentSetup(agent, toolbox)
 
 

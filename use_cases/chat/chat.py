@@ -238,7 +238,7 @@ class Chat:
         setup = None
         if talk.agent_id:
             setup = self.agents.for_reply(user_id, talk.workspace_id, talk.agent_id, talk.id,
-                                          cancelled=stop.is_set)
+                                          tuple(file_ids), cancelled=stop.is_set)
             agent = setup.agent
             options = replace(options, model=agent.model,
                               temperature=_first(options.temperature, agent.temperature),
