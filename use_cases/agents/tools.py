@@ -95,7 +95,8 @@ class ToolContext:
     agent: Agent
     deadline: Deadline
     talk_id: str | None = None
-    file_ids: tuple[str, ...] = ()  # files attached to the talk (the agent's are agent.file_ids)
+    # files attached to the message being answered (the agent's own are agent.file_ids)
+    file_ids: tuple[str, ...] = ()
 
 
 class BaseToolSchema(Schema):
