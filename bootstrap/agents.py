@@ -82,7 +82,7 @@ class AgentsForTalks(TalkAgents):
             raise NotFound("Agent not found")
 
     def for_reply(self, user_id: str, workspace_id: str, agent_id: str, talk_id: str,
-                  file_ids: tuple[str, ...], cancelled: Callable[[], bool]) -> AgentSetup:
+                  cancelled: Callable[[], bool], file_ids: tuple[str, ...] = ()) -> AgentSetup:
         agent, toolbox = self.runtime.for_reply(Actor(user_id), agent_id, workspace_id,
                                                 talk_id=talk_id, file_ids=file_ids,
                                                 cancelled=cancelled)

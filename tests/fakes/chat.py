@@ -116,7 +116,7 @@ class NoTalkAgents(TalkAgents):
     def check(self, user_id, workspace_id, agent_id):
         raise NotFound("Agent not found")
 
-    def for_reply(self, user_id, workspace_id, agent_id, talk_id, file_ids, cancelled):
+    def for_reply(self, user_id, workspace_id, agent_id, talk_id, cancelled, file_ids=()):
         raise NotFound("Agent not found")
 
 

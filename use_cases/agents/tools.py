@@ -95,8 +95,7 @@ class ToolContext:
     agent: Agent
     deadline: Deadline
     talk_id: str | None = None
-    # files attached to the message being answered (the agent's own are agent.file_ids)
-    file_ids: tuple[str, ...] = ()
+    file_ids: tuple[str, ...] = ()  # files attached to the talk (the agent's are agent.file_ids)
 
 
 class BaseToolSchema(Schema):

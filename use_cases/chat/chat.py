@@ -31,7 +31,7 @@ from entities.errors import (
 )
 from entities.llm import ChatRequest, ChatResult, UsageRecord
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
-from use_cases.chat.context import ContextBuilder, user_turn
+from use_cases.chat.context import HISTORY_LIMIT, ContextBuilder, user_turn
 from use_cases.chat.generations import (
     STALE_AFTER,
     Feed,
@@ -238,7 +238,8 @@ class Chat:
         setup = None
         if talk.agent_id:
             setup = self.agents.for_reply(user_id, talk.workspace_id, talk.agent_id, talk.id,
-                                          tuple(file_ids), cancelled=stop.is_set)
+                                          cancelled=stop.is_set,
+                                          file_ids=self._attached(talk, up_to, file_ids))
             agent = setup.agent
             options = replace(options, model=agent.model,
                               temperature=_first(options.temperature, agent.temperature),
@@ -287,6 +288,13 @@ class Chat:
         except BaseException:
             self._release(job)
             raise
+
+    def _attached(self, talk: Talk, up_to: str | None, new: list[str]) -> tuple[str, ...]:
+        """The files attached to the messages a reply answers (its history and its new turn),
+        once each, newest last: what an agent's file_search tools search besides its own."""
+        earlier = [file_id for message in self.messages.history(talk, up_to, HISTORY_LIMIT)
+                   for file_id in message.file_ids]
+        return tuple(dict.fromkeys([*earlier, *new]))
 
     def _ensure_idle(self, talk: Talk) -> None:
         """A streaming reply older than the claims (its claim's lease over while it still

@@ -166,7 +166,8 @@ class TalkAgents(ABC):
 
     @abstractmethod
     def for_reply(self, user_id: str, workspace_id: str, agent_id: str, talk_id: str,
-                  file_ids: tuple[str, ...], cancelled: Callable[[], bool]) -> AgentSetup:
+                  cancelled: Callable[[], bool], file_ids: tuple[str, ...] = ()) -> AgentSetup:
         """The agent and its tools for one reply, acting as `user_id` (tool runs end early when
-        `cancelled()` turns true); `file_ids`: the files attached to the message answered.
-        NotFound when the agent is gone or no longer readable."""
+        `cancelled()` turns true); `file_ids`: the files attached to the talk's messages that
+        the reply answers (file_search tools search them too). NotFound when the agent is gone
+        or no longer readable."""
