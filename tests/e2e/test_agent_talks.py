@@ -241,3 +241,20 @@ def test_tool_events_reach_a_websocket_between_deltas(app, api, owner, mock_prov
     assert result["id"] == call["id"] and json.loads(result["content"]) == {"temperature_c": 21}
     seqs = [frame["seq"] for frame in frames[1:]]
     assert seqs == list(range(len(seqs)))  # one seq per event, tool events included
+
+
+@pytest.mark.parametrize("settings_overrides", [{
+    "outbound_allowlist": ("127.0.0.1",), "ratelimit_llm": "2 per minute"}])
+def test_every_round_counts_against_the_model_call_rate_limit(api, owner, mock_provider,
+                                                              tool_server):
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)], max_tool_rounds=5)
+    talk = new_talk(api, owner, agent)
+    mock_provider.behave(None, call_tools=True, call_tools_always=True)
+    response = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                           json={"content": "loop"})
+    assert response.status_code == 429  # the send, the 2nd round, then the 3rd is refused
+    assert len(mock_provider.requests) == 2
+    chain = by_parent_chain(messages_of(api, owner, talk))
+    assert [m["role"] for m in chain] == ["user", "assistant", "tool", "assistant", "tool",
+                                          "assistant"]
+    assert chain[-1]["status"] == "failed"

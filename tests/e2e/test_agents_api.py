@@ -110,3 +110,30 @@ def test_a_viewer_cannot_create_an_agent(api, owner):
     response = api.request("POST", f"/api/v1/agents?workspace_id={workspace}", viewer,
                            json={"name": "x", "model": "openai/mock-primary"})
     assert response.status_code == 403
+
+
+def test_an_admin_tests_a_tool_as_the_agent_would_run_it(api, owner, workflow):
+    workspace = api.request("POST", "/api/v1/workspaces", owner,
+                            json={"name": "Team"}).get_json()["id"]
+    team_workflow = create_workflow(api, owner, greeting_workflow(), workspace_id=workspace)
+    member = api.register()
+    add_member(api, owner, workspace, member, "member")
+    agent = create_agent(api, owner, workspace_id=workspace,
+                         tools=[workflow_tool(team_workflow["id"])])
+    path = f"/api/v1/agents/{agent['id']}/tools/test"
+    response = api.request("POST", path, owner, json={"tool": "greet",
+                                                      "arguments": {"name": "Lin"}})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"tool": "greet", "content": '{"greeting": "Hello Lin!"}',
+                                   "error": None}
+    assert api.request("POST", path, member, json={"tool": "greet"}).status_code == 403
+    assert api.request("POST", path, owner, json={"tool": "nope"}).status_code == 422
+    failed = api.request("POST", path, owner, json={"tool": "greet", "arguments": {}}).get_json()
+    assert failed["error"] and failed["content"].startswith("Error:")
+
+
+def test_a_workflow_of_another_workspace_cannot_be_a_tool(api, owner, workflow):
+    stranger = api.register()
+    response = api.request("POST", "/api/v1/agents", stranger, json={
+        "name": "x", "model": "openai/mock-primary", "tools": [workflow_tool(workflow["id"])]})
+    assert response.status_code == 422

@@ -1,6 +1,10 @@
 """Helpers for agent tests: creating agents and reading a talk's stored tool loop."""
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from tests.support.mock_provider import FALLBACK, PRIMARY
 
 TOOL_MODEL = f"openai/{PRIMARY}"  # the mock catalogue says it calls functions
@@ -29,10 +33,6 @@ class ToolServer:
     each request (path with query, body), and runs `on_request` first (may block)."""
 
     def __init__(self, reply: dict | None = None):
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.reply = reply or {"temperature_c": 21}
         self.requests: list[tuple[str, str, bytes]] = []
         self.on_request = lambda: None
