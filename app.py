@@ -23,6 +23,7 @@ from config.logging_setup import configure_logging
 from config.settings import Settings
 from controllers import (
     admin,
+    agents,
     analytics,
     api_keys,
     auth,
@@ -101,6 +102,7 @@ def register_api(app: Flask, version: str) -> None:
     for blueprint in (workflows.blp, workflows.executions_blp, workflows.templates_blp):
         api.register_blueprint(blueprint)
     execution_socket.document(api)
+    api.register_blueprint(agents.blp)
     document_user_feed(api)
     for blueprint in (api_keys.blp, budgets.blp, openai.blp, openai_responses.blp,
                       openai_embeddings.blp, openai_completions.blp, analytics.blp, metrics.blp):

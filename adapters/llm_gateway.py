@@ -128,6 +128,8 @@ class LiteLLMGateway(LLMGateway):
                 output_cost_per_token=self._price(entry, "output_cost_per_token"),
                 supports_vision=bool(entry.model_info.get("supports_vision",
                                                           info.get("supports_vision"))),
+                supports_function_calling=bool(entry.model_info.get(
+                    "supports_function_calling", info.get("supports_function_calling"))),
                 mode=self._mode(entry),
             ))
         return infos

@@ -146,6 +146,14 @@ class GuardedHttpClient(OutboundHttp):
             raise OutboundRefused("Credentials in the URL are not supported; send a header")
         host = parts.hostname
         port = port or (443 if parts.scheme == "https" else 80)
+        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        return _Target(parts.scheme, host, port, self.checked_address(host, port), path)
+
+    def checked_address(self, host: str, port: int) -> str:
+        """The address to connect to for `host`: it is resolved now, and OutboundRefused is raised
+        unless every address it resolves to may be reached (HostNotResolved when it has none).
+        Connecting to the returned address, not to the name again, is what keeps a DNS answer
+        that changes after the check (DNS rebinding) from redirecting the connection."""
         addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in self.resolver(host, port)]
         if not addresses:
             raise HostNotResolved(f"The host {host} does not resolve (no address in DNS); check "
@@ -157,8 +165,7 @@ class GuardedHttpClient(OutboundHttp):
                 raise OutboundRefused(
                     f"{where} is a private, loopback, link-local or reserved address; "
                     "ask an administrator to allow-list it")
-        path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        return _Target(parts.scheme, host, port, str(addresses[0]), path)
+        return str(addresses[0])
 
     def _send(self, target: _Target, method: str, headers: dict[str, str], body: bytes | None,
               deadline: float):

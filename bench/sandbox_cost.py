@@ -21,7 +21,7 @@ from entities.deadline import Deadline
 from entities.workflow import Edge, Execution, Graph, Node
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeOutboundHttp
-from tests.fakes.workflows import FakeFileTexts, FakeRunObserver
+from tests.fakes.workflows import FakeFileTexts, FakeRunObserver, NoWorkflowAgents
 from use_cases.workflows.engine import WorkflowEngine, prepare_node_runs
 from use_cases.workflows.nodes.registry import NodeHandlers
 from use_cases.workflows.ports import JsonQuery, TemplateRenderer
@@ -65,7 +65,8 @@ def _graph() -> Graph:
 
 def _run_times(renderer: TemplateRenderer, paths: JsonQuery, executions: int) -> list[float]:
     handlers = NodeHandlers(renderer, paths, llm=llm_chat_without_models(),
-                            http=FakeOutboundHttp(), files=FakeFileTexts())
+                            http=FakeOutboundHttp(), files=FakeFileTexts(),
+                            agents=NoWorkflowAgents())
     engine = WorkflowEngine(handlers, renderer)
     graph = _graph()
     times = []

@@ -10,6 +10,7 @@ from use_cases.chat.generations import Generations
 from use_cases.chat.ports import (
     FileContext,
     MessageRepository,
+    TalkAgents,
     TalkRepository,
     TalkRepresentation,
 )
@@ -38,13 +39,15 @@ def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                workspace_repo: WorkspaceRepository, access: WorkspaceAccess, events: EventBus,
                llm: LLMGateway, credentials: ProviderCredentials, file_context: FileContext,
                meter: ModelCallMeter, representation: TalkRepresentation,
-               limits: ChatLimits) -> ChatUseCases:
+               agents: TalkAgents, limits: ChatLimits) -> ChatUseCases:
+    """`agents`: the agents talks may be bound to (bootstrap.agents.AgentsForTalks)."""
     talks = Talks(talk_repo, message_repo, workspace_repo, access,
                   TalkEvents(events, representation),
                   model_ids=lambda: [model.id for model in llm.models({})],
-                  file_context=file_context)
+                  agents=agents, file_context=file_context)
     generations = Generations(max_running=limits.max_generations)
     chat = Chat(talks, message_repo, workspace_repo, llm,
                 ContextBuilder(message_repo, llm, file_context), meter, generations,
-                events=events, credentials=credentials, flush_interval=limits.flush_interval_s)
+                events=events, credentials=credentials, agents=agents,
+                flush_interval=limits.flush_interval_s)
     return ChatUseCases(talks=talks, generations=generations, chat=chat)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bootstrap.agents import AgentUseCases
 from bootstrap.chat import ChatUseCases
 from bootstrap.files import FileUseCases
 from bootstrap.gateway import GatewayUseCases
@@ -64,7 +65,7 @@ class Platform:
 
 @dataclass(frozen=True)
 class Container(Platform, IdentityUseCases, GatewayUseCases, FileUseCases, ChatUseCases,
-                WorkflowUseCases, WebhookUseCases):
+                WorkflowUseCases, WebhookUseCases, AgentUseCases):
     """The platform and every area's use cases, under one flat set of names
     (`use_cases().talks`, `.accounts`, `.workflow_runner`...): each field is declared once, by
     the part that builds it."""

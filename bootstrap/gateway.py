@@ -25,6 +25,7 @@ from use_cases.gateway.ports import (
 from use_cases.identity.ports import Mailer, UserRepository
 from use_cases.metrics.metering import MeteredBudgets, MeteredUsageRecorder
 from use_cases.metrics.ports import Metrics
+from use_cases.shared.global_feed import FailoverNotices
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.access import WorkspaceAccess
@@ -66,7 +67,7 @@ def build_gateway(*, llm: LLMGateway, credentials: ProviderCredentials, access: 
                             BudgetPolicy(hold_ttl_s=limits.budget_hold_ttl_s,
                                          cache_ttl_s=limits.budget_cache_ttl_s),
                             metrics=metrics)
-    usage = MeteredUsageRecorder(usage_repo, metrics)
+    usage = MeteredUsageRecorder(usage_repo, metrics, FailoverNotices(events))
     meter = ModelCallMeter(llm, budget, usage)
     llm_chat = LLMChat(llm, credentials, access, meter)
     key_credentials = CachedCredentials(credentials, ttl_s=limits.api_key_cache_ttl_s)

@@ -61,7 +61,7 @@ def build_identity(*, users: UserRepository, workspace_repo: WorkspaceRepository
         access=access,
         email_verification=verification,
         accounts=Accounts(users, workspace_repo, memberships, hasher, sessions, audit,
-                          verification),
+                          verification, events),
         passwords=Passwords(users, hasher, sessions, tokens, mailer, audit),
         admin=UserAdministration(users, sessions, audit),
         workspaces=Workspaces(workspace_repo, memberships, access, users, audit, events),

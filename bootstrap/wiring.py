@@ -14,6 +14,7 @@ from typing import TypeVar
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from adapters.bm25_ranker import Bm25Ranker
 from adapters.content_sniffer import SignatureSniffer
 from adapters.embedded_services import LocalModelEndpoint
 from adapters.encryption import FernetEncryptor
@@ -25,6 +26,7 @@ from adapters.link_signer import SignedLinks
 from adapters.llm_gateway import LiteLLMGateway
 from adapters.local_model_server import LocalModelHealth
 from adapters.mail import SmtpMailer
+from adapters.mcp_client import McpHttpClient
 from adapters.metrics import PrometheusMetrics
 from adapters.outbound_http import GuardedHttpClient
 from adapters.passwords import BcryptHasher
@@ -33,6 +35,7 @@ from adapters.s3_storage import S3Health, S3Storage, s3_client
 from adapters.sandbox import ProcessSandbox
 from adapters.secret_detector import DetectSecretsDetector
 from adapters.text_extraction import DocumentText
+from bootstrap.agents import AgentLimits, AgentsForWorkflows, AgentUseCases, build_agents
 from bootstrap.chat import ChatLimits, ChatUseCases, build_chat
 from bootstrap.container import Container, Indexed, Platform
 from bootstrap.files import FileLimits, FileUseCases, build_files
@@ -43,6 +46,7 @@ from bootstrap.workflows import RunnerLimits, WorkflowLimits, WorkflowUseCases, 
 from config.settings import Settings
 from controllers.schemas.talks import SchemaRepresentation
 from entities.webhook import RetryPolicy
+from repositories.agents import MongoAgentRepository
 from repositories.api_keys import MongoApiKeyRepository
 from repositories.audit import MongoAuditLog
 from repositories.executions import MongoExecutionRepository
@@ -67,6 +71,9 @@ from repositories.users import MongoUserRepository
 from repositories.webhooks import MongoDeliveryRepository, MongoWebhookRepository
 from repositories.workflows import MongoWorkflowRepository
 from repositories.workspaces import MongoMembershipRepository, MongoWorkspaceRepository
+from use_cases.agents.file_search import FileSearch
+from use_cases.agents.file_search_tool import FileSearchToolKind
+from use_cases.agents.mcp_tool import McpToolKind
 from use_cases.files.blob_stores import BlobStores
 from use_cases.files.ingest import FilePolicy
 from use_cases.files.ports import BlobStorage
@@ -109,13 +116,16 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
                              timeout_s=settings.sandbox_timeout_s)
     files = _files(platform, identity, repository, sandbox,
                    _blob_stores(platform, repository))
-    chat = _chat(platform, identity, gateway, files, repository)
-    workflows = _workflows(platform, identity, gateway, files, repository, sandbox)
+    workflow_agents = AgentsForWorkflows()  # `agent` nodes: bound once agents are built
+    workflows = _workflows(platform, identity, gateway, files, repository, sandbox,
+                           workflow_agents)
+    agents = _agents(platform, identity, gateway, files, workflows, workflow_agents, repository)
+    chat = _chat(platform, identity, gateway, files, agents, repository)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
                              workflows.workflow_runner.stop, sandbox.close])
-    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks)
+    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks, agents)
 
 
 def _platform(settings: Settings, client: MongoClient, db: Database,
@@ -248,21 +258,21 @@ def _blob_stores(platform: Platform, repository: _Repositories) -> BlobStores:
 
 
 def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-          files: FileUseCases, repository: _Repositories) -> ChatUseCases:
+          files: FileUseCases, agents: AgentUseCases, repository: _Repositories) -> ChatUseCases:
     settings = platform.settings
     return build_chat(
         talk_repo=repository(MongoTalkRepository), message_repo=repository(MongoMessageRepository),
         workspace_repo=platform.workspace_repo, access=identity.access, events=platform.events,
         llm=platform.gateway, credentials=identity.provider_credentials,
         file_context=files.file_context, meter=gateway.meter,
-        representation=SchemaRepresentation(),
+        representation=SchemaRepresentation(), agents=agents.talk_agents,
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s))
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
-               files: FileUseCases, repository: _Repositories,
-               sandbox: ProcessSandbox) -> WorkflowUseCases:
+               files: FileUseCases, repository: _Repositories, sandbox: ProcessSandbox,
+               agents: AgentsForWorkflows) -> WorkflowUseCases:
     settings = platform.settings
     return build_workflows(
         workflow_repo=repository(MongoWorkflowRepository),
@@ -272,8 +282,30 @@ def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayU
         llm=gateway.llm_chat, http=platform.outbound, files=files.file_texts,
         renderer=SandboxedTemplates(sandbox, max_chars=settings.workflow_max_output_bytes),
         json_query=JsonPathQuery(sandbox), schemas=JsonSchemaValidator(),
-        secrets=DetectSecretsDetector(sandbox),
+        secrets=DetectSecretsDetector(sandbox), agents=agents,
         limits=_workflow_limits(settings))
+
+
+def _agents(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,
+            files: FileUseCases, workflows: WorkflowUseCases,
+            workflow_agents: AgentsForWorkflows, repository: _Repositories) -> AgentUseCases:
+    settings = platform.settings
+    return build_agents(
+        agent_repo=repository(MongoAgentRepository), access=identity.access,
+        files=files.files.file_access, gateway=platform.gateway,
+        credentials=identity.provider_credentials, llm=gateway.llm_chat,
+        key_llm=gateway.openai.key_chat, workflows=workflows.workflows,
+        executions=workflows.executions, outbound=platform.outbound,
+        encryptor=platform.encryptor, workflow_agents=workflow_agents,
+        limits=AgentLimits(tool_timeout_s=settings.workflow_max_run_s,
+                           http_max_bytes=settings.workflow_http_max_bytes),
+        extra_kinds=(
+            McpToolKind(McpHttpClient(GuardedHttpClient.from_settings(settings),
+                                      max_response_bytes=settings.workflow_http_max_bytes),
+                        platform.outbound, platform.encryptor),
+            FileSearchToolKind(FileSearch(files.files.file_access, files.files.texts,
+                                          Bm25Ranker())),
+        ))
 
 
 def _workflow_limits(settings: Settings) -> WorkflowLimits:

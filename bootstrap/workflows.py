@@ -22,6 +22,7 @@ from use_cases.workflows.ports import (
     SecretDetector,
     TemplateRenderer,
     TemplateRepository,
+    WorkflowAgents,
     WorkflowRepository,
 )
 from use_cases.workflows.runner import ExecutionRunner
@@ -61,10 +62,12 @@ def build_workflows(*, workflow_repo: WorkflowRepository, execution_repo: Execut
                     access: WorkspaceAccess, events: EventBus, metrics: Metrics, llm: LLMChat,
                     http: OutboundHttp, files: FileTexts, renderer: TemplateRenderer,
                     json_query: JsonQuery, schemas: SchemaValidator, secrets: SecretDetector,
-                    limits: WorkflowLimits) -> WorkflowUseCases:
+                    agents: WorkflowAgents, limits: WorkflowLimits) -> WorkflowUseCases:
+    """`agents`: what `agent` nodes call (bootstrap.agents.AgentsForWorkflows, bound once the
+    agents area, which needs workflows for its tools, is built)."""
     workflows = Workflows(workflow_repo, access, WorkflowValidator(schemas, renderer, json_query))
     handlers = NodeHandlers(renderer, json_query, llm=llm, http=http, files=files,
-                            limits=limits.nodes)
+                            agents=agents, limits=limits.nodes)
     engine = WorkflowEngine(handlers, renderer, limits.engine)
     execution_events = ExecutionEvents(MeteredEvents(events, metrics))
     runner = ExecutionRunner(

@@ -41,5 +41,5 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         root.handlers = [handler]
     root.setLevel(level.upper())
-    for noisy in ("pymongo", "LiteLLM", "litellm", "httpx", "urllib3"):
+    for noisy in ("pymongo", "LiteLLM", "litellm", "httpx", "httpx2", "mcp", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

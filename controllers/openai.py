@@ -25,7 +25,7 @@ from controllers.errors import OPENAI_TYPE_BY_STATUS, status_for
 from controllers.idempotency import claim, idempotent
 from controllers.metrics import request_started
 from controllers.openapi import KEY_OR_BEARER
-from controllers.rate_limits import limiter
+from controllers.rate_limits import limiter, round_charger, user_or_ip
 from controllers.schemas.common import SSE_EVENT_SCHEMA
 from controllers.schemas.openai import (
     ChatCompletionRequestSchema,
@@ -40,6 +40,7 @@ from entities.errors import DomainError, InvalidParameter
 from entities.idempotency import StoredResponse
 from entities.llm import ChatRequest, ChatResult, StreamChunk
 from entities.workspace import WorkspaceRole
+from use_cases.agents.runtime import model_agent_id
 from use_cases.gateway.api_keys import is_api_key
 from use_cases.identity.revocation import Watch
 
@@ -217,6 +218,9 @@ def chat_completions(body):
         raise InvalidParameter("Only n=1 is supported", "n", "unsupported_parameter")
     chat_request = to_chat_request(body, passed)
     actor, workspace_id = current_actor(), workspace_header()
+    agent_id = model_agent_id(chat_request.model)
+    if agent_id is not None:
+        return agent_completion(body, actor, workspace_id, agent_id, chat_request)
     if body.get("stream"):
         model, chunks = container.openai.stream(actor, workspace_id, chat_request)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -235,6 +239,25 @@ def chat_completions(body):
     container.metrics.gateway_overhead(
         "openai", False, time.perf_counter() - request_started() - result.latency_ms / 1000)
     return completion_body(result)
+
+
+def agent_completion(body: dict, actor, workspace_id: str | None, agent_id: str,
+                     chat_request: ChatRequest):
+    """`model: "agent/<id>"`: the agent answers (its tools run here); every round after the
+    first counts against RATELIMIT_LLM like a call of its own. Streamed, the tools run before
+    the first chunk and the answer comes as one delta."""
+    container = use_cases()
+    charge = round_charger(user_or_ip())
+    if body.get("stream"):
+        chunks = container.agent_runtime.openai_stream(actor, workspace_id, agent_id,
+                                                       chat_request, charge)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return Response(stream_events(chunks, f"agent/{agent_id}", include_usage,
+                                      container.metrics, request_started(),
+                                      session_watch(workspace_id), None),
+                        mimetype="text/event-stream", headers=STREAM_HEADERS)
+    return completion_body(container.agent_runtime.openai_complete(
+        actor, workspace_id, agent_id, chat_request, charge))
 
 
 def to_chat_request(body: dict, passed: frozenset[str]) -> ChatRequest:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 
 from flask import Flask, request
 from flask_jwt_extended import decode_token
@@ -121,6 +122,26 @@ def charge_model_calls(identity: str, calls: int = 1) -> None:
                               retry_after=max(1, int(reset_at - time.time() + 0.999)))
     for item in items:
         strategy.hit(item, identity, "llm", cost=calls)
+
+
+def round_charger(identity: str) -> Callable[[], None]:
+    """charge_model_calls(identity) as a function that works outside the request (an agent's
+    later rounds, run by the reply's thread): the limits and the counters are taken now."""
+    if not limiter.enabled:
+        return lambda: None
+    strategy = limiter.limiter
+    items = sorted(parse_many(settings().ratelimit_llm))
+
+    def charge() -> None:
+        for item in items:
+            if not strategy.test(item, identity, "llm"):
+                reset_at = strategy.get_window_stats(item, identity, "llm").reset_time
+                raise RateLimited(f"Rate limit exceeded: {item} model calls",
+                                  retry_after=max(1, int(reset_at - time.time() + 0.999)))
+        for item in items:
+            strategy.hit(item, identity, "llm")
+
+    return charge
 
 
 @limiter.request_filter

@@ -15,10 +15,13 @@ from werkzeug.routing import Map, Rule
 from controllers.deps import use_cases
 from controllers.security import actor_from_token
 from entities.actor import Actor
+from entities.errors import Forbidden
 from use_cases.identity.revocation import Allowed, Watch
+from use_cases.shared.global_feed import TOPIC as GLOBAL_TOPIC
 from use_cases.shared.stale_caches import TOPIC as STALE_TOPIC
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SERVICE_RESTART = 1012
 MAX_FRAME_BYTES = 64 * 1024
@@ -83,6 +86,7 @@ def forward_events(ws, topics: list[str], watch: Watch) -> None:
 
 
 USER_FEED_PATH = "/api/v1/ws/user"
+GLOBAL_FEED_PATH = "/api/v1/ws/global"
 
 
 def document_socket(api, path: str, tag: str, summary: str, description: str,
@@ -109,6 +113,17 @@ def document(api) -> None:
         "(logout, logout-all, password change or reset, deactivation, role change); 1012 when "
         "the worker restarts (reconnect).",
         "4401 (bad token, session ended)")
+    document_socket(
+        api, GLOBAL_FEED_PATH, "realtime",
+        "WebSocket: service-wide events, for global admins",
+        "JSON text frames with `type`: `user.registered` {user_id, email, name}, "
+        "`workspace.created` {workspace_id, name, owner_id}, `provider.failover` {model, "
+        "answered_by, provider, workspace_id, source} (at most once a minute per model pair and "
+        "worker), `budget.threshold_reached` {workspace_id, scope, id, threshold, budget_usd, "
+        "spent_usd, month}. Closes with 4401 for a bad token or when the session ends, 4403 for "
+        "a caller who is not a global admin (a demoted admin's sessions end: 4401), 1012 when the "
+        "worker restarts (reconnect).",
+        "4401 (bad token, session ended), 4403 (not a global admin)")
 
 
 @sock.route(USER_FEED_PATH)
@@ -117,3 +132,20 @@ def user_events(ws):
     if actor:
         with watch_session(actor) as watch:
             forward_events(ws, [f"user:{actor.user_id}"], watch)
+
+
+@sock.route(GLOBAL_FEED_PATH)
+def global_events(ws):
+    """Service-wide events (use_cases/shared/global_feed.py) for global admins; the admin role is
+    read from the database when the socket opens and rechecked with its session."""
+    actor = authenticate(ws)
+    if actor is None:
+        return
+    admin = use_cases().admin
+    try:
+        admin.require_admin(actor)
+    except Forbidden:
+        ws.close(CLOSE_FORBIDDEN, "administrators only")
+        return
+    with watch_session(actor, allowed=lambda: admin.require_admin(actor)) as watch:
+        forward_events(ws, [GLOBAL_TOPIC], watch)

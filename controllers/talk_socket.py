@@ -21,7 +21,7 @@ from simple_websocket import ConnectionClosed
 from controllers import json_policy
 from controllers.deps import use_cases
 from controllers.errors import status_for
-from controllers.rate_limits import charge_model_calls
+from controllers.rate_limits import charge_model_calls, round_charger
 from controllers.realtime import (
     CLOSE_NOT_FOUND,
     authenticate,
@@ -159,7 +159,8 @@ class TalkSocket:
                 return
             held = outcome
         options = ReplyOptions(model=body.get("model"), temperature=body.get("temperature"),
-                               max_tokens=body.get("max_tokens"))
+                               max_tokens=body.get("max_tokens"),
+                               charge_round=round_charger(f"user:{self.user_id}"))
         try:
             user_message, generation = self.chat.send_streaming(
                 self.user_id, self.talk_id, body["content"], options, body["file_ids"])

@@ -8,7 +8,7 @@ from flask import Response, send_file
 from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import claim, idempotent
-from controllers.rate_limits import limit_messages
+from controllers.rate_limits import limit_messages, round_charger
 from controllers.schemas.common import page_body, page_of
 from controllers.schemas.talks import (
     SSE_DESCRIPTION,
@@ -102,8 +102,10 @@ def resume_send(stored: StoredResponse) -> Response:
 
 
 def reply_options(body: dict) -> ReplyOptions:
+    """The body's model settings; an agent's later rounds count against RATELIMIT_LLM."""
     return ReplyOptions(model=body.get("model"), temperature=body.get("temperature"),
-                        max_tokens=body.get("max_tokens"))
+                        max_tokens=body.get("max_tokens"),
+                        charge_round=round_charger(f"user:{current_actor().user_id}"))
 
 
 # --- talks --------------------------------------------------------------------------------------
@@ -136,10 +138,12 @@ def list_talks(query):
 def create_talk(body):
     """Create a talk
 
-    Body `{workspace_id?, name?, model?, system_prompt?, tags?}` (default workspace: the caller's
-    personal one). 201 `{id, workspace_id, name, model, system_prompt, tags, archived, pinned,
-    message_count, last_message_at, created_at, updated_at}`. A talk without a name is named by its
-    first exchange.
+    Body `{workspace_id?, name?, model?, system_prompt?, tags?, agent_id?}` (default workspace:
+    the caller's personal one). 201 `{id, workspace_id, name, model, system_prompt, agent_id,
+    tags, archived, pinned, message_count, last_message_at, created_at, updated_at}`. A talk
+    without a name is named by its first exchange. With `agent_id` (an agent of the workspace;
+    404 otherwise) the agent replies: its model, instructions and tools; tool calls and results
+    are stored as messages and streamed as `tool_call` / `tool_result` events.
 
     With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
     creates nothing and gets the first answer; the same key with another body is 409
@@ -148,7 +152,7 @@ def create_talk(body):
     403 for a viewer of the workspace; 404 for a workspace the caller is not in; 422 for an unknown
     model or invalid fields."""
     return use_cases().talks.create(current_actor().user_id, body.get("workspace_id"), **{
-        key: body.get(key) for key in ("name", "model", "system_prompt", "tags")})
+        key: body.get(key) for key in ("name", "model", "system_prompt", "tags", "agent_id")})
 
 
 @blp.get("/talks/<talk_id>")

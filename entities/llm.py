@@ -69,6 +69,7 @@ class ModelInfo:
     input_cost_per_token: float | None
     output_cost_per_token: float | None
     supports_vision: bool = False
+    supports_function_calling: bool = False  # may be given `tools` (agents with tools need it)
     mode: str = "chat"  # LiteLLM's model mode: "chat", "embedding"...
 
 

@@ -12,6 +12,7 @@ class MessageRole(str, Enum):
     USER = "user"
     ASSISTANT = "assistant"
     SYSTEM = "system"
+    TOOL = "tool"  # a tool's result in an agent's reply (`tool_call_id`, `name`)
 
 
 class MessageStatus(str, Enum):
@@ -38,6 +39,7 @@ class Talk:
     name: str = ""
     model: str | None = None
     system_prompt: str | None = None
+    agent_id: str | None = None  # replies come from this agent (its model, instructions, tools)
     tags: list[str] = field(default_factory=list)
     archived: bool = False
     pinned: bool = False
@@ -81,6 +83,11 @@ class Message:
     # a streamed reply: where each delta ends in `content` (resumes after an event's `seq`);
     # None for a message stored whole
     delta_ends: list[int] | None = None
+    # an agent's reply: an assistant message calling tools (`[{id, name, arguments}]`), and a
+    # tool's result (`role: tool`) answering the call `tool_call_id` of the tool `name`
+    tool_calls: list[dict] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True)

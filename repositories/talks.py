@@ -71,6 +71,7 @@ def to_talk(doc: dict) -> Talk:
     return Talk(
         id=str(doc["_id"]), workspace_id=text(doc["workspace_id"]), user_id=text(doc["user_id"]),
         name=doc.get("name", ""), model=doc.get("model"), system_prompt=doc.get("system_prompt"),
+        agent_id=text(doc.get("agent_id")),
         tags=list(doc.get("tags", [])), archived=doc.get("archived", False),
         pinned=doc.get("pinned", False), message_count=count,
         # stored as the creation time until the first message, so new talks sort as recent
@@ -101,6 +102,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
         doc = {
             "user_id": ref(talk.user_id), "workspace_id": ref(talk.workspace_id), "name": talk.name,
             "model": talk.model, "system_prompt": talk.system_prompt, "tags": list(talk.tags),
+            "agent_id": ref(talk.agent_id),
             "archived": talk.archived, "pinned": talk.pinned, "message_count": 0,
             "last_seq": 0, "last_message_at": now, "deleted": False, "deleted_at": None,
             "created_at": now, "updated_at": now,
@@ -225,6 +227,8 @@ def to_message(doc: dict) -> Message:
         usage=MessageUsage(**usage) if usage else None, latency_ms=doc.get("latency_ms"),
         error=doc.get("error"), error_code=doc.get("error_code"), created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"), delta_ends=doc.get("delta_ends"),
+        tool_calls=doc.get("tool_calls"), tool_call_id=doc.get("tool_call_id"),
+        name=doc.get("name"),
     )
 
 
@@ -293,6 +297,10 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             doc["usage"] = _stored({"usage": message.usage})["usage"]
         if message.delta_ends is not None:
             doc["delta_ends"] = list(message.delta_ends)
+        if message.tool_calls is not None:  # [{id, name, arguments (JSON text)}]: safe keys
+            doc["tool_calls"] = [dict(call) for call in message.tool_calls]
+        if message.tool_call_id is not None:
+            doc["tool_call_id"], doc["name"] = message.tool_call_id, message.name
         if message.id:
             doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id

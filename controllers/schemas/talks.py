@@ -1,7 +1,7 @@
 """Talks, messages, search and streaming events (v1 and the ChatAI-compatible routes)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
 from controllers.schemas.common import (
     SSE_EVENT_SCHEMA,
@@ -24,6 +24,8 @@ class TalkSchema(Schema):
     name = fields.String(required=True)
     model = fields.String(allow_none=True)
     system_prompt = fields.String(allow_none=True)
+    agent_id = fields.String(allow_none=True, metadata={
+        "description": "Replies come from this agent (its model, instructions and tools)"})
     tags = fields.List(fields.String(), required=True)
     archived = fields.Boolean(required=True)
     pinned = fields.Boolean(required=True)
@@ -39,6 +41,8 @@ class TalkCreateSchema(IdempotentBodySchema):
     name = fields.String(load_default="", validate=validate.Length(max=200))
     model = fields.String(allow_none=True, validate=validate.Length(max=200))
     system_prompt = fields.String(allow_none=True, validate=validate.Length(max=20_000))
+    agent_id = fields.String(validate=ID, allow_none=True, metadata={
+        "description": "An agent of the talk's workspace: it answers every message"})
     tags = TAGS
 
 
@@ -79,6 +83,18 @@ class MessageSchema(Schema):
     error = fields.String(allow_none=True)
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
+    tool_calls = fields.List(fields.Dict(), metadata={
+        "description": "An agent's assistant message calling tools: [{id, name, arguments}] "
+                       "(only then present)"})
+    tool_call_id = fields.String(metadata={"description": "A `tool` message: the call it answers"})
+    name = fields.String(metadata={"description": "A `tool` message: the tool's name"})
+
+    @post_dump
+    def _only_tool_fields_that_apply(self, data: dict, **kwargs) -> dict:
+        for key in ("tool_calls", "tool_call_id", "name"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class MessagePageSchema(Schema):

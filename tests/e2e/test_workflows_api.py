@@ -91,7 +91,8 @@ def test_unknown_fields_of_the_request_are_refused(api, owner):
 def test_the_node_type_catalogue_publishes_each_config_schema(api, owner):
     response = api.request("GET", "/api/v1/workflows/node-types", owner)
     types = {entry["type"]: entry for entry in response.get_json()}
-    assert len(types) == 8
+    assert len(types) == 9
+    assert types["agent"]["config_schema"]["required"] == ["agent_id", "prompt"]
     assert types["http_request"]["config_schema"]["required"] == ["method", "url"]
 
 

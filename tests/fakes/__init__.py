@@ -37,6 +37,7 @@ over the real wire server.
     WebhookRepository           FakeWebhookRepository (hand-written)      webhooks
     DeliveryRepository          MongomockDeliveryRepository               webhooks
     Metrics                     FakeMetrics                               metrics
+    McpClient                   FakeMcpClient                             mcp
 
 The worlds `identity.Identity`, `files.FileWorld` and `chat.TalkWorld` build an area's use cases
 on these with the area's bootstrap builder, over one in-memory database.

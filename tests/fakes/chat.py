@@ -17,7 +17,7 @@ from repositories.talks import MongoMessageRepository, MongoTalkRepository, to_m
 from tests.fakes.database import StoredRows, on_mongomock
 from tests.fakes.gateway import FakeLLMGateway, MongomockUsageRepository, budgets_on_fakes
 from tests.fakes.identity import Identity
-from use_cases.chat.ports import FileContext
+from use_cases.chat.ports import FileContext, TalkAgents
 from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.usage_recorder import UsageRecorder
 
@@ -110,6 +110,16 @@ class FakeFileContext(FileContext):
         return parts
 
 
+class NoTalkAgents(TalkAgents):
+    """A world without agents: every agent id is unknown."""
+
+    def check(self, user_id, workspace_id, agent_id):
+        raise NotFound("Agent not found")
+
+    def for_reply(self, user_id, workspace_id, agent_id, talk_id, cancelled, file_ids=()):
+        raise NotFound("Agent not found")
+
+
 @dataclass
 class TalkWorld:
     """Talks and Chat built on fakes, with the identity fakes for users and workspaces."""
@@ -133,7 +143,7 @@ class TalkWorld:
             events=self.events, llm=self.gateway, credentials=self.identity.provider_credentials,
             file_context=self.file_context,
             meter=ModelCallMeter(self.gateway, self.budgets, UsageRecorder(self.usage)),
-            representation=SchemaRepresentation(),
+            representation=SchemaRepresentation(), agents=NoTalkAgents(),
             limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval))
         self.talks = built.talks
         self.generations = built.generations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from entities.errors import NotFound
 from use_cases.workflows.engine import GO_ON, RunObserver
-from use_cases.workflows.ports import FileTexts
+from use_cases.workflows.ports import FileTexts, WorkflowAgents
 
 
 class FakeFileTexts(FileTexts):
@@ -35,3 +35,10 @@ class FakeRunObserver(RunObserver):
 
     def check(self):
         return self.verdict(self)
+
+
+class NoWorkflowAgents(WorkflowAgents):
+    """A world without agents: every `agent` node's agent is unknown."""
+
+    def answer(self, user_id, workspace_id, agent_id, prompt, cancelled):
+        raise NotFound("Agent not found")

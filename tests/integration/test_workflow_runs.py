@@ -16,7 +16,7 @@ from repositories.executions import MongoExecutionRepository, node_run_to_doc
 from repositories.mongo import connect
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeEventBus, FakeOutboundHttp
-from tests.fakes.workflows import FakeFileTexts
+from tests.fakes.workflows import FakeFileTexts, NoWorkflowAgents
 from tests.support.sandbox import SANDBOX
 from use_cases.workflows.engine import EngineLimits, WorkflowEngine
 from use_cases.workflows.events import ExecutionEvents
@@ -60,7 +60,8 @@ def runners(executions, http, bus):
     def make(limits: EngineLimits = EngineLimits(node_timeout_s=10), **options) -> ExecutionRunner:
         templates = SandboxedTemplates(SANDBOX)
         handlers = NodeHandlers(templates, JsonPathQuery(SANDBOX), llm=llm_chat_without_models(),
-                                http=http, files=FakeFileTexts())
+                                http=http, files=FakeFileTexts(),
+                                agents=NoWorkflowAgents())
         engine = WorkflowEngine(handlers, templates, limits)
         settings = {"threads": 2, "lease_s": 2.0, "heartbeat_s": 0.1, "poll_s": 0.05,
                     "max_claims": 3, **options}

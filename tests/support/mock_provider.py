@@ -37,6 +37,8 @@ class Behaviour:
     hang: float = 0.0  # seconds to wait before answering (longer than the client timeout)
     times: int | None = None  # apply status/junk/body/hang this many times, then answer normally
     call_tools: bool = False  # with `tools` and no tool result yet: call the first tool
+    call_tools_always: bool = False  # with `tools`: call the first tool, even after results
+    tool_arguments: dict | None = None  # the arguments of the call (default {"q": user text})
 
 
 EMBEDDING_DIMENSIONS = 8
@@ -48,16 +50,22 @@ def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
     return [round(byte / 255, 6) for byte in digest[:dimensions]]
 
 
-def tool_call_for(body: dict) -> dict | None:
-    """The call a `call_tools` mock makes: the first tool, with the last user text as `q`,
-    unless the conversation already has a tool result (then it answers in words)."""
+def tool_call_for(body: dict, behaviour: Behaviour | None = None) -> dict | None:
+    """The call a `call_tools` mock makes: the first tool, with `tool_arguments` (default the
+    last user text as `q`), unless the conversation already has a tool result (then it answers
+    in words) and the mock is not told to `call_tools_always`."""
+    behaviour = behaviour or Behaviour(call_tools=True)
     tools = body.get("tools") or []
     messages = body.get("messages") or []
-    if not tools or any(m.get("role") == "tool" for m in messages):
+    answered = any(m.get("role") == "tool" for m in messages)
+    if not tools or (answered and not behaviour.call_tools_always):
         return None
     name = tools[0]["function"]["name"]
+    arguments = behaviour.tool_arguments
+    if arguments is None:
+        arguments = {"q": last_user_text(messages)}
     return {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-            "function": {"name": name, "arguments": json.dumps({"q": last_user_text(messages)})}}
+            "function": {"name": name, "arguments": json.dumps(arguments)}}
 
 
 def tool_result_text(messages: list[dict]) -> str | None:
@@ -183,7 +191,9 @@ class MockProvider:
                 "input_cost_per_token": INPUT_COST,
                 "output_cost_per_token": OUTPUT_COST,
             },
-            "model_info": {"max_input_tokens": 8192},
+            # the primary calls functions (agents with tools), the fallback does not
+            "model_info": {"max_input_tokens": 8192,
+                           "supports_function_calling": name != FALLBACK},
         }
 
 
@@ -243,7 +253,7 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
                 raw = JUNK if behaviour.junk else behaviour.body
                 return self._raw(200, raw.encode(), "application/json")
             messages = body.get("messages") or []
-            call = tool_call_for(body) if behaviour.call_tools else None
+            call = tool_call_for(body, behaviour) if behaviour.call_tools else None
             reply = behaviour.reply if behaviour.reply is not None else (
                 tool_result_text(messages) or f"Echo: {last_user_text(messages)}")
             if call is not None:

@@ -163,6 +163,10 @@ def test_each_threshold_alerts_the_admins_once_a_month(budgets, identity, worksp
               and event["topic"] == f"user:{owner.user_id}"]
     assert [event["threshold"] for event in alerts] == [0.5, 0.8, 1.0]
     assert len([mail for mail in identity.mailer.sent if "budget" in mail.subject]) == 3
+    told_globally = [event for event in identity.events.on("global")
+                     if event["type"] == "budget.threshold_reached"]
+    assert [(e["workspace_id"], e["threshold"]) for e in told_globally] == \
+        [(workspace, 0.5), (workspace, 0.8), (workspace, 1.0)]
 
 
 def test_the_budget_list_is_for_workspace_admins(budgets, identity, workspace, owner):

@@ -11,7 +11,7 @@ from adapters.secret_detector import DetectSecretsDetector
 from entities.errors import ValidationFailed
 from tests.fakes.gateway import llm_chat_without_models
 from tests.fakes.shared import FakeOutboundHttp
-from tests.fakes.workflows import FakeFileTexts
+from tests.fakes.workflows import FakeFileTexts, NoWorkflowAgents
 from tests.support.sandbox import SANDBOX
 from use_cases.workflows.nodes.base import NodeContext, NodeRole, NodeType, strict_schema
 from use_cases.workflows.nodes.input import InputNode
@@ -52,7 +52,8 @@ class EchoNode(NodeType):
 def handlers_with_fakes() -> NodeHandlers:
     return NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX),
                         llm=llm_chat_without_models(),
-                        http=FakeOutboundHttp(), files=FakeFileTexts())
+                        http=FakeOutboundHttp(), files=FakeFileTexts(),
+                        agents=NoWorkflowAgents())
 
 
 def test_every_type_of_the_public_catalogue_has_a_class_that_runs_and_publishes():

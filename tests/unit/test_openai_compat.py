@@ -16,6 +16,8 @@ from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.openai_compat import CachedCredentials, KeyGrantedAccess, OpenAICompletions
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.metrics.metering import MeteredEvents, MeteredUsageRecorder
+from use_cases.shared.global_feed import TOPIC as GLOBAL_TOPIC
+from use_cases.shared.global_feed import FailoverNotices
 from use_cases.workflows.events import ExecutionEvents
 
 KEY_ACTOR = Actor("creator", api_key_id="key-1", api_key_workspace_id="ws-key")
@@ -97,10 +99,29 @@ def test_cached_credentials_are_read_once_per_ttl():
 
 def test_every_recorded_model_call_is_counted_in_the_metrics(repo):
     metrics = FakeMetrics()
-    recorder = MeteredUsageRecorder(repo, metrics, flush_interval=60)
+    recorder = MeteredUsageRecorder(repo, metrics, FailoverNotices(FakeEventBus()),
+                                    flush_interval=60)
     recorder.record(UsageRecord("ws", "u", "m", "p", "error", "talk"))
     recorder.close()
     assert metrics.calls == [("llm", "m", "error")] and len(repo.records) == 1
+
+
+def test_a_call_answered_by_a_fallback_is_told_once_a_while_on_the_global_feed(repo):
+    bus, now = FakeEventBus(), [0.0]
+    recorder = MeteredUsageRecorder(repo, FakeMetrics(),
+                                    FailoverNotices(bus, quiet_s=60, clock=lambda: now[0]),
+                                    flush_interval=60)
+    answered_by_b = UsageRecord("ws", "u", "b", "p", "success", "talk", fallback_from="a")
+    recorder.record(UsageRecord("ws", "u", "a", "p", "success", "talk"))
+    recorder.record(answered_by_b)
+    recorder.record(answered_by_b)
+    now[0] = 61.0
+    recorder.record(answered_by_b)
+    recorder.close()
+    told = bus.on(GLOBAL_TOPIC)
+    assert [(e["type"], e["model"], e["answered_by"]) for e in told] == \
+        [("provider.failover", "a", "b")] * 2
+    assert told[0]["workspace_id"] == "ws" and told[0]["source"] == "talk"
 
 
 def test_workflow_runs_are_counted_when_their_final_event_is_published():

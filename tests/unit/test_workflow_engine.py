@@ -16,7 +16,7 @@ from tests.fakes.gateway import (
     usage_repository,
 )
 from tests.fakes.shared import FakeOutboundHttp
-from tests.fakes.workflows import FakeFileTexts
+from tests.fakes.workflows import FakeFileTexts, NoWorkflowAgents
 from tests.fakes.workflows import FakeRunObserver as Observer
 from tests.fakes.workspaces import FakeAccess
 from tests.support.sandbox import SANDBOX
@@ -53,7 +53,8 @@ def handlers(http, gateway, usage):
     chat = LLMChat(gateway, FakeProviderCredentials(), FakeAccess(),
                    meter_without_budgets(gateway, recorder))
     yield NodeHandlers(SandboxedTemplates(SANDBOX), JsonPathQuery(SANDBOX), llm=chat, http=http,
-                       files=FakeFileTexts({("ws1", "f1"): "the file's text"}))
+                       files=FakeFileTexts({("ws1", "f1"): "the file's text"}),
+                       agents=NoWorkflowAgents())
     recorder.close()
 
 

@@ -118,7 +118,7 @@ def test_a_malformed_jsonpath_is_refused(validator):
 def test_every_node_type_publishes_a_strict_config_schema():
     types = {entry["type"]: entry for entry in catalogue()}
     assert set(types) == {"input", "llm", "template", "condition", "http_request",
-                          "json_extract", "file_text", "output"}
+                          "json_extract", "file_text", "agent", "output"}
     for entry in types.values():
         schema = entry["config_schema"]
         assert schema["additionalProperties"] is False

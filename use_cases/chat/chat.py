@@ -13,11 +13,13 @@ ends. A claim whose worker died expires after STALE_AFTER, like its abandoned st
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from entities.agent import AgentSetup, ToolResult
 from entities.clock import utcnow
 from entities.errors import (
     Conflict,
@@ -29,7 +31,7 @@ from entities.errors import (
 )
 from entities.llm import ChatRequest, ChatResult, UsageRecord
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, Talk
-from use_cases.chat.context import ContextBuilder, user_turn
+from use_cases.chat.context import HISTORY_LIMIT, ContextBuilder, user_turn
 from use_cases.chat.generations import (
     STALE_AFTER,
     Feed,
@@ -41,7 +43,7 @@ from use_cases.chat.generations import (
     settle_if_abandoned,
     terminal_event,
 )
-from use_cases.chat.ports import MessageRepository
+from use_cases.chat.ports import MessageRepository, TalkAgents
 from use_cases.chat.talks import WRITE, Talks
 from use_cases.gateway.metered_call import MeteredCall, ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STOP_WAIT_S = 5.0
+ROUNDS_EXHAUSTED = ("You reached the limit of tool rounds for this reply: answer now with what "
+                    "you have, without calling tools.")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class ReplyOptions:
     model: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    # an agent's rounds after the first: counted against the caller's rate limit (RateLimited
+    # ends the reply); the first is counted by the route
+    charge_round: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,13 +88,18 @@ class _Job:
     parent: Message | None = None
     prompt: list[dict] = field(default_factory=list)
     unannounced: list[Message] = field(default_factory=list)  # message.created still to send
+    agent: AgentSetup | None = None  # the talk's agent: its tools may be called (the loop)
+    rounds: int = 0  # the agent's rounds that called tools so far
+    charge_round: Callable[[], None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)  # ends a running tool early
 
 
 class Chat:
     def __init__(self, talks: Talks, messages: MessageRepository,
                  workspaces: WorkspaceRepository, gateway: LLMGateway, context: ContextBuilder,
                  meter: ModelCallMeter, generations: Generations, events: EventBus,
-                 credentials: ProviderCredentials, flush_interval: float = 0.25):
+                 credentials: ProviderCredentials, agents: TalkAgents,
+                 flush_interval: float = 0.25):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
@@ -98,6 +110,7 @@ class Chat:
         self.bus = events
         self.events = talks.events
         self.credentials = credentials
+        self.agents = agents
         self.flush_interval = flush_interval
 
     # --- sending ----------------------------------------------------------------------------
@@ -221,6 +234,16 @@ class Chat:
         if workspace is None:
             raise NotFound("Talk not found")
         credentials = self.credentials.for_workspace(talk.workspace_id)
+        stop = threading.Event()
+        setup = None
+        if talk.agent_id:
+            setup = self.agents.for_reply(user_id, talk.workspace_id, talk.agent_id, talk.id,
+                                          cancelled=stop.is_set,
+                                          file_ids=self._attached(talk, up_to, file_ids))
+            agent = setup.agent
+            options = replace(options, model=agent.model,
+                              temperature=_first(options.temperature, agent.temperature),
+                              max_tokens=_first(options.max_tokens, agent.max_tokens))
         model = (options.model or talk.model or workspace.settings.default_model
                  or self.gateway.default_model(credentials))
         known = {info.id: info for info in self.gateway.models(credentials)}
@@ -231,16 +254,20 @@ class Chat:
         if new_turn is not None:
             parts = self.context.file_parts(user_id, talk.workspace_id, file_ids, vision)
             turn = user_turn(new_turn, parts)
-        system = "\n\n".join(p for p in (workspace.settings.system_prompt, talk.system_prompt) if p)
+        instructions = setup.agent.instructions if setup else None
+        system = "\n\n".join(p for p in (workspace.settings.system_prompt, talk.system_prompt,
+                                         instructions) if p)
         prompt = self.context.build(talk, system or None, model, options.max_tokens, vision,
                                     up_to, turn)
         request = ChatRequest(messages=prompt, model=model, temperature=options.temperature,
                               max_tokens=options.max_tokens, credentials=credentials)
+        if setup is not None and setup.toolbox.specs:
+            request.extra = {"tools": setup.toolbox.specs}
         call = self.meter.start(request, UsageRecord(
             workspace_id=talk.workspace_id, user_id=user_id, model=model,
             provider=model.split("/", 1)[0], status="success", source="talk", talk_id=talk.id))
         return _Job(talk, user_id, model, request, call, reply_id=reply_id, turn_id=turn_id,
-                    prompt=prompt)
+                    prompt=prompt, agent=setup, charge_round=options.charge_round, stop=stop)
 
     def _claim(self, talk: Talk, reply_id: str) -> None:
         """Claims the talk for the reply `reply_id`, or raises Conflict naming the one it has."""
@@ -262,6 +289,13 @@ class Chat:
             self._release(job)
             raise
 
+    def _attached(self, talk: Talk, up_to: str | None, new: list[str]) -> tuple[str, ...]:
+        """The files attached to the messages a reply answers (its history and its new turn),
+        once each, newest last: what an agent's file_search tools search besides its own."""
+        earlier = [file_id for message in self.messages.history(talk, up_to, HISTORY_LIMIT)
+                   for file_id in message.file_ids]
+        return tuple(dict.fromkeys([*earlier, *new]))
+
     def _ensure_idle(self, talk: Talk) -> None:
         """A streaming reply older than the claims (its claim's lease over while it still
         streams, or stored before claims existed) holds the talk too, until it is abandoned."""
@@ -279,22 +313,100 @@ class Chat:
             self._release(job)
 
     def _complete_claimed(self, job: _Job) -> Message:
-        try:
-            result = self.gateway.complete(job.request)
-        except Exception as raised:
-            exc = _as_domain_error(raised)
-            failed = self._add(self._reply(job, MessageStatus.FAILED, error=exc))
-            job.call.failed(exc, exc.usage if isinstance(exc, ReplyTooLarge) else None)
-            exc.details = {**exc.details, "user_message_id": job.parent.id if job.parent else None,
-                           "assistant_message_id": failed.id}
-            raise exc from None if exc is raised else raised
-        job.call.succeeded(result)
-        return self._add(self._reply(job, MessageStatus.COMPLETE, result=result))
+        user_message_id = job.parent.id if job.parent else None
+        while True:
+            try:
+                result = self.gateway.complete(job.request)
+            except Exception as raised:
+                exc = _as_domain_error(raised)
+                job.call.failed(exc, exc.usage if isinstance(exc, ReplyTooLarge) else None)
+                raise self._failed_reply(job, exc, user_message_id) from (
+                    None if exc is raised else raised)
+            job.call.succeeded(result)
+            if not self._calls_tools(job, result):
+                return self._add(self._reply(job, MessageStatus.COMPLETE, result=result))
+            self._run_tools(job, result, None)
+            try:
+                self._next_round(job)
+            except DomainError as exc:  # budget or rate limit: what the loop did is kept
+                raise self._failed_reply(job, exc, user_message_id) from None
+
+    def _failed_reply(self, job: _Job, exc: DomainError,
+                      user_message_id: str | None) -> DomainError:
+        failed = self._add(self._reply(job, MessageStatus.FAILED, error=exc))
+        exc.details = {**exc.details, "user_message_id": user_message_id,
+                       "assistant_message_id": failed.id}
+        return exc
+
+    # --- an agent's tool loop ---------------------------------------------------------------
+
+    def _calls_tools(self, job: _Job, result: ChatResult) -> bool:
+        """Whether this round's answer calls tools the loop should run."""
+        return (job.agent is not None and bool(result.tool_calls)
+                and job.rounds < job.agent.agent.max_tool_rounds)
+
+    def _run_tools(self, job: _Job, result: ChatResult, generation: Generation | None) -> None:
+        """Stores the assistant message calling tools, runs each call as the talk's user and
+        stores its result (a `tool` message); each is chained to the one before (`parent_id`)
+        and appended to the next round's prompt. Streams `tool_call` and `tool_result`."""
+        assert job.agent is not None
+        self._announce(job)
+        calls = [_call_parts(call) for call in result.tool_calls or []]
+        usage = MessageUsage(result.usage.prompt_tokens, result.usage.completion_tokens,
+                             result.usage.cost_usd)
+        parent = self._add(Message(
+            id="", talk_id=job.talk.id, workspace_id=job.talk.workspace_id, user_id=job.user_id,
+            role=MessageRole.ASSISTANT, content=result.content or "", model=result.model,
+            parent_id=job.parent.id if job.parent else None, usage=usage,
+            latency_ms=result.latency_ms,
+            tool_calls=[{"id": c_id, "name": name, "arguments": args}
+                        for c_id, name, args in calls]))
+        job.request.messages.append({
+            "role": "assistant", "content": result.content or None,
+            "tool_calls": [{"id": c_id, "type": "function",
+                            "function": {"name": name, "arguments": args}}
+                           for c_id, name, args in calls]})
+        for call_id, name, arguments in calls:
+            if generation is not None:
+                generation.add_event("tool_call", {"id": call_id, "name": name,
+                                                   "arguments": arguments})
+            if job.stop.is_set():
+                outcome = ToolResult.failed("the user stopped the reply")
+            else:
+                outcome = job.agent.toolbox.call(name, arguments)
+            parent = self._add(Message(
+                id="", talk_id=job.talk.id, workspace_id=job.talk.workspace_id,
+                user_id=job.user_id, role=MessageRole.TOOL, content=outcome.content,
+                parent_id=parent.id, error=outcome.error, tool_call_id=call_id, name=name))
+            if generation is not None:
+                event = {"id": call_id, "name": name, "content": outcome.content}
+                if outcome.error is not None:
+                    event["error"] = outcome.error
+                generation.add_event("tool_result", event)
+            job.request.messages.append({"role": "tool", "tool_call_id": call_id, "name": name,
+                                         "content": outcome.content})
+        job.parent = parent
+        job.rounds += 1
+
+    def _next_round(self, job: _Job) -> None:
+        """The next model call of the loop: rate limit and budget (the worst case reserved, as
+        for any call: BudgetExceeded, RateLimited). Once `max_tool_rounds` rounds have called
+        tools, the model is asked to answer without them."""
+        assert job.agent is not None
+        if job.charge_round is not None:
+            job.charge_round()
+        request = job.request
+        if job.rounds >= job.agent.agent.max_tool_rounds:
+            request.extra = {k: v for k, v in request.extra.items()
+                             if k not in ("tools", "tool_choice")}
+            request.messages.append({"role": "system", "content": ROUNDS_EXHAUSTED})
+        job.call = self.meter.start(request, replace(job.call.record))
 
     def _start(self, job: _Job) -> Generation:
         placeholder = self._releasing_on_error(
             job, lambda: self._add(self._reply(job, MessageStatus.STREAMING), announce=False))
         generation = Generation(placeholder)
+        generation.stop_requested = job.stop  # one flag: a stop also ends a running tool
         try:
             self.generations.start(generation, lambda g: self._generate(job, g))
         except DomainError as exc:
@@ -307,8 +419,28 @@ class Chat:
         return generation
 
     def _generate(self, job: _Job, generation: Generation) -> None:
-        """Runs in the pool: streams the reply, saving progress, until it ends or is stopped."""
+        """Runs in the pool: streams the reply, saving progress, until it ends or is stopped;
+        an agent's rounds one after the other, its tools run between them."""
         progress = Progress(self.messages, self.bus, generation.message.id, self.flush_interval)
+        while True:
+            result = self._stream_round(job, generation, progress)
+            if result is None or not self._calls_tools(job, result):
+                return
+            job.call.succeeded(result)
+            self._run_tools(job, result, generation)
+            if progress.update(generation, force=True) or generation.stop_requested.is_set():
+                self._finish(job, generation, MessageStatus.STOPPED)
+                return
+            try:
+                self._next_round(job)
+            except DomainError as exc:  # budget or rate limit: what the loop did is kept
+                self._finish(job, generation, MessageStatus.FAILED, error=exc)
+                return
+
+    def _stream_round(self, job: _Job, generation: Generation,
+                      progress: Progress) -> ChatResult | None:
+        """One model call streamed. The result when it calls tools the loop runs (the caller
+        goes on); otherwise the reply is finished here and None returned."""
         result: ChatResult | None = None
         stopped = False
         try:
@@ -331,14 +463,17 @@ class Chat:
         except Exception as raised:
             error = _as_domain_error(raised)
             self._finish(job, generation, MessageStatus.FAILED, error=error)
-            return
+            return None
         if stopped:
             self._finish(job, generation, MessageStatus.STOPPED)
         elif result is None:
             error = UpstreamError("The model provider ended the reply without finishing it")
             self._finish(job, generation, MessageStatus.FAILED, error=error)
+        elif self._calls_tools(job, result):
+            return result
         else:
             self._finish(job, generation, MessageStatus.COMPLETE, result=result)
+        return None
 
     def _finish(self, job: _Job, generation: Generation, status: MessageStatus,
                 result: ChatResult | None = None, error: DomainError | None = None) -> None:
@@ -346,6 +481,8 @@ class Chat:
         follower (so a reply reported complete has its usage stored)."""
         reply = self._reply(job, status, result=result, error=error)
         content = result.content if result is not None else generation.content
+        if job.agent is not None:  # every round's text, as streamed (and as `delta_ends` say)
+            content = generation.content
         usage = reply.usage
         if result is not None:
             job.call.succeeded(result)
@@ -358,6 +495,7 @@ class Chat:
         elif error is not None:
             job.call.failed(error)
         changes: dict = dict(content=content, status=status, model=reply.model, usage=usage,
+                             parent_id=reply.parent_id,
                              latency_ms=reply.latency_ms, error=reply.error,
                              error_code=reply.error_code, delta_ends=generation.snapshot()[1])
         final = replace(generation.message, **changes)
@@ -410,6 +548,17 @@ class Chat:
             if message is None or message.status.is_final or time.monotonic() >= deadline:
                 return message
             time.sleep(0.1)
+
+
+def _first(*values: T | None) -> T | None:
+    return next((value for value in values if value is not None), None)
+
+
+def _call_parts(call: dict) -> tuple[str, str, str]:
+    """(id, name, arguments JSON text) of an OpenAI tool call."""
+    function = call.get("function") or {}
+    return (str(call.get("id") or ""), str(function.get("name") or ""),
+            str(function.get("arguments") or ""))
 
 
 def _as_domain_error(error: Exception) -> DomainError:

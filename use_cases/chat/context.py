@@ -37,7 +37,10 @@ class ContextBuilder:
         history = []
         if up_to is not None or talk.message_count:
             history = self.messages.history(talk, up_to, self.history_limit)
-        turns = [self._turn(talk, message, vision) for message in history]
+        # an agent's tool calls and results stay out of later prompts: its final answer holds
+        # what they gave (and a tree's linear history may list them after that answer)
+        turns = [self._turn(talk, message, vision) for message in history
+                 if message.role is not MessageRole.TOOL and not message.tool_calls]
         if new_turn is not None:
             turns.append(new_turn)
         system = [{"role": "system", "content": system_prompt}] if system_prompt else []

@@ -130,6 +130,16 @@ class Generation:
             self._ends.append(self._length)
             self._cond.notify_all()
 
+    def add_event(self, type_: str, data: dict) -> None:
+        """An event between deltas (an agent's `tool_call`, `tool_result`). It takes a `seq` like
+        a delta that adds no text (its end is stored among `delta_ends`), so numbering stays one
+        per event; a feed in another process sees it as an empty delta."""
+        with self._cond:
+            self._log.append(StreamEvent(type_, dict(data), seq=len(self._log)))
+            self._parts.append("")
+            self._ends.append(self._length)
+            self._cond.notify_all()
+
     def finish(self, event: StreamEvent) -> None:
         with self._cond:
             if self.finished.is_set():
@@ -186,11 +196,12 @@ class Progress:
         self.saved_deltas = 0  # deltas stored
         self.saved_at = time.monotonic()
 
-    def update(self, generation: Generation) -> bool:
-        """Saves if due; True when a stop was requested through the database."""
+    def update(self, generation: Generation, force: bool = False) -> bool:
+        """Saves if due (`force`: now, even with no new text: between an agent's rounds);
+        True when a stop was requested through the database."""
         due = (time.monotonic() - self.saved_at >= self.interval
                or generation.length - self.saved >= self.max_unsaved_chars)
-        if not due or generation.length == self.saved:
+        if not force and (not due or generation.length == self.saved):
             return False
         content, ends = generation.snapshot()
         try:

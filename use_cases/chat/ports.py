@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from entities.agent import AgentSetup
 from entities.pagination import Page, PageRequest
 from entities.talk import Message, MessagePage, ReplyControl, Talk
 
@@ -154,3 +155,19 @@ class TalkRepresentation(ABC):
 
     @abstractmethod
     def message(self, message: Message) -> dict: ...
+
+
+class TalkAgents(ABC):
+    """The agents a talk can be bound to (implemented over the agents area)."""
+
+    @abstractmethod
+    def check(self, user_id: str, workspace_id: str, agent_id: str) -> None:
+        """NotFound unless `agent_id` is a live agent of `workspace_id` the user can read."""
+
+    @abstractmethod
+    def for_reply(self, user_id: str, workspace_id: str, agent_id: str, talk_id: str,
+                  cancelled: Callable[[], bool], file_ids: tuple[str, ...] = ()) -> AgentSetup:
+        """The agent and its tools for one reply, acting as `user_id` (tool runs end early when
+        `cancelled()` turns true); `file_ids`: the files attached to the talk's messages that
+        the reply answers (file_search tools search them too). NotFound when the agent is gone
+        or no longer readable."""

@@ -27,7 +27,13 @@ from entities.talk import (
 from entities.workspace import WorkspaceRole
 from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import settle_if_abandoned
-from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
+from use_cases.chat.ports import (
+    FileContext,
+    MessageRepository,
+    TalkAgents,
+    TalkFilter,
+    TalkRepository,
+)
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
 
@@ -48,13 +54,14 @@ class Talks:
     def __init__(self, talks: TalkRepository, messages: MessageRepository,
                  workspaces: WorkspaceRepository, access: WorkspaceAccess,
                  events: TalkEvents, model_ids: Callable[[], Iterable[str]],
-                 file_context: FileContext | None = None):
+                 agents: TalkAgents, file_context: FileContext | None = None):
         self.talks = talks
         self.messages = messages
         self.workspaces = workspaces
         self.access = access
         self.events = events
         self.model_ids = model_ids  # the catalogue, to refuse a model that does not exist
+        self.agents = agents  # the agents a talk may be bound to
         self.file_context = file_context  # names the files attached to messages, for exports
 
     # --- one talk ---------------------------------------------------------------------------
@@ -72,14 +79,18 @@ class Talks:
 
     def create(self, user_id: str, workspace_id: str | None, name: str = "",
                model: str | None = None, system_prompt: str | None = None,
-               tags: list[str] | None = None) -> Talk:
+               tags: list[str] | None = None, agent_id: str | None = None) -> Talk:
+        """`agent_id`: an agent of the workspace the user can read (404 otherwise); the talk's
+        replies then come from it."""
         membership = self.access.require(user_id, workspace_id, WRITE)
         self._check_model(model)
+        if agent_id:
+            self.agents.check(user_id, membership.workspace_id, agent_id)
         now = utcnow()
         talk = self.talks.add(Talk(
             id="", workspace_id=membership.workspace_id, user_id=user_id, name=(name or "").strip(),
             model=model or None, system_prompt=system_prompt or None, tags=_tags(tags),
-            created_at=now, updated_at=now))
+            agent_id=agent_id or None, created_at=now, updated_at=now))
         self.events.talk_created(talk)
         return talk
 

@@ -1,8 +1,9 @@
 """Budget alerts (the source documents' "configurable alerts"): when a budget's spend reaches one
 of the alert thresholds (`BUDGET_ALERT_THRESHOLDS`, fractions of the budget: 0.5, 0.8, 1.0), a
 `budget.threshold_reached` event goes to the workspace's webhooks, to the `/api/v1/ws/user` feed of
-its admins and owners, and by mail to them — once per budget, threshold and month, whichever
-worker settles the call that crosses it (the counter remembers which thresholds it announced).
+its admins and owners and by mail to them, and to the global admins' `/api/v1/ws/global` — once
+per budget, threshold and month, whichever worker settles the call that crosses it (the counter
+remembers which thresholds it announced).
 A workspace sets its own thresholds in `settings.budget_alert_thresholds`.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from entities.budget import Hold, SpendTotals
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.ports import SpendRepository
 from use_cases.identity.ports import Mailer, UserRepository
+from use_cases.shared import global_feed
 from use_cases.shared.ports import EventBus
 from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
@@ -64,6 +66,7 @@ class BudgetAlerts:
                  "budget_usd": hold.budget_usd, "spent_usd": round(totals.spent_usd, 6),
                  "month": counter.month}
         self.events.publish(f"workspace:{workspace_id}", event)  # webhooks
+        global_feed.announce(self.events, event)
         subject = f"SynapScale: {threshold:.0%} of a monthly budget used"
         body = (f"The {counter.scope.value} budget of ${hold.budget_usd:g} in workspace "
                 f"{workspace_id} has reached {threshold:.0%}: ${totals.spent_usd:.4f} spent in "

@@ -21,7 +21,8 @@ from entities.user import GlobalRole, User, normalise_email
 from entities.workspace import Membership, Workspace, WorkspaceRole
 from use_cases.identity.email_verification import EmailVerification
 from use_cases.identity.ports import PasswordHasher, SessionRepository, UserRepository
-from use_cases.shared.ports import AuditLog
+from use_cases.shared import global_feed
+from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.shared.stale_caches import StaleCaches
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
 
@@ -127,7 +128,7 @@ class Sessions:
 class Accounts:
     def __init__(self, users: UserRepository, workspaces: WorkspaceRepository,
                  memberships: MembershipRepository, hasher: PasswordHasher, sessions: Sessions,
-                 audit: AuditLog, verification: EmailVerification):
+                 audit: AuditLog, verification: EmailVerification, events: EventBus):
         self.users = users
         self.workspaces = workspaces
         self.memberships = memberships
@@ -135,6 +136,7 @@ class Accounts:
         self.sessions = sessions
         self.audit = audit
         self.verification = verification
+        self.events = events  # the global feed hears of new accounts
         self._dummy_hash: str | None = None
 
     def register(self, email: str, password: str, name: str, client: ClientInfo,
@@ -162,6 +164,8 @@ class Accounts:
                                    password_hash=self.hasher.hash(password), role=role,
                                    email_verified=email_verified, created_at=now, updated_at=now))
         self.create_personal_workspace(user)
+        global_feed.announce(self.events, {"type": "user.registered", "user_id": user.id,
+                                           "email": user.email, "name": user.name})
         return user
 
     def create_personal_workspace(self, user: User) -> Workspace:

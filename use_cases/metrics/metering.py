@@ -12,6 +12,7 @@ from use_cases.gateway.budgets import Budgets
 from use_cases.gateway.ports import UsageRepository
 from use_cases.gateway.usage_recorder import UsageRecorder
 from use_cases.metrics.ports import Metrics
+from use_cases.shared.global_feed import FailoverNotices
 from use_cases.shared.ports import EventBus, Subscription
 from use_cases.workflows.events import is_terminal_event, unpack
 
@@ -22,17 +23,20 @@ EXECUTION_TOPIC = "execution:"
 
 class MeteredUsageRecorder(UsageRecorder):
     """Every model call, from any path (talks, /llm, /v1, workflows), is recorded here: the
-    same moment counts it for Prometheus."""
+    same moment counts it for Prometheus and tells the global feed of a fallback's answer."""
 
-    def __init__(self, repository: UsageRepository, metrics: Metrics, **options: Any):
+    def __init__(self, repository: UsageRepository, metrics: Metrics,
+                 failovers: FailoverNotices, **options: Any):
         super().__init__(repository, **options)
         self.metrics = metrics
+        self.failovers = failovers  # the global feed hears of calls a fallback answered
 
     def record(self, record: UsageRecord, durable: bool = False) -> None:
         try:
             self.metrics.llm_call(record)
         except Exception:  # counting must never cost a usage record
             log.exception("could not count a model call in the metrics")
+        self.failovers.heard(record)
         super().record(record, durable)
 
 

@@ -6,6 +6,7 @@ Real implementations live in repositories/ and adapters/; unit tests use in-memo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 from entities.deadline import Deadline
 from entities.pagination import Page, PageRequest
@@ -159,3 +160,14 @@ class SecretDetector(ABC):
     def is_secret(self, value: str, tenant: str, name: str = "") -> bool:
         """Whether `value`, a whole value (of the header, parameter or key `name`, when it has
         one), is or holds a credential; `tenant` and LimitExceeded as for `find`."""
+
+
+class WorkflowAgents(ABC):
+    """Agents as workflow `agent` nodes see them (implemented over the agents area)."""
+
+    @abstractmethod
+    def answer(self, user_id: str, workspace_id: str, agent_id: str, prompt: str,
+               cancelled: Callable[[], bool]) -> str:
+        """The agent's final answer to `prompt`, its tools run as `user_id` (the run's
+        creator); every round metered like any model call. NotFound for an agent of another
+        workspace or one the user cannot read; what a model call raises otherwise."""

@@ -11,6 +11,7 @@ from entities.pagination import Page, PageRequest
 from entities.user import normalise_email
 from entities.workspace import Membership, Workspace, WorkspaceRole, WorkspaceSettings
 from use_cases.identity.ports import UserRepository
+from use_cases.shared import global_feed
 from use_cases.shared.ports import AuditLog, EventBus
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
@@ -54,6 +55,9 @@ class Workspaces:
         self.memberships.add(Membership(workspace.id, actor.user_id, OWNER, now))
         self.audit.record("workspace.created", actor.user_id, "workspace", workspace.id,
                           workspace_id=workspace.id, ip=actor.ip)
+        global_feed.announce(self.events, {"type": "workspace.created",
+                                           "workspace_id": workspace.id, "name": workspace.name,
+                                           "owner_id": actor.user_id})
         return workspace, OWNER
 
     def get(self, actor: Actor, workspace_id: str) -> tuple[Workspace, WorkspaceRole]:

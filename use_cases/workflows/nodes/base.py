@@ -27,7 +27,7 @@ from entities.errors import DomainError, LimitExceeded, RateLimited, UpstreamErr
 from entities.workflow import Execution, Node
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.shared.ports import OutboundHttp
-from use_cases.workflows.ports import FileTexts, JsonQuery, TemplateRenderer
+from use_cases.workflows.ports import FileTexts, JsonQuery, TemplateRenderer, WorkflowAgents
 from use_cases.workflows.secret_stripping import SecretStripper
 
 # --- config schemas -----------------------------------------------------------------------------
@@ -128,6 +128,7 @@ class NodeServices:
     llm: LLMChat  # access, budget and usage as for any chat
     http: OutboundHttp
     files: FileTexts
+    agents: WorkflowAgents  # `agent` nodes
     limits: NodeLimits = field(default_factory=NodeLimits)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from entities.errors import ValidationFailed
+from use_cases.workflows.nodes.agent import AgentNode
 from use_cases.workflows.nodes.base import NodeRole, NodeServices, NodeType
 from use_cases.workflows.nodes.condition import ConditionNode
 from use_cases.workflows.nodes.file_text import FileTextNode
@@ -91,6 +92,7 @@ NODE_TYPES = NodeRegistry(
     HttpRequestNode,
     JsonExtractNode,
     FileTextNode,
+    AgentNode,
     OutputNode,
 )
 

@@ -1,0 +1,49 @@
+"""The workflow node type `agent`: an agent of the workspace answers inside a run, its tools
+run as the run's creator; another workspace's agent fails the node."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.agents import ToolServer, create_agent, http_tool
+from tests.support.workflows import create_workflow, edge, execute, input_node, node
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"outbound_allowlist": ("127.0.0.1",)}
+
+
+@pytest.fixture
+def owner(api):
+    return api.register()
+
+
+def agent_workflow(agent_id: str) -> dict:
+    return {"name": "Ask the agent",
+            "nodes": [input_node("question"),
+                      node("ask", "agent", agent_id=agent_id, prompt="{{ question }}"),
+                      node("done", "output", outputs={"answer": "{{ ask.output }}"})],
+            "edges": [edge("start", "ask"), edge("ask", "done")]}
+
+
+def test_an_agent_node_answers_with_its_tools_result(api, owner, mock_provider):
+    server = ToolServer({"stock": 4})
+    try:
+        agent = create_agent(api, owner, tools=[http_tool(server.url)])
+        workflow = create_workflow(api, owner, agent_workflow(agent["id"]))
+        mock_provider.behave(None, call_tools=True)
+        run = execute(api, owner, workflow["id"], {"question": "How many left?"}).get_json()
+    finally:
+        server.close()
+    assert run["status"] == "succeeded", run
+    assert '"stock": 4' in run["outputs"]["answer"]
+    assert server.requests[0][1].startswith("/weather?q=How")
+
+
+def test_an_agent_node_cannot_use_another_workspaces_agent(api, owner, mock_provider):
+    stranger = api.register()
+    agent = create_agent(api, stranger)
+    workflow = create_workflow(api, owner, agent_workflow(agent["id"]))
+    run = execute(api, owner, workflow["id"], {"question": "hi"}).get_json()
+    assert run["status"] == "failed"
+    assert mock_provider.requests == []
