@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask_smorest import Blueprint
-
+from controllers.blueprint import Blueprint
 from controllers.deps import use_cases
 from controllers.idempotency import idempotent
 from controllers.schemas.agents import (
