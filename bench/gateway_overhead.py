@@ -15,7 +15,9 @@ equivalent config: the same model entry, a master key, no database; `--run_gunic
 recommended way to run several workers), each server with the same number of workers and its
 default logging, at each concurrency level, non-streamed and streamed. The latency is the
 full response (to `[DONE]` for streams) as the client sees it; "added" is the difference from (a)
-at the same percentile.
+at the same percentile. "CPU ms/call" is the CPU time the target's processes (and their children;
+for SynapScale its embedded database too) used during the cell, divided by the calls it answered:
+what one call costs, whatever the machine's load.
 
 The proxy runs from its own virtualenv so its dependencies cannot disturb the project's pins:
 LITELLM_PROXY_VENV (default /tmp/litellm-proxy-venv), created with the project's litellm version
@@ -58,6 +60,25 @@ class Target:
     url: str  # the chat/completions endpoint
     model: str
     headers: dict
+    processes: tuple[int, ...] = ()  # what serves it (with their children): CPU counted per call
+
+
+def cpu_seconds(roots: tuple[int, ...]) -> float:
+    """User + system CPU time of these processes and all their descendants (Linux /proc)."""
+    total, pending, seen = 0.0, list(roots), set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 @dataclass
@@ -68,6 +89,7 @@ class Result:
     latencies: list[float]
     errors: Counter
     seconds: float
+    cpu_ms_per_call: float = float("nan")  # the target's processes, over every call of the cell
 
     @property
     def rps(self) -> float:
@@ -245,6 +267,8 @@ async def load(target: Target, stream: bool, concurrency: int, duration: float,
     timeout = aiohttp.ClientTimeout(total=60)
     latencies: list[float] = []
     errors: Counter = Counter()
+    calls = 0
+    cpu_before = cpu_seconds(target.processes)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
         measure_from = started + warmup
@@ -254,13 +278,14 @@ async def load(target: Target, stream: bool, concurrency: int, duration: float,
         async def client() -> None:
             """Calls back to back until `stop_at`, and at least once after the warm-up, so a
             target slower than the cell still gets measured (and the cell lasts longer)."""
-            nonlocal last_end
+            nonlocal last_end, calls
             measured = 0
             while (now := time.perf_counter()) < stop_at or not measured:
                 try:
                     failure = await one_call(session, target, stream)
                 except (TimeoutError, aiohttp.ClientError) as error:
                     failure = type(error).__name__
+                calls += 1
                 if now >= measure_from:
                     measured += 1
                     last_end = max(last_end, time.perf_counter())
@@ -270,7 +295,9 @@ async def load(target: Target, stream: bool, concurrency: int, duration: float,
                         errors[failure] += 1
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
-    return Result(target.name, stream, concurrency, latencies, errors, last_end - measure_from)
+    cpu_ms = (cpu_seconds(target.processes) - cpu_before) * 1000 / max(calls, 1)
+    return Result(target.name, stream, concurrency, latencies, errors, last_end - measure_from,
+                  cpu_ms if target.processes else float("nan"))
 
 
 def measure(targets: list[Target], levels: list[int], duration: float, warmup: float) -> list[Result]:
@@ -293,7 +320,7 @@ def print_table(results: list[Result], args) -> None:
           f"server; {args.duration:g} s per cell after {args.warmup:g} s warm-up; latency = "
           "full response as the client sees it; added = minus (a) direct at the same percentile\n")
     header = ("| mode | clients | path | req/s | p50 ms | p95 ms | p99 ms | added p50 | "
-              "added p95 | added p99 | errors |")
+              "added p95 | added p99 | CPU ms/call | errors |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     direct = {(r.stream, r.concurrency): r for r in results if r.target == "(a) direct"}
@@ -306,7 +333,8 @@ def print_table(results: list[Result], args) -> None:
             added = [f"{(r.percentile(p) - base.percentile(p)) * 1000:+.1f}" for p in (0.5, 0.95, 0.99)]
         print(f"| {'stream' if r.stream else 'plain'} | {r.concurrency} | {r.target} | "
               f"{r.rps:.1f} | {cells[0]:.1f} | {cells[1]:.1f} | {cells[2]:.1f} | "
-              f"{added[0]} | {added[1]} | {added[2]} | {r.errors.total()} |")
+              f"{added[0]} | {added[1]} | {added[2]} | {r.cpu_ms_per_call:.1f} | "
+              f"{r.errors.total()} |")
     failures = [(r, kind, count) for r in results for kind, count in r.errors.items()]
     for r, kind, count in failures:
         print(f"\nerrors: {r.target}, {'stream' if r.stream else 'plain'}, {r.concurrency} "
@@ -350,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
             if not mongo_uri:
                 mongo = EmbeddedMongo(workdir / "mongo", free_port())
                 mongo_uri = mongo.ensure_running()
+            # SynapScale's calls cost its database CPU too (the embedded one is in the count)
+            database = (mongo.process.pid,) if mongo is not None and mongo.process else ()
             mock, mock_port = start_mock(workdir, args.latency)
             catalogue = write_catalogue(workdir / "models.yaml", mock_port)
             ours_port, proxy_port = free_port(), free_port()
@@ -365,14 +395,16 @@ def main(argv: list[str] | None = None) -> None:
                 baseline_target = [Target(
                     f"(b0) {args.baseline[:10]}",
                     f"http://127.0.0.1:{baseline_port}/v1/chat/completions", SYNAPSCALE_MODEL,
-                    {"Authorization": f"Bearer {baseline_key}"})]
+                    {"Authorization": f"Bearer {baseline_key}"}, (baseline.pid, *database))]
             targets = [
                 Target("(a) direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", MODEL,
-                       {"Authorization": "Bearer mock"}),
+                       {"Authorization": "Bearer mock"}, (mock.pid,)),
                 Target("(b) synapscale", f"http://127.0.0.1:{ours_port}/v1/chat/completions",
-                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {key}"}),
+                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {key}"},
+                       (synapscale.pid, *database)),
                 Target("(c) litellm", f"http://127.0.0.1:{proxy_port}/v1/chat/completions",
-                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"}),
+                       SYNAPSCALE_MODEL, {"Authorization": f"Bearer {PROXY_KEY}"},
+                       (proxy.pid,) if proxy else ()),
             ][:3 if proxy else 2]
             targets[2:2] = baseline_target
             for target in targets:  # first calls import and connect in every worker
