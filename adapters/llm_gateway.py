@@ -30,6 +30,7 @@ from adapters.model_catalogue import (
     provider_key,
 )
 from adapters.outbound_http import GuardedHttpClient
+from adapters.remote_images import RemoteImages
 from entities.errors import (
     InvalidParameter,
     ReplyTooLarge,
@@ -84,9 +85,11 @@ class LiteLLMGateway(LLMGateway):
     def __init__(self, models_config: str | Path = "config/models.yaml", default_model: str = "",
                  timeout_s: float = 60.0, max_reply_chars: int = 200_000,
                  environ: Mapping[str, str] | None = None, max_routers: int = 64,
-                 check_address: Callable[[str], None] = GuardedHttpClient().check_url):
+                 check_address: Callable[[str], None] = GuardedHttpClient().check_url,
+                 images: RemoteImages | None = None):
         """`check_address(url)` raises OutboundRefused or OutboundFailed for an address a
-        workspace's api_base may not reach (default: the outbound rules with no allowlist)."""
+        workspace's api_base may not reach (default: the outbound rules with no allowlist);
+        `images` fetches the image URLs of messages under those rules (default: the same)."""
         self.catalogue: Catalogue = load_catalogue(models_config, environ)
         self.configured_default = default_model
         self.timeout_s = timeout_s
@@ -98,6 +101,7 @@ class LiteLLMGateway(LLMGateway):
         self._import_lock = threading.Lock()
         self._model_info: dict[str, dict] = {}
         self.check_address = check_address
+        self.images = images or RemoteImages(GuardedHttpClient())
         self._checked_addresses = TtlCache(ADDRESS_CHECK_TTL_S)
 
     @classmethod
@@ -107,7 +111,8 @@ class LiteLLMGateway(LLMGateway):
         `outbound`: the address rules workspaces' api_base must follow."""
         environ = {**os.environ, LOCAL_URL_VARIABLE: local_model_url}
         return cls(settings.models_config, settings.default_model, settings.llm_timeout_s,
-                   settings.llm_max_reply_chars, environ=environ, check_address=outbound.check_url)
+                   settings.llm_max_reply_chars, environ=environ, check_address=outbound.check_url,
+                   images=RemoteImages(outbound))
 
     # --- catalogue ---------------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class LiteLLMGateway(LLMGateway):
         requested, candidate, router, kwargs = self._prepare(request)
         started = time.perf_counter()
         try:
-            response = router.completion(model=candidate, messages=request.messages, **kwargs)
+            response = router.completion(model=candidate, **kwargs)
         except Exception as exc:
             raise upstream_error(exc, requested) from exc
         latency_ms = (time.perf_counter() - started) * 1000
@@ -200,7 +205,7 @@ class LiteLLMGateway(LLMGateway):
         requested, candidate, router, kwargs = self._prepare(request)
         started = time.perf_counter()
         try:
-            response = router.completion(model=candidate, messages=request.messages, stream=True,
+            response = router.completion(model=candidate, stream=True,
                                          stream_options={"include_usage": True}, **kwargs)
         except Exception as exc:
             raise upstream_error(exc, requested) from exc
@@ -294,7 +299,8 @@ class LiteLLMGateway(LLMGateway):
     # --- helpers -----------------------------------------------------------------------------
 
     def _prepare(self, request: ChatRequest) -> tuple[str, str, Any, dict[str, Any]]:
-        """The requested model, the model to call first, its router and the call's arguments.
+        """The requested model, the model to call first, its router and the call's arguments
+        (messages included, their image URLs fetched and inlined).
 
         A requested model without credentials starts at its first available fallback, as the
         router would after an authentication error, minus the doomed call."""
@@ -311,7 +317,8 @@ class LiteLLMGateway(LLMGateway):
                                    details={"model": [f"{requested} does not take {unsafe_locally}."]})
         candidates = self._candidates(requested, request.credentials,
                                       lambda e: not (unsafe_locally and e.is_local))
-        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}], "drop_params": True}
+        kwargs: dict[str, Any] = {"fallbacks": [{candidates[0]: candidates[1:]}], "drop_params": True,
+                                  "messages": self.images.inline(request.messages)}
         for name in ("temperature", "max_tokens", "stop"):
             if getattr(request, name) is not None:
                 kwargs[name] = getattr(request, name)
