@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from use_cases.chat.branches import Branches
 from use_cases.chat.chat import Chat
 from use_cases.chat.context import ContextBuilder
 from use_cases.chat.events import TalkEvents
@@ -10,9 +11,11 @@ from use_cases.chat.generations import Generations
 from use_cases.chat.ports import (
     FileContext,
     MessageRepository,
+    ShareRepository,
     TalkRepository,
     TalkRepresentation,
 )
+from use_cases.chat.shares import Shares
 from use_cases.chat.talks import Talks
 from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
@@ -32,13 +35,15 @@ class ChatUseCases:
     talks: Talks
     generations: Generations  # the pool of streaming replies: close() stops them
     chat: Chat
+    branches: Branches  # the tree: its shape, switching branches, forks
+    shares: Shares
 
 
 def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                workspace_repo: WorkspaceRepository, access: WorkspaceAccess, events: EventBus,
                llm: LLMGateway, credentials: ProviderCredentials, file_context: FileContext,
                meter: ModelCallMeter, representation: TalkRepresentation,
-               limits: ChatLimits) -> ChatUseCases:
+               limits: ChatLimits, share_repo: ShareRepository) -> ChatUseCases:
     talks = Talks(talk_repo, message_repo, workspace_repo, access,
                   TalkEvents(events, representation),
                   model_ids=lambda: [model.id for model in llm.models({})],
@@ -47,4 +52,6 @@ def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
     chat = Chat(talks, message_repo, workspace_repo, llm,
                 ContextBuilder(message_repo, llm, file_context), meter, generations,
                 events=events, credentials=credentials, flush_interval=limits.flush_interval_s)
-    return ChatUseCases(talks=talks, generations=generations, chat=chat)
+    return ChatUseCases(talks=talks, generations=generations, chat=chat,
+                        branches=Branches(talks, message_repo),
+                        shares=Shares(talks, message_repo, share_repo))

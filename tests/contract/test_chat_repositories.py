@@ -31,10 +31,19 @@ def new_talk(talks, name: str = "", user: str = "u1", workspace: str = "ws1", **
     return talks.add(Talk(id="", workspace_id=workspace, user_id=user, name=name, **fields))
 
 
+def leaf_of(messages, talk: Talk) -> str | None:
+    stored = messages.talks.find_one({"_id": ObjectId(talk.id)}, {"current_leaf_id": True})
+    leaf = (stored or {}).get("current_leaf_id")
+    return str(leaf) if leaf else None
+
+
 def say(messages, talk: Talk, content: str, role=MessageRole.USER,
-        status=MessageStatus.COMPLETE) -> Message:
+        status=MessageStatus.COMPLETE, parent_id: str | None = "leaf") -> Message:
+    """A message after the talk's current leaf (as Chat adds them), or after `parent_id`."""
+    parent = leaf_of(messages, talk) if parent_id == "leaf" else parent_id
     return messages.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
-                                user_id=talk.user_id, role=role, content=content, status=status))
+                                user_id=talk.user_id, role=role, content=content, status=status,
+                                parent_id=parent))
 
 
 def names(page) -> list[str]:
@@ -174,14 +183,16 @@ def test_history_keeps_the_replies_the_model_sees_again(talks, messages):
     talk = new_talk(talks)
     question = say(messages, talk, "q")
     say(messages, talk, "failed", MessageRole.ASSISTANT, MessageStatus.FAILED)
-    say(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
     say(messages, talk, "stopped", MessageRole.ASSISTANT, MessageStatus.STOPPED)
     last = say(messages, talk, "a", MessageRole.ASSISTANT)
     say(messages, talk, "later")
+    # a regenerated sibling of "a" is on another branch: never in this path's history
+    say(messages, talk, "other", MessageRole.ASSISTANT, parent_id=question.id)
+    talks.set_current_leaf(talk.id, last.id)
     talk = talks.get(talk.id, "u1")
     assert [m.content for m in messages.history(talk, last.id, 10)] == ["q", "stopped", "a"]
-    assert [m.content for m in messages.history(talk, None, 2)] == ["a", "later"]
-    assert [m.content for m in messages.history(talk, question.id, 10)] == ["q"]
+    later = talks.get(talk.id, "u1")
+    assert [m.content for m in messages.history(later, None, 2)] == ["stopped", "a"]
 
 
 def test_an_update_stores_statuses_and_usage(talks, messages):

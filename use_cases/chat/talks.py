@@ -10,7 +10,7 @@ import builtins
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from entities.clock import iso_utc, utcnow
 from entities.errors import NotFound, ValidationFailed
@@ -98,6 +98,39 @@ class Talks:
         self.visible(user_id, talk_id, WRITE)
         self.talks.set_deleted(talk_id, user_id, True)
 
+    def linked(self, talk: Talk) -> Talk:
+        """The talk as a tree: one stored before trees (messages but no current leaf) gets its
+        parents and current leaf first (as data/migrations/0002_message_trees.py does)."""
+        if talk.current_leaf_id is None and talk.last_seq > 0:
+            return replace(talk, current_leaf_id=self.messages.link_line(talk.id))
+        return talk
+
+    def copy(self, user_id: str, workspace_id: str | None, source: Talk,
+             messages: builtins.list[Message], name: str) -> Talk:
+        """A new talk of `user_id` in `workspace_id` (None: their personal workspace; a member
+        at least) with `source`'s settings and copies of `messages` (a path, root first) as one
+        line, the last one current; timestamps kept, streaming replies copied as `stopped`.
+        Used by forks (of a talk, of a share) and meant for imports."""
+        membership = self.access.require(user_id, workspace_id, WRITE)
+        now = utcnow()
+        talk = self.talks.add(Talk(
+            id="", workspace_id=membership.workspace_id, user_id=user_id, name=name,
+            model=source.model, system_prompt=source.system_prompt, tags=list(source.tags),
+            created_at=now, updated_at=now))
+        copies, parent = [], None
+        for message in messages:
+            new_id = self.messages.new_id()
+            status = (MessageStatus.STOPPED if message.status is MessageStatus.STREAMING
+                      else message.status)
+            copies.append(replace(message, id=new_id, talk_id=talk.id, user_id=user_id,
+                                  workspace_id=talk.workspace_id, parent_id=parent,
+                                  status=status, delta_ends=None))
+            parent = new_id
+        self.messages.add_many(talk.id, copies)
+        talk = self.talks.get(talk.id, user_id) or talk
+        self.events.talk_created(talk)
+        return talk
+
     def restore(self, user_id: str, talk_id: str) -> Talk:
         self.visible(user_id, talk_id, WRITE, include_deleted=True)
         talk = self.talks.set_deleted(talk_id, user_id, False)
@@ -108,14 +141,17 @@ class Talks:
     # --- messages ---------------------------------------------------------------------------
 
     def messages_page(self, user_id: str, talk_id: str, limit: int,
-                      before: str | None) -> MessagePage:
+                      before: str | None, every_branch: bool = False) -> MessagePage:
+        """A page of the current path (root -> current leaf), or with `every_branch` of every
+        message in creation order."""
         talk = self.visible(user_id, talk_id)
-        page = self.messages.page(talk, limit, before)
+        page = self.messages.page(talk, limit, before, every_branch)
         return MessagePage(self._settled(page.items), page.has_more)
 
     def all_messages(self, user_id: str, talk_id: str) -> list[Message]:
-        self.visible(user_id, talk_id)
-        return self._settled(self.messages.all(talk_id))
+        """The current path, root first (what the ChatAI-compatible routes show)."""
+        talk = self.visible(user_id, talk_id)
+        return self._settled(self.messages.path(talk))
 
     def delete_message(self, user_id: str, talk_id: str, message_id: str) -> None:
         self.visible(user_id, talk_id, WRITE)
@@ -162,7 +198,10 @@ class Talks:
         if fmt not in EXPORT_FORMATS:
             raise ValidationFailed("Unknown export format", {"format": list(EXPORT_FORMATS)})
         talk = self.visible(user_id, talk_id)
-        messages = self._settled(self.messages.all(talk_id))
+        # json: every message of every branch (the `imports` work defines the lossless
+        # `synapscale` format here); markdown: the current path only
+        messages = self._settled(self.messages.all(talk_id) if fmt == "json"
+                                 else self.messages.path(talk))
         stem = _slug(talk.name) or "talk"
         files = self._attachments(talk, messages)
         if fmt == "json":
