@@ -29,7 +29,9 @@ class MessageNode:
 
 
 def in_creation_order(nodes: Iterable[MessageNode]) -> list[MessageNode]:
-    return sorted(nodes, key=lambda node: (node.seq, node.created_at or datetime.min, node.id))
+    """By `created_at`, then `seq`, then id (data/migrations/0002_message_trees.py's order)."""
+    return sorted(nodes, key=lambda node: (
+        node.created_at.timestamp() if node.created_at else 0.0, node.seq, node.id))
 
 
 def implied_parents(nodes: Iterable[MessageNode]) -> list[MessageNode]:
@@ -69,16 +71,19 @@ def children_of(nodes: Iterable[MessageNode]) -> dict[str | None, list[str]]:
 
 
 def latest_leaf(nodes: dict[str, MessageNode], start_id: str) -> str:
-    """The leaf reached from `start_id` by following its newest live child each time (the
-    branch most recently added under it); `start_id` itself when it has no live child."""
+    """The most recently created leaf among the live descendants of `start_id` (the branch
+    most recently added or continued under it); `start_id` itself when it has no live child."""
     children = children_of(node for node in nodes.values() if not node.deleted)
-    current, seen = start_id, {start_id}
-    while children.get(current):
-        current = children[current][-1]
-        if current in seen:
-            break
-        seen.add(current)
-    return current
+    leaves: list[MessageNode] = []
+    stack, seen = [start_id], {start_id}
+    while stack:
+        current = stack.pop()
+        below = [child for child in children.get(current, []) if child not in seen]
+        if not below and current in nodes:
+            leaves.append(nodes[current])
+        seen.update(below)
+        stack.extend(below)
+    return in_creation_order(leaves)[-1].id if leaves else start_id
 
 
 def visible_tree(nodes: Iterable[MessageNode]) -> list[MessageNode]:

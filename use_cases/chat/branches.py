@@ -52,8 +52,8 @@ class Branches:
         return TalkTree(leaf, [TreeNode(node, children.get(node.id, [])) for node in shown])
 
     def switch(self, user_id: str, talk_id: str, leaf_id: str) -> Talk:
-        """Shows the branch through message `leaf_id`: a message with replies or edits after
-        it shows its newest descendant leaf (following the newest child each time). Returns
+        """Shows the branch through message `leaf_id`: a message with messages after it
+        shows the most recently created leaf below it (the branch last added to). Returns
         the talk with its new `current_leaf_id`. NotFound for a talk that is not the caller's;
         ValidationFailed (422, field `leaf_id`) for an id that is not a live message of the
         talk; Forbidden for a viewer."""
