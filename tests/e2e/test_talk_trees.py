@@ -222,7 +222,7 @@ def test_markdown_export_and_chatai_reads_follow_the_current_path(api, alice, ta
 
 def test_a_fork_copies_the_path_up_to_a_message_into_a_new_talk(api, alice, talk, two_turns,
                                                                 mock_provider):
-    first, second = two_turns
+    first, _ = two_turns
     forked = api.request("post", f"/api/v1/talks/{talk['id']}/fork", alice,
                          json={"message_id": first["assistant_message"]["id"]})
     assert forked.status_code == 201, forked.get_json()

@@ -149,6 +149,9 @@ def test_switching_branches_checks_the_message_and_the_role(world, alice, talk):
     again = world.chat.regenerate(alice, talk.id, sent.assistant_message.id)
     switched = world.branches.switch(alice, talk.id, sent.assistant_message.id)
     assert switched.current_leaf_id == sent.assistant_message.id
+    assert world.events.on(f"user:{alice}")[-1] == {
+        "topic": f"user:{alice}", "type": "talk.branch_switched", "talk_id": talk.id,
+        "current_leaf_id": sent.assistant_message.id}
     assert world.branches.switch(alice, talk.id, sent.user_message.id).current_leaf_id \
         == again.assistant_message.id
     with pytest.raises(ValidationFailed):

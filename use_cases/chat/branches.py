@@ -54,7 +54,8 @@ class Branches:
     def switch(self, user_id: str, talk_id: str, leaf_id: str) -> Talk:
         """Shows the branch through message `leaf_id`: a message with messages after it
         shows the most recently created leaf below it (the branch last added to). Returns
-        the talk with its new `current_leaf_id`. NotFound for a talk that is not the caller's;
+        the talk with its new `current_leaf_id` (and tells the owner's devices,
+        `talk.branch_switched`). NotFound for a talk that is not the caller's;
         ValidationFailed (422, field `leaf_id`) for an id that is not a live message of the
         talk; Forbidden for a viewer."""
         talk = self.talks.linked(self.talks.visible(user_id, talk_id, WRITE))
@@ -64,7 +65,9 @@ class Branches:
                                    {"leaf_id": ["Not a message of this talk."]})
         leaf = latest_leaf(nodes, leaf_id)
         self.talks.talks.set_current_leaf(talk.id, leaf)
-        return self.talks.visible(user_id, talk_id)
+        switched = self.talks.visible(user_id, talk_id)
+        self.talks.events.branch_switched(switched)
+        return switched
 
     def fork(self, user_id: str, talk_id: str, message_id: str) -> Talk:
         """A new talk of the caller's, in the same workspace, holding a copy of the path from

@@ -195,25 +195,32 @@ class Talks:
         return Page(hits, page.page, page.size, talk_total + message_total)
 
     def export(self, user_id: str, talk_id: str, fmt: str) -> Export:
+        """`json`: the talk and every message of every branch (each with its `parent_id`);
+        `markdown`: the current path (root -> current leaf). NotFound for a talk that is not
+        the caller's; ValidationFailed for another format."""
         if fmt not in EXPORT_FORMATS:
             raise ValidationFailed("Unknown export format", {"format": list(EXPORT_FORMATS)})
         talk = self.visible(user_id, talk_id)
-        # json: every message of every branch (the `imports` work defines the lossless
-        # `synapscale` format here); markdown: the current path only
-        messages = self._settled(self.messages.all(talk_id) if fmt == "json"
-                                 else self.messages.path(talk))
-        stem = _slug(talk.name) or "talk"
-        files = self._attachments(talk, messages)
         if fmt == "json":
-            representation = self.events.representation
-            body = json.dumps({"talk": representation.talk(talk),
-                               "exported_at": iso_utc(utcnow()),
-                               "messages": [_with_attachments(representation.message(m),
-                                                              m, files) for m in messages]},
-                              ensure_ascii=False, indent=2)
-            return Export(f"{stem}-{talk.id}.json", "application/json", body)
-        return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
-                      _markdown(talk, messages, files))
+            return self._json_export(talk)
+        messages = self._settled(self.messages.path(talk))
+        return Export(f"{_slug(talk.name) or 'talk'}-{talk.id}.md",
+                      "text/markdown; charset=utf-8",
+                      _markdown(talk, messages, self._attachments(talk, messages)))
+
+    def _json_export(self, talk: Talk) -> Export:
+        """The whole tree as JSON. Hook: the `imports` work replaces this body with the
+        versioned, lossless `synapscale` format its importer reads back (same tree, branches,
+        statuses, current leaf, attachments named)."""
+        messages = self._settled(self.messages.all(talk.id))
+        files = self._attachments(talk, messages)
+        representation = self.events.representation
+        body = json.dumps({"talk": representation.talk(talk),
+                           "exported_at": iso_utc(utcnow()),
+                           "messages": [_with_attachments(representation.message(m), m, files)
+                                        for m in messages]},
+                          ensure_ascii=False, indent=2)
+        return Export(f"{_slug(talk.name) or 'talk'}-{talk.id}.json", "application/json", body)
 
     # --- helpers ----------------------------------------------------------------------------
 
