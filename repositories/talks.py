@@ -236,6 +236,7 @@ def to_message(doc: dict) -> Message:
 
 
 NODES_BATCH = 100_000
+BY_ID_AT_MOST = 100  # a path's messages read by id up to this many, by seq range beyond
 NODE_FIELDS = {"parent_id": True, "role": True, "status": True, "created_at": True, "seq": True,
                "deleted": True}
 
@@ -275,6 +276,8 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         ([("talk_id", ASCENDING), ("deleted", ASCENDING), ("seq", DESCENDING)],
          {"name": "talk_history"}),
         ([("talk_id", ASCENDING), ("status", ASCENDING)], {"name": "talk_status"}),
+        # a branch's path is walked up through windows of `seq`, deleted messages included
+        ([("talk_id", ASCENDING), ("seq", DESCENDING)], {"name": "talk_tree"}),
         ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("_id", DESCENDING)],
          {"name": "user_messages"}),
     ]
@@ -400,46 +403,103 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         cursor = self.collection.find({"talk_id": oid}, NODE_FIELDS).batch_size(NODES_BATCH)
         return [to_node(doc) for doc in cursor]
 
-    def _path_nodes(self, talk: Talk, leaf_id: str | None, field: str) -> list[MessageNode]:
-        """The live nodes root -> `leaf_id` (None: the talk's current leaf), from one
-        projection query."""
-        nodes = self.nodes(talk.id)
-        default_leaf = talk.current_leaf_id
-        if default_leaf is None:  # stored before trees: one line, in creation order
-            nodes = implied_parents(nodes)
-            default_leaf = nodes[-1].id if nodes else None
-        by_id = {node.id: node for node in nodes}
-        if leaf_id is not None and leaf_id not in by_id:  # a deleted one: its path still counts
-            raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
-        return [node for node in path_to(by_id, leaf_id or default_leaf) if not node.deleted]
+    def _path_nodes(self, talk: Talk, leaf_id: str | None, field: str,
+                    need: int | None = None, exclusive: bool = False) -> list[MessageNode]:
+        """The live nodes of the path root -> `leaf_id` (None: the talk's current leaf), root
+        first: the last `need` of them (None: all); with `exclusive`, without `leaf_id` itself.
+        ValidationFailed (on `field`) when `leaf_id` is not a message of the talk (a deleted
+        one is: its path still counts)."""
+        if talk.current_leaf_id is None:  # stored before trees: one line, in creation order
+            nodes = implied_parents(self.nodes(talk.id))
+            by_id = {node.id: node for node in nodes}
+            start = leaf_id or (nodes[-1].id if nodes else None)
+            if leaf_id is not None and leaf_id not in by_id:
+                raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
+            walked = path_to(by_id, start)
+            if exclusive:
+                walked = walked[:-1]
+            live = [node for node in walked if not node.deleted]
+            return live[-need:] if need else live
+        return self._walk_up(talk, leaf_id or talk.current_leaf_id, field, need, exclusive)
 
-    def _messages(self, talk_id: str, ids: list[str]) -> list[Message]:
-        """The messages `ids` of the talk, in that order, with their content."""
-        if not ids:
+    def _walk_up(self, talk: Talk, start_id: str, field: str, need: int | None,
+                 exclusive: bool) -> list[MessageNode]:
+        """Follows `parent_id` up from `start_id`, reading the talk's nodes (no content) in
+        windows of `seq` below it, widening each time: a parent is always stored before its
+        child, so the next window holds it. A path of N messages reads about N nodes, whatever
+        the size of the talk, in a few indexed range queries."""
+        first = maybe_object_id(start_id)
+        doc = self.collection.find_one({"_id": first, "talk_id": ref(talk.id)},
+                                       NODE_FIELDS) if first else None
+        if doc is None:
+            raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
+        current = to_node(doc)
+        loaded: dict[str, MessageNode] = {current.id: current}
+        low = current.seq
+        span = max(64, 2 * (need or 256))
+        walked: list[MessageNode] = [] if exclusive else [current]
+        live = sum(1 for node in walked if not node.deleted)
+        seen = {current.id}
+        while current.parent_id and (need is None or live < need):
+            parent = loaded.get(current.parent_id)
+            if parent is None:
+                if low <= 0:
+                    break  # a parent that is not there: the path starts here
+                below = max(0, low - span)
+                for found in self.collection.find(
+                        {"talk_id": ref(talk.id), "seq": {"$gte": below, "$lt": low}},
+                        NODE_FIELDS).batch_size(NODES_BATCH):
+                    node = to_node(found)
+                    loaded[node.id] = node
+                low, span = below, span * 4
+                continue
+            if parent.id in seen:
+                break  # never follow a cycle
+            seen.add(parent.id)
+            walked.append(parent)
+            live += 0 if parent.deleted else 1
+            current = parent
+        walked.reverse()
+        nodes = [node for node in walked if not node.deleted]
+        return nodes[-need:] if need else nodes
+
+    def _messages(self, talk_id: str, nodes: list[MessageNode]) -> list[Message]:
+        """The messages of `nodes` with their content, in that order: by id for a few, else by
+        the `seq` range they span (one indexed range query, not a long `$in`)."""
+        if not nodes:
             return []
-        docs = {str(doc["_id"]): doc for doc in self.collection.find(
-            {"_id": {"$in": [ObjectId(i) for i in ids]}, "talk_id": ref(talk_id)})}
+        ids = [node.id for node in nodes]
+        if len(ids) <= BY_ID_AT_MOST:
+            query: dict = {"_id": {"$in": [ObjectId(i) for i in ids]}, "talk_id": ref(talk_id)}
+        else:
+            seqs = [node.seq for node in nodes]
+            query = {"talk_id": ref(talk_id), "seq": {"$gte": min(seqs), "$lte": max(seqs)}}
+        wanted = set(ids)
+        docs = {str(doc["_id"]): doc
+                for doc in self.collection.find(query).batch_size(NODES_BATCH)
+                if str(doc["_id"]) in wanted}
         return [to_message(docs[i]) for i in ids if i in docs]
 
     def _path_page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
-        ids = [node.id for node in self._path_nodes(talk, None, "before")]
-        end = len(ids)
-        if before is not None:
-            if before not in ids:
-                raise ValidationFailed("Unknown message",
-                                       {"before": ["Not a message of this talk's current path."]})
-            end = ids.index(before)
-        start = max(0, end - limit)
-        return MessagePage(self._messages(talk.id, ids[start:end]), start > 0)
+        """`before`: the page ends just above it on its own branch (a message of another
+        branch pages back through that branch)."""
+        if before is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return MessagePage([], False)
+        nodes = self._path_nodes(talk, before, "before", need=limit + 1,
+                                 exclusive=before is not None)
+        return MessagePage(self._messages(talk.id, nodes[-limit:]), len(nodes) > limit)
 
     def path(self, talk: Talk, leaf_id: str | None = None) -> list[Message]:
-        nodes = self._path_nodes(talk, leaf_id, "message_id")
-        return self._messages(talk.id, [node.id for node in nodes])
+        if leaf_id is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return []
+        return self._messages(talk.id, self._path_nodes(talk, leaf_id, "message_id"))
 
     def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
+        if up_to is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return []
         in_context = set(ON_PATH_CONTEXT)
-        nodes = self._path_nodes(talk, up_to, "up_to")[-limit:]
-        return self._messages(talk.id, [node.id for node in nodes if node.status in in_context])
+        nodes = self._path_nodes(talk, up_to, "up_to", need=limit)
+        return self._messages(talk.id, [node for node in nodes if node.status in in_context])
 
     def link_line(self, talk_id: str) -> str | None:
         """Links a talk stored before trees into one line (as data/migrations/0002 does) and

@@ -148,10 +148,47 @@ def test_adding_a_message_numbers_and_counts_it_on_its_talk(talks, messages):
     assert [m.content for m in messages.page(stored, 10, None).items] == ["one", "two"]
 
 
+def bulk_line(db, talk, count):
+    """`count` messages of one branch (each the parent of the next), the last one current."""
+    ids = [ObjectId() for _ in range(count)]
+    db["messages"].insert_many([
+        {"_id": ids[n], "talk_id": ObjectId(talk.id), "seq": n + 1, "workspace_id": "w1",
+         "user_id": "u1", "role": "user" if n % 2 == 0 else "assistant", "content": f"m{n}",
+         "status": "complete", "deleted": False, "parent_id": ids[n - 1] if n else None,
+         "created_at": utcnow()} for n in range(count)])
+    db["talks"].update_one({"_id": ObjectId(talk.id)}, {"$set": {
+        "last_seq": count, "message_count": count, "current_leaf_id": ids[-1]}})
+    return ids
+
+
+def test_the_current_path_of_a_long_talk_reads_only_the_nodes_above_the_page(db, talks, messages,
+                                                                             counter):
+    talk = new_talk(talks)
+    ids = bulk_line(db, talk, 2000)
+    talk = talks.get(talk.id, "u1")
+    for limit in (1, 50, 100):
+        counter.commands.clear()
+        page = messages.page(talk, limit, None)
+        # the leaf's node, one window of nodes above it, then the page's messages
+        assert counter.commands == ["find", "find", "find"]
+        assert [m.content for m in page.items] == [f"m{n}" for n in range(2000 - limit, 2000)]
+        assert page.has_more
+    older = messages.page(talk, 100, page.next_before)
+    assert older.items[0].content == "m1800" and older.items[-1].content == "m1899"
+    counter.commands.clear()
+    history = messages.history(talk, None, 200)
+    assert len(history) == 200 and history[-1].id == str(ids[-1])
+    assert len(counter.commands) == 3
+    assert len(messages.path(talk)) == 2000  # the whole path: windows widening to the root
+    plan = db["messages"].find({"talk_id": ObjectId(talk.id),
+                                "seq": {"$gte": 1000, "$lt": 2000}}).explain()
+    assert "talk_tree" in str(plan["queryPlanner"]["winningPlan"])
+
+
 def test_the_current_path_of_a_long_talk_is_a_projection_then_one_page(db, talks, messages,
                                                                        counter):
     talk = new_talk(talks)
-    bulk_messages(db, talk, 1200)  # stored before trees: one line, in creation order
+    bulk_messages(db, talk, 1200)  # stored before trees: read whole, as one line
     talk = talks.get(talk.id, "u1")
     counter.commands.clear()
     page = messages.page(talk, 50, None)
