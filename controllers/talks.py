@@ -255,8 +255,11 @@ def list_messages(query, talk_id):
     parent_id, file_ids, usage: {prompt_tokens, completion_tokens, total_tokens, cost_usd},
     latency_ms, error, created_at, updated_at}`.
 
+    With `before`, the page holds the messages above it on its own branch (a cursor keeps paging
+    back through the branch it came from).
+
     404 for a talk that is not the caller's; 422 for a `before` that is not a message of the
-    branch read, or another `branch`."""
+    talk, or another `branch`."""
     page = use_cases().talks.messages_page(current_actor().user_id, talk_id, query["limit"],
                                            query.get("before"),
                                            every_branch=query["branch"] == "all")

@@ -95,7 +95,9 @@ class MessageRepository(ABC):
     @abstractmethod
     def add_many(self, talk_id: str, messages: list[Message]) -> list[Message]:
         """Stores copies (forks, imports) as `add` would, in that order, keeping each one's
-        `id` (when set), `parent_id` and `created_at` (when set); the last becomes current."""
+        `id` (when set), `parent_id` and `created_at` (when set); the last becomes current.
+        A parent must come before its children in `messages` (paths are walked up through
+        lower `seq` numbers)."""
 
     @abstractmethod
     def get(self, message_id: str, talk_id: str) -> Message | None:
@@ -104,9 +106,11 @@ class MessageRepository(ABC):
     @abstractmethod
     def page(self, talk: Talk, limit: int, before: str | None,
              every_branch: bool = False) -> MessagePage:
-        """Live messages of the current path (root -> current leaf) before message `before`
-        (None: up to the leaf), oldest first; ValidationFailed for a `before` not on it. With
-        `every_branch`, every live message of the talk older than `before`, in creation order."""
+        """Live messages of the current path (root -> current leaf), oldest first, the last
+        `limit` of them; with `before`, those above message `before` on its own branch (so a
+        cursor keeps paging back through the branch it came from). ValidationFailed for a
+        `before` that is not a message of the talk. With `every_branch`, every live message of
+        the talk older than `before`, in creation order."""
 
     @abstractmethod
     def nodes(self, talk_id: str) -> list[MessageNode]:
