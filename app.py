@@ -39,6 +39,7 @@ from controllers import (
     openai_responses,
     service,
     talk_socket,
+    talk_tree,
     talks,
     webhooks,
     workflows,
@@ -96,6 +97,7 @@ def register_api(app: Flask, version: str) -> None:
         api.register_blueprint(blueprint)
     api.register_blueprint(files.blp)
     api.register_blueprint(talks.blp)
+    api.register_blueprint(talk_tree.blp)
     api.register_blueprint(chatai.blp)
     api.register_blueprint(llm.blp)
     talk_socket.document(api)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from use_cases.chat.branches import Branches
 from use_cases.chat.chat import Chat
 from use_cases.chat.context import ContextBuilder
 from use_cases.chat.events import TalkEvents
@@ -10,10 +11,12 @@ from use_cases.chat.generations import Generations
 from use_cases.chat.ports import (
     FileContext,
     MessageRepository,
+    ShareRepository,
     TalkAgents,
     TalkRepository,
     TalkRepresentation,
 )
+from use_cases.chat.shares import Shares
 from use_cases.chat.talks import Talks
 from use_cases.gateway.metered_call import ModelCallMeter
 from use_cases.gateway.ports import LLMGateway, ProviderCredentials
@@ -33,13 +36,16 @@ class ChatUseCases:
     talks: Talks
     generations: Generations  # the pool of streaming replies: close() stops them
     chat: Chat
+    branches: Branches  # the tree: its shape, switching branches, forks
+    shares: Shares
 
 
 def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                workspace_repo: WorkspaceRepository, access: WorkspaceAccess, events: EventBus,
                llm: LLMGateway, credentials: ProviderCredentials, file_context: FileContext,
                meter: ModelCallMeter, representation: TalkRepresentation,
-               agents: TalkAgents, limits: ChatLimits) -> ChatUseCases:
+               agents: TalkAgents, limits: ChatLimits,
+               share_repo: ShareRepository) -> ChatUseCases:
     """`agents`: the agents talks may be bound to (bootstrap.agents.AgentsForTalks)."""
     talks = Talks(talk_repo, message_repo, workspace_repo, access,
                   TalkEvents(events, representation),
@@ -50,4 +56,6 @@ def build_chat(*, talk_repo: TalkRepository, message_repo: MessageRepository,
                 ContextBuilder(message_repo, llm, file_context), meter, generations,
                 events=events, credentials=credentials, agents=agents,
                 flush_interval=limits.flush_interval_s)
-    return ChatUseCases(talks=talks, generations=generations, chat=chat)
+    return ChatUseCases(talks=talks, generations=generations, chat=chat,
+                        branches=Branches(talks, message_repo),
+                        shares=Shares(talks, message_repo, share_repo))

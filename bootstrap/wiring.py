@@ -61,6 +61,7 @@ from repositories.provider_keys import MongoProviderKeyRepository
 from repositories.released_blobs import MongoReleasedBlobs
 from repositories.responses import MongoResponseRepository
 from repositories.sessions import MongoSessionRepository
+from repositories.shares import MongoShareRepository
 from repositories.spend import MongoSpendRepository
 from repositories.storage_usage import MongoStorageUsage
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
@@ -267,7 +268,8 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
         file_context=files.file_context, meter=gateway.meter,
         representation=SchemaRepresentation(), agents=agents.talk_agents,
         limits=ChatLimits(max_generations=settings.chat_max_generations,
-                          flush_interval_s=settings.chat_flush_interval_s))
+                          flush_interval_s=settings.chat_flush_interval_s),
+        share_repo=repository(MongoShareRepository))
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,

@@ -214,7 +214,8 @@ def restore_talk(talk_id):
 def export_talk(query, talk_id):
     """Download a whole talk
 
-    Query `format`: `json` (default: the talk and every message) or `markdown`. 200 with the
+    Query `format`: `json` (default: the talk and every message of every branch, each with its
+    `parent_id`) or `markdown` (the current path: root to `current_leaf_id`). 200 with the
     conversation as an attachment, `<name>-<id>.json` or `<name>-<id>.md`.
 
     404 for a talk that is not the caller's; 422 for another format."""
@@ -250,15 +251,22 @@ def search(query):
 def list_messages(query, talk_id):
     """A page of a talk's messages
 
+    The current branch: the path from the root to the talk's `current_leaf_id` (following
+    `parent_id`); with `branch=all`, every message of every branch in creation order.
     Cursor-based: query `limit` (1 to 100, default 50) and `before` (a message id: the messages
-    older than it). 200 `{items: [oldest..newest], has_more, next_before}`; pass `next_before` as
+    before it). 200 `{items: [oldest..newest], has_more, next_before}`; pass `next_before` as
     `before` for the page before. A message is `{id, talk_id, role, content, status, model,
     parent_id, file_ids, usage: {prompt_tokens, completion_tokens, total_tokens, cost_usd},
     latency_ms, error, created_at, updated_at}`.
 
-    404 for a talk that is not the caller's."""
+    With `before`, the page holds the messages above it on its own branch (a cursor keeps paging
+    back through the branch it came from).
+
+    404 for a talk that is not the caller's; 422 for a `before` that is not a message of the
+    talk, or another `branch`."""
     page = use_cases().talks.messages_page(current_actor().user_id, talk_id, query["limit"],
-                                           query.get("before"))
+                                           query.get("before"),
+                                           every_branch=query["branch"] == "all")
     return {"items": page.items, "has_more": page.has_more, "next_before": page.next_before}
 
 
@@ -317,9 +325,11 @@ def send_message(body, talk_id):
 def regenerate(body, talk_id, message_id):
     """Generate a new reply to the same user message
 
-    A new reply to the user message the reply `message_id` answered; the old reply is kept with
-    status `superseded`. Body `{model?, temperature?, max_tokens?, stream?}`. 201 `{user_message,
-    assistant_message}`, or SSE events as when sending a message.
+    A new reply to the user message the reply `message_id` answered, stored as a sibling of the
+    old one and made the talk's current leaf; the old reply stays reachable on its branch (`GET
+    .../tree`, `PUT .../current`) with status `superseded`. Body `{model?, temperature?,
+    max_tokens?, stream?}`. 201 `{user_message, assistant_message}`, or SSE events as when
+    sending a message.
 
     With an `Idempotency-Key` header (or `client_message_id` in the body), a repeat within 24 h
     creates nothing and gets the first answer; the same key with another body is 409

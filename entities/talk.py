@@ -29,6 +29,8 @@ class MessageStatus(str, Enum):
 
 # Replies the model sees again as history; failed and superseded ones are not part of the thread.
 IN_CONTEXT = (MessageStatus.COMPLETE, MessageStatus.STOPPED)
+# On a branch's path a superseded reply is one the user switched back to: the model sees it.
+ON_PATH_CONTEXT = (*IN_CONTEXT, MessageStatus.SUPERSEDED)
 
 
 @dataclass
@@ -49,6 +51,9 @@ class Talk:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_seq: int = 0  # position of the newest message ever added (messages are numbered 1, 2...)
+    # the message the talk shows last: history reads follow parent_id from it to the root.
+    # None: no message yet, or a talk stored before trees (its messages read as one line)
+    current_leaf_id: str | None = None
 
 
 @dataclass
@@ -72,7 +77,9 @@ class Message:
     content: str
     status: MessageStatus = MessageStatus.COMPLETE
     model: str | None = None
-    parent_id: str | None = None  # an assistant reply's user message
+    # the message this one follows: an assistant reply's user message; a user message's the
+    # message before it on its branch (None for a first message and its edited siblings)
+    parent_id: str | None = None
     file_ids: list[str] = field(default_factory=list)
     usage: MessageUsage | None = None
     latency_ms: float | None = None

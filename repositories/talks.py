@@ -18,9 +18,10 @@ from pymongo.errors import OperationFailure
 
 from entities.clock import utcnow
 from entities.errors import ValidationFailed
+from entities.message_tree import MessageNode, implied_parents, path_to
 from entities.pagination import Page, PageRequest
 from entities.talk import (
-    IN_CONTEXT,
+    ON_PATH_CONTEXT,
     Message,
     MessagePage,
     MessageRole,
@@ -78,6 +79,7 @@ def to_talk(doc: dict) -> Talk:
         last_message_at=doc.get("last_message_at") if count else None,
         deleted_at=doc.get("deleted_at"), created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"), last_seq=doc.get("last_seq", 0),
+        current_leaf_id=text(doc.get("current_leaf_id")),
     )
 
 
@@ -205,6 +207,11 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
             self.collection.update_one({"_id": oid, "generating.message_id": ref(message_id)},
                                        {"$set": {"generating": None}})
 
+    def set_current_leaf(self, talk_id: str, leaf_id: str) -> None:
+        oid = maybe_object_id(talk_id)
+        if oid is not None:
+            self.collection.update_one({"_id": oid}, {"$set": {"current_leaf_id": ref(leaf_id)}})
+
     def search_names(self, query: TalkFilter, text: str, skip: int,
                      limit: int) -> tuple[builtins.list[Talk], int]:
         match = {**self._filter(query), **self.names.condition(text)}
@@ -230,6 +237,19 @@ def to_message(doc: dict) -> Message:
         tool_calls=doc.get("tool_calls"), tool_call_id=doc.get("tool_call_id"),
         name=doc.get("name"),
     )
+
+
+NODES_BATCH = 100_000
+BY_ID_AT_MOST = 100  # a path's messages read by id up to this many, by seq range beyond
+NODE_FIELDS = {"parent_id": True, "role": True, "status": True, "created_at": True, "seq": True,
+               "deleted": True}
+
+
+def to_node(doc: dict) -> MessageNode:
+    return MessageNode(
+        id=str(doc["_id"]), parent_id=text(doc.get("parent_id")), role=MessageRole(doc["role"]),
+        status=MessageStatus(doc.get("status", "complete")), created_at=doc.get("created_at"),
+        seq=int(doc.get("seq", 0)), deleted=bool(doc.get("deleted")))
 
 
 def _stored(changes: dict) -> dict:
@@ -260,6 +280,8 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         ([("talk_id", ASCENDING), ("deleted", ASCENDING), ("seq", DESCENDING)],
          {"name": "talk_history"}),
         ([("talk_id", ASCENDING), ("status", ASCENDING)], {"name": "talk_status"}),
+        # a branch's path is walked up through windows of `seq`, deleted messages included
+        ([("talk_id", ASCENDING), ("seq", DESCENDING)], {"name": "talk_tree"}),
         ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("_id", DESCENDING)],
          {"name": "user_messages"}),
     ]
@@ -305,8 +327,41 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
         self.talks.update_one({"_id": ref(message.talk_id)},
-                              {"$inc": {"message_count": 1}, "$max": {"last_message_at": now}})
+                              {"$inc": {"message_count": 1}, "$max": {"last_message_at": now},
+                               "$set": {"current_leaf_id": doc["_id"]}})
         return to_message(doc)
+
+    def add_many(self, talk_id: str, messages: list[Message]) -> list[Message]:
+        """Numbers the block with one counter move and inserts it in one command."""
+        if not messages:
+            return []
+        now = utcnow()
+        talk = self.talks.find_one_and_update(
+            {"_id": ref(talk_id)}, {"$inc": {"last_seq": len(messages)}},
+            projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
+        first = (talk["last_seq"] if talk else len(messages)) - len(messages) + 1
+        docs = []
+        for offset, message in enumerate(messages):
+            doc = {
+                "_id": ObjectId(message.id) if message.id else ObjectId(),
+                "talk_id": ref(talk_id), "seq": first + offset,
+                "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
+                "role": message.role.value, "content": message.content,
+                "status": message.status.value, "model": message.model,
+                "parent_id": ref(message.parent_id), "file_ids": refs(message.file_ids),
+                "latency_ms": message.latency_ms, "error": message.error,
+                "error_code": message.error_code, "deleted": False, "stop_requested": False,
+                "created_at": message.created_at or now, "updated_at": message.updated_at or now,
+            }
+            if message.usage is not None:
+                doc["usage"] = _stored({"usage": message.usage})["usage"]
+            docs.append(doc)
+        self.collection.insert_many(docs)
+        self.talks.update_one({"_id": ref(talk_id)},
+                              {"$inc": {"message_count": len(docs)},
+                               "$max": {"last_message_at": now},
+                               "$set": {"current_leaf_id": docs[-1]["_id"]}})
+        return [to_message(doc) for doc in docs]
 
     def _doc(self, message_id: str, talk_id: str, projection: dict | None = None) -> dict | None:
         oid, talk = maybe_object_id(message_id), maybe_object_id(talk_id)
@@ -339,17 +394,140 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
         return int(doc.get("seq", 0))
 
-    def page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
+    def page(self, talk: Talk, limit: int, before: str | None,
+             every_branch: bool = False) -> MessagePage:
+        if not every_branch:
+            return self._path_page(talk, limit, before)
         top = talk.last_seq + 1 if before is None else self._seq_of(before, talk.id, "before")
         docs = self._newest(talk.id, top, limit + 1)
         return MessagePage([to_message(doc) for doc in reversed(docs[:limit])],
                            len(docs) > limit)
 
+    def nodes(self, talk_id: str) -> builtins.list[MessageNode]:
+        oid = maybe_object_id(talk_id)
+        if oid is None:
+            return []
+        # one reply for the whole talk (nodes are small), not batches of 101
+        cursor = self.collection.find({"talk_id": oid}, NODE_FIELDS).batch_size(NODES_BATCH)
+        return [to_node(doc) for doc in cursor]
+
+    def _path_nodes(self, talk: Talk, leaf_id: str | None, field: str,
+                    need: int | None = None, exclusive: bool = False) -> list[MessageNode]:
+        """The live nodes of the path root -> `leaf_id` (None: the talk's current leaf), root
+        first: the last `need` of them (None: all); with `exclusive`, without `leaf_id` itself.
+        ValidationFailed (on `field`) when `leaf_id` is not a message of the talk (a deleted
+        one is: its path still counts)."""
+        if talk.current_leaf_id is None:  # stored before trees: one line, in creation order
+            nodes = implied_parents(self.nodes(talk.id))
+            by_id = {node.id: node for node in nodes}
+            start = leaf_id or (nodes[-1].id if nodes else None)
+            if leaf_id is not None and leaf_id not in by_id:
+                raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
+            walked = path_to(by_id, start)
+            if exclusive:
+                walked = walked[:-1]
+            live = [node for node in walked if not node.deleted]
+            return live[-need:] if need else live
+        return self._walk_up(talk, leaf_id or talk.current_leaf_id, field, need, exclusive)
+
+    def _walk_up(self, talk: Talk, start_id: str, field: str, need: int | None,
+                 exclusive: bool) -> list[MessageNode]:
+        """Follows `parent_id` up from `start_id`, reading the talk's nodes (no content) in
+        windows of `seq` below it, widening each time: a parent is always stored before its
+        child, so the next window holds it. A path of N messages reads about N nodes, whatever
+        the size of the talk, in a few indexed range queries."""
+        first = maybe_object_id(start_id)
+        doc = self.collection.find_one({"_id": first, "talk_id": ref(talk.id)},
+                                       NODE_FIELDS) if first else None
+        if doc is None:
+            raise ValidationFailed("Unknown message", {field: ["Not a message of this talk."]})
+        current = to_node(doc)
+        loaded: dict[str, MessageNode] = {current.id: current}
+        low = current.seq
+        span = max(64, 2 * (need or 256))
+        walked: list[MessageNode] = [] if exclusive else [current]
+        live = sum(1 for node in walked if not node.deleted)
+        seen = {current.id}
+        while current.parent_id and (need is None or live < need):
+            parent = loaded.get(current.parent_id)
+            if parent is None:
+                if low <= 0:
+                    break  # a parent that is not there: the path starts here
+                below = max(0, low - span)
+                for found in self.collection.find(
+                        {"talk_id": ref(talk.id), "seq": {"$gte": below, "$lt": low}},
+                        NODE_FIELDS).batch_size(NODES_BATCH):
+                    node = to_node(found)
+                    loaded[node.id] = node
+                low, span = below, span * 4
+                continue
+            if parent.id in seen:
+                break  # never follow a cycle
+            seen.add(parent.id)
+            walked.append(parent)
+            live += 0 if parent.deleted else 1
+            current = parent
+        walked.reverse()
+        nodes = [node for node in walked if not node.deleted]
+        return nodes[-need:] if need else nodes
+
+    def _messages(self, talk_id: str, nodes: list[MessageNode]) -> list[Message]:
+        """The messages of `nodes` with their content, in that order: by id for a few, else by
+        the `seq` range they span (one indexed range query, not a long `$in`)."""
+        if not nodes:
+            return []
+        ids = [node.id for node in nodes]
+        if len(ids) <= BY_ID_AT_MOST:
+            query: dict = {"_id": {"$in": [ObjectId(i) for i in ids]}, "talk_id": ref(talk_id)}
+        else:
+            seqs = [node.seq for node in nodes]
+            query = {"talk_id": ref(talk_id), "seq": {"$gte": min(seqs), "$lte": max(seqs)}}
+        wanted = set(ids)
+        docs = {str(doc["_id"]): doc
+                for doc in self.collection.find(query).batch_size(NODES_BATCH)
+                if str(doc["_id"]) in wanted}
+        return [to_message(docs[i]) for i in ids if i in docs]
+
+    def _path_page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
+        """`before`: the page ends just above it on its own branch (a message of another
+        branch pages back through that branch)."""
+        if before is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return MessagePage([], False)
+        nodes = self._path_nodes(talk, before, "before", need=limit + 1,
+                                 exclusive=before is not None)
+        return MessagePage(self._messages(talk.id, nodes[-limit:]), len(nodes) > limit)
+
+    def path(self, talk: Talk, leaf_id: str | None = None) -> list[Message]:
+        if leaf_id is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return []
+        return self._messages(talk.id, self._path_nodes(talk, leaf_id, "message_id"))
+
     def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
-        top = talk.last_seq + 1 if up_to is None else self._seq_of(up_to, talk.id, "up_to") + 1
-        in_context = {status.value for status in IN_CONTEXT}
-        return [to_message(doc) for doc in reversed(self._newest(talk.id, top, limit))
-                if doc.get("status") in in_context]
+        if up_to is None and talk.current_leaf_id is None and talk.last_seq == 0:
+            return []
+        in_context = set(ON_PATH_CONTEXT)
+        nodes = self._path_nodes(talk, up_to, "up_to", need=limit)
+        return self._messages(talk.id, [node for node in nodes if node.status in in_context])
+
+    def link_line(self, talk_id: str) -> str | None:
+        """Links a talk stored before trees into one line (as data/migrations/0002 does) and
+        makes its newest message current; returns the current leaf's id."""
+        oid = maybe_object_id(talk_id)
+        if oid is None:
+            return None
+        nodes = self.nodes(talk_id)
+        before = {node.id: node.parent_id for node in nodes}
+        linked = implied_parents(nodes)
+        for node in linked:
+            if node.parent_id != before[node.id]:
+                self.collection.update_one({"_id": ObjectId(node.id), "parent_id": None},
+                                           {"$set": {"parent_id": ObjectId(node.parent_id)}})
+        leaf = linked[-1].id if linked else None
+        if leaf is not None:
+            self.talks.update_one({"_id": oid, "current_leaf_id": None},
+                                  {"$set": {"current_leaf_id": ObjectId(leaf)}})
+        doc = self.talks.find_one({"_id": oid}, {"current_leaf_id": True}) or {}
+        return text(doc.get("current_leaf_id"))
 
     def all(self, talk_id: str) -> Iterator[Message]:
         oid = maybe_object_id(talk_id)

@@ -33,6 +33,9 @@ class TalkSchema(Schema):
     last_message_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
+    current_leaf_id = fields.String(allow_none=True, metadata={
+        "description": "The message the talk shows last: history follows `parent_id` from it "
+                       "to the root (null: no message yet)"})
 
 
 class TalkCreateSchema(IdempotentBodySchema):
@@ -107,6 +110,9 @@ class MessagePageSchema(Schema):
 class MessagePageQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
     before = fields.String(validate=ID, metadata={"description": "A message id: older ones"})
+    branch = fields.String(load_default="current", validate=validate.OneOf(["current", "all"]),
+                           metadata={"description": "`current`: the path from the root to the "
+                                                    "current leaf; `all`: every message"})
 
 
 class ResumeQuerySchema(Schema):

@@ -10,7 +10,9 @@ from bson import ObjectId
 from entities.clock import utcnow
 from entities.errors import ValidationFailed
 from entities.pagination import PageRequest
+from entities.share import Share, SharedMessage
 from entities.talk import Message, MessageRole, MessageStatus, MessageUsage, ReplyControl, Talk
+from repositories.shares import MongoShareRepository
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
 from tests.contract.conftest import repository
 from tests.fakes.chat import MongomockMessageRepository, MongomockTalkRepository
@@ -31,10 +33,19 @@ def new_talk(talks, name: str = "", user: str = "u1", workspace: str = "ws1", **
     return talks.add(Talk(id="", workspace_id=workspace, user_id=user, name=name, **fields))
 
 
+def leaf_of(messages, talk: Talk) -> str | None:
+    stored = messages.talks.find_one({"_id": ObjectId(talk.id)}, {"current_leaf_id": True})
+    leaf = (stored or {}).get("current_leaf_id")
+    return str(leaf) if leaf else None
+
+
 def say(messages, talk: Talk, content: str, role=MessageRole.USER,
-        status=MessageStatus.COMPLETE) -> Message:
+        status=MessageStatus.COMPLETE, parent_id: str | None = "leaf") -> Message:
+    """A message after the talk's current leaf (as Chat adds them), or after `parent_id`."""
+    parent = leaf_of(messages, talk) if parent_id == "leaf" else parent_id
     return messages.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
-                                user_id=talk.user_id, role=role, content=content, status=status))
+                                user_id=talk.user_id, role=role, content=content, status=status,
+                                parent_id=parent))
 
 
 def names(page) -> list[str]:
@@ -174,14 +185,16 @@ def test_history_keeps_the_replies_the_model_sees_again(talks, messages):
     talk = new_talk(talks)
     question = say(messages, talk, "q")
     say(messages, talk, "failed", MessageRole.ASSISTANT, MessageStatus.FAILED)
-    say(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
     say(messages, talk, "stopped", MessageRole.ASSISTANT, MessageStatus.STOPPED)
     last = say(messages, talk, "a", MessageRole.ASSISTANT)
     say(messages, talk, "later")
+    # a regenerated sibling of "a" is on another branch: never in this path's history
+    say(messages, talk, "other", MessageRole.ASSISTANT, parent_id=question.id)
+    talks.set_current_leaf(talk.id, last.id)
     talk = talks.get(talk.id, "u1")
     assert [m.content for m in messages.history(talk, last.id, 10)] == ["q", "stopped", "a"]
-    assert [m.content for m in messages.history(talk, None, 2)] == ["a", "later"]
-    assert [m.content for m in messages.history(talk, question.id, 10)] == ["q"]
+    later = talks.get(talk.id, "u1")
+    assert [m.content for m in messages.history(later, None, 2)] == ["stopped", "a"]
 
 
 def test_an_update_stores_statuses_and_usage(talks, messages):
@@ -275,3 +288,82 @@ def test_references_are_stored_as_object_ids_and_read_back_as_strings(talks, mes
     assert (read.user_id, read.workspace_id, read.parent_id) == (user, workspace, question.id)
     assert messages.get(question.id, talk.id).file_ids == [file]
     assert [t.id for t in talks.list(TalkFilter(user, [workspace]), PageRequest()).items] == [talk.id]
+
+
+# --- trees and shares (issue 20) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def shares(backend, db):
+    return repository(backend, db, MongoShareRepository, MongoShareRepository)
+
+
+def test_the_current_path_follows_parents_from_the_current_leaf(talks, messages):
+    talk = new_talk(talks)
+    question = say(messages, talk, "q")
+    old = say(messages, talk, "old", MessageRole.ASSISTANT)
+    say(messages, talk, "more")
+    new = say(messages, talk, "new", MessageRole.ASSISTANT, parent_id=question.id)
+    stored = talks.get(talk.id, "u1")
+    assert stored.current_leaf_id == new.id
+    assert [m.content for m in messages.path(stored)] == ["q", "new"]
+    assert [m.content for m in messages.path(stored, old.id)] == ["q", "old"]
+    assert [m.content for m in messages.page(stored, 10, None).items] == ["q", "new"]
+    every = messages.page(stored, 10, None, every_branch=True)
+    assert [m.content for m in every.items] == ["q", "old", "more", "new"]
+    nodes = {node.id: node for node in messages.nodes(talk.id)}
+    assert nodes[new.id].parent_id == question.id and nodes[new.id].role is MessageRole.ASSISTANT
+    with pytest.raises(ValidationFailed):
+        messages.path(stored, "f" * 24)
+
+
+def test_copies_are_stored_in_one_block_keeping_ids_parents_and_times(talks, messages):
+    talk = new_talk(talks)
+    say(messages, talk, "already there")
+    when = utcnow() - timedelta(days=3)
+    first_id, second_id = messages.new_id(), messages.new_id()
+    stored = messages.add_many(talk.id, [
+        Message(id=first_id, talk_id=talk.id, workspace_id="ws1", user_id="u1",
+                role=MessageRole.USER, content="a", created_at=when),
+        Message(id=second_id, talk_id=talk.id, workspace_id="ws1", user_id="u1",
+                role=MessageRole.ASSISTANT, content="b", parent_id=first_id,
+                usage=MessageUsage(1, 2, 0.5), created_at=when + timedelta(seconds=1))])
+    assert [m.id for m in stored] == [first_id, second_id]
+    after = talks.get(talk.id, "u1")
+    assert (after.message_count, after.last_seq, after.current_leaf_id) == (3, 3, second_id)
+    copied = messages.get(second_id, talk.id)
+    assert copied.parent_id == first_id and copied.usage == MessageUsage(1, 2, 0.5)
+    assert abs((copied.created_at - (when + timedelta(seconds=1))).total_seconds()) < 0.01
+    assert [m.content for m in messages.path(after)] == ["a", "b"]
+
+
+def test_a_talk_stored_before_trees_is_linked_into_one_line(db, talks, messages):
+    talk = new_talk(talks)
+    one = say(messages, talk, "one", parent_id=None)
+    reply = say(messages, talk, "reply", MessageRole.ASSISTANT, parent_id=one.id)
+    two = say(messages, talk, "two", parent_id=None)
+    db["talks"].update_one({"_id": ObjectId(talk.id)}, {"$unset": {"current_leaf_id": ""}})
+    legacy = talks.get(talk.id, "u1")
+    assert legacy.current_leaf_id is None
+    assert [m.content for m in messages.path(legacy)] == ["one", "reply", "two"]
+    assert messages.link_line(talk.id) == two.id
+    assert messages.link_line(talk.id) == two.id  # a second call changes nothing
+    assert messages.get(two.id, talk.id).parent_id == reply.id
+    assert [m.content for m in messages.path(talks.get(talk.id, "u1"))] == ["one", "reply", "two"]
+
+
+def test_shares_are_read_by_their_token_and_revoked_by_their_owner_only(shares):
+    token = shares.new_id()
+    assert len(token) >= 22 and token != shares.new_id()
+    made = shares.add(Share(id=token, talk_id="a" * 24, user_id="b" * 24, workspace_id="c" * 24,
+                            title="T", messages=[SharedMessage("user", "hi", utcnow())]))
+    read = shares.get(token)
+    assert read is not None and read.messages[0].content == "hi" and read.title == "T"
+    assert read.readable(utcnow()) and made.id == token
+    listed = shares.list_for_talk("a" * 24, "b" * 24)
+    assert [s.id for s in listed] == [token] and listed[0].messages == []
+    assert not shares.revoke(token, "d" * 24)
+    assert shares.revoke(token, "b" * 24) and not shares.revoke(token, "b" * 24)
+    assert not shares.get(token).readable(utcnow())
+    assert shares.list_for_talk("a" * 24, "b" * 24) == []
+    assert shares.get("nope") is None and shares.get({"$ne": None}) is None  # type: ignore[arg-type]

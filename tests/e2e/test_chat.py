@@ -213,7 +213,11 @@ def test_regenerate_keeps_the_old_reply_as_superseded(api, alice, talk, mock_pro
     assert body["user_message"]["id"] == first["user_message"]["id"]
     new = body["assistant_message"]
     assert (new["content"], new["parent_id"]) == ("a better joke", first["user_message"]["id"])
-    stored = {m["id"]: m for m in messages_of(api, alice, talk["id"])}
+    # the old reply is a sibling on another branch: read with branch=all
+    assert [m["id"] for m in messages_of(api, alice, talk["id"])] == [
+        first["user_message"]["id"], new["id"]]
+    every = api.request("get", f"/api/v1/talks/{talk['id']}/messages?branch=all", alice)
+    stored = {m["id"]: m for m in every.get_json()["items"]}
     assert stored[old["id"]]["status"] == "superseded"
     assert stored[new["id"]]["status"] == "complete"
     # the model saw the question once and not the replaced reply

@@ -13,6 +13,7 @@ from controllers.schemas.talks import SchemaRepresentation
 from entities.errors import NotFound, ValidationFailed
 from entities.pagination import PageRequest
 from repositories.mongo import MongoRepository
+from repositories.shares import MongoShareRepository
 from repositories.talks import MongoMessageRepository, MongoTalkRepository, to_message
 from tests.fakes.database import StoredRows, on_mongomock
 from tests.fakes.gateway import FakeLLMGateway, MongomockUsageRepository, budgets_on_fakes
@@ -135,6 +136,7 @@ class TalkWorld:
         self.talk_repo = on_mongomock(MongomockTalkRepository, db)
         self.message_repo = on_mongomock(MongomockMessageRepository, db)
         self.usage = on_mongomock(MongomockUsageRepository, db)
+        self.share_repo = on_mongomock(MongoShareRepository, db)
         self.budgets = budgets_on_fakes(self.identity.workspace_repo, self.identity.memberships,
                                         access=self.identity.access)
         built = build_chat(
@@ -144,8 +146,11 @@ class TalkWorld:
             file_context=self.file_context,
             meter=ModelCallMeter(self.gateway, self.budgets, UsageRecorder(self.usage)),
             representation=SchemaRepresentation(), agents=NoTalkAgents(),
-            limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval))
+            limits=ChatLimits(max_generations=4, flush_interval_s=self.flush_interval),
+            share_repo=self.share_repo)
         self.talks = built.talks
+        self.branches = built.branches
+        self.shares = built.shares
         self.generations = built.generations
         self.chat = built.chat
 

@@ -65,9 +65,11 @@ def new_talk(talks, user="u1", workspace="w1", name=""):
                           created_at=now, updated_at=now))
 
 
-def new_message(messages, talk, content, role=MessageRole.USER, status=MessageStatus.COMPLETE):
+def new_message(messages, talk, content, role=MessageRole.USER, status=MessageStatus.COMPLETE,
+                parent_id=None):
     return messages.add(Message(id="", talk_id=talk.id, workspace_id=talk.workspace_id,
-                                user_id=talk.user_id, role=role, content=content, status=status))
+                                user_id=talk.user_id, role=role, content=content, status=status,
+                                parent_id=parent_id))
 
 
 def test_the_indexes_behind_listing_and_paging_exist(db, talks, messages):
@@ -111,12 +113,12 @@ def test_paging_back_through_a_long_talk_is_one_indexed_range_query_whatever_the
     talk = talks.get(talk.id, "u1")
     for limit in (1, 50, 100):
         counter.commands.clear()
-        page = messages.page(talk, limit, None)
+        page = messages.page(talk, limit, None, every_branch=True)
         assert counter.commands == ["find"]
         assert len(page.items) == limit and page.has_more
         assert page.items[-1].content == "m1199"
     counter.commands.clear()
-    older = messages.page(talk, 100, page.next_before)
+    older = messages.page(talk, 100, page.next_before, every_branch=True)
     assert counter.commands == ["find", "find"]  # the cursor's position, then the page
     assert older.items[-1].content == "m1099" and older.items[0].content == "m1000"
     plan = db["messages"].find({"talk_id": ObjectId(talk.id), "deleted": False,
@@ -138,11 +140,63 @@ def test_paging_widens_its_range_over_deleted_messages(db, talks, messages):
 def test_adding_a_message_numbers_and_counts_it_on_its_talk(talks, messages):
     talk = new_talk(talks)
     first = new_message(messages, talk, "one")
-    second = new_message(messages, talk, "two")
+    second = new_message(messages, talk, "two", MessageRole.ASSISTANT, parent_id=first.id)
     stored = talks.get(talk.id, "u1")
     assert (stored.message_count, stored.last_seq) == (2, 2)
     assert stored.last_message_at >= second.created_at >= first.created_at
+    assert stored.current_leaf_id == second.id
     assert [m.content for m in messages.page(stored, 10, None).items] == ["one", "two"]
+
+
+def bulk_line(db, talk, count):
+    """`count` messages of one branch (each the parent of the next), the last one current."""
+    ids = [ObjectId() for _ in range(count)]
+    db["messages"].insert_many([
+        {"_id": ids[n], "talk_id": ObjectId(talk.id), "seq": n + 1, "workspace_id": "w1",
+         "user_id": "u1", "role": "user" if n % 2 == 0 else "assistant", "content": f"m{n}",
+         "status": "complete", "deleted": False, "parent_id": ids[n - 1] if n else None,
+         "created_at": utcnow()} for n in range(count)])
+    db["talks"].update_one({"_id": ObjectId(talk.id)}, {"$set": {
+        "last_seq": count, "message_count": count, "current_leaf_id": ids[-1]}})
+    return ids
+
+
+def test_the_current_path_of_a_long_talk_reads_only_the_nodes_above_the_page(db, talks, messages,
+                                                                             counter):
+    talk = new_talk(talks)
+    ids = bulk_line(db, talk, 2000)
+    talk = talks.get(talk.id, "u1")
+    for limit in (1, 50, 100):
+        counter.commands.clear()
+        page = messages.page(talk, limit, None)
+        # the leaf's node, one window of nodes above it, then the page's messages
+        assert counter.commands == ["find", "find", "find"]
+        assert [m.content for m in page.items] == [f"m{n}" for n in range(2000 - limit, 2000)]
+        assert page.has_more
+    older = messages.page(talk, 100, page.next_before)
+    assert older.items[0].content == "m1800" and older.items[-1].content == "m1899"
+    counter.commands.clear()
+    history = messages.history(talk, None, 200)
+    assert len(history) == 200 and history[-1].id == str(ids[-1])
+    assert len(counter.commands) == 3
+    assert len(messages.path(talk)) == 2000  # the whole path: windows widening to the root
+    plan = db["messages"].find({"talk_id": ObjectId(talk.id),
+                                "seq": {"$gte": 1000, "$lt": 2000}}).explain()
+    assert "talk_tree" in str(plan["queryPlanner"]["winningPlan"])
+
+
+def test_the_current_path_of_a_long_talk_is_a_projection_then_one_page(db, talks, messages,
+                                                                       counter):
+    talk = new_talk(talks)
+    bulk_messages(db, talk, 1200)  # stored before trees: read whole, as one line
+    talk = talks.get(talk.id, "u1")
+    counter.commands.clear()
+    page = messages.page(talk, 50, None)
+    # every node without content, then the page's 50 messages
+    assert counter.commands == ["find", "find"]
+    assert [m.content for m in page.items] == [f"m{n}" for n in range(1150, 1200)]
+    older = messages.page(talk, 50, page.next_before)
+    assert older.items[0].content == "m1100" and older.has_more
 
 
 def test_listing_talks_is_one_command_whatever_the_page_size(talks, counter):
@@ -181,13 +235,16 @@ def test_the_first_name_wins(talks):
     assert talks.get(talk.id, "u1").name == "first"
 
 
-def test_history_leaves_out_failed_and_superseded_replies(talks, messages):
+def test_history_leaves_out_failed_replies_and_other_branches(talks, messages):
     talk = new_talk(talks)
     question = new_message(messages, talk, "q")
-    new_message(messages, talk, "bad", MessageRole.ASSISTANT, MessageStatus.FAILED)
-    new_message(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED)
-    new_message(messages, talk, "partial", MessageRole.ASSISTANT, MessageStatus.STOPPED)
-    answer = new_message(messages, talk, "good", MessageRole.ASSISTANT)
+    bad = new_message(messages, talk, "bad", MessageRole.ASSISTANT, MessageStatus.FAILED,
+                      parent_id=question.id)
+    new_message(messages, talk, "old", MessageRole.ASSISTANT, MessageStatus.SUPERSEDED,
+                parent_id=question.id)
+    partial = new_message(messages, talk, "partial", MessageRole.ASSISTANT,
+                          MessageStatus.STOPPED, parent_id=bad.id)
+    answer = new_message(messages, talk, "good", MessageRole.ASSISTANT, parent_id=partial.id)
     talk = talks.get(talk.id, "u1")
     assert [m.content for m in messages.history(talk, None, 10)] == ["q", "partial", "good"]
     assert [m.content for m in messages.history(talk, question.id, 10)] == ["q"]

@@ -58,7 +58,9 @@ def seed_world(api, session) -> dict[str, str]:
                                     headers=headers, json={"title": "Greeter", "tags": ["hi"],
                                                            "description": "Says hi"}))
     sessions = _created(client.get("/api/v1/auth/sessions", headers=headers))
+    share = _created(client.post(f"/api/v1/talks/{talk['id']}/shares", headers=headers, json={}))
     return {
+        "share_id": share["id"],
         "workspace_id": workspace_id,
         "talk_id": talk["id"],
         "message_id": exchange["assistant_message"]["id"],
@@ -116,6 +118,15 @@ RESOURCE_ROUTES = [
     Route("message", "GET", TALK + "/messages/{message_id}/stream"),
     Route("message", "POST", TALK + "/messages/{user_message_id}/regenerate"),
     Route("message", "DELETE", TALK + "/messages/{message_id}"),
+    Route("message", "PATCH", TALK + "/messages/{user_message_id}", {"content": "hi"}),
+    Route("talk", "GET", TALK + "/tree"),
+    Route("talk", "PUT", TALK + "/current", {"leaf_id": "{user_message_id}"}),
+    Route("talk", "POST", TALK + "/fork", {"message_id": "{message_id}"}),
+    Route("talk", "POST", TALK + "/shares", {}),
+    Route("talk", "GET", TALK + "/shares"),
+    Route("talk", "GET", TALK + "/export?format=markdown"),
+    Route("messages", "GET", TALK + "/messages?branch=all"),
+    Route("share", "DELETE", "/api/v1/shares/{share_id}"),
     Route("file", "GET", FILE),
     Route("file", "PATCH", FILE, {"description": "stolen"}),
     Route("file", "DELETE", FILE),

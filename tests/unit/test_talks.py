@@ -172,7 +172,8 @@ def test_reading_a_talk_settles_a_reply_whose_worker_died_long_ago(world, alice)
         role=MessageRole.ASSISTANT, content="half a", status=MessageStatus.STREAMING))
     fresh = world.message_repo.add(Message(
         id="", talk_id=talk.id, workspace_id=talk.workspace_id, user_id=alice.user_id,
-        role=MessageRole.ASSISTANT, content="going", status=MessageStatus.STREAMING))
+        role=MessageRole.ASSISTANT, content="going", status=MessageStatus.STREAMING,
+        parent_id=orphan.id))
     world.message_repo.rows[orphan.id].updated_at = utcnow() - timedelta(minutes=10)
     page = world.talks.messages_page(alice.user_id, talk.id, 10, None)
     assert [m.status for m in page.items] == [MessageStatus.FAILED, MessageStatus.STREAMING]

@@ -118,22 +118,54 @@ class Chat:
     def send(self, user_id: str, talk_id: str, content: str, options: ReplyOptions = ReplyOptions(),
              file_ids: list[str] | None = None) -> Exchange:
         """The reply in full. A failed reply is stored, then its error is raised (details carry
-        both message ids)."""
-        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids)
+        both message ids). The message follows the talk's current leaf, and the reply becomes
+        the new current leaf."""
+        talk = self._writable(user_id, talk_id)
+        job, user_message = self._new_exchange(user_id, talk, content, options, file_ids,
+                                               parent_id=talk.current_leaf_id)
         return Exchange(user_message, self._complete(job))
 
     def send_streaming(self, user_id: str, talk_id: str, content: str,
                        options: ReplyOptions = ReplyOptions(),
                        file_ids: list[str] | None = None) -> tuple[Message, Generation]:
-        job, user_message = self._new_exchange(user_id, talk_id, content, options, file_ids,
-                                               announce=False)
+        talk = self._writable(user_id, talk_id)
+        job, user_message = self._new_exchange(user_id, talk, content, options, file_ids,
+                                               parent_id=talk.current_leaf_id, announce=False)
         return user_message, self._start(job)
+
+    def edit(self, user_id: str, talk_id: str, message_id: str, content: str,
+             options: ReplyOptions = ReplyOptions(), file_ids: list[str] | None = None,
+             stream: bool = False):
+        """Edits the user message `message_id`: stores the new text as its sibling (same
+        parent; the original and everything after it stay, on their own branch) and generates a
+        reply to it from the history before it; the reply becomes the current leaf. `file_ids`
+        None keeps the original's attachments. An Exchange (a failed reply raises, as `send`),
+        or (user message, Generation) when streaming.
+
+        NotFound for an unknown message; ValidationFailed (422) for a message that is not the
+        user's turn, or blank content; Conflict while another reply of the talk is generated."""
+        talk = self._writable(user_id, talk_id)
+        original = self.messages.get(message_id, talk.id)
+        if original is None:
+            raise NotFound("Message not found")
+        if original.role is not MessageRole.USER:
+            raise ValidationFailed("Only a user message can be edited",
+                                   {"message_id": ["Not a user message."]})
+        files = original.file_ids if file_ids is None else file_ids
+        job, user_message = self._new_exchange(
+            user_id, talk, content, options, files, parent_id=original.parent_id,
+            announce=not stream)
+        if stream:
+            return user_message, self._start(job)
+        return Exchange(user_message, self._complete(job))
 
     def regenerate(self, user_id: str, talk_id: str, message_id: str,
                    options: ReplyOptions = ReplyOptions(), stream: bool = False):
-        """A new reply to the user message `message_id` answered; the old reply is kept as
-        `superseded`. An Exchange, or (user message, Generation) when streaming."""
-        talk = self.talks.visible(user_id, talk_id, WRITE)
+        """A new reply to the user message `message_id` answered, stored as a sibling of the
+        old reply and made the current leaf; the old reply (and anything after it) stays on its
+        branch, marked `superseded`. An Exchange, or (user message, Generation) when
+        streaming."""
+        talk = self._writable(user_id, talk_id)
         old = self.messages.get(message_id, talk.id)
         if old is None:
             raise NotFound("Message not found")
@@ -190,21 +222,28 @@ class Chat:
 
     # --- preparing --------------------------------------------------------------------------
 
-    def _new_exchange(self, user_id: str, talk_id: str, content: str, options: ReplyOptions,
-                      file_ids: list[str] | None, announce: bool = True) -> tuple[_Job, Message]:
-        """`announce` False: the user message's event waits for the reply's first text, so that
-        publishing it does not delay the reply."""
+    def _writable(self, user_id: str, talk_id: str) -> Talk:
+        """The talk, for a member, as a tree (a talk stored before trees is linked first)."""
+        return self.talks.linked(self.talks.visible(user_id, talk_id, WRITE))
+
+    def _new_exchange(self, user_id: str, talk: Talk, content: str, options: ReplyOptions,
+                      file_ids: list[str] | None, parent_id: str | None,
+                      announce: bool = True) -> tuple[_Job, Message]:
+        """A user message following `parent_id` (None: a first message) and the job of its
+        reply; the model sees the path up to `parent_id`. `announce` False: the user message's
+        event waits for the reply's first text, so that publishing it does not delay the
+        reply."""
         if not content or not content.strip():
             raise ValidationFailed("The message is empty", {"content": ["Must not be blank."]})
-        talk = self.talks.visible(user_id, talk_id, WRITE)
         file_ids = list(dict.fromkeys(file_ids or []))
-        job = self._job(user_id, talk, options, file_ids, new_turn=content, up_to=None)
+        job = self._job(user_id, talk, options, file_ids, new_turn=content, up_to=parent_id,
+                        history=parent_id is not None)
 
         def store_turn() -> Message:
             stored = self._add(Message(
                 id=job.turn_id or "", talk_id=talk.id, workspace_id=talk.workspace_id,
-                user_id=user_id, role=MessageRole.USER, content=content, file_ids=file_ids),
-                announce=announce)
+                user_id=user_id, role=MessageRole.USER, content=content, file_ids=file_ids,
+                parent_id=parent_id), announce=announce)
             self.talks.name_if_unnamed(talk, content)
             return stored
 
@@ -215,20 +254,20 @@ class Chat:
         return job, user_message
 
     def _job(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
-             new_turn: str | None, up_to: str | None) -> _Job:
+             new_turn: str | None, up_to: str | None, history: bool = True) -> _Job:
         turn_id = self.messages.new_id() if new_turn is not None else None
         reply_id = self.messages.new_id()
         self._claim(talk, reply_id)
         try:
             return self._prepare(user_id, talk, options, file_ids, new_turn, up_to, turn_id,
-                                 reply_id)
+                                 reply_id, history)
         except BaseException:
             self.talks.talks.release_reply(talk.id, reply_id)
             raise
 
     def _prepare(self, user_id: str, talk: Talk, options: ReplyOptions, file_ids: list[str],
                  new_turn: str | None, up_to: str | None, turn_id: str | None,
-                 reply_id: str) -> _Job:
+                 reply_id: str, history: bool = True) -> _Job:
         self._ensure_idle(talk)
         workspace = self.workspaces.get(talk.workspace_id)
         if workspace is None:
@@ -258,7 +297,7 @@ class Chat:
         system = "\n\n".join(p for p in (workspace.settings.system_prompt, talk.system_prompt,
                                          instructions) if p)
         prompt = self.context.build(talk, system or None, model, options.max_tokens, vision,
-                                    up_to, turn)
+                                    up_to, turn, history=history)
         request = ChatRequest(messages=prompt, model=model, temperature=options.temperature,
                               max_tokens=options.max_tokens, credentials=credentials)
         if setup is not None and setup.toolbox.specs:

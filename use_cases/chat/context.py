@@ -31,15 +31,17 @@ class ContextBuilder:
         return _usable(self.file_context.for_message(user_id, workspace_id, file_ids), vision)
 
     def build(self, talk: Talk, system_prompt: str | None, model: str, max_tokens: int | None,
-              vision: bool, up_to: str | None, new_turn: dict | None) -> list[dict]:
-        """`up_to`: the last stored message to include (None: the newest); `new_turn`: a user
-        turn not stored yet, appended last."""
-        history = []
-        if up_to is not None or talk.message_count:
-            history = self.messages.history(talk, up_to, self.history_limit)
+              vision: bool, up_to: str | None, new_turn: dict | None,
+              history: bool = True) -> list[dict]:
+        """`up_to`: the last stored message to include, with the path from the root to it
+        (None: the talk's current leaf); `history` False: none (a new first message, or an
+        edited one); `new_turn`: a user turn not stored yet, appended last."""
+        earlier: list[Message] = []
+        if history and (up_to is not None or talk.message_count):
+            earlier = self.messages.history(talk, up_to, self.history_limit)
         # an agent's tool calls and results stay out of later prompts: its final answer holds
-        # what they gave (and a tree's linear history may list them after that answer)
-        turns = [self._turn(talk, message, vision) for message in history
+        # what they gave
+        turns = [self._turn(talk, message, vision) for message in earlier
                  if message.role is not MessageRole.TOOL and not message.tool_calls]
         if new_turn is not None:
             turns.append(new_turn)

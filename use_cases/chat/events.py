@@ -1,4 +1,4 @@
-"""`talk.created` and `message.created` on the event bus.
+"""`talk.created`, `message.created` and `talk.branch_switched` on the event bus.
 
 The owner's topic (`user:{id}`, their WebSocket feed) gets the whole message; the workspace topic
 (`workspace:{id}`, read by webhooks) gets only ids and states, because talks are private to their
@@ -34,6 +34,16 @@ class TalkEvents:
                        "message_id": message.id, "user_id": message.user_id,
                        "role": message.role.value, "status": message.status.value,
                        "model": message.model})
+
+    def branch_switched(self, talk: Talk) -> None:
+        """The owner's other devices follow a branch switch (their topic only: the workspace's
+        webhooks learn of new messages, not of what one user views)."""
+        try:
+            self.bus.publish(f"user:{talk.user_id}", {
+                "type": "talk.branch_switched", "talk_id": talk.id,
+                "current_leaf_id": talk.current_leaf_id})
+        except Exception:
+            log.exception("could not publish talk.branch_switched")
 
     def _publish(self, user_id: str, workspace_id: str, private: dict, shared: dict) -> None:
         try:

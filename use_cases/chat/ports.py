@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from entities.agent import AgentSetup
+from entities.message_tree import MessageNode
 from entities.pagination import Page, PageRequest
+from entities.share import Share
 from entities.talk import Message, MessagePage, ReplyControl, Talk
 
 
@@ -74,6 +76,11 @@ class TalkRepository(ABC):
     def release_reply(self, talk_id: str, message_id: str) -> None:
         """Ends the claim of `message_id` (another claim, which took over an expired one, stays)."""
 
+    @abstractmethod
+    def set_current_leaf(self, talk_id: str, leaf_id: str) -> None:
+        """Makes `leaf_id` the message the talk shows last (MessageRepository.add does it for
+        each message it adds)."""
+
 
 class MessageRepository(ABC):
     @abstractmethod
@@ -82,21 +89,49 @@ class MessageRepository(ABC):
 
     @abstractmethod
     def add(self, message: Message) -> Message:
-        """Stores the message as the newest of its talk, and counts it on the talk; with the id
-        `message.id` when set (one from `new_id`), else a new one."""
+        """Stores the message as the newest of its talk, counts it on the talk and makes it the
+        talk's current leaf; with the id `message.id` when set (one from `new_id`), else a new
+        one."""
+
+    @abstractmethod
+    def add_many(self, talk_id: str, messages: list[Message]) -> list[Message]:
+        """Stores copies (forks, imports) as `add` would, in that order, keeping each one's
+        `id` (when set), `parent_id` and `created_at` (when set); the last becomes current.
+        A parent must come before its children in `messages` (paths are walked up through
+        lower `seq` numbers)."""
 
     @abstractmethod
     def get(self, message_id: str, talk_id: str) -> Message | None:
         """A live message of that talk."""
 
     @abstractmethod
-    def page(self, talk: Talk, limit: int, before: str | None) -> MessagePage:
-        """Live messages older than message `before` (None: the newest), oldest first."""
+    def page(self, talk: Talk, limit: int, before: str | None,
+             every_branch: bool = False) -> MessagePage:
+        """Live messages of the current path (root -> current leaf), oldest first, the last
+        `limit` of them; with `before`, those above message `before` on its own branch (so a
+        cursor keeps paging back through the branch it came from). ValidationFailed for a
+        `before` that is not a message of the talk. With `every_branch`, every live message of
+        the talk older than `before`, in creation order."""
+
+    @abstractmethod
+    def nodes(self, talk_id: str) -> list[MessageNode]:
+        """Every message of the talk (deleted ones too) without content: one projection."""
+
+    @abstractmethod
+    def path(self, talk: Talk, leaf_id: str | None = None) -> list[Message]:
+        """The live messages from the root to `leaf_id` (None: the current leaf), root first;
+        ValidationFailed when `leaf_id` is not a live message of the talk. A talk stored before
+        trees reads as one line in creation order."""
 
     @abstractmethod
     def history(self, talk: Talk, up_to: str | None, limit: int) -> list[Message]:
-        """Of the last `limit` live messages up to and including message `up_to` (None: the
-        newest), those the model sees again (IN_CONTEXT statuses), oldest first."""
+        """Of the last `limit` live messages of the path root -> `up_to` (None: the current
+        leaf), those the model sees again (ON_PATH_CONTEXT statuses), oldest first."""
+
+    @abstractmethod
+    def link_line(self, talk_id: str) -> str | None:
+        """Gives a talk stored before trees its parents (one line, creation order) and its
+        current leaf (the newest message); the current leaf's id."""
 
     @abstractmethod
     def all(self, talk_id: str) -> Iterator[Message]:
@@ -130,6 +165,27 @@ class MessageRepository(ABC):
     def search(self, query: TalkFilter, text: str, exclude_talk_ids: list[str], skip: int,
                limit: int) -> tuple[list[Message], int]:
         """Live messages containing `text`, newest first, and their total."""
+
+
+class ShareRepository(ABC):
+    @abstractmethod
+    def new_id(self) -> str:
+        """An unguessable id (at least 128 random bits, URL-safe)."""
+
+    @abstractmethod
+    def add(self, share: Share) -> Share: ...
+
+    @abstractmethod
+    def get(self, share_id: str) -> Share | None:
+        """The share, revoked or expired ones too."""
+
+    @abstractmethod
+    def list_for_talk(self, talk_id: str, user_id: str) -> list[Share]:
+        """The talk's shares not revoked, newest first (no messages loaded)."""
+
+    @abstractmethod
+    def revoke(self, share_id: str, user_id: str) -> bool:
+        """Revokes the user's share; False when it is not theirs or already revoked."""
 
 
 class FileContext(ABC):

@@ -10,7 +10,7 @@ import builtins
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from entities.clock import iso_utc, utcnow
 from entities.errors import NotFound, ValidationFailed
@@ -109,6 +109,39 @@ class Talks:
         self.visible(user_id, talk_id, WRITE)
         self.talks.set_deleted(talk_id, user_id, True)
 
+    def linked(self, talk: Talk) -> Talk:
+        """The talk as a tree: one stored before trees (messages but no current leaf) gets its
+        parents and current leaf first (as data/migrations/0002_message_trees.py does)."""
+        if talk.current_leaf_id is None and talk.last_seq > 0:
+            return replace(talk, current_leaf_id=self.messages.link_line(talk.id))
+        return talk
+
+    def copy(self, user_id: str, workspace_id: str | None, source: Talk,
+             messages: builtins.list[Message], name: str) -> Talk:
+        """A new talk of `user_id` in `workspace_id` (None: their personal workspace; a member
+        at least) with `source`'s settings and copies of `messages` (a path, root first) as one
+        line, the last one current; timestamps kept, streaming replies copied as `stopped`.
+        Used by forks (of a talk, of a share) and meant for imports."""
+        membership = self.access.require(user_id, workspace_id, WRITE)
+        now = utcnow()
+        talk = self.talks.add(Talk(
+            id="", workspace_id=membership.workspace_id, user_id=user_id, name=name,
+            model=source.model, system_prompt=source.system_prompt, tags=list(source.tags),
+            created_at=now, updated_at=now))
+        copies, parent = [], None
+        for message in messages:
+            new_id = self.messages.new_id()
+            status = (MessageStatus.STOPPED if message.status is MessageStatus.STREAMING
+                      else message.status)
+            copies.append(replace(message, id=new_id, talk_id=talk.id, user_id=user_id,
+                                  workspace_id=talk.workspace_id, parent_id=parent,
+                                  status=status, delta_ends=None))
+            parent = new_id
+        self.messages.add_many(talk.id, copies)
+        talk = self.talks.get(talk.id, user_id) or talk
+        self.events.talk_created(talk)
+        return talk
+
     def restore(self, user_id: str, talk_id: str) -> Talk:
         self.visible(user_id, talk_id, WRITE, include_deleted=True)
         talk = self.talks.set_deleted(talk_id, user_id, False)
@@ -119,14 +152,17 @@ class Talks:
     # --- messages ---------------------------------------------------------------------------
 
     def messages_page(self, user_id: str, talk_id: str, limit: int,
-                      before: str | None) -> MessagePage:
+                      before: str | None, every_branch: bool = False) -> MessagePage:
+        """A page of the current path (root -> current leaf), or with `every_branch` of every
+        message in creation order."""
         talk = self.visible(user_id, talk_id)
-        page = self.messages.page(talk, limit, before)
+        page = self.messages.page(talk, limit, before, every_branch)
         return MessagePage(self._settled(page.items), page.has_more)
 
     def all_messages(self, user_id: str, talk_id: str) -> list[Message]:
-        self.visible(user_id, talk_id)
-        return self._settled(self.messages.all(talk_id))
+        """The current path, root first (what the ChatAI-compatible routes show)."""
+        talk = self.visible(user_id, talk_id)
+        return self._settled(self.messages.path(talk))
 
     def delete_message(self, user_id: str, talk_id: str, message_id: str) -> None:
         self.visible(user_id, talk_id, WRITE)
@@ -170,22 +206,32 @@ class Talks:
         return Page(hits, page.page, page.size, talk_total + message_total)
 
     def export(self, user_id: str, talk_id: str, fmt: str) -> Export:
+        """`json`: the talk and every message of every branch (each with its `parent_id`);
+        `markdown`: the current path (root -> current leaf). NotFound for a talk that is not
+        the caller's; ValidationFailed for another format."""
         if fmt not in EXPORT_FORMATS:
             raise ValidationFailed("Unknown export format", {"format": list(EXPORT_FORMATS)})
         talk = self.visible(user_id, talk_id)
-        messages = self._settled(self.messages.all(talk_id))
-        stem = _slug(talk.name) or "talk"
-        files = self._attachments(talk, messages)
         if fmt == "json":
-            representation = self.events.representation
-            body = json.dumps({"talk": representation.talk(talk),
-                               "exported_at": iso_utc(utcnow()),
-                               "messages": [_with_attachments(representation.message(m),
-                                                              m, files) for m in messages]},
-                              ensure_ascii=False, indent=2)
-            return Export(f"{stem}-{talk.id}.json", "application/json", body)
-        return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
-                      _markdown(talk, messages, files))
+            return self._json_export(talk)
+        messages = self._settled(self.messages.path(talk))
+        return Export(f"{_slug(talk.name) or 'talk'}-{talk.id}.md",
+                      "text/markdown; charset=utf-8",
+                      _markdown(talk, messages, self._attachments(talk, messages)))
+
+    def _json_export(self, talk: Talk) -> Export:
+        """The whole tree as JSON. Hook: the `imports` work replaces this body with the
+        versioned, lossless `synapscale` format its importer reads back (same tree, branches,
+        statuses, current leaf, attachments named)."""
+        messages = self._settled(self.messages.all(talk.id))
+        files = self._attachments(talk, messages)
+        representation = self.events.representation
+        body = json.dumps({"talk": representation.talk(talk),
+                           "exported_at": iso_utc(utcnow()),
+                           "messages": [_with_attachments(representation.message(m), m, files)
+                                        for m in messages]},
+                          ensure_ascii=False, indent=2)
+        return Export(f"{_slug(talk.name) or 'talk'}-{talk.id}.json", "application/json", body)
 
     # --- helpers ----------------------------------------------------------------------------
 
