@@ -433,9 +433,10 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
     def _walk_up(self, talk: Talk, start_id: str, field: str, need: int | None,
                  exclusive: bool) -> list[MessageNode]:
         """Follows `parent_id` up from `start_id`, reading the talk's nodes (no content) in
-        windows of `seq` below it, widening each time: a parent is always stored before its
-        child, so the next window holds it. A path of N messages reads about N nodes, whatever
-        the size of the talk, in a few indexed range queries."""
+        windows of `seq` below it, widening each time: a parent is almost always stored before
+        its child, so the next window holds it (one that is not is read by id). A path of N
+        messages reads about N nodes, whatever the size of the talk, in a few indexed range
+        queries."""
         first = maybe_object_id(start_id)
         doc = self.collection.find_one({"_id": first, "talk_id": ref(talk.id)},
                                        NODE_FIELDS) if first else None
@@ -450,9 +451,16 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         seen = {current.id}
         while current.parent_id and (need is None or live < need):
             parent = loaded.get(current.parent_id)
+            if parent is None and low <= 0:
+                # stored after its child (an agent's streamed reply is stored before the tool
+                # messages it follows): read it by id; none there, the path starts here
+                found = self.collection.find_one(
+                    {"_id": maybe_object_id(current.parent_id), "talk_id": ref(talk.id)},
+                    NODE_FIELDS)
+                if found is None:
+                    break
+                parent = loaded[str(found["_id"])] = to_node(found)
             if parent is None:
-                if low <= 0:
-                    break  # a parent that is not there: the path starts here
                 below = max(0, low - span)
                 for found in self.collection.find(
                         {"talk_id": ref(talk.id), "seq": {"$gte": below, "$lt": low}},

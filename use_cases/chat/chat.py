@@ -540,6 +540,8 @@ class Chat:
         final = replace(generation.message, **changes)
         try:
             final = self.messages.update(generation.message.id, **changes) or final
+            if job.rounds:  # stored before its tool messages, which each became the leaf
+                self.talks.talks.set_current_leaf(job.talk.id, final.id)
         except Exception:
             log.exception("could not store the end of a streaming reply")
         self._release(job)  # before anyone learns the reply ended: their next send may start
