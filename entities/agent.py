@@ -11,6 +11,9 @@ from typing import Any
 DEFAULT_MAX_TOOL_ROUNDS = 8
 MAX_TOOL_ROUNDS_LIMIT = 32
 AGENT_MODEL_PREFIX = "agent/"
+MAX_TOOL_CALLS_PER_ROUND = 16  # calls of one model answer that run; the rest get an error result
+TOO_MANY_CALLS = (f"not run: at most {MAX_TOOL_CALLS_PER_ROUND} tool calls run per answer; "
+                  "call fewer at a time")
 
 
 @dataclass

@@ -258,3 +258,15 @@ def test_every_round_counts_against_the_model_call_rate_limit(api, owner, mock_p
     assert [m["role"] for m in chain] == ["user", "assistant", "tool", "assistant", "tool",
                                           "assistant"]
     assert chain[-1]["status"] == "failed"
+
+
+def test_at_most_sixteen_tool_calls_of_one_answer_run(api, owner, mock_provider, tool_server):
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = new_talk(api, owner, agent)
+    mock_provider.behave(None, call_tools=True, tool_call_count=40)
+    answer = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                         json={"content": "many"}).get_json()["assistant_message"]
+    assert answer["status"] == "complete"
+    assert len(tool_server.requests) == 16
+    tools = [m for m in messages_of(api, owner, talk) if m["role"] == "tool"]
+    assert len(tools) == 40 and sum(1 for m in tools if m["error"]) == 24

@@ -47,3 +47,18 @@ def test_an_agent_node_cannot_use_another_workspaces_agent(api, owner, mock_prov
     run = execute(api, owner, workflow["id"], {"question": "hi"}).get_json()
     assert run["status"] == "failed"
     assert mock_provider.requests == []
+
+
+def test_an_agent_node_runs_at_most_sixteen_tool_calls_of_one_answer(api, owner, mock_provider):
+    server = ToolServer({"stock": 4})
+    try:
+        agent = create_agent(api, owner, tools=[http_tool(server.url)])
+        workflow = create_workflow(api, owner, agent_workflow(agent["id"]))
+        mock_provider.behave(None, call_tools=True, tool_call_count=40)
+        run = execute(api, owner, workflow["id"], {"question": "How many left?"}).get_json()
+    finally:
+        server.close()
+    assert run["status"] == "succeeded", run
+    assert len(server.requests) == 16
+    tool_results = [m for m in mock_provider.requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(tool_results) == 40 and tool_results[-1]["content"].startswith("Error: not run")

@@ -39,6 +39,7 @@ class Behaviour:
     call_tools: bool = False  # with `tools` and no tool result yet: call the first tool
     call_tools_always: bool = False  # with `tools`: call the first tool, even after results
     tool_arguments: dict | None = None  # the arguments of the call (default {"q": user text})
+    tool_call_count: int = 1  # how many calls (of the same tool, each its own id) one answer makes
 
 
 EMBEDDING_DIMENSIONS = 8
@@ -267,7 +268,8 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
                                     behaviour.token_delay, call)
             message: dict[str, Any] = {"role": "assistant", "content": reply or None}
             if call is not None:
-                message["tool_calls"] = [call]
+                message["tool_calls"] = [{**call, "id": f"{call['id']}_{n}"} if n else call
+                                         for n in range(behaviour.tool_call_count)]
             self._json(200, {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion",

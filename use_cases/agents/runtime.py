@@ -19,7 +19,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from entities.actor import Actor
-from entities.agent import AGENT_MODEL_PREFIX, Agent, Toolbox, ToolResult
+from entities.agent import (
+    AGENT_MODEL_PREFIX,
+    MAX_TOOL_CALLS_PER_ROUND,
+    TOO_MANY_CALLS,
+    Agent,
+    Toolbox,
+    ToolResult,
+)
 from entities.deadline import Deadline
 from entities.errors import DomainError, Forbidden, ModelNotFound, NotFound, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, StreamChunk, Usage
@@ -217,11 +224,12 @@ class AgentRuntime:
             turn = assistant_turn(result)
             messages.append(turn)
             own.append(turn)
-            for call in result.tool_calls:
+            for index, call in enumerate(result.tool_calls):
                 call_id, name, arguments = tool_call_parts(call)
                 if on_tool is not None:
                     on_tool(ToolEvent(call_id, name, arguments))
-                outcome = toolbox.call(name, arguments)
+                outcome = toolbox.call(name, arguments) if index < MAX_TOOL_CALLS_PER_ROUND \
+                    else ToolResult.failed(TOO_MANY_CALLS)
                 if on_tool is not None:
                     on_tool(ToolEvent(call_id, name, arguments, outcome))
                 reply = tool_turn(call_id, name, outcome)
