@@ -102,7 +102,7 @@ class AgentsForWorkflows(WorkflowAgents):
             raise RuntimeError("agents are not built yet")
         actor = Actor(user_id)
         agent, toolbox = self.runtime.for_reply(actor, agent_id, workspace_id,
-                                                cancelled=cancelled)
+                                                cancelled=cancelled, in_workflow=True)
         request = self.runtime.request_for(agent, toolbox,
                                            [{"role": "user", "content": prompt}])
         answer = self.runtime.answer(actor, agent, toolbox, request, source="workflow",

@@ -98,9 +98,11 @@ class AgentRuntime:
 
     def for_reply(self, actor: Actor, agent_id: str, workspace_id: str | None = None,
                   talk_id: str | None = None, file_ids: tuple[str, ...] = (),
-                  cancelled: Callable[[], bool] | None = None) -> tuple[Agent, Toolbox]:
-        """The agent (readable by `actor`; in `workspace_id` when given) and its toolbox.
-        NotFound for an agent the actor cannot see or of another workspace."""
+                  cancelled: Callable[[], bool] | None = None,
+                  in_workflow: bool = False) -> tuple[Agent, Toolbox]:
+        """The agent (readable by `actor`; in `workspace_id` when given) and its toolbox
+        (`in_workflow`: for an `agent` node, whose tools cannot start workflows). NotFound for
+        an agent the actor cannot see or of another workspace."""
         if actor.api_key_id is not None:  # a key reads its own workspace's agents only
             found = self.agents.agents.get(agent_id)
             if found is None or found.workspace_id != actor.api_key_workspace_id:
@@ -110,16 +112,19 @@ class AgentRuntime:
             agent, _ = self.agents.require(actor.user_id, agent_id)
         if workspace_id is not None and agent.workspace_id != workspace_id:
             raise NotFound("Agent not found")
-        return agent, self.toolbox(agent, actor, talk_id, file_ids, cancelled)
+        return agent, self.toolbox(agent, actor, talk_id, file_ids, cancelled, in_workflow)
 
     def toolbox(self, agent: Agent, actor: Actor, talk_id: str | None = None,
                 file_ids: tuple[str, ...] = (),
-                cancelled: Callable[[], bool] | None = None) -> Toolbox:
+                cancelled: Callable[[], bool] | None = None,
+                in_workflow: bool = False) -> Toolbox:
+        """The agent's functions for one reply, run as `actor` (see ToolContext)."""
         def context() -> ToolContext:
             deadline = Deadline.after(self.tool_timeout_s, cancelled) if cancelled else \
                 Deadline.after(self.tool_timeout_s)
             return ToolContext(actor=actor, workspace_id=agent.workspace_id, agent=agent,
-                               deadline=deadline, talk_id=talk_id, file_ids=file_ids)
+                               deadline=deadline, talk_id=talk_id, file_ids=file_ids,
+                               in_workflow=in_workflow)
 
         functions: dict[str, tuple[ToolKind, dict[str, Any]]] = {}
         specs: list[dict[str, Any]] = []
