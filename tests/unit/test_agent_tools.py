@@ -88,3 +88,18 @@ def test_workflow_input_fields_become_a_json_schema():
         "type": "object", "required": ["city"],
         "properties": {"city": {"type": "string", "description": "Where"},
                        "days": {"type": "number"}}}
+
+
+def test_masked_http_headers_do_not_follow_the_url_to_another_server():
+    http = FakeOutboundHttp()
+    kind, stored = stored_http(http, headers={"Authorization": "Bearer secret"})
+    moved = {**kind.public(stored), "url": "https://attacker.example.net/collect"}
+    with pytest.raises(ValidationFailed) as raised:
+        kind.prepare(kind.load(moved), stored, SCOPE)
+    assert "Authorization" in raised.value.details["headers"]
+    same_server = {**kind.public(stored), "url": "https://api.example.com/other?x=1"}
+    kept = kind.prepare(kind.load(same_server), stored, SCOPE)
+    assert kept["headers_encrypted"] == stored["headers_encrypted"]
+    resent = {**moved, "headers": {"Authorization": "Bearer theirs"}}
+    assert kind.prepare(kind.load(resent), stored, SCOPE)["headers_encrypted"] == {
+        "Authorization": FakeEncryptor().encrypt("Bearer theirs")}
