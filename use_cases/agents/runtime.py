@@ -9,11 +9,17 @@ without calling a tool or `max_tool_rounds` rounds have called tools (then it is
 more without tools, for an answer from what it has). Every round is a metered model call of its
 own (access, budget hold and settlement, one usage record) and may be charged against the rate
 limit (`charge_round`). A tool that fails gives the model its error text as the result.
+
+Tool runs are bounded per reply, not only per run: one run takes at most `tool_timeout_s`, and
+all the runs of one toolbox (one reply, whatever its rounds and calls) take at most
+`reply_tool_time_s` together; past it every further call is an error result, so a model that
+keeps calling slow tools cannot hold a worker for rounds x calls x `tool_timeout_s`.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_RESULT_CHARS = 20_000  # what the model reads of one tool result
 TOOL_TIMEOUT_S = 60.0  # one tool run at most (the caller's deadline may end it sooner)
+REPLY_TOOL_TIME_FACTOR = 2  # a reply's tool runs in all: at most this many runs' worth of time
 ROUNDS_EXHAUSTED = ("The agent reached its limit of tool rounds; answer with what you have, "
                     "without calling tools.")
 
@@ -87,12 +94,16 @@ def system_prompt(agent: Agent, extra: str | None = None) -> str | None:
 
 class AgentRuntime:
     def __init__(self, agents: Agents, kinds: ToolKinds, llm: LLMChat, key_llm: LLMChat,
-                 tool_timeout_s: float = TOOL_TIMEOUT_S):
+                 tool_timeout_s: float = TOOL_TIMEOUT_S, reply_tool_time_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.agents = agents
         self.kinds = kinds
         self.llm = llm  # a user's calls: their membership decides
         self.key_llm = key_llm  # a workspace API key's calls (member rights in its workspace)
         self.tool_timeout_s = tool_timeout_s
+        self.reply_tool_time_s = reply_tool_time_s if reply_tool_time_s is not None \
+            else REPLY_TOOL_TIME_FACTOR * tool_timeout_s
+        self.clock = clock
 
     # --- tools --------------------------------------------------------------------------------
 
@@ -118,10 +129,14 @@ class AgentRuntime:
                 file_ids: tuple[str, ...] = (),
                 cancelled: Callable[[], bool] | None = None,
                 in_workflow: bool = False) -> Toolbox:
-        """The agent's functions for one reply, run as `actor` (see ToolContext)."""
+        """The agent's functions for one reply, run as `actor` (see ToolContext); its calls
+        share `reply_tool_time_s` (module docstring)."""
+        spent = [0.0]  # seconds the calls of this toolbox have run
+
         def context() -> ToolContext:
-            deadline = Deadline.after(self.tool_timeout_s, cancelled) if cancelled else \
-                Deadline.after(self.tool_timeout_s)
+            seconds = max(0.0, min(self.tool_timeout_s, self.reply_tool_time_s - spent[0]))
+            deadline = Deadline.after(seconds, cancelled) if cancelled else \
+                Deadline.after(seconds)
             return ToolContext(actor=actor, workspace_id=agent.workspace_id, agent=agent,
                                deadline=deadline, talk_id=talk_id, file_ids=file_ids,
                                in_workflow=in_workflow)
@@ -155,12 +170,17 @@ class AgentRuntime:
             if not isinstance(parsed, dict):
                 return ToolResult.failed("the arguments must be a JSON object")
             kind, stored = found
+            if spent[0] >= self.reply_tool_time_s:
+                return ToolResult.failed("not run: the tools of this reply used all their time")
+            started = self.clock()
             try:
                 result = kind.call(stored, name, parsed, context())
             except Exception as error:
                 if not isinstance(error, DomainError | ToolError):
                     log.exception("agent tool %r crashed", name)
                 return ToolResult.failed(error_text(error))
+            finally:
+                spent[0] += self.clock() - started
             if len(result.content) > MAX_RESULT_CHARS:
                 result = replace(result, content=result.content[:MAX_RESULT_CHARS]
                                  + "\n[cut: the result was longer]")

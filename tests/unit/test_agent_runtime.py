@@ -1,0 +1,40 @@
+"""AgentRuntime's toolbox on a fake tool kind: what bounds the tool runs of one reply."""
+from __future__ import annotations
+
+from entities.actor import Actor
+from entities.agent import Agent, ToolResult
+from use_cases.agents.runtime import AgentRuntime
+from use_cases.agents.tools import BaseToolSchema, ToolKind, ToolKinds
+
+
+class SlowKind(ToolKind):
+    """Each run takes `seconds` on the runtime's clock and records the time it was given."""
+
+    type = "slow"
+    config_schema = BaseToolSchema
+
+    def __init__(self, clock: list[float], seconds: float):
+        self.clock = clock
+        self.seconds = seconds
+        self.given: list[float] = []
+
+    def call(self, stored, function, arguments, ctx):
+        self.given.append(round(ctx.deadline.remaining()))
+        self.clock[0] += self.seconds
+        return ToolResult("done")
+
+
+def test_the_tool_runs_of_one_reply_share_a_time_budget():
+    now = [0.0]
+    kind = SlowKind(now, seconds=50)
+    runtime = AgentRuntime(None, ToolKinds(kind), None, None,  # type: ignore[arg-type]
+                           tool_timeout_s=60, reply_tool_time_s=120, clock=lambda: now[0])
+    agent = Agent(id="a1", workspace_id="ws1", name="A", model="m", created_by="u1",
+                  tools=[{"type": "slow", "name": "wait"}])
+    toolbox = runtime.toolbox(agent, Actor("u1"))
+    results = [toolbox.call("wait", "{}") for _ in range(4)]
+    assert [r.error for r in results[:3]] == [None, None, None]
+    assert kind.given == [60, 60, 20]  # the third run gets what is left of the 120 s
+    assert results[3].error and "used all their time" in results[3].error
+    assert len(kind.given) == 3
+    assert runtime.toolbox(agent, Actor("u1")).call("wait", "{}").error is None  # a new reply
