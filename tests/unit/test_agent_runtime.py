@@ -38,3 +38,30 @@ def test_the_tool_runs_of_one_reply_share_a_time_budget():
     assert results[3].error and "used all their time" in results[3].error
     assert len(kind.given) == 3
     assert runtime.toolbox(agent, Actor("u1")).call("wait", "{}").error is None  # a new reply
+
+
+class ListingKind(SlowKind):
+    """Offers one function per tool and records the deadline each listing was given."""
+
+    type = "listing"
+
+    def __init__(self):
+        super().__init__([0.0], 0)
+        self.deadlines: list = []
+
+    def functions(self, stored, ctx):
+        self.deadlines.append(ctx.deadline)
+        return super().functions(stored, ctx)
+
+
+def test_listing_every_tools_functions_shares_one_short_deadline():
+    """A tarpit MCP server per tool must not hold the request for tools x the run limit."""
+    kind = ListingKind()
+    runtime = AgentRuntime(None, ToolKinds(kind), None, None,  # type: ignore[arg-type]
+                           tool_timeout_s=600, offer_time_s=20)
+    agent = Agent(id="a1", workspace_id="ws1", name="A", model="m", created_by="u1",
+                  tools=[{"type": "listing", "name": f"t{i}"} for i in range(5)])
+    toolbox = runtime.toolbox(agent, Actor("u1"))
+    assert len(toolbox.specs) == 5 and len(kind.deadlines) == 5
+    assert all(deadline is kind.deadlines[0] for deadline in kind.deadlines)
+    assert 0 < kind.deadlines[0].remaining() <= 20

@@ -13,7 +13,10 @@ limit (`charge_round`). A tool that fails gives the model its error text as the 
 Tool runs are bounded per reply, not only per run: one run takes at most `tool_timeout_s`, and
 all the runs of one toolbox (one reply, whatever its rounds and calls) take at most
 `reply_tool_time_s` together; past it every further call is an error result, so a model that
-keeps calling slow tools cannot hold a worker for rounds x calls x `tool_timeout_s`.
+keeps calling slow tools cannot hold a worker for rounds x calls x `tool_timeout_s`. Listing
+what the tools offer (an MCP server's tools, before the first round, in the request's thread)
+takes at most `offer_time_s` for all the agent's tools together; a tool not listed by then is
+left out of the reply.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_RESULT_CHARS = 20_000  # what the model reads of one tool result
 TOOL_TIMEOUT_S = 60.0  # one tool run at most (the caller's deadline may end it sooner)
 REPLY_TOOL_TIME_FACTOR = 2  # a reply's tool runs in all: at most this many runs' worth of time
+OFFER_TIME_S = 20.0  # listing the functions of all an agent's tools (MCP servers) at most
 ROUNDS_EXHAUSTED = ("The agent reached its limit of tool rounds; answer with what you have, "
                     "without calling tools.")
 
@@ -95,7 +99,7 @@ def system_prompt(agent: Agent, extra: str | None = None) -> str | None:
 class AgentRuntime:
     def __init__(self, agents: Agents, kinds: ToolKinds, llm: LLMChat, key_llm: LLMChat,
                  tool_timeout_s: float = TOOL_TIMEOUT_S, reply_tool_time_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 offer_time_s: float = OFFER_TIME_S, clock: Callable[[], float] = time.monotonic):
         self.agents = agents
         self.kinds = kinds
         self.llm = llm  # a user's calls: their membership decides
@@ -103,6 +107,7 @@ class AgentRuntime:
         self.tool_timeout_s = tool_timeout_s
         self.reply_tool_time_s = reply_tool_time_s if reply_tool_time_s is not None \
             else REPLY_TOOL_TIME_FACTOR * tool_timeout_s
+        self.offer_time_s = offer_time_s
         self.clock = clock
 
     # --- tools --------------------------------------------------------------------------------
@@ -133,8 +138,9 @@ class AgentRuntime:
         share `reply_tool_time_s` (module docstring)."""
         spent = [0.0]  # seconds the calls of this toolbox have run
 
-        def context() -> ToolContext:
-            seconds = max(0.0, min(self.tool_timeout_s, self.reply_tool_time_s - spent[0]))
+        def context(seconds: float | None = None) -> ToolContext:
+            if seconds is None:
+                seconds = max(0.0, min(self.tool_timeout_s, self.reply_tool_time_s - spent[0]))
             deadline = Deadline.after(seconds, cancelled) if cancelled else \
                 Deadline.after(seconds)
             return ToolContext(actor=actor, workspace_id=agent.workspace_id, agent=agent,
@@ -143,12 +149,13 @@ class AgentRuntime:
 
         functions: dict[str, tuple[ToolKind, dict[str, Any]]] = {}
         specs: list[dict[str, Any]] = []
+        offering = context(self.offer_time_s)  # one deadline for every listing
         for stored in agent.tools:
             kind = self.kinds[stored["type"]] if stored.get("type") in self.kinds else None
             if kind is None:
                 continue
             try:
-                offered = kind.functions(stored, context())
+                offered = kind.functions(stored, offering)
             except Exception as error:  # the reply goes on without this tool
                 log.warning("agent tool %r offers no functions: %s", stored.get("name"),
                             error_text(error))
