@@ -4,13 +4,15 @@ for GET, HEAD and DELETE, else as a JSON body), through the outbound-address rul
 every redirect); the response is cut at the size cap. Header values are stored encrypted and
 shown masked; a masked value sent back on a save keeps the stored one, but only while the url
 keeps its origin (scheme, host, port), as for `mcp` tools: whoever may edit the agent cannot
-point a url at their own server and have the stored credentials sent there (422)."""
+point a url at their own server and have the stored credentials sent there (422). The query
+parameters written in the url are the tool's author's: arguments of the same names are refused
+(the model, steered by whoever talks to it, cannot switch `?account=` under stored credentials)."""
 from __future__ import annotations
 
 import contextlib
 import json
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from marshmallow import fields, validate
 
@@ -87,6 +89,9 @@ class HttpTool(ToolKind):
                    for name, value in (stored.get("headers_encrypted") or {}).items()}
         body = None
         if method in IN_QUERY:
+            fixed = sorted(set(arguments) & _query_names(url))
+            if fixed:  # the url's own parameters are the author's, not the model's to change
+                raise ToolError(f"these parameters are fixed by the tool: {', '.join(fixed)}")
             url = _with_query(url, arguments)
         else:
             body = json.dumps(arguments).encode()
@@ -110,6 +115,10 @@ def origin(url: str) -> tuple[str, str, int | None]:
         return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
     except ValueError:
         return "", "", None
+
+
+def _query_names(url: str) -> set[str]:
+    return {name for name, _value in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
 
 
 def _with_query(url: str, arguments: dict[str, Any]) -> str:
