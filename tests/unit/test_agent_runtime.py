@@ -65,3 +65,17 @@ def test_listing_every_tools_functions_shares_one_short_deadline():
     assert len(toolbox.specs) == 5 and len(kind.deadlines) == 5
     assert all(deadline is kind.deadlines[0] for deadline in kind.deadlines)
     assert 0 < kind.deadlines[0].remaining() <= 20
+
+
+def test_no_tool_starts_once_the_reply_is_stopped():
+    now = [0.0]
+    kind = SlowKind(now, seconds=1)
+    runtime = AgentRuntime(None, ToolKinds(kind), None, None)  # type: ignore[arg-type]
+    agent = Agent(id="a1", workspace_id="ws1", name="A", model="m", created_by="u1",
+                  tools=[{"type": "slow", "name": "wait"}])
+    stopped = [False]
+    toolbox = runtime.toolbox(agent, Actor("u1"), cancelled=lambda: stopped[0])
+    assert toolbox.call("wait", "{}").error is None
+    stopped[0] = True
+    result = toolbox.call("wait", "{}")
+    assert result.error and "stopped" in result.error and len(kind.given) == 1

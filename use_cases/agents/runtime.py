@@ -177,6 +177,8 @@ class AgentRuntime:
             if not isinstance(parsed, dict):
                 return ToolResult.failed("the arguments must be a JSON object")
             kind, stored = found
+            if cancelled is not None and cancelled():  # stopped, or the node's run timed out
+                return ToolResult.failed("not run: the reply was stopped")
             if spent[0] >= self.reply_tool_time_s:
                 return ToolResult.failed("not run: the tools of this reply used all their time")
             started = self.clock()
