@@ -4,7 +4,7 @@ from __future__ import annotations
 from entities.actor import Actor
 from entities.agent import Agent, ToolResult
 from use_cases.agents.runtime import AgentRuntime
-from use_cases.agents.tools import BaseToolSchema, ToolKind, ToolKinds
+from use_cases.agents.tools import BaseToolSchema, ToolFunction, ToolKind, ToolKinds
 
 
 class SlowKind(ToolKind):
@@ -79,3 +79,20 @@ def test_no_tool_starts_once_the_reply_is_stopped():
     stopped[0] = True
     result = toolbox.call("wait", "{}")
     assert result.error and "stopped" in result.error and len(kind.given) == 1
+
+
+class ManyKind(ListingKind):
+    """Offers 100 functions per tool, as a large MCP server would."""
+
+    type = "many"
+
+    def functions(self, stored, ctx):
+        return [ToolFunction(f"{stored['name']}__f{i}", "one of many") for i in range(100)]
+
+
+def test_at_most_128_functions_are_offered_to_the_model():
+    runtime = AgentRuntime(None, ToolKinds(ManyKind()), None, None)  # type: ignore[arg-type]
+    agent = Agent(id="a1", workspace_id="ws1", name="A", model="m", created_by="u1",
+                  tools=[{"type": "many", "name": f"t{i}"} for i in range(3)])
+    specs = runtime.toolbox(agent, Actor("u1")).specs
+    assert len(specs) == 128 and specs[-1]["function"]["name"] == "t1__f27"

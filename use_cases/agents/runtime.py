@@ -16,7 +16,8 @@ all the runs of one toolbox (one reply, whatever its rounds and calls) take at m
 keeps calling slow tools cannot hold a worker for rounds x calls x `tool_timeout_s`. Listing
 what the tools offer (an MCP server's tools, before the first round, in the request's thread)
 takes at most `offer_time_s` for all the agent's tools together; a tool not listed by then is
-left out of the reply.
+left out of the reply. At most MAX_FUNCTIONS functions are offered (the first tools' first),
+since 32 MCP servers of 128 tools each would make a request no provider takes.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ MAX_RESULT_CHARS = 20_000  # what the model reads of one tool result
 TOOL_TIMEOUT_S = 60.0  # one tool run at most (the caller's deadline may end it sooner)
 REPLY_TOOL_TIME_FACTOR = 2  # a reply's tool runs in all: at most this many runs' worth of time
 OFFER_TIME_S = 20.0  # listing the functions of all an agent's tools (MCP servers) at most
+MAX_FUNCTIONS = 128  # functions offered to the model in all (OpenAI's limit per request)
 ROUNDS_EXHAUSTED = ("The agent reached its limit of tool rounds; answer with what you have, "
                     "without calling tools.")
 
@@ -161,7 +163,7 @@ class AgentRuntime:
                             error_text(error))
                 continue
             for function in offered:
-                if function.name in functions:
+                if function.name in functions or len(functions) >= MAX_FUNCTIONS:
                     continue
                 functions[function.name] = (kind, stored)
                 specs.append(function.spec())
