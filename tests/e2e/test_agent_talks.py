@@ -315,3 +315,18 @@ def test_stop_ends_a_running_workflow_tool_and_cancels_its_run(api, owner, mock_
     assert events[-1][0] == "done" and events[-1][1]["message"]["status"] == "stopped"
     runs = api.request("GET", f"/api/v1/workflows/{workflow['id']}/executions", owner).get_json()
     assert [run["status"] for run in runs["items"]] == ["cancelled"]
+
+
+def test_empty_or_repeated_tool_call_ids_from_the_model_are_replaced(api, owner, mock_provider,
+                                                                    tool_server):
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = new_talk(api, owner, agent)
+    for given in ("", "call_1"):
+        mock_provider.behave(None, call_tools=True, tool_call_count=2, tool_call_id=given)
+        answer = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                             json={"content": "twice"}).get_json()["assistant_message"]
+        assert answer["status"] == "complete"
+        sent = mock_provider.requests[-1]["messages"]
+        calls = [c["id"] for m in sent if m.get("tool_calls") for c in m["tool_calls"]][-2:]
+        assert all(calls) and len(set(calls)) == 2
+        assert [m["tool_call_id"] for m in sent if m["role"] == "tool"][-2:] == calls

@@ -36,6 +36,7 @@ from entities.agent import (
     Agent,
     Toolbox,
     ToolResult,
+    with_unique_ids,
 )
 from entities.deadline import Deadline
 from entities.errors import DomainError, Forbidden, ModelNotFound, NotFound, ValidationFailed
@@ -81,12 +82,12 @@ def tool_call_parts(call: dict[str, Any]) -> tuple[str, str, str]:
         str(function.get("arguments") or "")
 
 
-def assistant_turn(result: ChatResult) -> dict[str, Any]:
-    return {"role": "assistant", "content": result.content or None,
+def assistant_turn(calls: list[tuple[str, str, str]], content: str | None) -> dict[str, Any]:
+    """The assistant message that made `calls` ((id, name, arguments) each)."""
+    return {"role": "assistant", "content": content or None,
             "tool_calls": [{"id": c_id, "type": "function",
                             "function": {"name": name, "arguments": arguments}}
-                           for c_id, name, arguments in map(tool_call_parts,
-                                                            result.tool_calls or [])]}
+                           for c_id, name, arguments in calls]}
 
 
 def tool_turn(call_id: str, name: str, result: ToolResult) -> dict[str, Any]:
@@ -257,11 +258,11 @@ class AgentRuntime:
                 return AgentAnswer(replace(result, usage=total, tool_calls=None), own, rounds,
                                    exhausted)
             rounds += 1
-            turn = assistant_turn(result)
+            calls = with_unique_ids([tool_call_parts(call) for call in result.tool_calls])
+            turn = assistant_turn(calls, result.content)
             messages.append(turn)
             own.append(turn)
-            for index, call in enumerate(result.tool_calls):
-                call_id, name, arguments = tool_call_parts(call)
+            for index, (call_id, name, arguments) in enumerate(calls):
                 if on_tool is not None:
                     on_tool(ToolEvent(call_id, name, arguments))
                 outcome = toolbox.call(name, arguments) if index < MAX_TOOL_CALLS_PER_ROUND \

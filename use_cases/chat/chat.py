@@ -19,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from entities.agent import MAX_TOOL_CALLS_PER_ROUND, TOO_MANY_CALLS, AgentSetup, ToolResult
+from entities.agent import (
+    MAX_TOOL_CALLS_PER_ROUND,
+    TOO_MANY_CALLS,
+    AgentSetup,
+    ToolResult,
+    with_unique_ids,
+)
 from entities.clock import utcnow
 from entities.errors import (
     Conflict,
@@ -351,7 +357,7 @@ class Chat:
         and appended to the next round's prompt. Streams `tool_call` and `tool_result`."""
         assert job.agent is not None
         self._announce(job)
-        calls = [_call_parts(call) for call in result.tool_calls or []]
+        calls = with_unique_ids([_call_parts(call) for call in result.tool_calls or []])
         usage = MessageUsage(result.usage.prompt_tokens, result.usage.completion_tokens,
                              result.usage.cost_usd)
         parent = self._add(Message(
