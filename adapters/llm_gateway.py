@@ -10,6 +10,7 @@ LiteLLM is imported on first use: it takes seconds, and the app must start fast.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -161,13 +162,17 @@ class LiteLLMGateway(LLMGateway):
                 return int(window)
         return DEFAULT_CONTEXT_WINDOW
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
+    def count_tokens(self, model: str, messages: list[dict],
+                     tools: list[dict] | None = None) -> int:
         entry = self.catalogue.get(model)
         try:
             return int(self._lib().token_counter(
-                model=entry.litellm_model if entry else model, messages=messages))
+                model=entry.litellm_model if entry else model, messages=messages,
+                tools=tools or None))
         except Exception:  # an exotic message shape must not break a chat: estimate instead
-            return sum(len(str(m.get("content") or "")) for m in messages) // 4 + 4 * len(messages)
+            text = sum(len(str(m.get("content") or "")) for m in messages) + \
+                (len(json.dumps(tools, default=str)) if tools else 0)
+            return text // 4 + 4 * len(messages)
 
     # --- calls -------------------------------------------------------------------------------
 

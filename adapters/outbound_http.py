@@ -7,8 +7,11 @@ carrier-grade NAT, multicast, reserved and unspecified addresses are refused, IP
 included. The connection then goes to the address that was checked (the TLS handshake still
 verifies the certificate for the host name), so a DNS answer that changes between the check and
 the connection (DNS rebinding) cannot redirect it. Redirects are followed by hand, each hop
-checked again. `OUTBOUND_ALLOWLIST` names hosts (`api.internal`, `*.corp.example`) or networks
-(`10.1.0.0/16`, `127.0.0.1`) that may be reached anyway.
+checked again; a hop to another origin (scheme, host or port) carries none of the caller's
+headers but the few that hold no secret (SAFE_ACROSS_ORIGINS): a node's or tool's headers are
+often credentials of any name (`X-Api-Key`...). `OUTBOUND_ALLOWLIST` names hosts
+(`api.internal`, `*.corp.example`) or networks (`10.1.0.0/16`, `127.0.0.1`) that may be reached
+anyway.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ Resolver = Callable[[str, int], list[str]]
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-CREDENTIAL_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+SAFE_ACROSS_ORIGINS = {"user-agent", "accept", "accept-language", "content-type"}
 METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
                       ipaddress.ip_address("100.100.100.200")}
 CHUNK = 64 * 1024
@@ -53,6 +56,17 @@ def is_public(address: IPAddress) -> bool:
             return is_public(embedded)
     return (address.is_global and not address.is_multicast and not address.is_reserved
             and address not in METADATA_ADDRESSES)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an absolute http(s) URL, the port defaulted by the scheme."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "", "", None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
 
 
 class AddressPolicy:
@@ -127,8 +141,8 @@ class GuardedHttpClient(OutboundHttp):
             finally:
                 response.release_conn()
             next_url = urljoin(url, location)
-            if urlsplit(next_url).hostname != target.host:
-                headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+            if _origin(next_url) != (target.scheme, target.host.lower(), target.port):
+                headers = {k: v for k, v in headers.items() if k.lower() in SAFE_ACROSS_ORIGINS}
             if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
             url = next_url

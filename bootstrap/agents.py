@@ -60,11 +60,14 @@ class WorkflowsAsTools(WorkflowTools):
 
     def run(self, actor: Actor, workflow_id: str, inputs: dict[str, Any],
             deadline: Deadline) -> dict[str, Any]:
-        execution = self.executions.execute(actor, workflow_id, inputs, wait=True)
+        execution = self.executions.execute(actor, workflow_id, inputs, wait=True,
+                                            until=deadline)
         if execution.status is ExecutionStatus.SUCCEEDED:
             return execution.outputs or {}
         if not execution.status.finished:
             self.executions.cancel(actor, execution.id)
+            if deadline.cancelled():
+                raise UpstreamError("The workflow was cancelled: the reply was stopped")
             raise UpstreamError("The workflow did not finish in time")
         raise UpstreamError(f"The workflow {execution.status.value}: "
                             f"{execution.error or 'no reason given'}")
@@ -102,7 +105,7 @@ class AgentsForWorkflows(WorkflowAgents):
             raise RuntimeError("agents are not built yet")
         actor = Actor(user_id)
         agent, toolbox = self.runtime.for_reply(actor, agent_id, workspace_id,
-                                                cancelled=cancelled)
+                                                cancelled=cancelled, in_workflow=True)
         request = self.runtime.request_for(agent, toolbox,
                                            [{"role": "user", "content": prompt}])
         answer = self.runtime.answer(actor, agent, toolbox, request, source="workflow",

@@ -3,6 +3,7 @@ node or an OpenAI client (`model: "agent/<id>"`) can answer through."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,9 @@ from typing import Any
 DEFAULT_MAX_TOOL_ROUNDS = 8
 MAX_TOOL_ROUNDS_LIMIT = 32
 AGENT_MODEL_PREFIX = "agent/"
+MAX_TOOL_CALLS_PER_ROUND = 16  # calls of one model answer that run; the rest get an error result
+TOO_MANY_CALLS = (f"not run: at most {MAX_TOOL_CALLS_PER_ROUND} tool calls run per answer; "
+                  "call fewer at a time")
 
 
 @dataclass
@@ -32,6 +36,20 @@ class Agent:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     deleted_at: datetime | None = None
+
+
+def with_unique_ids(calls: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The (id, name, arguments) tool calls of one model answer, each empty or repeated id
+    replaced by a new `call_<hex>`: every `tool` message must answer exactly one call, and a
+    conversation with two calls of one id is refused by providers on every later turn."""
+    seen: set[str] = set()
+    unique = []
+    for call_id, name, arguments in calls:
+        if not call_id or call_id in seen:
+            call_id = f"call_{uuid.uuid4().hex[:24]}"
+        seen.add(call_id)
+        unique.append((call_id, name, arguments))
+    return unique
 
 
 @dataclass(frozen=True)

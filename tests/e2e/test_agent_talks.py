@@ -11,13 +11,19 @@ import pytest
 
 from tests.support.agents import ToolServer, create_agent, http_tool, workflow_tool
 from tests.support.streams import parse_sse
-from tests.support.workflows import create_workflow, greeting_workflow
+from tests.support.workflows import (
+    create_workflow,
+    edge,
+    greeting_workflow,
+    input_node,
+    node,
+)
 
 
 @pytest.fixture
 def settings_overrides():
     return {"outbound_allowlist": ("127.0.0.1",), "budget_cache_ttl_s": 0.0,
-            "chat_flush_interval_s": 0.05}
+            "chat_flush_interval_s": 0.05, "workflow_wait_s": 300.0}
 
 
 @pytest.fixture
@@ -258,3 +264,69 @@ def test_every_round_counts_against_the_model_call_rate_limit(api, owner, mock_p
     assert [m["role"] for m in chain] == ["user", "assistant", "tool", "assistant", "tool",
                                           "assistant"]
     assert chain[-1]["status"] == "failed"
+
+
+def test_at_most_sixteen_tool_calls_of_one_answer_run(api, owner, mock_provider, tool_server):
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = new_talk(api, owner, agent)
+    mock_provider.behave(None, call_tools=True, tool_call_count=40)
+    answer = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                         json={"content": "many"}).get_json()["assistant_message"]
+    assert answer["status"] == "complete"
+    assert len(tool_server.requests) == 16
+    tools = [m for m in messages_of(api, owner, talk) if m["role"] == "tool"]
+    assert len(tools) == 40 and sum(1 for m in tools if m["error"]) == 24
+
+
+def test_stop_ends_a_running_workflow_tool_and_cancels_its_run(api, owner, mock_provider,
+                                                              tool_server):
+    entered, release = threading.Event(), threading.Event()
+
+    def block():
+        entered.set()
+        release.wait(120)
+
+    tool_server.on_request = block
+    workflow = create_workflow(api, owner, {
+        "name": "Slow", "nodes": [input_node("q"),
+                                  node("call", "http_request", method="GET", url=tool_server.url),
+                                  node("done", "output", outputs={"r": "{{ call.output }}"})],
+        "edges": [edge("start", "call"), edge("call", "done")]})
+    agent = create_agent(api, owner, tools=[workflow_tool(workflow["id"], "slow")])
+    talk = new_talk(api, owner, agent)
+    mock_provider.behave(None, call_tools=True)
+    path = f"/api/v1/talks/{talk['id']}"
+    streamed: list = []
+    sender = threading.Thread(target=lambda: streamed.append(api.request(
+        "POST", f"{path}/messages", owner, json={"content": "go", "stream": True}
+    ).get_data(as_text=True)))
+    sender.start()
+    try:
+        assert entered.wait(60)
+        assert api.request("POST", f"{path}/stop", owner).status_code < 300
+        sender.join(60)  # the workflow's wait is 300 s: only the stop can end the reply now
+        assert not sender.is_alive()
+    finally:
+        release.set()
+        sender.join(60)
+    events = parse_sse(streamed[0])
+    result = next(data for name, data in events if name == "tool_result")
+    assert "stopped" in result["error"]
+    assert events[-1][0] == "done" and events[-1][1]["message"]["status"] == "stopped"
+    runs = api.request("GET", f"/api/v1/workflows/{workflow['id']}/executions", owner).get_json()
+    assert [run["status"] for run in runs["items"]] == ["cancelled"]
+
+
+def test_empty_or_repeated_tool_call_ids_from_the_model_are_replaced(api, owner, mock_provider,
+                                                                    tool_server):
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = new_talk(api, owner, agent)
+    for given in ("", "call_1"):
+        mock_provider.behave(None, call_tools=True, tool_call_count=2, tool_call_id=given)
+        answer = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                             json={"content": "twice"}).get_json()["assistant_message"]
+        assert answer["status"] == "complete"
+        sent = mock_provider.requests[-1]["messages"]
+        calls = [c["id"] for m in sent if m.get("tool_calls") for c in m["tool_calls"]][-2:]
+        assert all(calls) and len(set(calls)) == 2
+        assert [m["tool_call_id"] for m in sent if m["role"] == "tool"][-2:] == calls

@@ -2,6 +2,7 @@
 built on them for tests that do not care about budgets or models."""
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -141,8 +142,8 @@ class FakeLLMGateway(LLMGateway):
                                         for i, t in enumerate(request.input)],
                                usage=Usage(words, 0, words * 0.001), latency_ms=2.0)
 
-    def count_tokens(self, model, messages):
-        total = 0
+    def count_tokens(self, model, messages, tools=None):
+        total = len(json.dumps(tools).split()) if tools else 0
         for message in messages:
             content = message["content"]
             if isinstance(content, list):

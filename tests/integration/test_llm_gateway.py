@@ -28,6 +28,7 @@ from tests.fakes.gateway import FakeProviderCredentials, meter_without_budgets
 from tests.fakes.workspaces import FakeAccess
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, MOCK_FALLBACK_MODEL
 from tests.support.mock_provider import FALLBACK, INPUT_COST, OUTPUT_COST, PRIMARY, embedding
+from use_cases.gateway.estimates import worst_case_cost
 from use_cases.gateway.llm_chat import LLMChat
 from use_cases.gateway.usage_recorder import UsageRecorder
 
@@ -259,6 +260,21 @@ def test_models_describe_context_window_and_prices(gateway):
 def test_tokens_are_counted_and_unknown_models_get_a_default_window(gateway):
     assert gateway.count_tokens(MOCK_DEFAULT_MODEL, HELLO) > 0
     assert gateway.context_window("openai/unknown") == 8192
+
+
+def test_the_worst_case_cost_counts_the_function_specs_sent_with_the_prompt(gateway):
+    """An agent's tools can outweigh its messages: a reservation without them would let a call
+    cost far more than was held against the budget."""
+    tools = [{"type": "function", "function": {
+        "name": f"f{i}", "description": "look things up " * 200,
+        "parameters": {"type": "object", "properties": {}}}} for i in range(8)]
+    bare = ChatRequest(messages=HELLO, model=MOCK_DEFAULT_MODEL, max_tokens=10)
+    with_tools = ChatRequest(messages=HELLO, model=MOCK_DEFAULT_MODEL, max_tokens=10,
+                             extra={"tools": tools})
+    assert gateway.count_tokens(MOCK_DEFAULT_MODEL, HELLO, tools) > \
+        gateway.count_tokens(MOCK_DEFAULT_MODEL, HELLO) + 8 * 600
+    assert worst_case_cost(gateway, with_tools) > worst_case_cost(gateway, bare) + \
+        8 * 600 * INPUT_COST
 
 
 def test_the_default_catalogue_knows_the_usual_providers():

@@ -29,7 +29,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/slow":
             time.sleep(1.0)
         body = json.dumps({"path": url.path, "host": self.headers.get("Host"),
-                           "authorization": self.headers.get("Authorization")}).encode()
+                           "authorization": self.headers.get("Authorization"),
+                           "api_key": self.headers.get("X-Api-Key"),
+                           "accept": self.headers.get("Accept")}).encode()
         self._send(200, body, {"Content-Type": "application/json"})
 
     def _send(self, status, body, headers=None):
@@ -123,6 +125,22 @@ def test_redirects_are_followed_and_credentials_are_not_sent_to_another_host(ser
     assert response.url == f"http://b.test:{port}/landed"
 
 
+def test_no_secret_header_of_any_name_follows_a_redirect_to_another_origin(server):
+    port = server.split(":")[1]
+    client = GuardedHttpClient(["127.0.0.0/8"], resolver=resolver({
+        "a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]}))
+    headers = {"X-Api-Key": "k-secret", "Authorization": "Bearer secret", "Accept": "text/plain"}
+    for target in (f"http://b.test:{port}/landed",  # another host
+                   f"http://127.0.0.1:{port}/landed"):  # the same server by another name
+        body = json.loads(client.request("GET", f"http://a.test:{port}/redirect?to={target}",
+                                         headers=headers).body)
+        assert (body["api_key"], body["authorization"], body["accept"]) == (
+            None, None, "text/plain")
+    same = json.loads(client.request("GET", f"http://a.test:{port}/redirect?to=/landed",
+                                     headers=headers).body)
+    assert (same["api_key"], same["authorization"]) == ("k-secret", "Bearer secret")
+
+
 def test_the_connection_goes_to_the_address_that_was_checked(server):
     """DNS rebinding: a second lookup would answer differently; none is made."""
     answers = iter([["127.0.0.1"], ["169.254.169.254"]])
@@ -135,8 +153,9 @@ def test_the_connection_goes_to_the_address_that_was_checked(server):
     client = GuardedHttpClient(["127.0.0.1/32"], resolver=rebinding)
     port = server.split(":")[1]
     response = client.request("GET", f"http://rebind.test:{port}/pinned")
-    assert json.loads(response.body) == {"path": "/pinned", "host": f"rebind.test:{port}",
-                                         "authorization": None}
+    body = json.loads(response.body)
+    assert (body["path"], body["host"], body["authorization"]) == (
+        "/pinned", f"rebind.test:{port}", None)
     assert lookups == ["rebind.test"]
 
 

@@ -39,6 +39,8 @@ class Behaviour:
     call_tools: bool = False  # with `tools` and no tool result yet: call the first tool
     call_tools_always: bool = False  # with `tools`: call the first tool, even after results
     tool_arguments: dict | None = None  # the arguments of the call (default {"q": user text})
+    tool_call_count: int = 1  # how many calls (of the same tool, each its own id) one answer makes
+    tool_call_id: str | None = None  # every call's id (default: a new one each); "" for none
 
 
 EMBEDDING_DIMENSIONS = 8
@@ -64,7 +66,9 @@ def tool_call_for(body: dict, behaviour: Behaviour | None = None) -> dict | None
     arguments = behaviour.tool_arguments
     if arguments is None:
         arguments = {"q": last_user_text(messages)}
-    return {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+    call_id = f"call_{uuid.uuid4().hex[:12]}" if behaviour.tool_call_id is None \
+        else behaviour.tool_call_id
+    return {"id": call_id, "type": "function",
             "function": {"name": name, "arguments": json.dumps(arguments)}}
 
 
@@ -267,7 +271,9 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
                                     behaviour.token_delay, call)
             message: dict[str, Any] = {"role": "assistant", "content": reply or None}
             if call is not None:
-                message["tool_calls"] = [call]
+                message["tool_calls"] = [
+                    {**call, "id": f"{call['id']}_{n}"} if n and behaviour.tool_call_id is None
+                    else call for n in range(behaviour.tool_call_count)]
             self._json(200, {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion",

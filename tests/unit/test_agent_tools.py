@@ -13,7 +13,7 @@ from entities.errors import ValidationFailed
 from entities.outbound import OutboundRefused
 from tests.fakes.shared import FakeEncryptor, FakeOutboundHttp
 from use_cases.agents.http_tool import MASK, HttpTool
-from use_cases.agents.tools import ToolContext, ToolKinds, ToolScope
+from use_cases.agents.tools import ToolContext, ToolError, ToolKinds, ToolScope
 from use_cases.agents.workflow_tool import schema_of
 
 ACTOR = Actor("u1")
@@ -88,3 +88,28 @@ def test_workflow_input_fields_become_a_json_schema():
         "type": "object", "required": ["city"],
         "properties": {"city": {"type": "string", "description": "Where"},
                        "days": {"type": "number"}}}
+
+
+def test_masked_http_headers_do_not_follow_the_url_to_another_server():
+    http = FakeOutboundHttp()
+    kind, stored = stored_http(http, headers={"Authorization": "Bearer secret"})
+    moved = {**kind.public(stored), "url": "https://attacker.example.net/collect"}
+    with pytest.raises(ValidationFailed) as raised:
+        kind.prepare(kind.load(moved), stored, SCOPE)
+    assert "Authorization" in raised.value.details["headers"]
+    same_server = {**kind.public(stored), "url": "https://api.example.com/other?x=1"}
+    kept = kind.prepare(kind.load(same_server), stored, SCOPE)
+    assert kept["headers_encrypted"] == stored["headers_encrypted"]
+    resent = {**moved, "headers": {"Authorization": "Bearer theirs"}}
+    assert kind.prepare(kind.load(resent), stored, SCOPE)["headers_encrypted"] == {
+        "Authorization": FakeEncryptor().encrypt("Bearer theirs")}
+
+
+def test_the_model_cannot_override_the_query_parameters_written_in_an_http_tools_url():
+    http = FakeOutboundHttp()
+    kind, stored = stored_http(http, url="https://api.example.com/s?account=team1")
+    with pytest.raises(ToolError) as raised:
+        kind.call(stored, "lookup", {"q": "x", "account": "team2"}, context([stored]))
+    assert "account" in raised.value.message and http.requests == []
+    kind.call(stored, "lookup", {"q": "x"}, context([stored]))
+    assert http.requests[-1][1] == "https://api.example.com/s?account=team1&q=x"

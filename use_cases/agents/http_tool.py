@@ -2,13 +2,17 @@
 for GET, HEAD and DELETE, else as a JSON body), through the outbound-address rules of
 `http_request` nodes (no private, loopback, link-local or metadata address, after DNS and on
 every redirect); the response is cut at the size cap. Header values are stored encrypted and
-shown masked; a masked value sent back on a save keeps the stored one."""
+shown masked; a masked value sent back on a save keeps the stored one, but only while the url
+keeps its origin (scheme, host, port), as for `mcp` tools: whoever may edit the agent cannot
+point a url at their own server and have the stored credentials sent there (422). The query
+parameters written in the url are the tool's author's: arguments of the same names are refused
+(the model, steered by whoever talks to it, cannot switch `?account=` under stored credentials)."""
 from __future__ import annotations
 
 import contextlib
 import json
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from marshmallow import fields, validate
 
@@ -54,11 +58,18 @@ class HttpTool(ToolKind):
         if parameters.get("type", "object") != "object":
             raise ValidationFailed("Invalid parameters",
                                    details={"parameters": ["Must be a JSON schema of an object."]})
+        same_origin = previous is not None and previous.get("type") == self.type \
+            and origin(previous.get("url", "")) == origin(config["url"])
         kept = (previous or {}).get("headers_encrypted") or {}
         encrypted = {}
         for name, value in config.pop("headers").items():
-            encrypted[name] = kept[name] if value == MASK and name in kept else \
-                self.encryptor.encrypt(value)
+            if value != MASK:
+                encrypted[name] = self.encryptor.encrypt(value)
+            elif same_origin and name in kept:
+                encrypted[name] = kept[name]
+            else:
+                raise ValidationFailed("Send the header's value again", details={"headers": {
+                    name: ["the stored value is kept only while the url stays on its server"]}})
         config["headers_encrypted"] = encrypted
         return config
 
@@ -78,6 +89,9 @@ class HttpTool(ToolKind):
                    for name, value in (stored.get("headers_encrypted") or {}).items()}
         body = None
         if method in IN_QUERY:
+            fixed = sorted(set(arguments) & _query_names(url))
+            if fixed:  # the url's own parameters are the author's, not the model's to change
+                raise ToolError(f"these parameters are fixed by the tool: {', '.join(fixed)}")
             url = _with_query(url, arguments)
         else:
             body = json.dumps(arguments).encode()
@@ -92,6 +106,19 @@ class HttpTool(ToolKind):
         if response.status >= 400:
             return ToolResult.failed(f"HTTP {response.status}: {text}")
         return ToolResult(text)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, lower-cased; empty for a url that cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return "", "", None
+
+
+def _query_names(url: str) -> set[str]:
+    return {name for name, _value in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
 
 
 def _with_query(url: str, arguments: dict[str, Any]) -> str:

@@ -9,17 +9,35 @@ without calling a tool or `max_tool_rounds` rounds have called tools (then it is
 more without tools, for an answer from what it has). Every round is a metered model call of its
 own (access, budget hold and settlement, one usage record) and may be charged against the rate
 limit (`charge_round`). A tool that fails gives the model its error text as the result.
+
+Tool runs are bounded per reply, not only per run: one run takes at most `tool_timeout_s`, and
+all the runs of one toolbox (one reply, whatever its rounds and calls) take at most
+`reply_tool_time_s` together; past it every further call is an error result, so a model that
+keeps calling slow tools cannot hold a worker for rounds x calls x `tool_timeout_s`. Listing
+what the tools offer (an MCP server's tools, before the first round, in the request's thread)
+takes at most `offer_time_s` for all the agent's tools together; a tool not listed by then is
+left out of the reply. At most MAX_FUNCTIONS functions are offered (the first tools' first),
+since 32 MCP servers of 128 tools each would make a request no provider takes.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from entities.actor import Actor
-from entities.agent import AGENT_MODEL_PREFIX, Agent, Toolbox, ToolResult
+from entities.agent import (
+    AGENT_MODEL_PREFIX,
+    MAX_TOOL_CALLS_PER_ROUND,
+    TOO_MANY_CALLS,
+    Agent,
+    Toolbox,
+    ToolResult,
+    with_unique_ids,
+)
 from entities.deadline import Deadline
 from entities.errors import DomainError, Forbidden, ModelNotFound, NotFound, ValidationFailed
 from entities.llm import ChatRequest, ChatResult, StreamChunk, Usage
@@ -32,6 +50,9 @@ log = logging.getLogger(__name__)
 
 MAX_RESULT_CHARS = 20_000  # what the model reads of one tool result
 TOOL_TIMEOUT_S = 60.0  # one tool run at most (the caller's deadline may end it sooner)
+REPLY_TOOL_TIME_FACTOR = 2  # a reply's tool runs in all: at most this many runs' worth of time
+OFFER_TIME_S = 20.0  # listing the functions of all an agent's tools (MCP servers) at most
+MAX_FUNCTIONS = 128  # functions offered to the model in all (OpenAI's limit per request)
 ROUNDS_EXHAUSTED = ("The agent reached its limit of tool rounds; answer with what you have, "
                     "without calling tools.")
 
@@ -61,12 +82,12 @@ def tool_call_parts(call: dict[str, Any]) -> tuple[str, str, str]:
         str(function.get("arguments") or "")
 
 
-def assistant_turn(result: ChatResult) -> dict[str, Any]:
-    return {"role": "assistant", "content": result.content or None,
+def assistant_turn(calls: list[tuple[str, str, str]], content: str | None) -> dict[str, Any]:
+    """The assistant message that made `calls` ((id, name, arguments) each)."""
+    return {"role": "assistant", "content": content or None,
             "tool_calls": [{"id": c_id, "type": "function",
                             "function": {"name": name, "arguments": arguments}}
-                           for c_id, name, arguments in map(tool_call_parts,
-                                                            result.tool_calls or [])]}
+                           for c_id, name, arguments in calls]}
 
 
 def tool_turn(call_id: str, name: str, result: ToolResult) -> dict[str, Any]:
@@ -80,20 +101,27 @@ def system_prompt(agent: Agent, extra: str | None = None) -> str | None:
 
 class AgentRuntime:
     def __init__(self, agents: Agents, kinds: ToolKinds, llm: LLMChat, key_llm: LLMChat,
-                 tool_timeout_s: float = TOOL_TIMEOUT_S):
+                 tool_timeout_s: float = TOOL_TIMEOUT_S, reply_tool_time_s: float | None = None,
+                 offer_time_s: float = OFFER_TIME_S, clock: Callable[[], float] = time.monotonic):
         self.agents = agents
         self.kinds = kinds
         self.llm = llm  # a user's calls: their membership decides
         self.key_llm = key_llm  # a workspace API key's calls (member rights in its workspace)
         self.tool_timeout_s = tool_timeout_s
+        self.reply_tool_time_s = reply_tool_time_s if reply_tool_time_s is not None \
+            else REPLY_TOOL_TIME_FACTOR * tool_timeout_s
+        self.offer_time_s = offer_time_s
+        self.clock = clock
 
     # --- tools --------------------------------------------------------------------------------
 
     def for_reply(self, actor: Actor, agent_id: str, workspace_id: str | None = None,
                   talk_id: str | None = None, file_ids: tuple[str, ...] = (),
-                  cancelled: Callable[[], bool] | None = None) -> tuple[Agent, Toolbox]:
-        """The agent (readable by `actor`; in `workspace_id` when given) and its toolbox.
-        NotFound for an agent the actor cannot see or of another workspace."""
+                  cancelled: Callable[[], bool] | None = None,
+                  in_workflow: bool = False) -> tuple[Agent, Toolbox]:
+        """The agent (readable by `actor`; in `workspace_id` when given) and its toolbox
+        (`in_workflow`: for an `agent` node, whose tools cannot start workflows). NotFound for
+        an agent the actor cannot see or of another workspace."""
         if actor.api_key_id is not None:  # a key reads its own workspace's agents only
             found = self.agents.agents.get(agent_id)
             if found is None or found.workspace_id != actor.api_key_workspace_id:
@@ -103,31 +131,40 @@ class AgentRuntime:
             agent, _ = self.agents.require(actor.user_id, agent_id)
         if workspace_id is not None and agent.workspace_id != workspace_id:
             raise NotFound("Agent not found")
-        return agent, self.toolbox(agent, actor, talk_id, file_ids, cancelled)
+        return agent, self.toolbox(agent, actor, talk_id, file_ids, cancelled, in_workflow)
 
     def toolbox(self, agent: Agent, actor: Actor, talk_id: str | None = None,
                 file_ids: tuple[str, ...] = (),
-                cancelled: Callable[[], bool] | None = None) -> Toolbox:
-        def context() -> ToolContext:
-            deadline = Deadline.after(self.tool_timeout_s, cancelled) if cancelled else \
-                Deadline.after(self.tool_timeout_s)
+                cancelled: Callable[[], bool] | None = None,
+                in_workflow: bool = False) -> Toolbox:
+        """The agent's functions for one reply, run as `actor` (see ToolContext); its calls
+        share `reply_tool_time_s` (module docstring)."""
+        spent = [0.0]  # seconds the calls of this toolbox have run
+
+        def context(seconds: float | None = None) -> ToolContext:
+            if seconds is None:
+                seconds = max(0.0, min(self.tool_timeout_s, self.reply_tool_time_s - spent[0]))
+            deadline = Deadline.after(seconds, cancelled) if cancelled else \
+                Deadline.after(seconds)
             return ToolContext(actor=actor, workspace_id=agent.workspace_id, agent=agent,
-                               deadline=deadline, talk_id=talk_id, file_ids=file_ids)
+                               deadline=deadline, talk_id=talk_id, file_ids=file_ids,
+                               in_workflow=in_workflow)
 
         functions: dict[str, tuple[ToolKind, dict[str, Any]]] = {}
         specs: list[dict[str, Any]] = []
+        offering = context(self.offer_time_s)  # one deadline for every listing
         for stored in agent.tools:
             kind = self.kinds[stored["type"]] if stored.get("type") in self.kinds else None
             if kind is None:
                 continue
             try:
-                offered = kind.functions(stored, context())
+                offered = kind.functions(stored, offering)
             except Exception as error:  # the reply goes on without this tool
                 log.warning("agent tool %r offers no functions: %s", stored.get("name"),
                             error_text(error))
                 continue
             for function in offered:
-                if function.name in functions:
+                if function.name in functions or len(functions) >= MAX_FUNCTIONS:
                     continue
                 functions[function.name] = (kind, stored)
                 specs.append(function.spec())
@@ -143,12 +180,19 @@ class AgentRuntime:
             if not isinstance(parsed, dict):
                 return ToolResult.failed("the arguments must be a JSON object")
             kind, stored = found
+            if cancelled is not None and cancelled():  # stopped, or the node's run timed out
+                return ToolResult.failed("not run: the reply was stopped")
+            if spent[0] >= self.reply_tool_time_s:
+                return ToolResult.failed("not run: the tools of this reply used all their time")
+            started = self.clock()
             try:
                 result = kind.call(stored, name, parsed, context())
             except Exception as error:
                 if not isinstance(error, DomainError | ToolError):
                     log.exception("agent tool %r crashed", name)
                 return ToolResult.failed(error_text(error))
+            finally:
+                spent[0] += self.clock() - started
             if len(result.content) > MAX_RESULT_CHARS:
                 result = replace(result, content=result.content[:MAX_RESULT_CHARS]
                                  + "\n[cut: the result was longer]")
@@ -214,14 +258,15 @@ class AgentRuntime:
                 return AgentAnswer(replace(result, usage=total, tool_calls=None), own, rounds,
                                    exhausted)
             rounds += 1
-            turn = assistant_turn(result)
+            calls = with_unique_ids([tool_call_parts(call) for call in result.tool_calls])
+            turn = assistant_turn(calls, result.content)
             messages.append(turn)
             own.append(turn)
-            for call in result.tool_calls:
-                call_id, name, arguments = tool_call_parts(call)
+            for index, (call_id, name, arguments) in enumerate(calls):
                 if on_tool is not None:
                     on_tool(ToolEvent(call_id, name, arguments))
-                outcome = toolbox.call(name, arguments)
+                outcome = toolbox.call(name, arguments) if index < MAX_TOOL_CALLS_PER_ROUND \
+                    else ToolResult.failed(TOO_MANY_CALLS)
                 if on_tool is not None:
                     on_tool(ToolEvent(call_id, name, arguments, outcome))
                 reply = tool_turn(call_id, name, outcome)

@@ -96,6 +96,7 @@ class ToolContext:
     deadline: Deadline
     talk_id: str | None = None
     file_ids: tuple[str, ...] = ()  # files attached to the talk (the agent's are agent.file_ids)
+    in_workflow: bool = False  # the agent answers inside a workflow run (an `agent` node)
 
 
 class BaseToolSchema(Schema):

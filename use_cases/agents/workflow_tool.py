@@ -1,6 +1,10 @@
 """`workflow` tools: a workflow of the agent's workspace, called with its `input` fields as the
 function's parameters; the result is the execution's outputs. It runs as the talk's user, with
-every limit of the workflow sandbox (the workflows area runs it)."""
+every limit of the workflow sandbox (the workflows area runs it).
+
+An agent answering inside a workflow run (an `agent` node) is not offered workflow tools: a
+workflow whose agent calls a workflow whose agent calls a workflow... would nest runs without end
+(each waiting for the next), so runs nest at most once: talk or /v1 -> workflow -> agent."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +14,14 @@ from marshmallow import fields, validate
 from entities.agent import ToolResult
 from entities.errors import NotFound, ValidationFailed
 from use_cases.agents.ports import WorkflowTools
-from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolKind, ToolScope
+from use_cases.agents.tools import (
+    BaseToolSchema,
+    ToolContext,
+    ToolError,
+    ToolFunction,
+    ToolKind,
+    ToolScope,
+)
 
 JSON_TYPES = {"string": "string", "number": "number", "boolean": "boolean", "object": "object"}
 
@@ -41,12 +52,18 @@ class WorkflowTool(ToolKind):
             config["description"] = summary.description or summary.name
         return config
 
+    def functions(self, stored: dict[str, Any], ctx: ToolContext) -> list[ToolFunction]:
+        """The workflow as one function; none for an agent inside a workflow run."""
+        return [] if ctx.in_workflow else super().functions(stored, ctx)
+
     def parameters(self, stored: dict[str, Any], ctx: Any) -> dict[str, Any]:
         summary = self.workflows.describe(ctx.actor, stored["workflow_id"])
         return schema_of(summary.fields)
 
     def call(self, stored: dict[str, Any], function: str, arguments: dict[str, Any],
              ctx: ToolContext) -> ToolResult:
+        if ctx.in_workflow:
+            raise ToolError("an agent inside a workflow cannot run workflows")
         outputs = self.workflows.run(ctx.actor, stored["workflow_id"], arguments, ctx.deadline)
         return ToolResult.ok(outputs)
 

@@ -19,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from entities.agent import AgentSetup, ToolResult
+from entities.agent import (
+    MAX_TOOL_CALLS_PER_ROUND,
+    TOO_MANY_CALLS,
+    AgentSetup,
+    ToolResult,
+    with_unique_ids,
+)
 from entities.clock import utcnow
 from entities.errors import (
     Conflict,
@@ -390,7 +396,7 @@ class Chat:
         and appended to the next round's prompt. Streams `tool_call` and `tool_result`."""
         assert job.agent is not None
         self._announce(job)
-        calls = [_call_parts(call) for call in result.tool_calls or []]
+        calls = with_unique_ids([_call_parts(call) for call in result.tool_calls or []])
         usage = MessageUsage(result.usage.prompt_tokens, result.usage.completion_tokens,
                              result.usage.cost_usd)
         parent = self._add(Message(
@@ -405,12 +411,14 @@ class Chat:
             "tool_calls": [{"id": c_id, "type": "function",
                             "function": {"name": name, "arguments": args}}
                            for c_id, name, args in calls]})
-        for call_id, name, arguments in calls:
+        for index, (call_id, name, arguments) in enumerate(calls):
             if generation is not None:
                 generation.add_event("tool_call", {"id": call_id, "name": name,
                                                    "arguments": arguments})
             if job.stop.is_set():
                 outcome = ToolResult.failed("the user stopped the reply")
+            elif index >= MAX_TOOL_CALLS_PER_ROUND:
+                outcome = ToolResult.failed(TOO_MANY_CALLS)
             else:
                 outcome = job.agent.toolbox.call(name, arguments)
             parent = self._add(Message(

@@ -29,12 +29,15 @@ def estimate_usage(gateway: LLMGateway, model: str, messages: list[dict], conten
 def worst_case_cost(gateway: LLMGateway, request: ChatRequest) -> float:
     """The most `request` can cost on its model (API.md "Budgets that hold"): its prompt at the
     input price plus `max_tokens` (else DEFAULT_OUTPUT_TOKENS, never more than the context
-    window leaves) at the output price. 0 for a free model, with no tokenizing."""
+    window leaves) at the output price; the prompt counts the function specs of `tools` too
+    (an agent's can be larger than its messages). 0 for a free model, with no tokenizing."""
     model = request.model or ""
     info = next((m for m in gateway.models(request.credentials) if m.id == model), None)
     if info is None or not (info.input_cost_per_token or info.output_cost_per_token):
         return 0.0
-    prompt = gateway.count_tokens(model, request.messages)
+    tools = request.extra.get("tools") if request.extra else None
+    prompt = gateway.count_tokens(model, request.messages,
+                                  tools if isinstance(tools, list) else None)
     window = info.context_window or DEFAULT_OUTPUT_TOKENS + prompt
     output = request.max_tokens or min(DEFAULT_OUTPUT_TOKENS, max(1, window - prompt))
     return prompt * (info.input_cost_per_token or 0.0) + output * (info.output_cost_per_token or 0.0)

@@ -52,7 +52,10 @@ class LLMGateway(ABC):
         return frozenset()
 
     @abstractmethod
-    def count_tokens(self, model: str, messages: list[dict]) -> int: ...
+    def count_tokens(self, model: str, messages: list[dict],
+                     tools: list[dict] | None = None) -> int:
+        """The prompt tokens of `messages` on `model`, with the function specs `tools` (OpenAI
+        chat `tools[]` items, sent with the prompt and billed as input) when given."""
 
     @abstractmethod
     def context_window(self, model: str) -> int: ...

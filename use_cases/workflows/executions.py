@@ -1,12 +1,12 @@
 """Running workflows: execute (members), read and watch (viewers), cancel (members)."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
 from entities.actor import Actor
 from entities.clock import utcnow
+from entities.deadline import Deadline
 from entities.errors import Conflict, NotFound, ValidationFailed
 from entities.pagination import Page, PageRequest
 from entities.workflow import Execution
@@ -18,6 +18,8 @@ from use_cases.workflows.runner import QUEUE_TOPIC, ExecutionRunner, RunHandle
 from use_cases.workflows.validation import check_inputs, unfilled_secrets
 from use_cases.workflows.workflows import Workflows
 from use_cases.workspaces.access import WorkspaceAccess
+
+CANCEL_POLL_S = 0.2  # how often a wait looks whether its deadline was cancelled
 
 
 class Executions:
@@ -34,8 +36,9 @@ class Executions:
         self.cancel_wait_s = cancel_wait_s
 
     def execute(self, actor: Actor, workflow_id: str, inputs: dict[str, Any],
-                wait: bool = False) -> Execution:
-        """The queued run; with `wait`, the run once finished (or as it is after `wait_s`)."""
+                wait: bool = False, until: Deadline | None = None) -> Execution:
+        """The queued run; with `wait`, the run once finished (or as it is after `wait_s`, or
+        at `until` when given: then also as soon as `until` is cancelled, e.g. a user's stop)."""
         workflow, _ = self.workflows.require(actor.user_id, workflow_id, WorkspaceRole.MEMBER)
         if not workflow.is_active:
             raise Conflict("This workflow is not active; activate it to run it")
@@ -62,7 +65,7 @@ class Executions:
             handle = None
         if not wait:
             return execution
-        return self._wait_for_end(execution, handle)
+        return self._wait_for_end(execution, handle, until)
 
     def get(self, actor: Actor, execution_id: str,
             minimum: WorkspaceRole = WorkspaceRole.VIEWER) -> Execution:
@@ -100,26 +103,31 @@ class Executions:
         with self.bus.subscribe([execution_topic(execution_id)]) as subscription:
             if self.executions.request_cancel(execution_id) is not None:
                 self.runner.cancel_local(execution_id)
-                _until_terminal(subscription, time.monotonic() + self.cancel_wait_s)
+                _until_terminal(subscription, Deadline.after(self.cancel_wait_s))
         return self.get(actor, execution_id)
 
-    def _wait_for_end(self, execution: Execution, handle: RunHandle | None) -> Execution:
+    def _wait_for_end(self, execution: Execution, handle: RunHandle | None,
+                      until: Deadline | None) -> Execution:
+        until = until or Deadline.after(self.wait_s)
         if handle is not None:
-            if handle.done.wait(self.wait_s) and handle.result is not None:
-                return handle.result
+            while (remaining := until.remaining()) > 0 and not until.cancelled():
+                if handle.done.wait(min(remaining, CANCEL_POLL_S)):
+                    if handle.result is not None:
+                        return handle.result
+                    break
         else:
             with self.bus.subscribe([execution_topic(execution.id)]) as subscription:
                 current = self.executions.get(execution.id)
                 if current is not None and not current.status.finished:
-                    _until_terminal(subscription, time.monotonic() + self.wait_s)
+                    _until_terminal(subscription, until)
         return self.executions.get(execution.id) or execution
 
 
-def _until_terminal(subscription: Subscription, deadline: float) -> None:
-    while not subscription.closed:
-        remaining = deadline - time.monotonic()
+def _until_terminal(subscription: Subscription, until: Deadline) -> None:
+    while not subscription.closed and not until.cancelled():
+        remaining = until.remaining()
         if remaining <= 0:
             return
-        event = subscription.get(timeout=min(remaining, 1.0))
+        event = subscription.get(timeout=min(remaining, CANCEL_POLL_S))
         if event is not None and any(is_terminal_event(e) for e in unpack(event)):
             return
