@@ -37,6 +37,7 @@ class DeferredCounter:
         self.refresh_idle_s = refresh_idle_s
         self._next_idle_refresh = 0.0
         self._pending: dict[str, int] = {}  # key -> calls not yet added to the storage
+        self._sending: dict[str, int] = {}  # key -> calls being added (not in _known yet)
         self._known: dict[str, tuple[int, float]] = {}  # key -> (shared count, window end)
         self._expiry: dict[str, int] = {}  # key -> window length in seconds
         self._window_ends: dict[str, float] = {}  # key -> window end as the storage says
@@ -54,7 +55,7 @@ class DeferredCounter:
             count, ends = self._known.get(key, (0, now + item.get_expiry()))
             if ends <= now:
                 count, ends = 0, now + item.get_expiry()
-            used = count + self._pending.get(key, 0)
+            used = count + self._pending.get(key, 0) + self._sending.get(key, 0)
             if used + cost > item.amount:
                 return False, max(0, item.amount - used), ends
             self._pending[key] = self._pending.get(key, 0) + cost
@@ -69,6 +70,8 @@ class DeferredCounter:
         the keys idle here whose window is still open."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            for key, amount in pending.items():  # still counted by hit() until the total is back
+                self._sending[key] = self._sending.get(key, 0) + amount
             idle = []
             if time.monotonic() >= self._next_idle_refresh:
                 self._next_idle_refresh = time.monotonic() + self.refresh_idle_s
@@ -85,18 +88,26 @@ class DeferredCounter:
                 with self._lock:  # what was not sent goes with the next round
                     for unsent, calls in pending.items():
                         self._pending[unsent] = self._pending.get(unsent, 0) + calls
+                        self._unsending(unsent, calls)
                 log.warning("could not sync model-call rate limits; will retry", exc_info=True)
                 return
-            pending.pop(key, None)
-            with self._lock:
+            with self._lock:  # the shared total now includes what was sent
                 self._known[key] = (count, ends)
+                self._unsending(key, pending.pop(key, 0))
         self._forget_ended_windows()
+
+    def _unsending(self, key: str, calls: int) -> None:
+        left = self._sending.get(key, 0) - calls
+        if left > 0:
+            self._sending[key] = left
+        else:
+            self._sending.pop(key, None)
 
     def _forget_ended_windows(self) -> None:
         now = time.time()
         with self._lock:
             for key, (_count, ends) in list(self._known.items()):
-                if ends <= now and not self._pending.get(key):
+                if ends <= now and not self._pending.get(key) and not self._sending.get(key):
                     for table in (self._known, self._expiry, self._window_ends):
                         table.pop(key, None)
 

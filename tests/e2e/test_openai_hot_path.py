@@ -165,3 +165,39 @@ def test_calls_counted_while_the_shared_storage_is_down_are_sent_later():
     counter.sync()
     assert counter.hit("LIMITER/k", item) == (False, 0, pytest.approx(time.time() + 60, abs=2))
     counter.close()
+
+
+class SlowStorage:
+    """A shared storage whose additions take a while (a loaded database)."""
+
+    def __init__(self):
+        self.inner = MemoryStorage()
+        self.adding = threading.Event()
+        self.release = threading.Event()
+
+    def incr(self, *args, **kwargs):
+        self.adding.set()
+        self.release.wait(5)
+        return self.inner.incr(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_calls_being_sent_to_the_shared_storage_still_count_against_the_limit():
+    """While a sync's addition is in flight, the calls it carries are neither unsent nor in
+    the shared total yet: they must still count (a call arriving then passed the limit)."""
+    storage = SlowStorage()
+    counter = DeferredCounter(storage, sync_interval_s=3600, refresh_idle_s=0)
+    item = parse("3 per minute")
+    for _ in range(3):
+        assert counter.hit("LIMITER/k", item)[0]
+    syncing = threading.Thread(target=counter.sync)
+    syncing.start()
+    assert storage.adding.wait(5)
+    assert not counter.hit("LIMITER/k", item)[0]  # 3 of 3 used, 3 of them on their way
+    storage.release.set()
+    syncing.join(5)
+    assert not counter.hit("LIMITER/k", item)[0]
+    assert storage.inner.get("LIMITER/k") == 3
+    counter.close()
