@@ -15,6 +15,7 @@ from adapters.embedded_mongo import EmbeddedMongo, free_port
 from app import create_app, shutdown
 from config.settings import Settings
 from tests.support.api import ApiClient
+from tests.support.databases import drop_database
 from tests.support.fixtures import MOCK_DEFAULT_MODEL, mock_catalogue_path
 
 pytest_plugins = ["tests.support.fixtures", "tests.support.s3"]
@@ -71,7 +72,7 @@ def app(settings):
     yield application
     container = application.extensions["synapscale"]
     shutdown(container)
-    container.client.drop_database(settings.mongodb_database)
+    drop_database(container.client, settings.mongodb_database)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from bson import ObjectId
 
 from app import create_app, shutdown
 from tests.conftest import make_settings
+from tests.support.databases import drop_database
 
 
 def bearer(token: str) -> dict:
@@ -64,6 +65,6 @@ def shared_app(storages: tuple[str, ...] = ("gridfs",), **overrides):
         yield application
         container = application.extensions["synapscale"]
         shutdown(container)
-        container.client.drop_database(settings.mongodb_database)
+        drop_database(container.client, settings.mongodb_database)
 
     return app
