@@ -30,6 +30,15 @@ class MessageStatus(str, Enum):
 IN_CONTEXT = (MessageStatus.COMPLETE, MessageStatus.STOPPED)
 
 
+@dataclass(frozen=True)
+class TalkSource:
+    """Where an imported talk came from: its export format and its id there (a user imports a
+    conversation once; importing it again skips it)."""
+
+    format: str
+    id: str
+
+
 @dataclass
 class Talk:
     id: str
@@ -47,6 +56,8 @@ class Talk:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_seq: int = 0  # position of the newest message ever added (messages are numbered 1, 2...)
+    current_leaf_id: str | None = None  # the message the shown branch ends at (None: the newest)
+    source: TalkSource | None = None  # set on imported talks
 
 
 @dataclass

@@ -28,6 +28,7 @@ from entities.workspace import WorkspaceRole
 from use_cases.chat.events import TalkEvents
 from use_cases.chat.generations import settle_if_abandoned
 from use_cases.chat.ports import FileContext, MessageRepository, TalkFilter, TalkRepository
+from use_cases.imports.formats import synapscale
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
 
@@ -166,15 +167,26 @@ class Talks:
         stem = _slug(talk.name) or "talk"
         files = self._attachments(talk, messages)
         if fmt == "json":
-            representation = self.events.representation
-            body = json.dumps({"talk": representation.talk(talk),
-                               "exported_at": iso_utc(utcnow()),
-                               "messages": [_with_attachments(representation.message(m),
-                                                              m, files) for m in messages]},
-                              ensure_ascii=False, indent=2)
+            body = json.dumps(self.document(talk, messages, files), ensure_ascii=False,
+                              indent=2)
             return Export(f"{stem}-{talk.id}.json", "application/json", body)
         return Export(f"{stem}-{talk.id}.md", "text/markdown; charset=utf-8",
                       _markdown(talk, messages, files))
+
+    def document(self, talk: Talk, messages: builtins.list[Message],
+                 files: dict[str, dict]) -> dict:
+        """The talk's whole tree in the versioned `synapscale` format (see
+        use_cases/imports/formats/synapscale.py), which imports back losslessly."""
+        representation = self.events.representation
+        return synapscale.document(
+            representation.talk(talk),
+            [_with_attachments(representation.message(m), m, files) for m in messages],
+            utcnow())
+
+    def export_document(self, talk: Talk) -> dict:
+        """`document` of a talk read here (the whole-account export's members)."""
+        messages = self._settled(self.messages.all(talk.id))
+        return self.document(talk, messages, self._attachments(talk, messages))
 
     # --- helpers ----------------------------------------------------------------------------
 
