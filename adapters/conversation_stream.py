@@ -168,7 +168,9 @@ class _skip_bom:
         self.first = True
 
     def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size if size and size > 0 else CHUNK)
+        if size == 0:  # ijson probes the stream's type with read(0)
+            return b""
+        data = self.stream.read(size if size > 0 else CHUNK)
         if self.first:
             self.first = False
             data = data.removeprefix(BOM)

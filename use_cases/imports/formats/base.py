@@ -58,7 +58,8 @@ def as_time(value: object) -> datetime | None:
     if isinstance(value, bool) or value is None:
         return None
     try:
-        if isinstance(value, int | float) or (isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()):
+        digits = isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+        if isinstance(value, int | float | str) and (digits or not isinstance(value, str)):
             seconds = float(value)
         elif isinstance(value, str):
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
