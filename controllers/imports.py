@@ -27,6 +27,7 @@ blp = Blueprint("imports", __name__, url_prefix="/api/v1",
                 description="Importing conversations from other chat apps; exporting all talks")
 
 DOWNLOAD_CHUNK_BYTES = 256 * 1024
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024  # the form's other parts and boundaries
 
 
 @blp.post("/talks/import")
@@ -54,7 +55,10 @@ def import_talks():
     IMPORT_MAX_BYTES (512 MiB by default) or for a zip that would unpack past 2 GiB; 422 for an
     unknown format, a missing file, or a file that is not JSON or a readable zip (too many
     members, a zip bomb, no JSON member); 503 when the server already runs its imports."""
-    with read_upload(request, settings().import_max_bytes) as form:
+    limit = settings().import_max_bytes
+    # an export may be larger than MAX_FILE_SIZE, which bounds every other request body
+    request.max_content_length = limit + MULTIPART_OVERHEAD_BYTES
+    with read_upload(request, limit) as form:
         try:
             fields = ImportFieldsSchema().load(form.fields)
         except ValidationError as error:

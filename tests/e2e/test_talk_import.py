@@ -14,7 +14,7 @@ from bson import ObjectId
 from tests.support import chat_exports
 from tests.support.identity import shared_app
 
-app = shared_app(import_max_bytes=2 * 1024 * 1024)
+app = shared_app(import_max_bytes=2 * 1024 * 1024, max_file_size=64 * 1024)
 
 WAIT_S = 60  # a generous bound for a background job on a loaded machine (not a speed check)
 
@@ -199,6 +199,15 @@ def test_one_bad_conversation_fails_alone_and_a_broken_file_keeps_what_came_befo
     cut = imported(api, client, alice, broken)
     assert cut["status"] == "failed" and cut["imported"] == 1
     assert "not valid JSON" in cut["error"]
+
+
+def test_an_export_larger_than_max_file_size_is_accepted_up_to_import_max_bytes(api, client):
+    alice = api.register()
+    big = [chat_exports.chatgpt_conversation(f"big-{n}") for n in range(400)]
+    content = chat_exports.as_bytes(big)
+    assert 1024 * 1024 + 64 * 1024 < len(content) < 2 * 1024 * 1024
+    report = imported(api, client, alice, content)
+    assert report["status"] == "succeeded" and report["imported"] == 400
 
 
 def test_bad_requests_are_refused_before_any_job_starts(api, client, db):
