@@ -116,11 +116,11 @@ def upload(port: int, token: str, path: Path) -> str:
 
 def wait_done(base: str, token: str, import_id: str) -> dict:
     while True:
-        status = requests.get(f"{base}/api/v1/imports/{import_id}", timeout=60,
+        status = requests.get(f"{base}/api/v1/imports/{import_id}?items=none", timeout=60,
                               headers={"Authorization": f"Bearer {token}"}).json()
         if status["status"] != "running":
             return status
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def measure(size_mib: int, message_bytes: int, mongo_uri: str, workdir: Path) -> dict:

@@ -16,6 +16,7 @@ from controllers.schemas.imports import (
     ImportFieldsSchema,
     ImportFormSchema,
     ImportStartedSchema,
+    ImportStatusQuerySchema,
     ImportStatusSchema,
 )
 from controllers.security import authenticated, current_actor
@@ -73,18 +74,21 @@ def import_talks():
 
 @blp.get("/imports/<import_id>")
 @authenticated
+@blp.arguments(ImportStatusQuerySchema, location="query")
 @blp.response(200, ImportStatusSchema)
-def import_status(import_id: str):
+def import_status(query, import_id: str):
     """An import's progress and report
 
     200 `{id, status: running|succeeded|failed, format, filename, total, imported, skipped,
     failed, error, created_at, finished_at, items: [{source_id, talk_id?, title?, status:
-    imported|skipped|failed, error?}]}` — one item per conversation read, in file order. `failed`
+    imported|skipped|failed, error?}]}` — one item per conversation read, in file order (query
+    `items`: `all` (default), `failed` only, or `none` for the counters alone). `failed`
     with `error` when the file held no conversation, none could be imported, the file broke off
     (the conversations before it stay imported), or the server process running it ended.
 
     404 for an import that is not the caller's."""
-    job, items = use_cases().talk_imports.status(current_actor().user_id, import_id)
+    job, items = use_cases().talk_imports.status(current_actor().user_id, import_id,
+                                                 query["items"])
     return {**summary(job), "created_at": job.created_at, "finished_at": job.finished_at,
             "items": [{"source_id": item.source_id, "status": item.status.value,
                        "talk_id": item.talk_id, "title": item.title, "error": item.error}

@@ -134,8 +134,11 @@ class MongoImportJobs(MongoRepository, ImportJobRepository):
         doc = self.collection.find_one({"_id": oid, "user_id": ref(user_id)}) if oid else None
         return _import_job(doc) if doc else None
 
-    def items(self, job_id: str) -> list[ImportItem]:
-        cursor = self.item_collection.find({"import_id": ref(job_id)}).sort("n", ASCENDING)
+    def items(self, job_id: str, status: ItemStatus | None = None) -> list[ImportItem]:
+        query: dict = {"import_id": ref(job_id)}
+        if status is not None:
+            query["status"] = status.value
+        cursor = self.item_collection.find(query).sort("n", ASCENDING)
         return [ImportItem(source_id=doc["source_id"], status=ItemStatus(doc["status"]),
                            talk_id=text(doc.get("talk_id")), error=doc.get("error"),
                            title=doc.get("title")) for doc in cursor]

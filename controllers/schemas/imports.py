@@ -23,6 +23,11 @@ class ImportFormSchema(ImportFieldsSchema):
                        "Open WebUI or SynapScale)"})
 
 
+class ImportStatusQuerySchema(Schema):
+    items = fields.String(load_default="all", validate=validate.OneOf(["all", "failed", "none"]),
+                          metadata={"description": "Which items to list (`none`: counters only)"})
+
+
 class ImportStartedSchema(Schema):
     import_id = fields.String(required=True)
     status = fields.String(required=True)

@@ -195,6 +195,11 @@ def test_one_bad_conversation_fails_alone_and_a_broken_file_keeps_what_came_befo
     report = imported(api, client, alice, json.dumps([no_id, good]).encode())
     assert report["status"] == "succeeded" and (report["imported"], report["failed"]) == (1, 1)
     assert "no id" in report["items"][0]["error"]
+    path = f"/api/v1/imports/{report['id']}"
+    failed_only = api.request("get", path + "?items=failed", alice).get_json()
+    assert [i["status"] for i in failed_only["items"]] == ["failed"]
+    counters = api.request("get", path + "?items=none", alice).get_json()
+    assert counters["items"] == [] and counters["imported"] == 1
     broken = json.dumps([chat_exports.chatgpt_conversation("ok-2")]).encode()[:-1] + b', {"id'
     cut = imported(api, client, alice, broken)
     assert cut["status"] == "failed" and cut["imported"] == 1

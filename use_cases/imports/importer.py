@@ -100,16 +100,20 @@ class TalkImports:
         self.runner.start(lambda: self.run(job, path))
         return job
 
-    def status(self, user_id: str, job_id: str) -> tuple[ImportJob, list[ImportItem]]:
-        """The job and its items; NotFound for another user's job. A running job whose process
-        died is failed here (its lease expired)."""
+    def status(self, user_id: str, job_id: str, items: str = "all"
+               ) -> tuple[ImportJob, list[ImportItem]]:
+        """The job and its items (`items`: `all`, `failed` or `none`, for pollers that only
+        need the counters); NotFound for another user's job. A running job whose process died
+        is failed here (its lease expired)."""
         job = self.jobs.get(job_id, user_id)
         if job is None:
             raise NotFound("Import not found")
         if job.status is JobStatus.RUNNING and self.jobs.fail_abandoned(job.id, self.clock(),
                                                                          ABANDONED):
             job = self.jobs.get(job_id, user_id) or job
-        return job, self.jobs.items(job.id)
+        if items == "none":
+            return job, []
+        return job, self.jobs.items(job.id, ItemStatus.FAILED if items == "failed" else None)
 
     # --- the job ------------------------------------------------------------------------------
 

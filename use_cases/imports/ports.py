@@ -8,7 +8,7 @@ from datetime import datetime
 
 from entities.errors import ValidationFailed
 from entities.talk import Message, Talk
-from entities.talk_import import ExportJob, ImportItem, ImportJob, JobStatus
+from entities.talk_import import ExportJob, ImportItem, ImportJob, ItemStatus, JobStatus
 
 
 class ImportFileBroken(ValidationFailed):
@@ -68,7 +68,8 @@ class ImportJobRepository(ABC):
     def get(self, job_id: str, user_id: str) -> ImportJob | None: ...
 
     @abstractmethod
-    def items(self, job_id: str) -> list[ImportItem]: ...
+    def items(self, job_id: str, status: ItemStatus | None = None) -> list[ImportItem]:
+        """The job's items in file order (only those with `status` when given)."""
 
     @abstractmethod
     def progress(self, job: ImportJob, items: list[ImportItem], lease_until: datetime) -> None:
