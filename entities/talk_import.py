@@ -57,7 +57,10 @@ class ImportedMessage:
     model: str | None = None
     status: str = "complete"
     error: str | None = None
+    error_code: str | None = None
     file_ids: list[str] = field(default_factory=list)
+    usage: tuple[int, int, float] | None = None  # prompt tokens, completion tokens, cost in USD
+    latency_ms: float | None = None
 
 
 @dataclass

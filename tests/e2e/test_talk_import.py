@@ -139,7 +139,8 @@ def test_export_then_import_gives_the_same_tree_branches_and_statuses(api, clien
     report = imported(api, client, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(1)))
     talk_id = report["items"][0]["talk_id"]
     db.messages.update_one({"talk_id": ObjectId(talk_id), "content": "Joke A"},
-                           {"$set": {"status": "superseded"}})
+                           {"$set": {"status": "superseded", "latency_ms": 812.5, "usage": {
+                               "prompt_tokens": 12, "completion_tokens": 7, "cost_usd": 0.25}}})
     original = document(api, alice, talk_id)
     back = imported(api, client, alice, json.dumps(original).encode(), "talk.json")
     assert back["status"] == "succeeded" and back["imported"] == 1, back
@@ -151,6 +152,9 @@ def test_export_then_import_gives_the_same_tree_branches_and_statuses(api, clien
     times = sorted((m["content"], m["created_at"]) for m in original["messages"])
     assert sorted((m["content"], m["created_at"]) for m in copy["messages"]) == times
     assert ("assistant", "Joke A", "superseded", "gpt-4o", "Tell me a joke") in shape(copy)[0]
+    joke = next(m for m in copy["messages"] if m["content"] == "Joke A")
+    assert joke["usage"] == {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19,
+                             "cost_usd": 0.25} and joke["latency_ms"] == 812.5
     again = imported(api, client, alice, json.dumps(original).encode(), "talk.json")
     assert (again["imported"], again["skipped"]) == (0, 1)
 

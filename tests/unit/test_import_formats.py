@@ -102,3 +102,22 @@ def test_too_many_messages_or_a_message_too_long_fail_the_conversation():
 def test_objects_of_no_known_format_are_not_detected():
     assert detect({"id": "user-1", "email": "a@example.com"}) is None
     assert detect({"conversationId": "x"}) is None
+
+
+def test_a_chatgpt_call_to_a_tool_is_not_a_reply():
+    raw = chat_exports.chatgpt_conversation()
+    call = raw["mapping"]["a3"]["message"]
+    raw["mapping"]["a3"]["message"] = {**call, "recipient": "browser"}
+    _, by_id, _ = converted(raw)
+    assert "a3" not in by_id and "u2b" in by_id
+
+
+def test_synapscale_messages_of_roles_not_stored_here_are_left_out_and_their_children_kept():
+    raw = {"format": "synapscale", "version": 1, "talk": {"id": "t1", "name": "Tools"},
+           "messages": [
+               {"id": "1", "parent_id": None, "role": "user", "content": "weather?"},
+               {"id": "2", "parent_id": "1", "role": "tool", "content": "sunny"},
+               {"id": "3", "parent_id": "2", "role": "assistant", "content": "Sunny.",
+                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "cost_usd": 0.5}}]}
+    _, by_id, path = converted(raw)
+    assert path == ["1", "3"] and by_id["3"].usage == (3, 2, 0.5)

@@ -21,7 +21,15 @@ from datetime import datetime, timedelta
 
 from entities.clock import utcnow
 from entities.errors import NotFound, ValidationFailed
-from entities.talk import Message, MessageRole, MessageStatus, Talk, TalkSource, title_from
+from entities.talk import (
+    Message,
+    MessageRole,
+    MessageStatus,
+    MessageUsage,
+    Talk,
+    TalkSource,
+    title_from,
+)
 from entities.talk_import import (
     IMPORT_FORMATS,
     ImportedConversation,
@@ -206,6 +214,8 @@ class TalkImports:
                 status=MessageStatus(m.status), model=m.model,
                 parent_id=ids.get(m.parent_source_id) if m.parent_source_id else None,
                 file_ids=[f for f in m.file_ids if f in known_files], error=m.error,
+                error_code=m.error_code, latency_ms=m.latency_ms,
+                usage=MessageUsage(*m.usage) if m.usage else None,
                 created_at=created, updated_at=m.updated_at or created))
         last_at = max((m.created_at for m in messages if m.created_at), default=first_time)
         title = " ".join(conversation.title.split())[:self.limits.max_title_chars]

@@ -6,7 +6,8 @@ current_node, default_model_slug}`.
 null (the root) or `{id, author: {role}, create_time, content: {content_type, parts | text},
 status, metadata: {model_slug, is_visually_hidden_from_conversation}}`. Only what a person reads
 is kept: user and assistant text (`text`, `multimodal_text` string parts, `code`); system
-prompts, tool output, browsing displays, reasoning and hidden messages are dropped, and their
+prompts, tool calls and output, browsing displays, reasoning, empty and hidden messages are
+dropped, and their
 children hang from the nearest kept ancestor, so branches (edits, regenerations) survive.
 `current_node` (the branch shown) becomes the current leaf.
 """
@@ -57,8 +58,10 @@ def _kept(message: object) -> tuple[str, str] | None:
     if role not in KEPT_ROLES or (isinstance(metadata, dict)
                                   and metadata.get("is_visually_hidden_from_conversation")):
         return None
+    if message.get("recipient") not in (None, "all"):  # a call to a tool, not a reply
+        return None
     text = _text(message)
-    if text is None or (role == "user" and not text):
+    if not text:
         return None
     return role, text
 

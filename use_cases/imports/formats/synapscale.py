@@ -26,7 +26,8 @@ a `version` above theirs. Importing a document gives a talk with the same tree (
 parents mapped to them), roles, contents, statuses, models, errors, times, name, tags, system
 prompt and current leaf; its `source` is `{format: "synapscale", id: talk.id}`, so importing the
 same document again skips it. Attachments keep their file ids when those files are in the
-workspace imported into (their bytes are never in the document).
+workspace imported into (their bytes are never in the document). Messages of a role this server
+does not store are left out, their children attached to the nearest message kept.
 """
 from __future__ import annotations
 
@@ -59,6 +60,22 @@ def document(talk: dict, messages: Iterable[dict], exported_at: datetime) -> dic
             "talk": talk, "messages": list(messages)}
 
 
+def _number(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _usage(value: object) -> tuple[int, int, float] | None:
+    if not isinstance(value, dict):
+        return None
+    prompt, completion = _number(value.get("prompt_tokens")), _number(value.get("completion_tokens"))
+    cost = _number(value.get("cost_usd"))
+    if prompt is None or completion is None:
+        return None
+    return int(prompt), int(completion), cost or 0.0
+
+
 class SynapScaleFormat(ConversationFormat):
     name = FORMAT
 
@@ -76,13 +93,17 @@ class SynapScaleFormat(ConversationFormat):
         if not isinstance(talk, dict):
             raise ValidationFailed("`talk` is not an object")
         messages = []
+        skipped: dict[str, str | None] = {}  # a message of a role not stored here: its parent
         for item in messages_list(raw, "messages"):
             if not isinstance(item, dict):
                 raise ValidationFailed("A message is not an object")
             role = role_of(item.get("role"))
             source_id = as_id(item.get("id"))
-            if role is None or source_id is None:
-                raise ValidationFailed("A message has no id or an unknown role")
+            if source_id is None:
+                raise ValidationFailed("A message has no id")
+            if role is None:
+                skipped[source_id] = as_id(item.get("parent_id"))
+                continue
             status = as_text(item.get("status"), "complete")
             messages.append(ImportedMessage(
                 source_id=source_id, parent_source_id=as_id(item.get("parent_id")), role=role,
@@ -91,8 +112,15 @@ class SynapScaleFormat(ConversationFormat):
                 model=as_text(item.get("model")) or None,
                 status=status if status in STATUSES else "failed",
                 error=as_text(item.get("error")) or None,
+                error_code=as_text(item.get("error_code")) or None,
                 file_ids=[file_id for file_id in map(as_id, item.get("file_ids") or [])
-                          if file_id]))
+                          if file_id],
+                usage=_usage(item.get("usage")), latency_ms=_number(item.get("latency_ms"))))
+        for message in messages:  # past skipped messages to the nearest kept ancestor
+            hops = 0
+            while message.parent_source_id in skipped and hops <= len(skipped):
+                message.parent_source_id = skipped[message.parent_source_id]
+                hops += 1
         tags: list = talk["tags"] if isinstance(talk.get("tags"), list) else []
         return ImportedConversation(
             format=self.name, source_id=required_id(talk, "id"),
