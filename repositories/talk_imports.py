@@ -16,13 +16,18 @@ from datetime import datetime
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, InsertOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from entities.clock import utcnow
 from entities.talk import Message, Talk
 from entities.talk_import import ExportJob, ImportItem, ImportJob, ItemStatus, JobStatus
 from repositories.mongo import MongoRepository, maybe_object_id, ref, refs, text
-from repositories.talks import MongoMessageRepository, MongoTalkRepository, _stored
+from repositories.talks import (
+    SOURCE_INDEX,
+    MongoMessageRepository,
+    MongoTalkRepository,
+    _stored,
+)
 from use_cases.imports.ports import ExportJobRepository, ImportJobRepository, TalkArchive
 
 MESSAGE_BATCH = 1000
@@ -55,9 +60,15 @@ class MongoTalkArchive(MongoRepository, TalkArchive):
         return str(ObjectId())
 
     def has_source(self, user_id: str, fmt: str, source_id: str) -> str | None:
-        doc = self.collection.find_one({"user_id": ref(user_id), "source.format": fmt,
-                                        "source.id": source_id}, {"_id": True})
-        return str(doc["_id"]) if doc else None
+        """One indexed look-up: the query names `talk_source` (a partial index, which some
+        servers, like the embedded development one, would not choose and scan every talk
+        instead); every talk this query can match is in that index."""
+        query = {"user_id": ref(user_id), "source.format": fmt, "source.id": source_id}
+        try:
+            docs = list(self.collection.find(query, {"_id": True}).hint(SOURCE_INDEX).limit(1))
+        except OperationFailure:  # the index is not there (yet): the same answer, slower
+            docs = list(self.collection.find(query, {"_id": True}).limit(1))
+        return str(docs[0]["_id"]) if docs else None
 
     def add_whole(self, talk: Talk, messages: list[Message]) -> str | None:
         for start in range(0, len(messages), MESSAGE_BATCH):

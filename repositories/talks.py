@@ -33,6 +33,7 @@ from entities.talk import (
 from repositories.mongo import MongoRepository, maybe_object_id, ref, refs, text, texts
 from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
 
+SOURCE_INDEX = "talk_source"
 TALK_FIELDS = ("name", "model", "system_prompt", "tags", "archived", "pinned")
 
 
@@ -96,7 +97,7 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
          {"name": "my_talks"}),
         # an imported conversation is stored once per user (imports skip what is already here)
         ([("user_id", ASCENDING), ("source.format", ASCENDING), ("source.id", ASCENDING)],
-         {"name": "talk_source", "unique": True,
+         {"name": SOURCE_INDEX, "unique": True,
           "partialFilterExpression": {"source.id": {"$exists": True}}}),
     ]
 
