@@ -116,8 +116,10 @@ def upload(port: int, token: str, path: Path) -> str:
 
 def wait_done(base: str, token: str, import_id: str) -> dict:
     while True:
-        status = requests.get(f"{base}/api/v1/imports/{import_id}?items=none", timeout=60,
-                              headers={"Authorization": f"Bearer {token}"}).json()
+        response = requests.get(f"{base}/api/v1/imports/{import_id}?items=none", timeout=60,
+                                headers={"Authorization": f"Bearer {token}"})
+        response.raise_for_status()
+        status = response.json()
         if status["status"] != "running":
             return status
         time.sleep(1.0)
@@ -132,7 +134,8 @@ def measure(size_mib: int, message_bytes: int, mongo_uri: str, workdir: Path) ->
            "MONGODB_DATABASE": f"bench_import_{uuid.uuid4().hex[:8]}",
            "IMPORT_MAX_BYTES": str((size_mib + 64) * MIB), "WEB_CONCURRENCY": "1",
            "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "BCRYPT_ROUNDS": "4",
-           "LOCAL_MODEL_ENABLED": "false"}
+           "LOCAL_MODEL_ENABLED": "false",
+           "JWT_ACCESS_TOKEN_EXPIRES": "14400"}  # a big import on the embedded database is slow
     server = start_gunicorn(port, env, workdir / f"gunicorn-{size_mib}.log", "-k", "gthread")
     try:
         wait_healthy(base, server)
