@@ -31,6 +31,7 @@ from controllers import (
     chatai,
     execution_socket,
     files,
+    imports,
     llm,
     metrics,
     openai,
@@ -98,6 +99,7 @@ def register_api(app: Flask, version: str) -> None:
     api.register_blueprint(files.blp)
     api.register_blueprint(talks.blp)
     api.register_blueprint(talk_tree.blp)
+    api.register_blueprint(imports.blp)
     api.register_blueprint(chatai.blp)
     api.register_blueprint(llm.blp)
     talk_socket.document(api)

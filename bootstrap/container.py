@@ -11,6 +11,7 @@ from bootstrap.chat import ChatUseCases
 from bootstrap.files import FileUseCases
 from bootstrap.gateway import GatewayUseCases
 from bootstrap.identity import IdentityUseCases
+from bootstrap.imports import ImportUseCases
 from bootstrap.webhooks import WebhookUseCases
 from bootstrap.workflows import WorkflowUseCases
 from use_cases.gateway.ports import LLMGateway
@@ -65,7 +66,7 @@ class Platform:
 
 @dataclass(frozen=True)
 class Container(Platform, IdentityUseCases, GatewayUseCases, FileUseCases, ChatUseCases,
-                WorkflowUseCases, WebhookUseCases, AgentUseCases):
+                WorkflowUseCases, WebhookUseCases, AgentUseCases, ImportUseCases):
     """The platform and every area's use cases, under one flat set of names
     (`use_cases().talks`, `.accounts`, `.workflow_runner`...): each field is declared once, by
     the part that builds it."""

@@ -16,6 +16,7 @@ from pymongo.database import Database
 
 from adapters.bm25_ranker import Bm25Ranker
 from adapters.content_sniffer import SignatureSniffer
+from adapters.conversation_stream import StreamedConversations
 from adapters.embedded_services import LocalModelEndpoint
 from adapters.encryption import FernetEncryptor
 from adapters.event_bus import MongoEventBus
@@ -41,10 +42,12 @@ from bootstrap.container import Container, Indexed, Platform
 from bootstrap.files import FileLimits, FileUseCases, build_files
 from bootstrap.gateway import GatewayLimits, GatewayUseCases, build_gateway
 from bootstrap.identity import IdentityUseCases, build_identity
+from bootstrap.imports import ImportUseCases, build_imports
 from bootstrap.webhooks import WebhookLimits, WebhookUseCases, build_webhooks
 from bootstrap.workflows import RunnerLimits, WorkflowLimits, WorkflowUseCases, build_workflows
 from config.settings import Settings
 from controllers.schemas.talks import SchemaRepresentation
+from entities.talk_import import ImportLimits
 from entities.webhook import RetryPolicy
 from repositories.agents import MongoAgentRepository
 from repositories.api_keys import MongoApiKeyRepository
@@ -64,6 +67,7 @@ from repositories.sessions import MongoSessionRepository
 from repositories.shares import MongoShareRepository
 from repositories.spend import MongoSpendRepository
 from repositories.storage_usage import MongoStorageUsage
+from repositories.talk_imports import MongoExportJobs, MongoImportJobs, MongoTalkArchive
 from repositories.talks import MongoMessageRepository, MongoTalkRepository
 from repositories.templates import MongoTemplateRepository
 from repositories.usage import MongoUsageRepository
@@ -115,18 +119,20 @@ def build_container(settings: Settings, client: MongoClient, db: Database,
     # untrusted templates, JSONPath queries and document text run in its child processes
     sandbox = ProcessSandbox(workers=settings.sandbox_workers, memory_mb=settings.sandbox_memory_mb,
                              timeout_s=settings.sandbox_timeout_s)
-    files = _files(platform, identity, repository, sandbox,
-                   _blob_stores(platform, repository))
+    stores = _blob_stores(platform, repository)
+    files = _files(platform, identity, repository, sandbox, stores)
     workflow_agents = AgentsForWorkflows()  # `agent` nodes: bound once agents are built
     workflows = _workflows(platform, identity, gateway, files, repository, sandbox,
                            workflow_agents)
     agents = _agents(platform, identity, gateway, files, workflows, workflow_agents, repository)
     chat = _chat(platform, identity, gateway, files, agents, repository)
+    imports = _imports(platform, identity, files, chat, repository, stores)
     platform.closers.extend([platform.events.close, gateway.usage.close,
                              webhooks.webhook_dispatcher.close, chat.generations.close,
                              gateway.hold_sweeper.close,
                              workflows.workflow_runner.stop, sandbox.close])
-    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks, agents)
+    return Container.of(platform, identity, gateway, files, chat, workflows, webhooks, agents,
+                        imports)
 
 
 def _platform(settings: Settings, client: MongoClient, db: Database,
@@ -270,6 +276,20 @@ def _chat(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCas
         limits=ChatLimits(max_generations=settings.chat_max_generations,
                           flush_interval_s=settings.chat_flush_interval_s),
         share_repo=repository(MongoShareRepository))
+
+
+def _imports(platform: Platform, identity: IdentityUseCases, files: FileUseCases,
+             chat: ChatUseCases, repository: _Repositories, stores: BlobStores) -> ImportUseCases:
+    settings = platform.settings
+    limits = ImportLimits(max_upload_bytes=settings.import_max_bytes,
+                          max_messages=settings.import_max_messages)
+    return build_imports(
+        talks=chat.talks, reader=StreamedConversations(limits),
+        archive=repository(MongoTalkArchive), import_jobs=repository(MongoImportJobs),
+        export_jobs=repository(MongoExportJobs), access=identity.access, events=platform.events,
+        file_context=files.file_context, storage=stores,
+        signer=SignedLinks(settings.secret_key, salt="synapscale.talk-export"), limits=limits,
+        max_jobs=settings.import_max_jobs, link_ttl=timedelta(seconds=settings.file_link_ttl_s))
 
 
 def _workflows(platform: Platform, identity: IdentityUseCases, gateway: GatewayUseCases,

@@ -110,6 +110,9 @@ class Settings:
     llm_max_reply_chars: int = 200_000
     chat_max_generations: int = 128  # replies generated at once per process (more: 503)
     chat_flush_interval_s: float = 0.25  # how often a streaming reply's progress is stored
+    import_max_bytes: int = 512 * 1024 * 1024  # one uploaded export (POST /talks/import)
+    import_max_messages: int = 20_000  # per imported conversation
+    import_max_jobs: int = 2  # imports (and, apart, account exports) running at once per process
     stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval
     api_key_cache_ttl_s: float = 5.0  # a revoked key works on other workers this long at most
     api_key_touch_interval_s: float = 60.0  # how often a key's last_used_at is written

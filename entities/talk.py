@@ -33,6 +33,15 @@ IN_CONTEXT = (MessageStatus.COMPLETE, MessageStatus.STOPPED)
 ON_PATH_CONTEXT = (*IN_CONTEXT, MessageStatus.SUPERSEDED)
 
 
+@dataclass(frozen=True)
+class TalkSource:
+    """Where an imported talk came from: its export format and its id there (a user imports a
+    conversation once; importing it again skips it)."""
+
+    format: str
+    id: str
+
+
 @dataclass
 class Talk:
     id: str
@@ -54,6 +63,7 @@ class Talk:
     # the message the talk shows last: history reads follow parent_id from it to the root.
     # None: no message yet, or a talk stored before trees (its messages read as one line)
     current_leaf_id: str | None = None
+    source: TalkSource | None = None  # set on imported talks
 
 
 @dataclass

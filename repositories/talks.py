@@ -29,10 +29,12 @@ from entities.talk import (
     MessageUsage,
     ReplyControl,
     Talk,
+    TalkSource,
 )
 from repositories.mongo import MongoRepository, maybe_object_id, ref, refs, text, texts
 from use_cases.chat.ports import MessageRepository, TalkFilter, TalkRepository
 
+SOURCE_INDEX = "talk_source"
 TALK_FIELDS = ("name", "model", "system_prompt", "tags", "archived", "pinned")
 
 
@@ -79,8 +81,14 @@ def to_talk(doc: dict) -> Talk:
         last_message_at=doc.get("last_message_at") if count else None,
         deleted_at=doc.get("deleted_at"), created_at=doc.get("created_at"),
         updated_at=doc.get("updated_at"), last_seq=doc.get("last_seq", 0),
-        current_leaf_id=text(doc.get("current_leaf_id")),
+        current_leaf_id=text(doc.get("current_leaf_id")), source=_source(doc.get("source")),
     )
+
+
+def _source(stored: dict | None) -> TalkSource | None:
+    if not isinstance(stored, dict) or not stored.get("id"):
+        return None
+    return TalkSource(format=str(stored.get("format", "")), id=str(stored["id"]))
 
 
 class MongoTalkRepository(MongoRepository, TalkRepository):
@@ -89,6 +97,10 @@ class MongoTalkRepository(MongoRepository, TalkRepository):
         ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("deleted", ASCENDING),
           ("archived", ASCENDING), ("pinned", DESCENDING), ("last_message_at", DESCENDING)],
          {"name": "my_talks"}),
+        # an imported conversation is stored once per user (imports skip what is already here)
+        ([("user_id", ASCENDING), ("source.format", ASCENDING), ("source.id", ASCENDING)],
+         {"name": SOURCE_INDEX, "unique": True,
+          "partialFilterExpression": {"source.id": {"$exists": True}}}),
     ]
 
     def __init__(self, db):

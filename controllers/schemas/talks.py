@@ -18,6 +18,11 @@ TAGS = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
                    validate=validate.Length(max=20))
 
 
+class TalkSourceSchema(Schema):
+    format = fields.String(required=True, metadata={"description": "The export format"})
+    id = fields.String(required=True, metadata={"description": "The conversation's id there"})
+
+
 class TalkSchema(Schema):
     id = fields.String(required=True)
     workspace_id = fields.String(required=True)
@@ -36,6 +41,8 @@ class TalkSchema(Schema):
     current_leaf_id = fields.String(allow_none=True, metadata={
         "description": "The message the talk shows last: history follows `parent_id` from it "
                        "to the root (null: no message yet)"})
+    source = fields.Nested(TalkSourceSchema, allow_none=True, metadata={
+        "description": "Where an imported talk came from (null for talks made here)"})
 
 
 class TalkCreateSchema(IdempotentBodySchema):

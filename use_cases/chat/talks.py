@@ -34,6 +34,7 @@ from use_cases.chat.ports import (
     TalkFilter,
     TalkRepository,
 )
+from use_cases.imports.formats import synapscale
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import WorkspaceRepository
 
@@ -220,18 +221,24 @@ class Talks:
                       _markdown(talk, messages, self._attachments(talk, messages)))
 
     def _json_export(self, talk: Talk) -> Export:
-        """The whole tree as JSON. Hook: the `imports` work replaces this body with the
-        versioned, lossless `synapscale` format its importer reads back (same tree, branches,
-        statuses, current leaf, attachments named)."""
-        messages = self._settled(self.messages.all(talk.id))
-        files = self._attachments(talk, messages)
-        representation = self.events.representation
-        body = json.dumps({"talk": representation.talk(talk),
-                           "exported_at": iso_utc(utcnow()),
-                           "messages": [_with_attachments(representation.message(m), m, files)
-                                        for m in messages]},
-                          ensure_ascii=False, indent=2)
+        """The whole tree in the versioned, lossless `synapscale` format."""
+        body = json.dumps(self.export_document(talk), ensure_ascii=False, indent=2)
         return Export(f"{_slug(talk.name) or 'talk'}-{talk.id}.json", "application/json", body)
+
+    def document(self, talk: Talk, messages: builtins.list[Message],
+                 files: dict[str, dict]) -> dict:
+        """The talk's whole tree in the versioned `synapscale` format (see
+        use_cases/imports/formats/synapscale.py), which imports back losslessly."""
+        representation = self.events.representation
+        return synapscale.document(
+            representation.talk(talk),
+            [_with_attachments(representation.message(m), m, files) for m in messages],
+            utcnow())
+
+    def export_document(self, talk: Talk) -> dict:
+        """`document` of a talk read here (the whole-account export's members)."""
+        messages = self._settled(self.messages.all(talk.id))
+        return self.document(talk, messages, self._attachments(talk, messages))
 
     # --- helpers ----------------------------------------------------------------------------
 

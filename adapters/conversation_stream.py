@@ -1,0 +1,231 @@
+"""Reading an uploaded export one conversation at a time, never whole (ijson over a file on disk).
+
+The upload is first spooled to a temporary file (`spool`), so the request ends at once and the
+background job reads it at its own pace. `check` refuses, before the job starts, what is not an
+export: not JSON and not a zip, a zip with too many members, members that would unpack past
+`max_unpacked_bytes` (as their headers declare: a member is never read past its declared size),
+a member compressed more than `max_compression_ratio` times (a zip bomb), or no JSON member.
+
+`conversations` then yields each conversation object: every element of a top-level array, a
+top-level object, or each value of a JSON Lines file; in a zip, the members named
+`conversations.json` / `conversations-NNN.json` when there are any (ChatGPT, Claude: the other
+JSON files of those exports are not conversations), else every `.json`/`.jsonl` member. Each
+object is built from parser events with its size and nesting counted: one over
+`max_conversation_bytes` or `max_depth` becomes a failure naming the limit (the parser skips the
+rest of it), so memory stays bounded by one conversation whatever the file's size. JSON broken
+mid-file raises ImportFileBroken after the conversations before it were yielded.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from typing import IO, BinaryIO
+
+import ijson
+
+from entities.errors import PayloadTooLarge, ValidationFailed
+from entities.talk_import import ImportLimits
+from use_cases.imports.ports import ConversationReader, ImportFileBroken, RawConversation
+
+CHUNK = 256 * 1024
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+CONVERSATION_MEMBER = re.compile(r"(^|/)conversations(-\d+)?\.json$", re.IGNORECASE)
+BOM = b"\xef\xbb\xbf"
+OPENERS = (b"[", b"{")
+
+
+class StreamedConversations(ConversationReader):
+    def __init__(self, limits: ImportLimits, spool_dir: str | None = None):
+        self.limits = limits
+        self.spool_dir = spool_dir
+
+    # --- the upload ---------------------------------------------------------------------------
+
+    def spool(self, chunks: Iterable[bytes]) -> str:
+        fd, path = tempfile.mkstemp(prefix="synapscale-import-", suffix=".upload",
+                                    dir=self.spool_dir)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > self.limits.max_upload_bytes:
+                        raise PayloadTooLarge(
+                            f"The export is larger than {self.limits.max_upload_bytes} bytes")
+                    out.write(chunk)
+        except BaseException:
+            self.discard(path)
+            raise
+        return path
+
+    def discard(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def check(self, path: str, filename: str) -> None:
+        with open(path, "rb") as file:
+            head = file.read(4)
+        if head in ZIP_MAGIC:
+            self._members(path)
+            return
+        if _first_byte(path) not in OPENERS:
+            raise ValidationFailed("The file is not a JSON, JSON Lines or zip export",
+                                   {"file": ["Expected .json, .jsonl or .zip."]})
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def conversations(self, path: str, filename: str) -> Iterator[RawConversation]:
+        with open(path, "rb") as file:
+            zipped = file.read(4) in ZIP_MAGIC
+        if not zipped:
+            with open(path, "rb") as file:
+                yield from self._values(file, _label(filename))
+            return
+        with zipfile.ZipFile(path) as archive:
+            for member in self._members(path):
+                try:
+                    with archive.open(member) as stream:
+                        yield from self._values(stream, member.filename)
+                except (zipfile.BadZipFile, EOFError, RuntimeError) as error:
+                    raise ImportFileBroken(f"{member.filename}: {error}") from None
+
+    def _members(self, path: str) -> list[zipfile.ZipInfo]:
+        limits = self.limits
+        try:
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise ValidationFailed("The zip file is damaged",
+                                   {"file": ["Not a readable zip."]}) from None
+        if len(infos) > limits.max_zip_members:
+            raise ValidationFailed(f"The zip has more than {limits.max_zip_members} members",
+                                   {"file": ["Too many members."]})
+        if sum(info.file_size for info in infos) > limits.max_unpacked_bytes:
+            raise PayloadTooLarge(f"The zip would unpack to more than "
+                                  f"{limits.max_unpacked_bytes} bytes")
+        for info in infos:
+            if (info.file_size > 1024 * 1024 and
+                    info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)):
+                raise ValidationFailed(
+                    f"{info.filename} is compressed more than {limits.max_compression_ratio} "
+                    "times: refused as a zip bomb", {"file": ["Suspicious compression."]})
+        readable = [info for info in infos if not info.is_dir()
+                    and not info.filename.startswith("__MACOSX/")
+                    and info.filename.lower().endswith((".json", ".jsonl"))]
+        named = [info for info in readable if CONVERSATION_MEMBER.search(info.filename)]
+        chosen = named or readable
+        if not chosen:
+            raise ValidationFailed("The zip holds no .json or .jsonl file",
+                                   {"file": ["No conversations found."]})
+        return sorted(chosen, key=lambda info: info.filename)
+
+    def _values(self, stream: BinaryIO | IO[bytes], label: str) -> Iterator[RawConversation]:
+        events = ijson.basic_parse(_skip_bom(stream), use_float=True, multiple_values=True)
+        index = 0
+        try:
+            for event, value in events:
+                if event == "start_array":
+                    for inner_event, inner_value in events:
+                        if inner_event == "end_array":
+                            break
+                        yield self._item(inner_event, inner_value, events, f"{label}#{index}")
+                        index += 1
+                else:
+                    yield self._item(event, value, events, f"{label}#{index}")
+                    index += 1
+        except (ijson.JSONError, UnicodeDecodeError) as error:
+            raise ImportFileBroken(f"{label} is not valid JSON after {index} conversations "
+                                   f"({str(error)[:120]})") from None
+
+    def _item(self, event: str, value, events, where: str) -> RawConversation:
+        if event != "start_map":
+            if event == "start_array":
+                _skip(events)
+            return RawConversation(None, where, "Not a conversation (expected a JSON object)")
+        built, error = _build(events, self.limits)
+        return RawConversation(built, where, error)
+
+
+def _label(filename: str) -> str:
+    return os.path.basename(filename or "upload") or "upload"
+
+
+def _first_byte(path: str) -> bytes:
+    with open(path, "rb") as file:
+        head = file.read(4096)
+    return head.removeprefix(BOM).lstrip()[:1]
+
+
+class _skip_bom:
+    """The stream without a leading UTF-8 byte order mark (Windows tools write one)."""
+
+    def __init__(self, stream: BinaryIO | IO[bytes]):
+        self.stream = stream
+        self.first = True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes the stream's type with read(0)
+            return b""
+        data = self.stream.read(size if size > 0 else CHUNK)
+        if self.first:
+            self.first = False
+            data = data.removeprefix(BOM)
+        return data
+
+
+def _skip(events) -> None:
+    """Consumes the rest of a container whose opening event was just read."""
+    _finish(events, 1)
+
+
+def _build(events, limits: ImportLimits) -> tuple[dict | None, str | None]:
+    """The object whose `start_map` was just read, or (None, why) once it passes a limit (its
+    remaining events are consumed)."""
+    root: dict = {}
+    stack: list = [root]
+    key = ""
+    size = 0
+    for event, value in events:
+        if event == "map_key":
+            key = value
+            size += len(value)
+            continue
+        if event in ("end_map", "end_array"):
+            stack.pop()
+            if not stack:
+                return root, None
+            continue
+        if event in ("start_map", "start_array"):
+            item: object = {} if event == "start_map" else []
+        else:
+            item = value
+            size += len(value) if isinstance(value, str) else 8
+        parent = stack[-1]
+        if isinstance(parent, dict):
+            parent[key] = item
+        else:
+            parent.append(item)
+        if event in ("start_map", "start_array"):
+            stack.append(item)
+            if len(stack) > limits.max_depth:
+                _finish(events, len(stack))
+                return None, f"Nested deeper than {limits.max_depth} levels"
+        if size > limits.max_conversation_bytes:
+            _finish(events, len(stack))
+            return None, (f"Larger than {limits.max_conversation_bytes} bytes of text in one "
+                          "conversation")
+    raise ImportFileBroken("The file ends inside a conversation")
+
+
+def _finish(events, depth: int) -> None:
+    for event, _value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
