@@ -50,7 +50,7 @@ class ImportLimits:
 class ImportedMessage:
     source_id: str
     parent_source_id: str | None
-    role: str  # user | assistant | system
+    role: str  # user | assistant | system; tool (SynapScale's own format only)
     content: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -61,6 +61,9 @@ class ImportedMessage:
     file_ids: list[str] = field(default_factory=list)
     usage: tuple[int, int, float] | None = None  # prompt tokens, completion tokens, cost in USD
     latency_ms: float | None = None
+    tool_calls: list[dict[str, str]] | None = None  # an agent's call: [{id, name, arguments}]
+    tool_call_id: str | None = None  # a `tool` message: the call it answers
+    name: str | None = None  # a `tool` message: the tool's name
 
 
 @dataclass

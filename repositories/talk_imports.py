@@ -21,32 +21,16 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from entities.clock import utcnow
 from entities.talk import Message, Talk
 from entities.talk_import import ExportJob, ImportItem, ImportJob, ItemStatus, JobStatus
-from repositories.mongo import MongoRepository, maybe_object_id, ref, refs, text
+from repositories.mongo import MongoRepository, maybe_object_id, ref, text
 from repositories.talks import (
     SOURCE_INDEX,
     MongoMessageRepository,
     MongoTalkRepository,
-    _stored,
+    message_document,
 )
 from use_cases.imports.ports import ExportJobRepository, ImportJobRepository, TalkArchive
 
 MESSAGE_BATCH = 1000
-
-
-def _message_doc(message: Message, seq: int) -> dict:
-    doc = {
-        "_id": ObjectId(message.id), "talk_id": ref(message.talk_id), "seq": seq,
-        "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
-        "role": message.role.value, "content": message.content, "status": message.status.value,
-        "model": message.model, "parent_id": ref(message.parent_id),
-        "file_ids": refs(message.file_ids), "latency_ms": message.latency_ms,
-        "error": message.error, "error_code": message.error_code, "deleted": False,
-        "stop_requested": False, "created_at": message.created_at,
-        "updated_at": message.updated_at,
-    }
-    if message.usage is not None:
-        doc["usage"] = _stored({"usage": message.usage})["usage"]
-    return doc
 
 
 class MongoTalkArchive(MongoRepository, TalkArchive):
@@ -74,7 +58,7 @@ class MongoTalkArchive(MongoRepository, TalkArchive):
         for start in range(0, len(messages), MESSAGE_BATCH):
             batch = messages[start:start + MESSAGE_BATCH]
             self.messages.insert_many(
-                [_message_doc(m, start + i + 1) for i, m in enumerate(batch)], ordered=False)
+                [message_document(m, start + i + 1) for i, m in enumerate(batch)], ordered=False)
         now = utcnow()
         doc = {
             "_id": ObjectId(talk.id), "user_id": ref(talk.user_id),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from bson import ObjectId
@@ -281,6 +282,29 @@ def _stored(changes: dict) -> dict:
     return stored
 
 
+def message_document(message: Message, seq: int) -> dict:
+    """The stored form of a new message numbered `seq` (its `_id` is the message's id, or a new
+    one): every field a message can carry, an agent's tool call fields included."""
+    doc = {
+        "_id": ObjectId(message.id) if message.id else ObjectId(),
+        "talk_id": ref(message.talk_id), "seq": seq,
+        "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
+        "role": message.role.value, "content": message.content,
+        "status": message.status.value, "model": message.model,
+        "parent_id": ref(message.parent_id), "file_ids": refs(message.file_ids),
+        "latency_ms": message.latency_ms, "error": message.error,
+        "error_code": message.error_code, "deleted": False, "stop_requested": False,
+        "created_at": message.created_at, "updated_at": message.updated_at,
+    }
+    if message.usage is not None:
+        doc["usage"] = _stored({"usage": message.usage})["usage"]
+    if message.tool_calls is not None:  # [{id, name, arguments (JSON text)}]: safe keys
+        doc["tool_calls"] = [dict(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        doc["tool_call_id"], doc["name"] = message.tool_call_id, message.name
+    return doc
+
+
 class MongoMessageRepository(MongoRepository, MessageRepository):
     """Messages are numbered within their talk (`seq`, from the talk's `last_seq` counter), so
     "the newest N before X" is a bounded index range, not a sort of the whole talk: fast on
@@ -317,26 +341,10 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         talk = self.talks.find_one_and_update(
             {"_id": ref(message.talk_id)}, {"$inc": {"last_seq": 1}},
             projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
-        doc = {
-            "talk_id": ref(message.talk_id), "seq": talk["last_seq"] if talk else 0,
-            "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
-            "role": message.role.value, "content": message.content,
-            "status": message.status.value, "model": message.model,
-            "parent_id": ref(message.parent_id), "file_ids": refs(message.file_ids),
-            "latency_ms": message.latency_ms, "error": message.error,
-            "error_code": message.error_code, "deleted": False, "stop_requested": False,
-            "created_at": now, "updated_at": now,
-        }
-        if message.usage is not None:
-            doc["usage"] = _stored({"usage": message.usage})["usage"]
+        doc = message_document(replace(message, created_at=now, updated_at=now),
+                               talk["last_seq"] if talk else 0)
         if message.delta_ends is not None:
             doc["delta_ends"] = list(message.delta_ends)
-        if message.tool_calls is not None:  # [{id, name, arguments (JSON text)}]: safe keys
-            doc["tool_calls"] = [dict(call) for call in message.tool_calls]
-        if message.tool_call_id is not None:
-            doc["tool_call_id"], doc["name"] = message.tool_call_id, message.name
-        if message.id:
-            doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
         self.talks.update_one({"_id": ref(message.talk_id)},
                               {"$inc": {"message_count": 1}, "$max": {"last_message_at": now},
@@ -352,22 +360,10 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             {"_id": ref(talk_id)}, {"$inc": {"last_seq": len(messages)}},
             projection={"last_seq": True}, return_document=ReturnDocument.AFTER)
         first = (talk["last_seq"] if talk else len(messages)) - len(messages) + 1
-        docs = []
-        for offset, message in enumerate(messages):
-            doc = {
-                "_id": ObjectId(message.id) if message.id else ObjectId(),
-                "talk_id": ref(talk_id), "seq": first + offset,
-                "workspace_id": ref(message.workspace_id), "user_id": ref(message.user_id),
-                "role": message.role.value, "content": message.content,
-                "status": message.status.value, "model": message.model,
-                "parent_id": ref(message.parent_id), "file_ids": refs(message.file_ids),
-                "latency_ms": message.latency_ms, "error": message.error,
-                "error_code": message.error_code, "deleted": False, "stop_requested": False,
-                "created_at": message.created_at or now, "updated_at": message.updated_at or now,
-            }
-            if message.usage is not None:
-                doc["usage"] = _stored({"usage": message.usage})["usage"]
-            docs.append(doc)
+        docs = [message_document(replace(message, talk_id=talk_id,
+                                         created_at=message.created_at or now,
+                                         updated_at=message.updated_at or now), first + offset)
+                for offset, message in enumerate(messages)]
         self.collection.insert_many(docs)
         self.talks.update_one({"_id": ref(talk_id)},
                               {"$inc": {"message_count": len(docs)},

@@ -258,3 +258,43 @@ def test_progress_reaches_the_users_feed(api, client, db):
     finished_events = [e for e in events if e["type"] == "import.finished"]
     assert finished_events[-1]["import"]["id"] == report["id"]
     assert finished_events[-1]["import"]["imported"] == 1
+
+
+def test_an_agents_tool_calls_and_results_survive_export_and_import(api, client):
+    """An agent's reply chain user -> assistant(tool_calls) -> tool -> answer; a streamed reply is
+    stored before the tool messages it follows, so its document lists it first."""
+    alice = api.register()
+    at = "2026-11-30T10:00:0{}Z"
+    messages = [
+        {"id": "u", "role": "user", "content": "Weather in Lisbon?", "parent_id": None,
+         "status": "complete", "created_at": at.format(1)},
+        {"id": "a2", "role": "assistant", "content": "21 degrees.", "parent_id": "t",
+         "status": "complete", "model": "gpt-4o", "created_at": at.format(2)},
+        {"id": "a1", "role": "assistant", "content": "", "parent_id": "u", "status": "complete",
+         "model": "gpt-4o", "created_at": at.format(3),
+         "tool_calls": [{"id": "call_1", "name": "weather", "arguments": '{"q": "Lisbon"}'}]},
+        {"id": "t", "role": "tool", "content": '{"temperature_c": 21}', "parent_id": "a1",
+         "status": "complete", "tool_call_id": "call_1", "name": "weather",
+         "created_at": at.format(4)},
+    ]
+    for message in messages:
+        message.setdefault("model", None)
+    original = {"format": "synapscale", "version": 1, "exported_at": at.format(5),
+                "talk": {"id": "agent-talk", "name": "Weather", "current_leaf_id": "a2"},
+                "messages": messages}
+    report = imported(api, client, alice, json.dumps(original).encode(), "talk.json")
+    assert report["status"] == "succeeded" and report["imported"] == 1, report
+    talk_id = report["items"][0]["talk_id"]
+    path = api.request("get", f"/api/v1/talks/{talk_id}/messages", alice).get_json()["items"]
+    assert [m["role"] for m in path] == ["user", "assistant", "tool", "assistant"]
+    assert path[1]["tool_calls"] == [{"id": "call_1", "name": "weather",
+                                      "arguments": '{"q": "Lisbon"}'}]
+    assert (path[2]["tool_call_id"], path[2]["name"]) == ("call_1", "weather")
+    exported = document(api, alice, talk_id)
+    assert shape(exported) == shape(original)
+    bob = api.register()
+    again = document(api, bob, imported(api, client, bob, json.dumps(exported).encode(),
+                                        "talk.json")["items"][0]["talk_id"])
+    assert shape(again) == shape(original)
+    assert [m.get("tool_calls") for m in again["messages"]] == \
+        [m.get("tool_calls") for m in exported["messages"]]

@@ -9,7 +9,7 @@ from bootstrap.container import Container, Platform
 def test_each_name_of_the_container_is_provided_by_one_part_only():
     parts = [base for base in Container.__mro__[1:] if base is not object]
     names = [field.name for part in parts for field in fields(part)]
-    assert Platform in parts and len(parts) == 8
+    assert Platform in parts and len(parts) == 9
     assert len(names) == len(set(names)) == len(fields(Container))
 
 

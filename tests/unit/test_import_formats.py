@@ -116,7 +116,7 @@ def test_synapscale_messages_of_roles_not_stored_here_are_left_out_and_their_chi
     raw = {"format": "synapscale", "version": 1, "talk": {"id": "t1", "name": "Tools"},
            "messages": [
                {"id": "1", "parent_id": None, "role": "user", "content": "weather?"},
-               {"id": "2", "parent_id": "1", "role": "tool", "content": "sunny"},
+               {"id": "2", "parent_id": "1", "role": "developer", "content": "be brief"},
                {"id": "3", "parent_id": "2", "role": "assistant", "content": "Sunny.",
                 "usage": {"prompt_tokens": 3, "completion_tokens": 2, "cost_usd": 0.5}}]}
     _, by_id, path = converted(raw)

@@ -216,6 +216,7 @@ class TalkImports:
                 file_ids=[f for f in m.file_ids if f in known_files], error=m.error,
                 error_code=m.error_code, latency_ms=m.latency_ms,
                 usage=MessageUsage(*m.usage) if m.usage else None,
+                tool_calls=m.tool_calls, tool_call_id=m.tool_call_id, name=m.name,
                 created_at=created, updated_at=m.updated_at or created))
         last_at = max((m.created_at for m in messages if m.created_at), default=first_time)
         title = " ".join(conversation.title.split())[:self.limits.max_title_chars]

@@ -8,10 +8,11 @@
   "talk": {"id", "workspace_id", "name", "model", "system_prompt", "tags", "archived",
            "pinned", "message_count", "last_message_at", "created_at", "updated_at",
            "current_leaf_id", "source": {"format", "id"} | null},
-  "messages": [{"id", "talk_id", "role": "user|assistant|system", "content",
+  "messages": [{"id", "talk_id", "role": "user|assistant|system|tool", "content",
                 "status": "complete|failed|stopped|superseded", "model", "parent_id",
                 "file_ids", "usage", "latency_ms", "error", "created_at", "updated_at",
-                "attachments"?: [{"id", "filename", "content_type", "size"}]}]
+                "attachments"?: [{"id", "filename", "content_type", "size"}],
+                "tool_calls"?: [{"id", "name", "arguments"}], "tool_call_id"?, "name"?}]
 }
 ```
 
@@ -26,8 +27,9 @@ a `version` above theirs. Importing a document gives a talk with the same tree (
 parents mapped to them), roles, contents, statuses, models, errors, times, name, tags, system
 prompt and current leaf; its `source` is `{format: "synapscale", id: talk.id}`, so importing the
 same document again skips it. Attachments keep their file ids when those files are in the
-workspace imported into (their bytes are never in the document). Messages of a role this server
-does not store are left out, their children attached to the nearest message kept.
+workspace imported into (their bytes are never in the document). An agent's messages keep their
+tool calls (`tool_calls`) and results (role `tool`, `tool_call_id`, `name`). Messages of a role
+this server does not store are left out, their children attached to the nearest message kept.
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ from use_cases.imports.formats.base import (
 
 FORMAT = "synapscale"
 VERSION = 1
+MAX_TOOL_CALLS = 128  # per message, as many as an agent may be offered
 STATUSES = {status.value for status in MessageStatus} - {MessageStatus.STREAMING.value}
 
 
@@ -76,6 +79,17 @@ def _usage(value: object) -> tuple[int, int, float] | None:
     return int(prompt), int(completion), cost or 0.0
 
 
+def _tool_calls(value: object) -> list[dict[str, str]] | None:
+    """An agent message's `[{id, name, arguments}]` (arguments: JSON text), or None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if len(value) > MAX_TOOL_CALLS or not all(isinstance(call, dict) for call in value):
+        raise ValidationFailed("`tool_calls` is not a list of at most "
+                               f"{MAX_TOOL_CALLS} calls")
+    return [{"id": as_text(call.get("id")), "name": as_text(call.get("name")),
+             "arguments": as_text(call.get("arguments"))} for call in value]
+
+
 class SynapScaleFormat(ConversationFormat):
     name = FORMAT
 
@@ -97,7 +111,7 @@ class SynapScaleFormat(ConversationFormat):
         for item in messages_list(raw, "messages"):
             if not isinstance(item, dict):
                 raise ValidationFailed("A message is not an object")
-            role = role_of(item.get("role"))
+            role = "tool" if item.get("role") == "tool" else role_of(item.get("role"))
             source_id = as_id(item.get("id"))
             if source_id is None:
                 raise ValidationFailed("A message has no id")
@@ -115,7 +129,10 @@ class SynapScaleFormat(ConversationFormat):
                 error_code=as_text(item.get("error_code")) or None,
                 file_ids=[file_id for file_id in map(as_id, item.get("file_ids") or [])
                           if file_id],
-                usage=_usage(item.get("usage")), latency_ms=_number(item.get("latency_ms"))))
+                usage=_usage(item.get("usage")), latency_ms=_number(item.get("latency_ms")),
+                tool_calls=_tool_calls(item.get("tool_calls")),
+                tool_call_id=as_text(item.get("tool_call_id")) or None if role == "tool" else None,
+                name=as_text(item.get("name")) or None if role == "tool" else None))
         for message in messages:  # past skipped messages to the nearest kept ancestor
             hops = 0
             while message.parent_source_id in skipped and hops <= len(skipped):
