@@ -269,6 +269,15 @@ def _stored(changes: dict) -> dict:
     return stored
 
 
+def _with_tool_fields(doc: dict, message: Message) -> None:
+    """An agent's tool call (`tool_calls`) or tool result (`tool_call_id`, `name`) into `doc`:
+    a copy (fork, import) keeps them, as a store of the reply did."""
+    if message.tool_calls is not None:  # [{id, name, arguments (JSON text)}]: safe keys
+        doc["tool_calls"] = [dict(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        doc["tool_call_id"], doc["name"] = message.tool_call_id, message.name
+
+
 class MongoMessageRepository(MongoRepository, MessageRepository):
     """Messages are numbered within their talk (`seq`, from the talk's `last_seq` counter), so
     "the newest N before X" is a bounded index range, not a sort of the whole talk: fast on
@@ -319,10 +328,7 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             doc["usage"] = _stored({"usage": message.usage})["usage"]
         if message.delta_ends is not None:
             doc["delta_ends"] = list(message.delta_ends)
-        if message.tool_calls is not None:  # [{id, name, arguments (JSON text)}]: safe keys
-            doc["tool_calls"] = [dict(call) for call in message.tool_calls]
-        if message.tool_call_id is not None:
-            doc["tool_call_id"], doc["name"] = message.tool_call_id, message.name
+        _with_tool_fields(doc, message)
         if message.id:
             doc["_id"] = ObjectId(message.id)
         doc["_id"] = self.collection.insert_one(doc).inserted_id
@@ -355,6 +361,7 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
             }
             if message.usage is not None:
                 doc["usage"] = _stored({"usage": message.usage})["usage"]
+            _with_tool_fields(doc, message)
             docs.append(doc)
         self.collection.insert_many(docs)
         self.talks.update_one({"_id": ref(talk_id)},

@@ -2,7 +2,8 @@
 
 The snapshot is taken when the link is made (later messages, edits or branch switches do not
 change it) and keeps each message's role, text, time and model only: no ids, no attachments
-(neither their bytes nor their names), no usage. Anyone with the link reads it without logging
+(neither their bytes nor their names), no usage, no agent's tool calls or tool results (its
+final answer only). Anyone with the link reads it without logging
 in until it is revoked, it expires, or its talk is deleted (then it is not found, like an id
 never issued). A logged-in user can continue from it in a talk of their own.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from entities.clock import utcnow
-from entities.errors import NotFound, ValidationFailed
+from entities.errors import Forbidden, NotFound, ValidationFailed
 from entities.share import Share, SharedMessage
 from entities.talk import ON_PATH_CONTEXT, Message, MessageRole, MessageStatus, Talk
 from use_cases.chat.ports import MessageRepository, ShareRepository
@@ -36,10 +37,9 @@ class Shares:
         if expires_at is not None and expires_at <= now:
             raise ValidationFailed("The link would already be expired",
                                    {"expires_at": ["Must be in the future."]})
-        shown = set(ON_PATH_CONTEXT)
         snapshot = [SharedMessage(role=m.role.value, content=m.content, created_at=m.created_at,
                                   model=m.model if m.role is MessageRole.ASSISTANT else None)
-                    for m in self.messages.path(talk) if m.status in shown]
+                    for m in self.messages.path(talk) if _shown(m)]
         return self.shares.add(Share(
             id=self.shares.new_id(), talk_id=talk.id, user_id=user_id,
             workspace_id=talk.workspace_id, title=talk.name or UNTITLED, messages=snapshot,
@@ -58,11 +58,15 @@ class Shares:
 
     def read(self, share_id: str) -> Share:
         """The snapshot, for anyone with the link. NotFound when revoked, expired, its talk
-        deleted, or never issued (the same answer for each)."""
+        deleted, its maker no longer in the talk's workspace (removed: what they shared of it
+        is no longer theirs to show), or never issued (the same answer for each)."""
         share = self.shares.get(share_id)
-        if share is None or not share.readable(utcnow()) \
-                or self.talks.talks.get(share.talk_id, share.user_id) is None:
+        if share is None or not share.readable(utcnow()):
             raise NotFound("Share not found")
+        try:
+            self.talks.visible(share.user_id, share.talk_id, READ)
+        except (NotFound, Forbidden):
+            raise NotFound("Share not found") from None
         return share
 
     def fork(self, user_id: str, share_id: str, workspace_id: str | None = None) -> Talk:
@@ -77,3 +81,12 @@ class Shares:
                     for m in share.messages]
         source = Talk(id="", workspace_id="", user_id=user_id, name=share.title)
         return self.talks.copy(user_id, workspace_id, source, messages, name=share.title)
+
+
+def _shown(message: Message) -> bool:
+    """Whether a snapshot keeps a message: the user's turns and the assistant's answers that
+    were written out; not an agent's tool calls nor the tools' results (what a tool returned,
+    e.g. an internal service's answer, is the agent's to use, not the public's), nor a reply
+    that failed or is still streaming."""
+    return (message.status in ON_PATH_CONTEXT and not message.tool_calls
+            and message.role in (MessageRole.USER, MessageRole.ASSISTANT))

@@ -1,0 +1,91 @@
+"""Issue 20 under attack: what a share link, a fork and an export carry of a talk that other
+people or tools wrote into, and who can still read a link once its maker left the workspace."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from bson import ObjectId
+
+from tests.support.agents import ToolServer, create_agent, http_tool
+
+
+@pytest.fixture
+def settings_overrides():
+    return {"outbound_allowlist": ("127.0.0.1",), "budget_cache_ttl_s": 0.0}
+
+
+@pytest.fixture
+def tool_server():
+    server = ToolServer(reply={"internal_token": "TOOL-SECRET-42"})
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def agent_talk(api, mock_provider, tool_server):
+    """An agent's talk after one reply: user -> assistant(tool_calls) -> tool -> final."""
+    owner = api.register()
+    agent = create_agent(api, owner, tools=[http_tool(tool_server.url)])
+    talk = api.request("POST", "/api/v1/talks", owner, json={"agent_id": agent["id"]}).get_json()
+    mock_provider.behave(None, call_tools=True, tool_arguments={"q": "Lisbon"})
+    sent = api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner,
+                       json={"content": "Weather?"})
+    assert sent.status_code == 201, sent.get_json()
+    return owner, talk
+
+
+def every_message(api, session, talk_id):
+    response = api.request("GET", f"/api/v1/talks/{talk_id}/messages", session,
+                           query_string={"branch": "all"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["items"]
+
+
+def test_a_share_of_an_agent_talk_carries_no_tool_call_or_result(api, client, agent_talk):
+    owner, talk = agent_talk
+    share = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", owner, json={}).get_json()
+    public = client.get(f"/api/v1/shared/{share['id']}")
+    assert public.status_code == 200
+    messages = public.get_json()["messages"]
+    # the final answer is the agent's to show; the tool's raw result and the call are not
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["content"].startswith("The tool said:")
+    assert public.get_data(as_text=True).count("TOOL-SECRET-42") == 1
+
+
+def test_a_fork_keeps_an_agent_reply_s_tool_calls_and_results(api, agent_talk):
+    owner, talk = agent_talk
+    source = every_message(api, owner, talk["id"])
+    final = source[-1] if source[-1]["role"] == "assistant" and not source[-1].get("tool_calls") \
+        else next(m for m in source if m["role"] == "assistant" and not m.get("tool_calls"))
+    forked = api.request("POST", f"/api/v1/talks/{talk['id']}/fork", owner,
+                         json={"message_id": final["id"]})
+    assert forked.status_code == 201, forked.get_json()
+    copied = every_message(api, owner, forked.get_json()["id"])
+    calls = [m for m in copied if m.get("tool_calls")]
+    tools = [m for m in copied if m["role"] == "tool"]
+    assert len(calls) == 1 and len(tools) == 1
+    assert tools[0]["tool_call_id"] == calls[0]["tool_calls"][0]["id"]
+    assert tools[0]["name"] == "lookup"
+    assert json.loads(tools[0]["content"]) == {"internal_token": "TOOL-SECRET-42"}
+
+
+def test_a_share_made_by_a_member_since_removed_is_not_readable(api, client, mock_provider):
+    owner, member = api.register(), api.register()
+    workspace = client.post("/api/v1/workspaces", json={"name": "Team"},
+                            headers=owner.headers).get_json()["id"]
+    client.post(f"/api/v1/workspaces/{workspace}/members",
+                json={"email": member.user["email"], "role": "member"}, headers=owner.headers)
+    talk = api.request("POST", "/api/v1/talks", member,
+                       json={"workspace_id": workspace}).get_json()
+    api.request("POST", f"/api/v1/talks/{talk['id']}/messages", member, json={"content": "plan"})
+    share = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", member, json={}).get_json()
+    assert client.get(f"/api/v1/shared/{share['id']}").status_code == 200
+    removed = client.delete(f"/api/v1/workspaces/{workspace}/members/{member.id}",
+                            headers=owner.headers)
+    assert removed.status_code == 204, removed.get_json()
+    assert client.get(f"/api/v1/shared/{share['id']}").status_code == 404
+    stranger = api.register()
+    assert api.request("POST", f"/api/v1/shared/{share['id']}/fork", stranger,
+                       json={}).status_code == 404
