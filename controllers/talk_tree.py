@@ -162,8 +162,9 @@ def create_share(body, talk_id):
     tool results (its final answer is kept); no ids, no usage and no attachments (neither bytes
     nor names) are in it. The id is 128 random bits.
 
-    403 for a viewer; 404 for a talk that is not the caller's; 422 for an `expires_at` in the
-    past."""
+    403 for a viewer; 404 for a talk that is not the caller's; 413 `payload_too_large` when the
+    path's text is over 8 MiB (fork it at an earlier message and share the fork); 422 for an
+    `expires_at` in the past."""
     share = use_cases().shares.create(current_actor().user_id, talk_id, body.get("expires_at"))
     return share_body(share)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from bson import ObjectId
 
+from entities.clock import utcnow
 from tests.support.agents import ToolServer, create_agent, http_tool
 
 
@@ -89,3 +90,39 @@ def test_a_share_made_by_a_member_since_removed_is_not_readable(api, client, moc
     stranger = api.register()
     assert api.request("POST", f"/api/v1/shared/{share['id']}/fork", stranger,
                        json={}).status_code == 404
+
+
+def stored_line(db, talk_id: str, count: int, size: int) -> list[ObjectId]:
+    """`count` messages of `size` characters as one line, the last one current (what a long
+    talk holds; written directly, a model would take too long)."""
+    talk = db.talks.find_one({"_id": ObjectId(talk_id)})
+    ids, parent, docs = [], None, []
+    now = utcnow()
+    for index in range(count):
+        oid = ObjectId()
+        docs.append({"_id": oid, "talk_id": talk["_id"], "seq": index + 1,
+                     "workspace_id": talk["workspace_id"], "user_id": talk["user_id"],
+                     "role": "user" if index % 2 == 0 else "assistant", "content": "x" * size,
+                     "status": "complete", "model": None, "parent_id": parent, "file_ids": [],
+                     "deleted": False, "stop_requested": False, "created_at": now,
+                     "updated_at": now})
+        ids.append(oid)
+        parent = oid
+    db.messages.insert_many(docs)
+    db.talks.update_one({"_id": talk["_id"]}, {"$set": {
+        "current_leaf_id": parent, "last_seq": count, "message_count": count}})
+    return ids
+
+
+def test_a_talk_too_long_to_snapshot_is_refused_with_413_not_a_500(api, db):
+    owner = api.register()
+    talk = api.request("POST", "/api/v1/talks", owner, json={}).get_json()
+    ids = stored_line(db, talk["id"], 90, 100_000)  # ~9 MB of text on the path
+    refused = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", owner, json={})
+    assert refused.status_code == 413, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "payload_too_large"
+    assert db.shares.count_documents({}) == 0
+    # a shorter path of the same talk still shares
+    db.messages.update_many({"_id": {"$in": ids[10:]}}, {"$set": {"deleted": True}})
+    shared = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", owner, json={})
+    assert shared.status_code == 201, shared.get_json()

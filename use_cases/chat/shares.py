@@ -12,13 +12,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from entities.clock import utcnow
-from entities.errors import Forbidden, NotFound, ValidationFailed
+from entities.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from entities.share import Share, SharedMessage
 from entities.talk import ON_PATH_CONTEXT, Message, MessageRole, MessageStatus, Talk
 from use_cases.chat.ports import MessageRepository, ShareRepository
 from use_cases.chat.talks import READ, WRITE, Talks
 
 UNTITLED = "Untitled talk"
+# a snapshot is one document (MongoDB: 16 MB at most), read whole by an unauthenticated route
+MAX_SNAPSHOT_BYTES = 8 * 1024 * 1024  # its messages' text, UTF-8
 
 
 class Shares:
@@ -31,7 +33,8 @@ class Shares:
         """A link to a snapshot of the talk's current path (replies that failed or are still
         being written are left out). `expires_at` (aware) must be in the future. NotFound for a
         talk that is not the caller's; Forbidden for a viewer of its workspace;
-        ValidationFailed (field `expires_at`) for a past time."""
+        ValidationFailed (field `expires_at`) for a past time; PayloadTooLarge (413) when the
+        messages' text is over MAX_SNAPSHOT_BYTES (nothing stored)."""
         talk = self.talks.visible(user_id, talk_id, WRITE)
         now = utcnow()
         if expires_at is not None and expires_at <= now:
@@ -40,6 +43,11 @@ class Shares:
         snapshot = [SharedMessage(role=m.role.value, content=m.content, created_at=m.created_at,
                                   model=m.model if m.role is MessageRole.ASSISTANT else None)
                     for m in self.messages.path(talk) if _shown(m)]
+        size = sum(len(m.content.encode()) for m in snapshot)
+        if size > MAX_SNAPSHOT_BYTES:
+            raise PayloadTooLarge(
+                "The talk is too long to share: fork it at an earlier message and share the fork",
+                {"size_bytes": size, "limit_bytes": MAX_SNAPSHOT_BYTES})
         return self.shares.add(Share(
             id=self.shares.new_id(), talk_id=talk.id, user_id=user_id,
             workspace_id=talk.workspace_id, title=talk.name or UNTITLED, messages=snapshot,
