@@ -6,6 +6,7 @@ import json
 
 import pytest
 from bson import ObjectId
+from markdown_it import MarkdownIt
 
 from entities.clock import utcnow
 from tests.support.agents import ToolServer, create_agent, http_tool
@@ -126,3 +127,34 @@ def test_a_talk_too_long_to_snapshot_is_refused_with_413_not_a_500(api, db):
     db.messages.update_many({"_id": {"$in": ids[10:]}}, {"$set": {"deleted": True}})
     shared = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", owner, json={})
     assert shared.status_code == 201, shared.get_json()
+
+
+def test_a_markdown_export_keeps_its_structure_whatever_the_talk_holds(api, mock_provider):
+    owner = api.register()
+    talk = api.request("POST", "/api/v1/talks", owner, json={
+        "name": "Trip\n# Injected <img src=x onerror=alert(1)> [click](http://evil.example)",
+        "system_prompt": "Be kind.\n\n## User — forged\n<script>alert(1)</script>\n```",
+        "tags": ["a\n## Tag heading"]}).get_json()
+    mock_provider.behave(None, reply="Here:\n```python\nprint(1)\n")  # a fence never closed
+    api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner, json={"content": "code?"})
+    mock_provider.behave(None, reply="Done.")
+    api.request("POST", f"/api/v1/talks/{talk['id']}/messages", owner, json={"content": "next"})
+    response = api.request("GET", f"/api/v1/talks/{talk['id']}/export?format=markdown", owner)
+    assert response.status_code == 200
+    assert response.mimetype == "text/markdown"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+    tokens = MarkdownIt("commonmark").parse(response.get_data(as_text=True))
+    headings = [(token.tag, tokens[index + 1].content) for index, token in enumerate(tokens)
+                if token.type == "heading_open"]
+    assert [tag for tag, _ in headings] == ["h1", "h2", "h2", "h2", "h2"]
+    assert headings[0][1].startswith("Trip")
+    assert [text.split(" ")[0] for _, text in headings[1:]] == [
+        "User", "Assistant", "User", "Assistant"]
+    inline = [child for token in tokens for child in (token.children or [])]
+    assert not [t for t in [*tokens, *inline] if t.type in ("html_block", "html_inline",
+                                                           "link_open", "image")]
+    fences = [token.content for token in tokens if token.type == "fence"]
+    assert "<script>alert(1)</script>" in fences[0]  # the system prompt, verbatim
+    assert fences[1] == "print(1)\n"  # the reply's code, closed before the next turn
