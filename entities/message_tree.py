@@ -36,13 +36,18 @@ def in_creation_order(nodes: Iterable[MessageNode]) -> list[MessageNode]:
 
 def implied_parents(nodes: Iterable[MessageNode]) -> list[MessageNode]:
     """A talk stored before trees, as a tree: every user message without a parent (but the
-    first) follows the message stored just before it; replies keep their user message. Nodes in
-    creation order."""
+    first) follows the message stored just before it; replies keep their user message. A
+    message whose parent is not in the talk (gone, or another talk's) follows the one before
+    it too, so the line is not cut there. Nodes in creation order."""
     ordered = in_creation_order(nodes)
+    ids = {node.id for node in ordered}
     linked: list[MessageNode] = []
     for index, node in enumerate(ordered):
-        if node.parent_id is None and node.role is MessageRole.USER and index > 0:
+        orphan = node.parent_id is not None and node.parent_id not in ids
+        if index > 0 and (orphan or (node.parent_id is None and node.role is MessageRole.USER)):
             node = replace(node, parent_id=ordered[index - 1].id)
+        elif orphan:
+            node = replace(node, parent_id=None)
         linked.append(node)
     return linked
 

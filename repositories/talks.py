@@ -535,8 +535,9 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         linked = implied_parents(nodes)
         for node in linked:
             if node.parent_id != before[node.id]:
-                self.collection.update_one({"_id": ObjectId(node.id), "parent_id": None},
-                                           {"$set": {"parent_id": ObjectId(node.parent_id)}})
+                self.collection.update_one(
+                    {"_id": ObjectId(node.id), "parent_id": ref(before[node.id])},
+                    {"$set": {"parent_id": ref(node.parent_id)}})
         leaf = linked[-1].id if linked else None
         if leaf is not None:
             self.talks.update_one({"_id": oid, "current_leaf_id": None},

@@ -9,6 +9,7 @@ from bson import ObjectId
 from markdown_it import MarkdownIt
 
 from entities.clock import utcnow
+from tests.e2e.test_message_trees_migration import migration_module
 from tests.support.agents import ToolServer, create_agent, http_tool
 
 
@@ -158,3 +159,41 @@ def test_a_markdown_export_keeps_its_structure_whatever_the_talk_holds(api, mock
     fences = [token.content for token in tokens if token.type == "fence"]
     assert "<script>alert(1)</script>" in fences[0]  # the system prompt, verbatim
     assert fences[1] == "print(1)\n"  # the reply's code, closed before the next turn
+
+
+def test_a_talk_whose_reply_lost_its_user_message_still_reads_as_one_line(app, api, db,
+                                                                          mock_provider):
+    """Odd data before trees: a reply whose parent is gone (or another talk's) must not cut the
+    line, neither when read before the migration nor after it; a second run changes nothing."""
+    owner = api.register()
+    url = "/api/v1/talks/{}/messages"
+    talks = []
+    for _ in range(2):
+        talk = api.request("POST", "/api/v1/talks", owner, json={}).get_json()
+        for text in ("one", "two", "three"):
+            api.request("POST", url.format(talk["id"]), owner, json={"content": text})
+        stored = {m["content"]: m for m in db.messages.find({"talk_id": ObjectId(talk["id"])})}
+        db.messages.update_many({"talk_id": ObjectId(talk["id"]), "role": "user"},
+                                {"$set": {"parent_id": None}})
+        db.talks.update_one({"_id": ObjectId(talk["id"])}, {"$unset": {"current_leaf_id": ""}})
+        talks.append((talk, stored))
+    (gone, stored), (elsewhere, other) = talks
+    db.messages.delete_one({"_id": stored["two"]["_id"]})  # "Echo: two" lost its parent
+    db.messages.update_one({"_id": other["Echo: two"]["_id"]},  # points into another talk
+                           {"$set": {"parent_id": stored["one"]["_id"]}})
+    line = {gone["id"]: ["one", "Echo: one", "Echo: two", "three", "Echo: three"],
+            elsewhere["id"]: ["one", "Echo: one", "two", "Echo: two", "three", "Echo: three"]}
+
+    def contents(talk_id):
+        items = api.request("GET", url.format(talk_id), owner).get_json()["items"]
+        return [m["content"] for m in items]
+
+    for talk_id, expected in line.items():
+        assert contents(talk_id) == expected  # read tolerantly before the migration
+    result = app.test_cli_runner().invoke(args=["migrate"])
+    assert result.exit_code == 0, result.output
+    for talk_id, expected in line.items():
+        assert contents(talk_id) == expected
+    after = list(db.messages.find({}, {"parent_id": 1}).sort("_id", 1))
+    migration_module().upgrade(db)
+    assert list(db.messages.find({}, {"parent_id": 1}).sort("_id", 1)) == after
