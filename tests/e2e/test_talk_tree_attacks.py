@@ -197,3 +197,20 @@ def test_a_talk_whose_reply_lost_its_user_message_still_reads_as_one_line(app, a
     after = list(db.messages.find({}, {"parent_id": 1}).sort("_id", 1))
     migration_module().upgrade(db)
     assert list(db.messages.find({}, {"parent_id": 1}).sort("_id", 1)) == after
+
+
+def test_a_snapshot_stored_with_tool_messages_does_not_show_or_fork_them(api, client, db,
+                                                                         agent_talk):
+    """Links made before tool messages were left out of snapshots hold them: still hidden."""
+    owner, talk = agent_talk
+    share = api.request("POST", f"/api/v1/talks/{talk['id']}/shares", owner, json={}).get_json()
+    stored = db.shares.find_one({"_id": share["id"]})["messages"]
+    db.shares.update_one({"_id": share["id"]}, {"$set": {"messages": [
+        stored[0], {**stored[1], "content": ""},
+        {"role": "tool", "content": '{"internal_token": "TOOL-SECRET-42"}', "model": None,
+         "created_at": stored[1]["created_at"]}, *stored[1:]]}})
+    public = client.get(f"/api/v1/shared/{share['id']}").get_json()
+    assert [m["role"] for m in public["messages"]] == ["user", "assistant"]
+    copy = api.request("POST", f"/api/v1/shared/{share['id']}/fork", api.register(),
+                       json={}).get_json()
+    assert copy["message_count"] == 2

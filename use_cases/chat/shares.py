@@ -9,6 +9,7 @@ never issued). A logged-in user can continue from it in a talk of their own.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from entities.clock import utcnow
@@ -75,7 +76,10 @@ class Shares:
             self.talks.visible(share.user_id, share.talk_id, READ)
         except (NotFound, Forbidden):
             raise NotFound("Share not found") from None
-        return share
+        # a snapshot taken before tool messages were left out keeps them: not shown either
+        shown = (MessageRole.USER.value, MessageRole.ASSISTANT.value)
+        return replace(share, messages=[m for m in share.messages
+                                        if m.role in shown and m.content])
 
     def fork(self, user_id: str, share_id: str, workspace_id: str | None = None) -> Talk:
         """A new talk of the caller's (in `workspace_id`, default their personal workspace,
