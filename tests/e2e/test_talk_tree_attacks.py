@@ -214,3 +214,24 @@ def test_a_snapshot_stored_with_tool_messages_does_not_show_or_fork_them(api, cl
     copy = api.request("POST", f"/api/v1/shared/{share['id']}/fork", api.register(),
                        json={}).get_json()
     assert copy["message_count"] == 2
+
+
+def test_regenerating_an_agent_s_answer_answers_the_user_message_again(api, agent_talk,
+                                                                       mock_provider):
+    """The answer follows a tool result the model would not be sent (tool messages stay out of
+    later prompts): the new reply is a new turn of the agent, under the user's message."""
+    owner, talk = agent_talk
+    stored = every_message(api, owner, talk["id"])
+    user = next(m for m in stored if m["role"] == "user")
+    first_call = next(m for m in stored if m.get("tool_calls"))
+    final = next(m for m in stored if m["role"] == "assistant" and not m.get("tool_calls"))
+    again = api.request("POST", f"/api/v1/talks/{talk['id']}/messages/{final['id']}/regenerate",
+                        owner, json={})
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["user_message"]["id"] == user["id"]
+    nodes = {n["id"]: n for n in api.request("GET", f"/api/v1/talks/{talk['id']}/tree",
+                                             owner).get_json()["nodes"]}
+    assert len(nodes[user["id"]]["children"]) == 2
+    assert nodes[user["id"]]["children"][0] == first_call["id"]
+    assert [m["role"] for m in mock_provider.requests[-2]["messages"]][-1] == "user"
+    assert nodes[final["id"]]["status"] == "superseded"
