@@ -280,7 +280,8 @@ def _with_attachments(represented: dict, message: Message, files: dict[str, dict
     return {**represented, "attachments": _attached(message, files)}
 
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&!#|~])")
+# what could start emphasis, code, a link or image (`[`), HTML or an entity inside a line
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&~])")
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
