@@ -95,16 +95,22 @@ def visible_tree(nodes: Iterable[MessageNode]) -> list[MessageNode]:
     """The live nodes, a node under a deleted message re-attached to its nearest live
     ancestor (so the tree shown has no holes), in creation order."""
     by_id = {node.id: node for node in nodes}
+    above: dict[str, str | None] = {}  # a deleted node -> its nearest live ancestor, once found
     shown: list[MessageNode] = []
     for node in in_creation_order(by_id.values()):
         if node.deleted:
             continue
-        parent, seen = node.parent_id, {node.id}
+        parent, seen, run = node.parent_id, {node.id}, []
         while parent is not None and parent in by_id and by_id[parent].deleted \
                 and parent not in seen:
+            if parent in above:  # each deleted run is walked once, however many hang below
+                parent = above[parent]
+                break
             seen.add(parent)
+            run.append(parent)
             parent = by_id[parent].parent_id
         if parent is not None and parent not in by_id:
             parent = None
+        above.update(dict.fromkeys(run, parent))
         shown.append(replace(node, parent_id=parent))
     return shown
