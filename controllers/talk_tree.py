@@ -158,11 +158,13 @@ def create_share(body, talk_id):
     Body `{expires_at?}`. 201 `{id, url, created_at, expires_at}`: `url` shows an immutable
     snapshot of the current path (`{title, messages: [{role, content, created_at, model}]}`) to
     anyone who has it, without logging in, until revoked or expired. Messages added or edited
-    later do not change it; failed replies are left out; no ids, no usage and no attachments
-    (neither bytes nor names) are in it. The id is 128 random bits.
+    later do not change it; failed replies are left out, and so are an agent's tool calls and
+    tool results (its final answer is kept); no ids, no usage and no attachments (neither bytes
+    nor names) are in it. The id is 128 random bits.
 
-    403 for a viewer; 404 for a talk that is not the caller's; 422 for an `expires_at` in the
-    past."""
+    403 for a viewer; 404 for a talk that is not the caller's; 413 `payload_too_large` when the
+    path's text is over 8 MiB (fork it at an earlier message and share the fork); 422 for an
+    `expires_at` in the past."""
     share = use_cases().shares.create(current_actor().user_id, talk_id, body.get("expires_at"))
     return share_body(share)
 
@@ -202,8 +204,8 @@ def read_shared(share_id):
     when the link was made. Sent with `Cache-Control: no-store` (a revoked link is not served
     from a cache) and `X-Robots-Tag: noindex`.
 
-    404 for a revoked, expired or unknown link, or one whose talk was deleted (the same answer
-    for each)."""
+    404 for a revoked, expired or unknown link, one whose talk was deleted, or one whose maker
+    has left the talk's workspace (the same answer for each)."""
     share = use_cases().shares.read(checked_share_id(share_id))
     return ({"title": share.title, "messages": share.messages, "created_at": share.created_at},
             200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"})

@@ -36,13 +36,18 @@ def in_creation_order(nodes: Iterable[MessageNode]) -> list[MessageNode]:
 
 def implied_parents(nodes: Iterable[MessageNode]) -> list[MessageNode]:
     """A talk stored before trees, as a tree: every user message without a parent (but the
-    first) follows the message stored just before it; replies keep their user message. Nodes in
-    creation order."""
+    first) follows the message stored just before it; replies keep their user message. A
+    message whose parent is not in the talk (gone, or another talk's) follows the one before
+    it too, so the line is not cut there. Nodes in creation order."""
     ordered = in_creation_order(nodes)
+    ids = {node.id for node in ordered}
     linked: list[MessageNode] = []
     for index, node in enumerate(ordered):
-        if node.parent_id is None and node.role is MessageRole.USER and index > 0:
+        orphan = node.parent_id is not None and node.parent_id not in ids
+        if index > 0 and (orphan or (node.parent_id is None and node.role is MessageRole.USER)):
             node = replace(node, parent_id=ordered[index - 1].id)
+        elif orphan:
+            node = replace(node, parent_id=None)
         linked.append(node)
     return linked
 
@@ -90,16 +95,22 @@ def visible_tree(nodes: Iterable[MessageNode]) -> list[MessageNode]:
     """The live nodes, a node under a deleted message re-attached to its nearest live
     ancestor (so the tree shown has no holes), in creation order."""
     by_id = {node.id: node for node in nodes}
+    above: dict[str, str | None] = {}  # a deleted node -> its nearest live ancestor, once found
     shown: list[MessageNode] = []
     for node in in_creation_order(by_id.values()):
         if node.deleted:
             continue
-        parent, seen = node.parent_id, {node.id}
+        parent, seen, run = node.parent_id, {node.id}, []
         while parent is not None and parent in by_id and by_id[parent].deleted \
                 and parent not in seen:
+            if parent in above:  # each deleted run is walked once, however many hang below
+                parent = above[parent]
+                break
             seen.add(parent)
+            run.append(parent)
             parent = by_id[parent].parent_id
         if parent is not None and parent not in by_id:
             parent = None
+        above.update(dict.fromkeys(run, parent))
         shown.append(replace(node, parent_id=parent))
     return shown

@@ -318,6 +318,9 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         ([("talk_id", ASCENDING), ("status", ASCENDING)], {"name": "talk_status"}),
         # a branch's path is walked up through windows of `seq`, deleted messages included
         ([("talk_id", ASCENDING), ("seq", DESCENDING)], {"name": "talk_tree"}),
+        # does anything follow a message (switching to a leaf reads no other node)
+        ([("talk_id", ASCENDING), ("parent_id", ASCENDING), ("deleted", ASCENDING)],
+         {"name": "talk_children"}),
         ([("user_id", ASCENDING), ("workspace_id", ASCENDING), ("_id", DESCENDING)],
          {"name": "user_messages"}),
     ]
@@ -418,6 +421,13 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         # one reply for the whole talk (nodes are small), not batches of 101
         cursor = self.collection.find({"talk_id": oid}, NODE_FIELDS).batch_size(NODES_BATCH)
         return [to_node(doc) for doc in cursor]
+
+    def has_children(self, talk_id: str, message_id: str) -> bool:
+        talk, oid = maybe_object_id(talk_id), maybe_object_id(message_id)
+        if talk is None or oid is None:
+            return False
+        return self.collection.find_one({"talk_id": talk, "parent_id": oid, "deleted": False},
+                                        {"_id": True}) is not None
 
     def _path_nodes(self, talk: Talk, leaf_id: str | None, field: str,
                     need: int | None = None, exclusive: bool = False) -> list[MessageNode]:
@@ -536,8 +546,9 @@ class MongoMessageRepository(MongoRepository, MessageRepository):
         linked = implied_parents(nodes)
         for node in linked:
             if node.parent_id != before[node.id]:
-                self.collection.update_one({"_id": ObjectId(node.id), "parent_id": None},
-                                           {"$set": {"parent_id": ObjectId(node.parent_id)}})
+                self.collection.update_one(
+                    {"_id": ObjectId(node.id), "parent_id": ref(before[node.id])},
+                    {"$set": {"parent_id": ref(node.parent_id)}})
         leaf = linked[-1].id if linked else None
         if leaf is not None:
             self.talks.update_one({"_id": oid, "current_leaf_id": None},

@@ -5,7 +5,9 @@ Before this version only assistant replies had a parent (their user message); a 
 was its messages in order. Upgrading links each user message without a parent (but a talk's
 first) to the message stored just before it (by `created_at`, then `seq`, then `_id`), and
 makes each talk's newest message its current leaf: every talk reads as the one line it was, and
-replies keep their user message (so a regenerated reply's old sibling stays a sibling).
+replies keep their user message (so a regenerated reply's old sibling stays a sibling). A
+message whose parent is not a message of its talk (gone, or another talk's) is linked the same
+way (a first message: made a root), so the line is not cut there.
 
 A talk is done when it has a `current_leaf_id` field (null for a talk without messages); it is
 set last, so a run interrupted and started again, or two runs at once, finish the same talks the
@@ -38,11 +40,15 @@ def _order(doc: dict) -> tuple:
 def link_talk(db: Database, talk_id) -> int:
     """Links one talk's messages into a line and sets its current leaf; messages linked."""
     docs = sorted(db.messages.find({"talk_id": talk_id}, NODE_FIELDS), key=_order)
+    ids = {doc["_id"] for doc in docs}
     linked = 0
-    for before, doc in pairwise(docs):
-        if doc.get("parent_id") is None and doc.get("role") == "user":
-            result = db.messages.update_one({"_id": doc["_id"], "parent_id": None},
-                                            {"$set": {"parent_id": before["_id"]}})
+    for before, doc in pairwise([None, *docs]):
+        parent = doc.get("parent_id")
+        orphan = parent is not None and parent not in ids  # its parent gone or elsewhere
+        if orphan or (parent is None and doc.get("role") == "user" and before is not None):
+            result = db.messages.update_one(
+                {"_id": doc["_id"], "parent_id": parent},
+                {"$set": {"parent_id": before["_id"] if before is not None else None}})
             linked += result.modified_count
     db.talks.update_one({"_id": talk_id, "current_leaf_id": {"$exists": False}},
                         {"$set": {"current_leaf_id": docs[-1]["_id"] if docs else None}})

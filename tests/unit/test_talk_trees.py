@@ -230,3 +230,26 @@ def test_a_failed_reply_on_the_path_is_shown_but_not_sent_to_the_model(world, al
         DONE, DONE, DONE, MessageStatus.FAILED, DONE, DONE]
     assert [m["content"] for m in world.gateway.requests[-1].messages] == [
         "one", "Echo: one", "two", "three"]
+
+
+def test_children_under_a_long_deleted_run_all_hang_from_the_nearest_live_ancestor():
+    run = [node("r", None, seq=1)]
+    for index in range(1, 300):
+        run.append(node(f"d{index}", run[-1].id, A, seq=index + 1, deleted=True))
+    children = [node(f"c{index}", "d299", seq=400 + index) for index in range(50)]
+    shown = {n.id: n.parent_id for n in visible_tree([*run, *children])}
+    assert shown == {"r": None, **{f"c{index}": "r" for index in range(50)}}
+
+
+def test_switching_to_a_leaf_reads_one_message_not_the_talk_s_shape(world, alice, talk,
+                                                                   monkeypatch):
+    sent = world.chat.send(alice, talk.id, "hi")
+    world.chat.regenerate(alice, talk.id, sent.assistant_message.id)
+    read = []
+    nodes = world.message_repo.nodes
+    monkeypatch.setattr(world.message_repo, "nodes", lambda talk_id: read.append(talk_id)
+                        or nodes(talk_id))
+    switched = world.branches.switch(alice, talk.id, sent.assistant_message.id)
+    assert switched.current_leaf_id == sent.assistant_message.id and read == []
+    back = world.branches.switch(alice, talk.id, sent.user_message.id)  # below it: two leaves
+    assert back.current_leaf_id != sent.assistant_message.id and read == [talk.id]

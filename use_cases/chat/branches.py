@@ -59,11 +59,13 @@ class Branches:
         ValidationFailed (422, field `leaf_id`) for an id that is not a live message of the
         talk; Forbidden for a viewer."""
         talk = self.talks.linked(self.talks.visible(user_id, talk_id, WRITE))
-        nodes = {node.id: node for node in self.messages.nodes(talk.id)}
-        if leaf_id not in nodes or nodes[leaf_id].deleted:
+        if self.messages.get(leaf_id, talk.id) is None:
             raise ValidationFailed("Unknown message",
                                    {"leaf_id": ["Not a message of this talk."]})
-        leaf = latest_leaf(nodes, leaf_id)
+        leaf = leaf_id
+        if self.messages.has_children(talk.id, leaf_id):  # only then is the whole shape read
+            leaf = latest_leaf({node.id: node for node in self.messages.nodes(talk.id)},
+                               leaf_id)
         self.talks.talks.set_current_leaf(talk.id, leaf)
         switched = self.talks.visible(user_id, talk_id)
         self.talks.events.branch_switched(switched)

@@ -168,9 +168,9 @@ class Chat:
     def regenerate(self, user_id: str, talk_id: str, message_id: str,
                    options: ReplyOptions = ReplyOptions(), stream: bool = False):
         """A new reply to the user message `message_id` answered, stored as a sibling of the
-        old reply and made the current leaf; the old reply (and anything after it) stays on its
-        branch, marked `superseded`. An Exchange, or (user message, Generation) when
-        streaming."""
+        old reply (an agent's: of its first tool call, the whole turn again) and made the
+        current leaf; the old reply (and anything after it) stays on its branch, marked
+        `superseded`. An Exchange, or (user message, Generation) when streaming."""
         talk = self._writable(user_id, talk_id)
         old = self.messages.get(message_id, talk.id)
         if old is None:
@@ -178,9 +178,7 @@ class Chat:
         if old.role is not MessageRole.ASSISTANT or not old.parent_id:
             raise ValidationFailed("Only an assistant reply can be regenerated",
                                    {"message_id": ["Not an assistant reply."]})
-        parent = self.messages.get(old.parent_id, talk.id)
-        if parent is None:
-            raise NotFound("The message this reply answered no longer exists")
+        parent = self._answered(talk, old)
         job = self._job(user_id, talk, options, file_ids=[], new_turn=None, up_to=parent.id)
         job.parent = parent
         self._releasing_on_error(job, lambda: self.messages.update(
@@ -188,6 +186,21 @@ class Chat:
         if stream:
             return parent, self._start(job)
         return Exchange(parent, self._complete(job))
+
+    def _answered(self, talk: Talk, reply: Message) -> Message:
+        """The user message `reply` answered: its parent, or for an agent's reply (after its
+        tool calls and results) the user message that started the agent's turn, so that the
+        new reply is a whole new turn of the agent, its model sent what it is stored after.
+        NotFound when that message no longer exists."""
+        parent = self.messages.get(reply.parent_id, talk.id) if reply.parent_id else None
+        seen = {reply.id}
+        while parent is not None and parent.id not in seen and (
+                parent.role is MessageRole.TOOL or parent.tool_calls):
+            seen.add(parent.id)
+            parent = self.messages.get(parent.parent_id, talk.id) if parent.parent_id else None
+        if parent is None or parent.role is not MessageRole.USER:
+            raise NotFound("The message this reply answered no longer exists")
+        return parent
 
     # --- stopping and following -------------------------------------------------------------
 

@@ -118,6 +118,10 @@ class MessageRepository(ABC):
         """Every message of the talk (deleted ones too) without content: one projection."""
 
     @abstractmethod
+    def has_children(self, talk_id: str, message_id: str) -> bool:
+        """Whether a live message of the talk follows `message_id` (one indexed lookup)."""
+
+    @abstractmethod
     def path(self, talk: Talk, leaf_id: str | None = None) -> list[Message]:
         """The live messages from the root to `leaf_id` (None: the current leaf), root first;
         ValidationFailed when `leaf_id` is not a live message of the talk. A talk stored before

@@ -287,32 +287,77 @@ def _with_attachments(represented: dict, message: Message, files: dict[str, dict
     return {**represented, "attachments": _attached(message, files)}
 
 
+# what could start emphasis, code, a link or image (`[`), HTML or an entity inside a line
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&~])")
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def _inline(text: str) -> str:
+    """User-given text (a name, a tag, a file name) as plain text on one line of Markdown: its
+    line breaks folded and the characters that could start markup, a link or HTML escaped."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _fenced(text: str) -> list[str]:
+    """`text` verbatim in a fenced code block that nothing in it can close (the fence is
+    longer than any run of backticks inside)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *text.splitlines(), fence]
+
+
+def _closed_fences(text: str) -> str:
+    """A message's Markdown with a code fence it left open (a reply cut short, a stray
+    ```) closed at its end, so it cannot swallow the turns after it (CommonMark's fences)."""
+    opened: tuple[str, int] | None = None
+    for line in text.splitlines():
+        match = FENCE.match(line)
+        if match is None:
+            continue
+        run = match.group(1)
+        if opened is None:
+            if not (run[0] == "`" and "`" in match.group(2)):  # an info string has no `
+                opened = (run[0], len(run))
+        elif run[0] == opened[0] and len(run) >= opened[1] and not match.group(2).strip():
+            opened = None
+    if opened is None:
+        return text
+    ending = "" if text.endswith("\n") else "\n"
+    return f"{text}{ending}{opened[0] * opened[1]}"
+
+
 def _attachment_line(attachment: dict) -> str:
     if attachment["filename"] is None:
         return f"- Attachment: `{attachment['id']}` (no longer available)"
-    return (f"- Attachment: {attachment['filename']} ({attachment['content_type']}, "
-            f"{attachment['size']} bytes)")
+    return (f"- Attachment: {_inline(attachment['filename'])} "
+            f"({_inline(attachment['content_type'] or '')}, {attachment['size']} bytes)")
 
 
 def _markdown(talk: Talk, messages: list[Message], files: dict[str, dict]) -> str:
-    lines = [f"# {talk.name or 'Untitled talk'}", ""]
+    """The current path as Markdown: the talk's details, then one `##` heading per message
+    (role, model, status, time) and its content as written (a code fence it left open closed).
+    What users named (title, tags, files) is escaped to plain text on one line and the system
+    prompt is shown verbatim in a code block, so none of it adds headings, links or HTML."""
+    lines = [f"# {_inline(talk.name) or 'Untitled talk'}", ""]
     details = [f"- Talk: `{talk.id}`"]
     if talk.model:
-        details.append(f"- Model: {talk.model}")
+        details.append(f"- Model: {_inline(talk.model)}")
     if talk.tags:
-        details.append("- Tags: " + ", ".join(talk.tags))
-    if talk.system_prompt:
-        details.append(f"- System prompt: {talk.system_prompt}")
+        details.append("- Tags: " + ", ".join(_inline(tag) for tag in talk.tags))
     details.append(f"- Exported: {iso_utc(utcnow())}")
+    if talk.system_prompt:
+        details += ["- System prompt:", "", *_fenced(talk.system_prompt)]
     lines += [*details, ""]
     for message in messages:
         heading = message.role.value.capitalize()
         if message.model and message.role.value == "assistant":
-            heading += f" ({message.model})"
+            heading += f" ({_inline(message.model)})"
         if message.status is not MessageStatus.COMPLETE:
             heading += f" [{message.status.value}]"
         when = iso_utc(message.created_at) if message.created_at else ""
-        lines += [f"## {heading} — {when}", "", message.content or f"_{message.error or ''}_", ""]
+        body = (_closed_fences(message.content) if message.content
+                else f"_{_inline(message.error or '')}_")
+        lines += [f"## {heading} — {when}", "", body, ""]
         attachments = [_attachment_line(a) for a in _attached(message, files)]
         if attachments:
             lines += [*attachments, ""]
