@@ -12,7 +12,8 @@ from entities.deadline import Deadline
 from entities.errors import ValidationFailed
 from entities.outbound import OutboundRefused
 from tests.fakes.shared import FakeEncryptor, FakeOutboundHttp
-from use_cases.agents.http_tool import MASK, HttpTool
+from use_cases.agents.http_tool import HttpTool
+from use_cases.agents.secret_headers import MASK
 from use_cases.agents.tools import ToolContext, ToolError, ToolKinds, ToolScope
 from use_cases.agents.workflow_tool import schema_of
 

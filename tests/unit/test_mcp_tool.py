@@ -13,7 +13,8 @@ from entities.outbound import OutboundFailed
 from tests.fakes.mcp import FakeMcpClient
 from tests.fakes.shared import FakeEncryptor, FakeOutboundHttp
 from use_cases.agents.mcp_ports import RemoteToolResult
-from use_cases.agents.mcp_tool import MASK, McpToolKind, function_name
+from use_cases.agents.mcp_tool import McpToolKind, function_name
+from use_cases.agents.secret_headers import MASK
 from use_cases.agents.tools import ToolContext, ToolScope
 
 URL = "https://mcp.example.com/mcp"

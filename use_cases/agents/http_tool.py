@@ -19,12 +19,12 @@ from marshmallow import fields, validate
 from entities.agent import ToolResult
 from entities.errors import ValidationFailed
 from entities.outbound import OutboundFailed
+from use_cases.agents.secret_headers import STORED, opened, seal, shown
 from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolError, ToolKind, ToolScope
 from use_cases.shared.ports import Encryptor, OutboundHttp
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 IN_QUERY = ("GET", "HEAD", "DELETE")
-MASK = "********"
 MAX_RESULT_CHARS = 20_000
 
 
@@ -58,25 +58,12 @@ class HttpTool(ToolKind):
         if parameters.get("type", "object") != "object":
             raise ValidationFailed("Invalid parameters",
                                    details={"parameters": ["Must be a JSON schema of an object."]})
-        same_origin = previous is not None and previous.get("type") == self.type \
-            and origin(previous.get("url", "")) == origin(config["url"])
-        kept = (previous or {}).get("headers_encrypted") or {}
-        encrypted = {}
-        for name, value in config.pop("headers").items():
-            if value != MASK:
-                encrypted[name] = self.encryptor.encrypt(value)
-            elif same_origin and name in kept:
-                encrypted[name] = kept[name]
-            else:
-                raise ValidationFailed("Send the header's value again", details={"headers": {
-                    name: ["the stored value is kept only while the url stays on its server"]}})
-        config["headers_encrypted"] = encrypted
+        config[STORED] = seal(config.pop("headers"), config["url"], previous, self.type,
+                              self.encryptor)
         return config
 
     def public(self, stored: dict[str, Any]) -> dict[str, Any]:
-        shown = {key: value for key, value in stored.items() if key != "headers_encrypted"}
-        shown["headers"] = {name: MASK for name in stored.get("headers_encrypted") or {}}
-        return shown
+        return shown(stored)
 
     def parameters(self, stored: dict[str, Any], ctx: Any) -> dict[str, Any]:
         return stored.get("parameters") or {"type": "object", "properties": {}}
@@ -85,8 +72,7 @@ class HttpTool(ToolKind):
              ctx: ToolContext) -> ToolResult:
         method = stored.get("method", "GET")
         url = stored["url"]
-        headers = {name: self.encryptor.decrypt(value)
-                   for name, value in (stored.get("headers_encrypted") or {}).items()}
+        headers = opened(stored, self.encryptor)
         body = None
         if method in IN_QUERY:
             fixed = sorted(set(arguments) & _query_names(url))
@@ -106,15 +92,6 @@ class HttpTool(ToolKind):
         if response.status >= 400:
             return ToolResult.failed(f"HTTP {response.status}: {text}")
         return ToolResult(text)
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of `url`, lower-cased; empty for a url that cannot be parsed."""
-    try:
-        parts = urlsplit(url)
-        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-    except ValueError:
-        return "", "", None
 
 
 def _query_names(url: str) -> set[str]:

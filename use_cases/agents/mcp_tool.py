@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from marshmallow import fields, validate
 
@@ -28,6 +27,7 @@ from entities.agent import ToolResult
 from entities.errors import ValidationFailed
 from entities.outbound import HostNotResolved
 from use_cases.agents.mcp_ports import McpClient, RemoteTool
+from use_cases.agents.secret_headers import STORED, opened, seal, shown
 from use_cases.agents.tools import BaseToolSchema, ToolContext, ToolFunction, ToolKind, ToolScope
 from use_cases.shared.ports import Encryptor, OutboundHttp
 
@@ -37,7 +37,6 @@ MAX_ALLOWED_TOOLS = 128
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # RFC 9110 token
 NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 SEPARATOR = "__"
-MASK = "********"
 
 
 class McpToolSchema(BaseToolSchema):
@@ -72,25 +71,12 @@ class McpToolKind(ToolKind):
         except ValidationFailed as refused:
             raise ValidationFailed(refused.message, details={"url": [refused.message]}) from None
         stored = {k: v for k, v in config.items() if k != "headers"}
-        same_origin = previous is not None and previous.get("type") == self.type \
-            and _origin(previous.get("url", "")) == _origin(config["url"])
-        kept = (previous or {}).get("headers_encrypted") or {}
-        encrypted = {}
-        for name, value in config["headers"].items():
-            if value != MASK:
-                encrypted[name] = self.encryptor.encrypt(value)
-            elif same_origin and name in kept:
-                encrypted[name] = kept[name]
-            else:
-                raise ValidationFailed("Send the header's value again", details={"headers": {
-                    name: ["the stored value is kept only while the url stays on its server"]}})
-        stored["headers_encrypted"] = encrypted
+        stored[STORED] = seal(config["headers"], config["url"], previous, self.type,
+                              self.encryptor)
         return stored
 
     def public(self, stored: dict[str, Any]) -> dict[str, Any]:
-        shown = {k: v for k, v in stored.items() if k != "headers_encrypted"}
-        shown["headers"] = {name: MASK for name in stored.get("headers_encrypted") or {}}
-        return shown
+        return shown(stored)
 
     def functions(self, stored: dict[str, Any], ctx: ToolContext) -> list[ToolFunction]:
         return [function for function, _remote in self._offered(stored, ctx)]
@@ -124,8 +110,7 @@ class McpToolKind(ToolKind):
         return offered
 
     def _headers(self, stored: dict[str, Any]) -> dict[str, str]:
-        return {name: self.encryptor.decrypt(value)
-                for name, value in (stored.get("headers_encrypted") or {}).items()}
+        return opened(stored, self.encryptor)
 
 
 def function_name(tool_name: str, remote_name: str) -> str:
@@ -140,9 +125,3 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {}}
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    try:
-        parts = urlsplit(url)
-        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-    except ValueError:
-        return "", "", None
