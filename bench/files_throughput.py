@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import http.client
-import json
 import os
 import statistics
 import subprocess
@@ -36,11 +34,10 @@ import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
 from adapters.s3_storage import s3_client
-from bench.common import start_gunicorn, wait_healthy
+from bench.common import PIECE_BYTES, start_gunicorn, stream_upload, wait_healthy
 from bench.ws_capacity import register, rss_kb
 
 MIB = 1024 * 1024
-PIECE_BYTES = 256 * 1024
 
 
 class PeakRss:
@@ -83,37 +80,10 @@ def make_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
-def file_pieces(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as source:
-        while piece := source.read(PIECE_BYTES):
-            yield piece
-
-
 def upload(port: int, token: str, path: Path) -> dict:
     """POST /files/upload with a known Content-Length, the file streamed from disk."""
-    boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"{path.name}\"\r\nContent-Type: application/pdf\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = len(head) + path.stat().st_size + len(tail)
-
-    def body() -> Iterator[bytes]:
-        yield head
-        yield from file_pieces(path)
-        yield tail
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    try:
-        connection.request("POST", "/api/v1/files/upload", body=body(), headers={
-            "Authorization": f"Bearer {token}", "Content-Length": str(length),
-            "Content-Type": f"multipart/form-data; boundary={boundary}"})
-        response = connection.getresponse()
-        payload = response.read()
-        if response.status != 201:
-            raise RuntimeError(f"upload answered {response.status}: {payload[:300]!r}")
-        return json.loads(payload)
-    finally:
-        connection.close()
+    return stream_upload(port, token, "/api/v1/files/upload", path, path.name, "application/pdf",
+                         201)
 
 
 def download(base: str, token: str, file_id: str) -> str:

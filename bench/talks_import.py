@@ -16,20 +16,18 @@ MongoDB stores faster.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
 
 from adapters.embedded_mongo import EmbeddedMongo, free_port
-from bench.common import start_gunicorn, wait_healthy
-from bench.files_throughput import PeakRss, file_pieces
+from bench.common import start_gunicorn, stream_upload, wait_healthy
+from bench.files_throughput import PeakRss
 from bench.ws_capacity import register, rss_kb
 
 MIB = 1024 * 1024
@@ -89,29 +87,8 @@ def write_export(path: Path, size_mib: int, message_bytes: int) -> int:
 
 
 def upload(port: int, token: str, path: Path) -> str:
-    boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"conversations.json\"\r\nContent-Type: application/json\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = len(head) + path.stat().st_size + len(tail)
-
-    def body() -> Iterator[bytes]:
-        yield head
-        yield from file_pieces(path)
-        yield tail
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    try:
-        connection.request("POST", "/api/v1/talks/import", body=body(), headers={
-            "Authorization": f"Bearer {token}", "Content-Length": str(length),
-            "Content-Type": f"multipart/form-data; boundary={boundary}"})
-        response = connection.getresponse()
-        payload = response.read()
-        if response.status != 202:
-            raise RuntimeError(f"import answered {response.status}: {payload[:300]!r}")
-        return json.loads(payload)["import_id"]
-    finally:
-        connection.close()
+    return stream_upload(port, token, "/api/v1/talks/import", path, "conversations.json",
+                         "application/json", 202)["import_id"]
 
 
 def wait_done(base: str, token: str, import_id: str) -> dict:
