@@ -96,3 +96,62 @@ def test_the_account_export_zip_holds_one_document_per_talk(world):
     with pytest.raises(NotFound):
         world.exports.open_link(token)
     assert world.exports.status(alice, second.id)[0].status.value == "succeeded"
+
+
+def _synapscale(talk_id="t-1", **message):
+    return {"format": "synapscale", "version": 1, "talk": {"id": talk_id, "name": "Doc"},
+            "messages": [{"id": "m1", "role": "user", "content": "hi", **message}]}
+
+
+def test_a_conversation_of_an_unexpected_shape_fails_alone_without_internal_text(world):
+    alice = world.talk_world.user("alice@example.com")
+    broken_claude = {"uuid": "c-1", "chat_messages": [{"uuid": "u1", "sender": "human",
+                                                       "text": "x", "attachments": 7}]}
+    content = json.dumps([_synapscale(file_ids=5), broken_claude,
+                          chat_exports.chatgpt_conversation("g-1")]).encode()
+    job = start(world, alice, content)
+    job, items = world.imports.status(alice, job.id)
+    assert (job.status.value, job.imported) == ("succeeded", 3)
+    # a field of the wrong type is absent; an error never names Python's exceptions
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("use_cases.imports.formats.chatgpt.ChatGPTFormat.convert",
+                      lambda self, raw: (_ for _ in ()).throw(TypeError("'int' not iterable")))
+        job = start(world, alice, json.dumps([chat_exports.chatgpt_conversation("g-2"),
+                                              _synapscale("t-2")]).encode())
+    job, items = world.imports.status(alice, job.id)
+    assert [(item.status.value, item.error) for item in items] == [
+        ("failed", "The conversation could not be read"), ("imported", None)]
+    assert job.status.value == "succeeded"
+
+
+def test_attachment_look_ups_are_bounded_per_message_and_per_conversation(world):
+    alice = world.talk_world.user("alice@example.com")
+    asked: list[list[str]] = []
+    world.imports.file_context.attachments = lambda workspace_id, ids: asked.append(ids) or {}
+    messages = [{"id": f"m{n}", "parent_id": f"m{n - 1}" if n else None, "role": "user",
+                 "content": "hi", "file_ids": [f"{n:012d}{k:012d}" for k in range(100)]}
+                for n in range(50)]
+    document = {**_synapscale(), "messages": messages}
+    job = start(world, alice, json.dumps(document).encode())
+    assert world.imports.status(alice, job.id)[0].imported == 1
+    assert len(asked) == 1 and len(asked[0]) == 200 == len(set(asked[0]))
+
+
+def test_imported_talk_fields_keep_the_talk_apis_bounds(world):
+    alice = world.talk_world.user("alice@example.com")
+    long_prompt = {**_synapscale("t-1"), "talk": {"id": "t-1", "system_prompt": "x" * 20_001}}
+    tagged = {**_synapscale("t-2"), "talk": {"id": "t-2", "tags": ["ok", "x" * 51, "", "ok"]
+                                             + [f"t{n}" for n in range(30)]}}
+    calls = [{"id": "c", "name": "f", "arguments": "x" * 600_000}] * 2
+    agent = _synapscale("t-3", role="assistant", tool_calls=calls)
+    errored = _synapscale("t-4", role="assistant", status="failed", error="e" * 100_000,
+                          model="m" * 100_000)
+    job = start(world, alice, json.dumps([long_prompt, tagged, agent, errored]).encode())
+    _job, items = world.imports.status(alice, job.id)
+    assert [item.status.value for item in items] == ["failed", "imported", "failed", "imported"]
+    assert "system prompt" in items[0].error and "tool_calls" in items[2].error
+    talk = world.talk_world.talks.visible(alice, items[1].talk_id)
+    assert talk.tags == ["ok"] + [f"t{n}" for n in range(19)]
+    message = world.talk_world.message_repo.get(
+        world.talk_world.talks.visible(alice, items[3].talk_id).current_leaf_id, items[3].talk_id)
+    assert len(message.error) == len(message.model) == 10_000

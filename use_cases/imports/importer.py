@@ -7,7 +7,10 @@ converts it (use_cases/imports/formats/), checks its tree (entities/talk_import.
 stores the talk and all its messages at once with their own times, parents and current leaf.
 Each conversation gets an item in the report: `imported` (with the new `talk_id`), `skipped`
 (this user already imported it: `talk.source` is `{format, id}`, unique per user) or `failed`
-with the reason; one conversation's failure never stops the others. A file with no conversation,
+with the reason; one conversation's failure never stops the others (one a converter trips on
+fails alone, as "could not be read": no exception text reaches the report). What is stored keeps
+the talk API's bounds (system prompt, tags; a message's file ids, at most 20, and at most 200
+distinct ones looked up per conversation). A file with no conversation,
 or where none could be imported or skipped, ends `failed` with a reason — an import never
 "succeeds" silently with nothing in it. Progress goes to the user's `/api/v1/ws/user` feed as
 `import.progress` events, then `import.finished`.
@@ -61,6 +64,12 @@ ABANDONED = ("The import stopped: the server process running it ended. Import th
 NOTHING_FOUND = "No conversations found in the file"
 NOTHING_IMPORTED = "No conversation could be imported (see each item's error)"
 UNEXPECTED = "The import failed unexpectedly"
+UNREADABLE = "The conversation could not be read"
+MAX_FILES_PER_MESSAGE = 20  # as sending a message allows
+MAX_FILE_LOOKUPS = 200  # distinct file ids looked up per conversation
+MAX_SYSTEM_PROMPT_CHARS = 20_000  # as the talk API allows
+MAX_TAGS, MAX_TAG_CHARS = 20, 50  # as the talk API allows
+MAX_FIELD_CHARS = 10_000  # a message's model, error and error code (each kept up to this)
 
 
 class TalkImports:
@@ -185,8 +194,10 @@ class TalkImports:
                                   title=conversation.title[:200] or None)
             talk, messages = self._talk(job, conversation)
         except ValidationFailed as invalid:
-            source = raw.raw.get("id") if isinstance(raw.raw.get("id"), str) else None
-            return ImportItem(source or raw.where, ItemStatus.FAILED, error=invalid.message)
+            return ImportItem(_source_of(raw), ItemStatus.FAILED, error=invalid.message)
+        except Exception:  # a converter tripped on input of a shape it did not expect
+            log.exception("import %s: conversation %s could not be read", job.id, raw.where)
+            return ImportItem(_source_of(raw), ItemStatus.FAILED, error=UNREADABLE)
         stored = self.archive.add_whole(talk, messages)
         if stored is None:  # imported meanwhile by another job of this user
             existing = self.archive.has_source(job.user_id, fmt.name, conversation.source_id)
@@ -199,7 +210,10 @@ class TalkImports:
         tree = tree_of(conversation, self.limits)
         now = self.clock()
         ids = {m.source_id: self.archive.new_id() for m in tree.messages}
-        wanted = [file_id for m in tree.messages for file_id in m.file_ids]
+        for m in tree.messages:  # ids as the API takes them; each one costs a look-up
+            m.file_ids = [f for f in m.file_ids if len(f) <= 64][:MAX_FILES_PER_MESSAGE]
+        wanted = list(dict.fromkeys(f for m in tree.messages for f in m.file_ids))
+        wanted = wanted[:MAX_FILE_LOOKUPS]
         known_files = set(self.file_context.attachments(job.workspace_id, wanted)) if wanted \
             else set()
         first_time = conversation.created_at or next(
@@ -211,10 +225,10 @@ class TalkImports:
             messages.append(Message(
                 id=ids[m.source_id], talk_id=talk_id, workspace_id=job.workspace_id,
                 user_id=job.user_id, role=MessageRole(m.role), content=m.content,
-                status=MessageStatus(m.status), model=m.model,
+                status=MessageStatus(m.status), model=_bounded(m.model),
                 parent_id=ids.get(m.parent_source_id) if m.parent_source_id else None,
-                file_ids=[f for f in m.file_ids if f in known_files], error=m.error,
-                error_code=m.error_code, latency_ms=m.latency_ms,
+                file_ids=[f for f in m.file_ids if f in known_files], error=_bounded(m.error),
+                error_code=_bounded(m.error_code), latency_ms=m.latency_ms,
                 usage=MessageUsage(*m.usage) if m.usage else None,
                 tool_calls=m.tool_calls, tool_call_id=m.tool_call_id, name=m.name,
                 created_at=created, updated_at=m.updated_at or created))
@@ -224,16 +238,31 @@ class TalkImports:
             first_user = next((m.content for m in messages if m.role is MessageRole.USER), "")
             title = title_from(first_user) if first_user else "Imported talk"
         model = conversation.model if conversation.model in set(self.model_ids()) else None
+        if len(conversation.system_prompt or "") > MAX_SYSTEM_PROMPT_CHARS:
+            raise ValidationFailed(
+                f"The system prompt is longer than {MAX_SYSTEM_PROMPT_CHARS} characters")
+        tags = [tag for tag in dict.fromkeys(conversation.tags)
+                if 0 < len(tag) <= MAX_TAG_CHARS][:MAX_TAGS]
         talk = Talk(
             id=talk_id, workspace_id=job.workspace_id, user_id=job.user_id, name=title,
             model=model, system_prompt=conversation.system_prompt,
-            tags=conversation.tags, archived=conversation.archived, pinned=conversation.pinned,
+            tags=tags, archived=conversation.archived, pinned=conversation.pinned,
             message_count=len(messages), last_message_at=last_at if messages else None,
             created_at=first_time, updated_at=conversation.updated_at or last_at,
             last_seq=len(messages),
             current_leaf_id=ids.get(tree.current_leaf) if tree.current_leaf else None,
             source=TalkSource(conversation.format, conversation.source_id))
         return talk, messages
+
+
+def _source_of(raw: RawConversation) -> str:
+    """The failed conversation's own id when it has a short one, else its place in the file."""
+    source = raw.raw.get("id") if raw.raw is not None else None
+    return source if isinstance(source, str) and 0 < len(source) <= 200 else raw.where
+
+
+def _bounded(text: str | None) -> str | None:
+    return text[:MAX_FIELD_CHARS] if text else text
 
 
 def summary(job: ImportJob) -> dict:
