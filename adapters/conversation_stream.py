@@ -21,13 +21,16 @@ import contextlib
 import os
 import re
 import tempfile
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, BinaryIO
 
 import ijson
 
 from entities.errors import PayloadTooLarge, ValidationFailed
+from entities.file import safe_filename
 from entities.talk_import import ImportLimits
 from use_cases.imports.ports import ConversationReader, ImportFileBroken, RawConversation
 
@@ -89,9 +92,12 @@ class StreamedConversations(ConversationReader):
             for member in self._members(path):
                 try:
                     with archive.open(member) as stream:
-                        yield from self._values(stream, member.filename)
-                except (zipfile.BadZipFile, EOFError, RuntimeError) as error:
-                    raise ImportFileBroken(f"{member.filename}: {error}") from None
+                        yield from self._values(stream, _member_label(member.filename))
+                except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError,
+                        zlib.error):
+                    raise ImportFileBroken(f"{_member_label(member.filename)} is damaged, "
+                                           "encrypted or compressed in a way not supported"
+                                           ) from None
 
     def _members(self, path: str) -> list[zipfile.ZipInfo]:
         limits = self.limits
@@ -151,7 +157,13 @@ class StreamedConversations(ConversationReader):
 
 
 def _label(filename: str) -> str:
-    return os.path.basename(filename or "upload") or "upload"
+    """The upload's name as reports show it (no directory, no control characters)."""
+    return safe_filename(filename or "upload")
+
+
+def _member_label(name: str) -> str:
+    """A zip member's path as reports show it: printable characters only, at most 255."""
+    return "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")[:255] or "member"
 
 
 def _first_byte(path: str) -> bytes:

@@ -155,3 +155,32 @@ def test_imported_talk_fields_keep_the_talk_apis_bounds(world):
     message = world.talk_world.message_repo.get(
         world.talk_world.talks.visible(alice, items[3].talk_id).current_leaf_id, items[3].talk_id)
     assert len(message.error) == len(message.model) == 10_000
+
+
+def test_names_from_the_upload_reach_reports_without_paths_or_control_characters(world):
+    alice = world.talk_world.user("alice@example.com")
+    job = start(world, alice, b"[{}]", name="..\\..\\C:/tmp/\x1b[31mevil\r\nname\u202e.json")
+    job, items = world.imports.status(alice, job.id)
+    assert job.filename == "[31mevilname.json"
+    assert items[0].source_id == "[31mevilname.json#0"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../\x07evil\x1b/conversations.json", b"[{}]")
+    job = start(world, alice, buffer.getvalue(), name="export.zip")
+    assert world.imports.status(alice, job.id)[1][0].source_id == "../evil/conversations.json#0"
+
+
+def test_a_damaged_zip_member_fails_the_import_with_a_reason_of_ours(world):
+    alice = world.talk_world.user("alice@example.com")
+    buffer = io.BytesIO()
+    payload = json.dumps(chat_exports.chatgpt_export(40)).encode()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("conversations.json", payload)
+    data = bytearray(buffer.getvalue())
+    middle = 30 + len("conversations.json") + len(data) // 4
+    data[middle:middle + 64] = bytes(64)  # the deflate stream broken in its middle
+    job = start(world, alice, bytes(data), name="export.zip")
+    job, _items = world.imports.status(alice, job.id)
+    assert job.status.value == "failed"
+    assert job.error == ("conversations.json is damaged, encrypted or compressed in a way not "
+                         "supported")

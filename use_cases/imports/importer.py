@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from entities.clock import utcnow
 from entities.errors import NotFound, ValidationFailed
+from entities.file import safe_filename
 from entities.talk import (
     Message,
     MessageRole,
@@ -107,7 +108,7 @@ class TalkImports:
             self.reader.check(path, filename)
             job = self.jobs.add(ImportJob(id="", user_id=user_id,
                                           workspace_id=membership.workspace_id, format=fmt,
-                                          filename=filename[:255]),
+                                          filename=safe_filename(filename)),
                                 "", self.clock() + self.lease)
         except BaseException:
             if path is not None:
