@@ -4,7 +4,8 @@ The upload is first spooled to a temporary file (`spool`), so the request ends a
 background job reads it at its own pace. `check` refuses, before the job starts, what is not an
 export: not JSON and not a zip, a zip with too many members, members that would unpack past
 `max_unpacked_bytes` (as their headers declare: a member is never read past its declared size),
-a member compressed more than `max_compression_ratio` times (a zip bomb), or no JSON member.
+a member compressed more than `max_compression_ratio` times, or all the members together (a zip
+bomb, or one split into many small members), or no JSON member.
 
 `conversations` then yields each conversation object: every element of a top-level array, a
 top-level object, or each value of a JSON Lines file; in a zip, the members named
@@ -114,11 +115,17 @@ class StreamedConversations(ConversationReader):
             raise PayloadTooLarge(f"The zip would unpack to more than "
                                   f"{limits.max_unpacked_bytes} bytes")
         for info in infos:
-            if (info.file_size > 1024 * 1024 and
-                    info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)):
+            if _bomb(info.file_size, info.compress_size, limits.max_compression_ratio):
                 raise ValidationFailed(
-                    f"{info.filename} is compressed more than {limits.max_compression_ratio} "
-                    "times: refused as a zip bomb", {"file": ["Suspicious compression."]})
+                    f"{_member_label(info.filename)} is compressed more than "
+                    f"{limits.max_compression_ratio} times: refused as a zip bomb",
+                    {"file": ["Suspicious compression."]})
+        # many small members, each under the per-member floor, are one bomb together
+        if _bomb(sum(info.file_size for info in infos),
+                 sum(info.compress_size for info in infos), limits.max_compression_ratio):
+            raise ValidationFailed(
+                f"The zip's members are compressed more than {limits.max_compression_ratio} "
+                "times together: refused as a zip bomb", {"file": ["Suspicious compression."]})
         readable = [info for info in infos if not info.is_dir()
                     and not info.filename.startswith("__MACOSX/")
                     and info.filename.lower().endswith((".json", ".jsonl"))]
@@ -154,6 +161,11 @@ class StreamedConversations(ConversationReader):
             return RawConversation(None, where, "Not a conversation (expected a JSON object)")
         built, error = _build(events, self.limits)
         return RawConversation(built, where, error)
+
+
+def _bomb(unpacked: int, packed: int, ratio: int) -> bool:
+    """Whether over 1 MiB unpacks from more than `ratio` times less (a zip bomb's signature)."""
+    return unpacked > 1024 * 1024 and unpacked > ratio * max(packed, 1)
 
 
 def _label(filename: str) -> str:

@@ -184,3 +184,14 @@ def test_a_damaged_zip_member_fails_the_import_with_a_reason_of_ours(world):
     assert job.status.value == "failed"
     assert job.error == ("conversations.json is damaged, encrypted or compressed in a way not "
                          "supported")
+
+
+def test_many_small_members_compressed_as_a_bomb_together_are_refused(world, tmp_path):
+    alice = world.talk_world.user("alice@example.com")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(4):  # each member under the 1 MiB floor of the per-member check
+            archive.writestr(f"conversations-{n}.json", b"[" + b" " * (1024 * 1024 - 2) + b"]")
+    with pytest.raises(ValidationFailed, match="together: refused as a zip bomb"):
+        start(world, alice, buffer.getvalue(), name="export.zip")
+    assert list(tmp_path.iterdir()) == [] and world.import_jobs.collection.count_documents({}) == 0
