@@ -195,3 +195,27 @@ def test_many_small_members_compressed_as_a_bomb_together_are_refused(world, tmp
     with pytest.raises(ValidationFailed, match="together: refused as a zip bomb"):
         start(world, alice, buffer.getvalue(), name="export.zip")
     assert list(tmp_path.iterdir()) == [] and world.import_jobs.collection.count_documents({}) == 0
+
+
+def test_an_import_stops_once_its_user_can_no_longer_write_in_the_workspace(world):
+    identity = world.talk_world.identity
+    bob = identity.actor("bob@example.com")
+    alice = identity.actor("alice@example.com").user_id
+    team, _ = identity.workspaces.create(bob, "Team")
+    identity.workspaces.add_member(bob, team.id, "alice@example.com", WorkspaceRole.MEMBER)
+    world.imports.progress_every_s = 0  # a progress flush (and a membership check) each time
+    require = world.imports.access.require
+    checks = []
+
+    def demoted_after_the_first_conversation(user_id, workspace_id, minimum):
+        checks.append(workspace_id)
+        if len(checks) == 2:  # 1: the start; 2: after the first conversation
+            identity.workspaces.change_member_role(bob, team.id, alice, WorkspaceRole.VIEWER)
+        return require(user_id, workspace_id, minimum)
+
+    world.imports.access.require = demoted_after_the_first_conversation
+    job = start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(3)),
+                workspace_id=team.id)
+    job, _items = world.imports.status(alice, job.id)
+    assert (job.status.value, job.total, job.imported) == ("failed", 1, 1)
+    assert job.error.startswith("You can no longer write in this workspace")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from entities.clock import utcnow
-from entities.errors import NotFound, ValidationFailed
+from entities.errors import Forbidden, NotFound, ValidationFailed
 from entities.file import safe_filename
 from entities.talk import (
     Message,
@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 ABANDONED = ("The import stopped: the server process running it ended. Import the file again; "
              "the conversations already imported are skipped")
+REVOKED = ("You can no longer write in this workspace (your role changed or you left it): "
+           "the rest of the file was not read")
 NOTHING_FOUND = "No conversations found in the file"
 NOTHING_IMPORTED = "No conversation could be imported (see each item's error)"
 UNEXPECTED = "The import failed unexpectedly"
@@ -153,6 +155,9 @@ class TalkImports:
                 if time.monotonic() - last >= self.progress_every_s:
                     self._progress(job, pending)
                     pending, last = [], time.monotonic()
+                    if not self._may_write(job):
+                        error = REVOKED
+                        break
         except ImportFileBroken as broken:
             error = broken.message
         except Exception:
@@ -169,6 +174,15 @@ class TalkImports:
         self.jobs.finish(job, status, error)
         job.status, job.error = status, error
         self._publish(job, "import.finished")
+
+    def _may_write(self, job: ImportJob) -> bool:
+        """Whether the user still is a member (or more) of the job's workspace: a long import
+        checks again as it goes, so leaving a workspace stops what one started there."""
+        try:
+            self.access.require(job.user_id, job.workspace_id, WorkspaceRole.MEMBER)
+        except (NotFound, Forbidden):
+            return False
+        return True
 
     def _progress(self, job: ImportJob, items: list[ImportItem]) -> None:
         self.jobs.progress(job, items, self.clock() + self.lease)
