@@ -219,3 +219,12 @@ def test_an_import_stops_once_its_user_can_no_longer_write_in_the_workspace(worl
     job, _items = world.imports.status(alice, job.id)
     assert (job.status.value, job.total, job.imported) == ("failed", 1, 1)
     assert job.error.startswith("You can no longer write in this workspace")
+
+
+def test_the_model_catalogue_is_read_once_per_import_not_per_conversation(world):
+    alice = world.talk_world.user("alice@example.com")
+    catalogue = world.imports.model_ids
+    reads = []
+    world.imports.model_ids = lambda: reads.append(1) or catalogue()
+    job = start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(5)))
+    assert world.imports.status(alice, job.id)[0].imported == 5 and len(reads) == 1

@@ -13,7 +13,9 @@ the talk API's bounds (system prompt, tags; a message's file ids, at most 20, an
 distinct ones looked up per conversation). A file with no conversation,
 or where none could be imported or skipped, ends `failed` with a reason — an import never
 "succeeds" silently with nothing in it. Progress goes to the user's `/api/v1/ws/user` feed as
-`import.progress` events, then `import.finished`.
+`import.progress` events, then `import.finished`. At each progress flush the job checks again
+that its user may still write in the workspace (it stops, failed, when not); the model
+catalogue is read once per job.
 """
 from __future__ import annotations
 
@@ -143,12 +145,13 @@ class TalkImports:
         last = time.monotonic()
         error: str | None = None
         try:
+            models = set(self.model_ids())  # the catalogue, read once per job
             for raw in self.reader.conversations(path, job.filename):
                 if job.total >= self.limits.max_conversations:
                     error = f"More than {self.limits.max_conversations} conversations: the rest " \
                             "were not read"
                     break
-                item = self._one(job, raw)
+                item = self._one(job, raw, models)
                 job.total += 1
                 setattr(job, item.status.value, getattr(job, item.status.value) + 1)
                 pending.append(item)
@@ -194,7 +197,7 @@ class TalkImports:
         except Exception:  # the progress is stored; a lost notification must not stop the job
             log.exception("could not publish %s", kind)
 
-    def _one(self, job: ImportJob, raw: RawConversation) -> ImportItem:
+    def _one(self, job: ImportJob, raw: RawConversation, models: set[str]) -> ImportItem:
         if raw.raw is None:
             return ImportItem(raw.where, ItemStatus.FAILED, error=raw.error)
         fmt = FORMATS[job.format] if job.format else detect(raw.raw)
@@ -207,7 +210,7 @@ class TalkImports:
             if existing:
                 return ImportItem(conversation.source_id, ItemStatus.SKIPPED, existing,
                                   title=conversation.title[:200] or None)
-            talk, messages = self._talk(job, conversation)
+            talk, messages = self._talk(job, conversation, models)
         except ValidationFailed as invalid:
             return ImportItem(_source_of(raw), ItemStatus.FAILED, error=invalid.message)
         except Exception:  # a converter tripped on input of a shape it did not expect
@@ -220,7 +223,7 @@ class TalkImports:
                               title=talk.name)
         return ImportItem(conversation.source_id, ItemStatus.IMPORTED, stored, title=talk.name)
 
-    def _talk(self, job: ImportJob, conversation: ImportedConversation
+    def _talk(self, job: ImportJob, conversation: ImportedConversation, models: set[str]
               ) -> tuple[Talk, list[Message]]:
         tree = tree_of(conversation, self.limits)
         now = self.clock()
@@ -252,7 +255,7 @@ class TalkImports:
         if not title:
             first_user = next((m.content for m in messages if m.role is MessageRole.USER), "")
             title = title_from(first_user) if first_user else "Imported talk"
-        model = conversation.model if conversation.model in set(self.model_ids()) else None
+        model = conversation.model if conversation.model in models else None
         if len(conversation.system_prompt or "") > MAX_SYSTEM_PROMPT_CHARS:
             raise ValidationFailed(
                 f"The system prompt is longer than {MAX_SYSTEM_PROMPT_CHARS} characters")
