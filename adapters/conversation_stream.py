@@ -1,7 +1,8 @@
 """Reading an uploaded export one conversation at a time, never whole (ijson over a file on disk).
 
 The upload is first spooled to a temporary file (`spool`), so the request ends at once and the
-background job reads it at its own pace. `check` refuses, before the job starts, what is not an
+background job reads it at its own pace; each new spool sweeps those left over an hour by a
+process that ended mid-import. `check` refuses, before the job starts, what is not an
 export: not JSON and not a zip, a zip with too many members, members that would unpack past
 `max_unpacked_bytes` (as their headers declare: a member is never read past its declared size),
 a member compressed more than `max_compression_ratio` times, or all the members together (a zip
@@ -22,6 +23,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -36,6 +38,8 @@ from entities.talk_import import ImportLimits
 from use_cases.imports.ports import ConversationReader, ImportFileBroken, RawConversation
 
 CHUNK = 256 * 1024
+SPOOL_PREFIX, SPOOL_SUFFIX = "synapscale-import-", ".upload"
+STALE_SPOOL_S = 3600  # an upload spooled longer ago belongs to a process that ended
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 CONVERSATION_MEMBER = re.compile(r"(^|/)conversations(-\d+)?\.json$", re.IGNORECASE)
 BOM = b"\xef\xbb\xbf"
@@ -50,8 +54,8 @@ class StreamedConversations(ConversationReader):
     # --- the upload ---------------------------------------------------------------------------
 
     def spool(self, chunks: Iterable[bytes]) -> str:
-        fd, path = tempfile.mkstemp(prefix="synapscale-import-", suffix=".upload",
-                                    dir=self.spool_dir)
+        self._sweep()
+        fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=self.spool_dir)
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -65,6 +69,19 @@ class StreamedConversations(ConversationReader):
             self.discard(path)
             raise
         return path
+
+    def _sweep(self) -> None:
+        """Deletes spooled uploads older than STALE_SPOOL_S: those of a process that ended
+        mid-import (a worker recycled or killed) are never discarded by it. A job reading one
+        keeps it open, so even a late sweep does not cut it short."""
+        folder = self.spool_dir or tempfile.gettempdir()
+        cutoff = time.time() - STALE_SPOOL_S
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if (entry.name.startswith(SPOOL_PREFIX) and entry.name.endswith(SPOOL_SUFFIX)
+                        and entry.is_file(follow_symlinks=False)
+                        and entry.stat(follow_symlinks=False).st_mtime < cutoff):
+                    self.discard(entry.path)
 
     def discard(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

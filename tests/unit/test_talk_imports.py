@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 import zipfile
 
 import pytest
@@ -228,3 +230,18 @@ def test_the_model_catalogue_is_read_once_per_import_not_per_conversation(world)
     world.imports.model_ids = lambda: reads.append(1) or catalogue()
     job = start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(5)))
     assert world.imports.status(alice, job.id)[0].imported == 5 and len(reads) == 1
+
+
+def test_uploads_spooled_by_a_process_that_ended_are_swept_by_the_next_import(world, tmp_path):
+    alice = world.talk_world.user("alice@example.com")
+    stale = tmp_path / "synapscale-import-dead.upload"
+    fresh = tmp_path / "synapscale-import-live.upload"
+    other = tmp_path / "someone-else.upload"
+    for path in (stale, fresh, other):
+        path.write_bytes(b"[]")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(1)))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "someone-else.upload", "synapscale-import-live.upload"]
