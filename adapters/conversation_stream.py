@@ -14,7 +14,9 @@ top-level object, or each value of a JSON Lines file; in a zip, the members name
 JSON files of those exports are not conversations), else every `.json`/`.jsonl` member. Each
 object is built from parser events with its size and nesting counted: one over
 `max_conversation_bytes` or `max_depth` becomes a failure naming the limit (the parser skips the
-rest of it), so memory stays bounded by one conversation whatever the file's size. JSON broken
+rest of it), so memory stays bounded by one conversation whatever the file's size; one JSON
+value (a string) over `max_value_bytes`, which the parser would hold whole before it could be
+counted, stops the file with ImportFileBroken. JSON broken
 mid-file raises ImportFileBroken after the conversations before it were yielded.
 """
 from __future__ import annotations
@@ -154,7 +156,9 @@ class StreamedConversations(ConversationReader):
         return sorted(chosen, key=lambda info: info.filename)
 
     def _values(self, stream: BinaryIO | IO[bytes], label: str) -> Iterator[RawConversation]:
-        events = ijson.basic_parse(_skip_bom(stream), use_float=True, multiple_values=True)
+        source = _skip_bom(stream, self.limits.max_value_bytes)
+        events = _ticking(ijson.basic_parse(source, use_float=True, multiple_values=True),
+                          source)
         index = 0
         try:
             for event, value in events:
@@ -202,20 +206,35 @@ def _first_byte(path: str) -> bytes:
 
 
 class _skip_bom:
-    """The stream without a leading UTF-8 byte order mark (Windows tools write one)."""
+    """The stream without a leading UTF-8 byte order mark (Windows tools write one), which
+    refuses to read on past `max_value_bytes` without the parser giving an event (one JSON
+    value that large: a string the parser would otherwise hold whole, whatever its size)."""
 
-    def __init__(self, stream: BinaryIO | IO[bytes]):
+    def __init__(self, stream: BinaryIO | IO[bytes], max_value_bytes: int):
         self.stream = stream
         self.first = True
+        self.max_value_bytes = max_value_bytes
+        self.since_event = 0
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson probes the stream's type with read(0)
             return b""
+        if self.since_event > self.max_value_bytes:
+            raise ImportFileBroken(f"A single JSON value is larger than {self.max_value_bytes} "
+                                   "bytes: the rest of the file was not read")
         data = self.stream.read(size if size > 0 else CHUNK)
+        self.since_event += len(data)
         if self.first:
             self.first = False
             data = data.removeprefix(BOM)
         return data
+
+
+def _ticking(events: Iterator, source: _skip_bom) -> Iterator:
+    """The parser's events, each one telling `source` that the parser is making progress."""
+    for event in events:
+        source.since_event = 0
+        yield event
 
 
 def _skip(events) -> None:
