@@ -15,6 +15,7 @@ from entities.workspace import WorkspaceRole
 from tests.fakes.gateway import MODEL
 from tests.fakes.imports import ImportWorld
 from tests.support import chat_exports
+from use_cases.imports.background import BackgroundJobs
 
 
 @pytest.fixture
@@ -245,3 +246,23 @@ def test_uploads_spooled_by_a_process_that_ended_are_swept_by_the_next_import(wo
     start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(1)))
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "someone-else.upload", "synapscale-import-live.upload"]
+
+
+def test_an_import_whose_thread_cannot_start_leaves_no_file_no_running_job_and_a_free_slot(
+        world, tmp_path, monkeypatch):
+    alice = world.talk_world.user("alice@example.com")
+    world.imports.runner = BackgroundJobs(1, "import")
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr("threading.Thread.start", no_thread)
+    for _ in range(2):  # the slot of the first attempt was given back
+        with pytest.raises(ServiceUnavailable, match="retry"):
+            start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(1)))
+    assert list(tmp_path.iterdir()) == []
+    assert world.import_jobs.collection.count_documents({"status": "running"}) == 0
+    world.exports.runner = BackgroundJobs(1, "export")
+    with pytest.raises(ServiceUnavailable, match="retry"):
+        world.exports.start(alice, None)
+    assert world.export_jobs.collection.count_documents({"status": "running"}) == 0

@@ -119,7 +119,12 @@ class TalkImports:
                 self.reader.discard(path)
             self.runner.release()
             raise
-        self.runner.start(lambda: self.run(job, path))
+        try:
+            self.runner.start(lambda: self.run(job, path))
+        except BaseException:  # no job runs: nothing may stay on disk nor `running`
+            self.reader.discard(path)
+            self.jobs.finish(job, JobStatus.FAILED, UNEXPECTED)
+            raise
         return job
 
     def status(self, user_id: str, job_id: str, items: str = "all"
