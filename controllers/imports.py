@@ -96,13 +96,15 @@ def import_status(query, import_id: str):
 
 
 @blp.route("/talks/export", methods=["GET", "POST"])
+@limit_uploads
 @authenticated
 @blp.arguments(AccountExportQuerySchema, location="query")
 @blp.response(202, ExportStartedSchema)
 def export_talks(query):
     """Export all of the caller's talks ("download my data")
 
-    Query `workspace_id?` (default: every workspace of the caller). 202 `{export_id, status:
+    Query `workspace_id?` (default: every workspace of the caller); counted in RATELIMIT_LLM's
+    per-user upload budget, as imports are (429 past it). 202 `{export_id, status:
     "running"}`: a zip is built in the background, one `synapscale` JSON document per talk (the
     whole tree; the zip imports back as it is). `GET /exports/{export_id}` gives a signed link to
     it once ready. Starting a new export deletes the previous archive.

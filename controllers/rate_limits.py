@@ -7,7 +7,8 @@ What is limited:
 - `limit_llm` and `limit_messages`: RATELIMIT_LLM per user, one budget shared by every route that
   calls a model (sending a message, /llm/chat, /v1/chat/completions...); `charge_model_calls`
   draws from the same budget where no route decorator applies (WebSocket frames, workflow runs);
-- `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls;
+- `limit_uploads`: RATELIMIT_LLM per user, counted apart from the model calls (file uploads,
+  talk imports and account exports);
 - `limit_mail`: every route that sends mail (register, verification resend, password reset), on
   top of its other limits: RATELIMIT_MAIL per target (the `email` of the body, by its hash, else
   the authenticated account) and RATELIMIT_MAIL_IP per client IP, each one budget shared by all

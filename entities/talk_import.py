@@ -40,6 +40,9 @@ class ImportLimits:
     max_compression_ratio: int = 200  # per member above 1 MiB: a zip bomb's members are far more
     max_conversation_bytes: int = 64 * 1024 * 1024  # the text of one conversation as parsed
     max_depth: int = 64  # JSON nesting
+    # one JSON value (a string, a number) as raw bytes: the parser holds a value whole before
+    # it can be counted, so this bounds memory (2M characters of escaped message text fit)
+    max_value_bytes: int = 32 * 1024 * 1024
     max_messages: int = 20_000  # per conversation
     max_message_chars: int = 2_000_000
     max_title_chars: int = 500

@@ -298,3 +298,24 @@ def test_an_agents_tool_calls_and_results_survive_export_and_import(api, client)
     assert shape(again) == shape(original)
     assert [m.get("tool_calls") for m in again["messages"]] == \
         [m.get("tool_calls") for m in exported["messages"]]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"ratelimit_llm": "2 per minute",
+                                                 "import_max_jobs": 10}])
+def test_account_exports_are_rate_limited_per_user(mongo_uri, settings_overrides):
+    from app import create_app, shutdown
+    from tests.conftest import make_settings
+    from tests.support.api import ApiClient
+
+    settings = make_settings(mongo_uri, **settings_overrides)
+    application = create_app(settings)
+    try:
+        api = ApiClient(application.test_client())
+        alice, bob = api.register(), api.register()
+        statuses = [api.request("POST", "/api/v1/talks/export", alice).status_code
+                    for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        assert api.request("POST", "/api/v1/talks/export", bob).status_code == 202
+    finally:
+        shutdown(application.extensions["synapscale"])
+        application.extensions["synapscale"].client.drop_database(settings.mongodb_database)

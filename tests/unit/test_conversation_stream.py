@@ -96,3 +96,15 @@ def test_json_broken_mid_file_keeps_what_came_before(tmp_path):
     assert next(conversations).raw == {"id": "one"}
     with pytest.raises(ImportFileBroken):
         next(conversations)
+
+
+def test_one_json_value_past_max_value_bytes_stops_the_file_before_it_is_held_whole(tmp_path):
+    reader = StreamedConversations(ImportLimits(max_value_bytes=1024 * 1024))
+    good = json.dumps({"id": "good", "text": "y" * 500_000}).encode()
+    huge = b'{"id": "huge", "text": "' + b"y" * (3 * 1024 * 1024) + b'"}'
+    found = []
+    with pytest.raises(ImportFileBroken, match="larger than 1048576 bytes"):
+        for conversation in reader.conversations(
+                spooled(tmp_path, b"[" + good + b"," + huge + b"]"), "x.json"):
+            found.append(conversation)
+    assert [c.raw["id"] for c in found] == ["good"]

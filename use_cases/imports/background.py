@@ -28,7 +28,8 @@ class BackgroundJobs:
         self._slots.release()
 
     def start(self, job: Callable[[], None]) -> threading.Thread:
-        """Runs `job` (its slot reserved) on a daemon thread; the slot is freed when it ends."""
+        """Runs `job` (its slot reserved) on a daemon thread; the slot is freed when it ends.
+        ServiceUnavailable (the slot freed) when no thread can be started."""
         def run() -> None:
             try:
                 job()
@@ -38,5 +39,11 @@ class BackgroundJobs:
                 self._slots.release()
 
         thread = threading.Thread(target=run, name=f"{self.name}-job", daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # the process cannot start another thread: the slot stays free
+            self._slots.release()
+            log.exception("could not start a %s job", self.name)
+            raise ServiceUnavailable(f"Too many {self.name} jobs are running; "
+                                     "retry in a minute") from None
         return thread

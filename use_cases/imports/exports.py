@@ -80,7 +80,11 @@ class TalkExports:
         except BaseException:
             self.runner.release()
             raise
-        self.runner.start(lambda: self.run(job))
+        try:
+            self.runner.start(lambda: self.run(job))
+        except BaseException:  # no job runs: none may stay `running`
+            self.jobs.finish(job, JobStatus.FAILED, "The export failed unexpectedly")
+            raise
         return job
 
     def status(self, user_id: str, job_id: str) -> tuple[ExportJob, str | None, datetime | None]:

@@ -35,6 +35,11 @@ def as_text(value: object, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def as_list(value: object) -> list:
+    """The value when it is a list, else an empty one (a field of the wrong type is absent)."""
+    return value if isinstance(value, list) else []
+
+
 def as_id(value: object) -> str | None:
     """An id as a string (numbers accepted), None when absent or empty."""
     if isinstance(value, bool):

@@ -14,6 +14,7 @@ from entities.talk_import import ImportedConversation, ImportedMessage
 from use_cases.imports.formats.base import (
     ConversationFormat,
     as_id,
+    as_list,
     as_text,
     as_time,
     messages_list,
@@ -31,7 +32,7 @@ def _text(raw: dict) -> str:
         text = "\n".join(as_text(part.get("text")) for part in content
                          if isinstance(part, dict) and part.get("type") == "text")
     names = [as_text(item.get("file_name")) for key in ("attachments", "files")
-             for item in raw.get(key) or [] if isinstance(item, dict) and item.get("file_name")]
+             for item in as_list(raw.get(key)) if isinstance(item, dict) and item.get("file_name")]
     if names:
         text += "\n\n" + "\n".join(f"[attachment: {name}]" for name in dict.fromkeys(names))
     return text

@@ -43,6 +43,7 @@ from entities.talk_import import ImportedConversation, ImportedMessage
 from use_cases.imports.formats.base import (
     ConversationFormat,
     as_id,
+    as_list,
     as_text,
     as_time,
     messages_list,
@@ -53,6 +54,7 @@ from use_cases.imports.formats.base import (
 FORMAT = "synapscale"
 VERSION = 1
 MAX_TOOL_CALLS = 128  # per message, as many as an agent may be offered
+MAX_TOOL_CALLS_CHARS = 1_000_000  # a message's calls together (a stored message is <16 MiB)
 STATUSES = {status.value for status in MessageStatus} - {MessageStatus.STREAMING.value}
 
 
@@ -86,8 +88,11 @@ def _tool_calls(value: object) -> list[dict[str, str]] | None:
     if len(value) > MAX_TOOL_CALLS or not all(isinstance(call, dict) for call in value):
         raise ValidationFailed("`tool_calls` is not a list of at most "
                                f"{MAX_TOOL_CALLS} calls")
-    return [{"id": as_text(call.get("id")), "name": as_text(call.get("name")),
-             "arguments": as_text(call.get("arguments"))} for call in value]
+    calls = [{"id": as_text(call.get("id")), "name": as_text(call.get("name")),
+              "arguments": as_text(call.get("arguments"))} for call in value]
+    if sum(len(text) for call in calls for text in call.values()) > MAX_TOOL_CALLS_CHARS:
+        raise ValidationFailed(f"`tool_calls` hold more than {MAX_TOOL_CALLS_CHARS} characters")
+    return calls
 
 
 class SynapScaleFormat(ConversationFormat):
@@ -127,7 +132,7 @@ class SynapScaleFormat(ConversationFormat):
                 status=status if status in STATUSES else "failed",
                 error=as_text(item.get("error")) or None,
                 error_code=as_text(item.get("error_code")) or None,
-                file_ids=[file_id for file_id in map(as_id, item.get("file_ids") or [])
+                file_ids=[file_id for file_id in map(as_id, as_list(item.get("file_ids")))
                           if file_id],
                 usage=_usage(item.get("usage")), latency_ms=_number(item.get("latency_ms")),
                 tool_calls=_tool_calls(item.get("tool_calls")),
