@@ -81,15 +81,18 @@ def import_status(query, import_id: str):
 
     200 `{id, status: running|succeeded|failed, format, filename, total, imported, skipped,
     failed, error, created_at, finished_at, items: [{source_id, talk_id?, title?, status:
-    imported|skipped|failed, error?}]}` — one item per conversation read, in file order (query
-    `items`: `all` (default), `failed` only, or `none` for the counters alone). `failed`
+    imported|skipped|failed, error?}], next_offset}` — one item per conversation read, in file
+    order (query `items`: `all` (default), `failed` only, or `none` for the counters alone), at
+    most `limit` (default and maximum 1000) from position `offset`; `next_offset` starts the
+    next page (null: no more). `failed`
     with `error` when the file held no conversation, none could be imported, the file broke off
     (the conversations before it stay imported), or the server process running it ended.
 
     404 for an import that is not the caller's."""
-    job, items = use_cases().talk_imports.status(current_actor().user_id, import_id,
-                                                 query["items"])
+    job, items, next_offset = use_cases().talk_imports.status(
+        current_actor().user_id, import_id, query["items"], query["offset"], query["limit"])
     return {**summary(job), "created_at": job.created_at, "finished_at": job.finished_at,
+            "next_offset": next_offset,
             "items": [{"source_id": item.source_id, "status": item.status.value,
                        "talk_id": item.talk_id, "title": item.title, "error": item.error}
                       for item in items]}

@@ -101,6 +101,7 @@ class ImportItem:
     talk_id: str | None = None
     error: str | None = None
     title: str | None = None
+    position: int = 0  # its place in the file's order of conversations (0: the first)
 
 
 @dataclass

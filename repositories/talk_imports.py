@@ -129,14 +129,17 @@ class MongoImportJobs(MongoRepository, ImportJobRepository):
         doc = self.collection.find_one({"_id": oid, "user_id": ref(user_id)}) if oid else None
         return _import_job(doc) if doc else None
 
-    def items(self, job_id: str, status: ItemStatus | None = None) -> list[ImportItem]:
-        query: dict = {"import_id": ref(job_id)}
+    def items(self, job_id: str, status: ItemStatus | None = None, start: int = 0,
+              limit: int | None = None) -> list[ImportItem]:
+        query: dict = {"import_id": ref(job_id), "n": {"$gte": start}}
         if status is not None:
             query["status"] = status.value
         cursor = self.item_collection.find(query).sort("n", ASCENDING)
+        if limit is not None:
+            cursor = cursor.limit(limit)
         return [ImportItem(source_id=doc["source_id"], status=ItemStatus(doc["status"]),
                            talk_id=text(doc.get("talk_id")), error=doc.get("error"),
-                           title=doc.get("title")) for doc in cursor]
+                           title=doc.get("title"), position=doc["n"]) for doc in cursor]
 
     def progress(self, job: ImportJob, items: list[ImportItem], lease_until: datetime) -> None:
         if items:

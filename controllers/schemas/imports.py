@@ -26,6 +26,10 @@ class ImportFormSchema(ImportFieldsSchema):
 class ImportStatusQuerySchema(Schema):
     items = fields.String(load_default="all", validate=validate.OneOf(["all", "failed", "none"]),
                           metadata={"description": "Which items to list (`none`: counters only)"})
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
+        "description": "List items from this position in the file (a `next_offset`)"})
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000),
+                           metadata={"description": "At most this many items (1-1000)"})
 
 
 class ImportStartedSchema(Schema):
@@ -56,6 +60,8 @@ class ImportStatusSchema(Schema):
     created_at = UtcDateTime(allow_none=True)
     finished_at = UtcDateTime(allow_none=True)
     items = fields.List(fields.Nested(ImportItemSchema), required=True)
+    next_offset = fields.Integer(allow_none=True, metadata={
+        "description": "`offset` of the next page of items (null: this page is the last)"})
 
 
 class AccountExportQuerySchema(Schema):

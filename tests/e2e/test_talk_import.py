@@ -210,6 +210,21 @@ def test_one_bad_conversation_fails_alone_and_a_broken_file_keeps_what_came_befo
     assert "not valid JSON" in cut["error"]
 
 
+def test_a_long_report_is_read_a_page_at_a_time(api, client):
+    """A report of many conversations is never read whole: `limit` items from `offset`."""
+    alice = api.register()
+    report = imported(api, client, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(5)))
+    path = f"/api/v1/imports/{report['id']}"
+    first = api.request("get", path + "?limit=2", alice).get_json()
+    assert [i["source_id"] for i in first["items"]] == ["c-gpt-1", "c-gpt-2"]
+    assert first["next_offset"] == 2 and first["total"] == 5
+    rest = api.request("get", f"{path}?offset={first['next_offset']}", alice).get_json()
+    assert [i["source_id"] for i in rest["items"]] == ["c-gpt-3", "c-gpt-4", "c-gpt-5"]
+    assert rest["next_offset"] is None
+    for bad in ("limit=0", "limit=1001", "offset=-1"):
+        assert api.request("get", f"{path}?{bad}", alice).status_code == 422
+
+
 def test_an_export_larger_than_max_file_size_is_accepted_up_to_import_max_bytes(api, client):
     alice = api.register()
     big = [chat_exports.chatgpt_conversation(f"big-{n}") for n in range(400)]

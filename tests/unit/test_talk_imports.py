@@ -30,7 +30,7 @@ def start(world, user_id, content: bytes, workspace_id=None, fmt=None, name="exp
 def test_an_import_reports_each_conversation_and_leaves_no_spooled_file(world, tmp_path):
     alice = world.talk_world.user("alice@example.com")
     job = start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(2)))
-    job, items = world.imports.status(alice, job.id)
+    job, items, _next = world.imports.status(alice, job.id)
     assert (job.status.value, job.total, job.imported) == ("succeeded", 2, 2)
     assert [item.status.value for item in items] == ["imported", "imported"]
     assert list(tmp_path.iterdir()) == []
@@ -76,7 +76,7 @@ def test_a_models_name_is_kept_on_messages_and_on_the_talk_only_when_the_catalog
     alice = world.talk_world.user("alice@example.com")
     known = {**chat_exports.chatgpt_conversation("known"), "default_model_slug": MODEL}
     job = start(world, alice, json.dumps([known, chat_exports.chatgpt_conversation()]).encode())
-    _job, items = world.imports.status(alice, job.id)
+    _job, items, _next = world.imports.status(alice, job.id)
     talks = [world.talk_world.talks.visible(alice, item.talk_id) for item in items]
     assert [talk.model for talk in talks] == [MODEL, None]
 
@@ -113,7 +113,7 @@ def test_a_conversation_of_an_unexpected_shape_fails_alone_without_internal_text
     content = json.dumps([_synapscale(file_ids=5), broken_claude,
                           chat_exports.chatgpt_conversation("g-1")]).encode()
     job = start(world, alice, content)
-    job, items = world.imports.status(alice, job.id)
+    job, items, _next = world.imports.status(alice, job.id)
     assert (job.status.value, job.imported) == ("succeeded", 3)
     # a field of the wrong type is absent; an error never names Python's exceptions
     with pytest.MonkeyPatch.context() as patch:
@@ -121,7 +121,7 @@ def test_a_conversation_of_an_unexpected_shape_fails_alone_without_internal_text
                       lambda self, raw: (_ for _ in ()).throw(TypeError("'int' not iterable")))
         job = start(world, alice, json.dumps([chat_exports.chatgpt_conversation("g-2"),
                                               _synapscale("t-2")]).encode())
-    job, items = world.imports.status(alice, job.id)
+    job, items, _next = world.imports.status(alice, job.id)
     assert [(item.status.value, item.error) for item in items] == [
         ("failed", "The conversation could not be read"), ("imported", None)]
     assert job.status.value == "succeeded"
@@ -150,7 +150,7 @@ def test_imported_talk_fields_keep_the_talk_apis_bounds(world):
     errored = _synapscale("t-4", role="assistant", status="failed", error="e" * 100_000,
                           model="m" * 100_000)
     job = start(world, alice, json.dumps([long_prompt, tagged, agent, errored]).encode())
-    _job, items = world.imports.status(alice, job.id)
+    _job, items, _next = world.imports.status(alice, job.id)
     assert [item.status.value for item in items] == ["failed", "imported", "failed", "imported"]
     assert "system prompt" in items[0].error and "tool_calls" in items[2].error
     talk = world.talk_world.talks.visible(alice, items[1].talk_id)
@@ -163,7 +163,7 @@ def test_imported_talk_fields_keep_the_talk_apis_bounds(world):
 def test_names_from_the_upload_reach_reports_without_paths_or_control_characters(world):
     alice = world.talk_world.user("alice@example.com")
     job = start(world, alice, b"[{}]", name="..\\..\\C:/tmp/\x1b[31mevil\r\nname\u202e.json")
-    job, items = world.imports.status(alice, job.id)
+    job, items, _next = world.imports.status(alice, job.id)
     assert job.filename == "[31mevilname.json"
     assert items[0].source_id == "[31mevilname.json#0"
     buffer = io.BytesIO()
@@ -183,7 +183,7 @@ def test_a_damaged_zip_member_fails_the_import_with_a_reason_of_ours(world):
     middle = 30 + len("conversations.json") + len(data) // 4
     data[middle:middle + 64] = bytes(64)  # the deflate stream broken in its middle
     job = start(world, alice, bytes(data), name="export.zip")
-    job, _items = world.imports.status(alice, job.id)
+    job, _items, _next = world.imports.status(alice, job.id)
     assert job.status.value == "failed"
     assert job.error == ("conversations.json is damaged, encrypted or compressed in a way not "
                          "supported")
@@ -219,7 +219,7 @@ def test_an_import_stops_once_its_user_can_no_longer_write_in_the_workspace(worl
     world.imports.access.require = demoted_after_the_first_conversation
     job = start(world, alice, chat_exports.as_bytes(chat_exports.chatgpt_export(3)),
                 workspace_id=team.id)
-    job, _items = world.imports.status(alice, job.id)
+    job, _items, _next = world.imports.status(alice, job.id)
     assert (job.status.value, job.total, job.imported) == ("failed", 1, 1)
     assert job.error.startswith("You can no longer write in this workspace")
 

@@ -127,11 +127,13 @@ class TalkImports:
             raise
         return job
 
-    def status(self, user_id: str, job_id: str, items: str = "all"
-               ) -> tuple[ImportJob, list[ImportItem]]:
-        """The job and its items (`items`: `all`, `failed` or `none`, for pollers that only
-        need the counters); NotFound for another user's job. A running job whose process died
-        is failed here (its lease expired)."""
+    def status(self, user_id: str, job_id: str, items: str = "all", offset: int = 0,
+               limit: int = 1000) -> tuple[ImportJob, list[ImportItem], int | None]:
+        """The job, a page of its items and where the next page starts (None: no more).
+        `items`: `all`, `failed` or `none` (pollers that only need the counters); the page is
+        the items from file position `offset`, at most `limit` of them (a report of 200,000
+        conversations is never read whole). NotFound for another user's job. A running job
+        whose process died is failed here (its lease expired)."""
         job = self.jobs.get(job_id, user_id)
         if job is None:
             raise NotFound("Import not found")
@@ -139,8 +141,10 @@ class TalkImports:
                                                                          ABANDONED):
             job = self.jobs.get(job_id, user_id) or job
         if items == "none":
-            return job, []
-        return job, self.jobs.items(job.id, ItemStatus.FAILED if items == "failed" else None)
+            return job, [], None
+        page = self.jobs.items(job.id, ItemStatus.FAILED if items == "failed" else None,
+                               offset, limit + 1)
+        return job, page[:limit], page[limit].position if len(page) > limit else None
 
     # --- the job ------------------------------------------------------------------------------
 

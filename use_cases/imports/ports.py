@@ -68,8 +68,10 @@ class ImportJobRepository(ABC):
     def get(self, job_id: str, user_id: str) -> ImportJob | None: ...
 
     @abstractmethod
-    def items(self, job_id: str, status: ItemStatus | None = None) -> list[ImportItem]:
-        """The job's items in file order (only those with `status` when given)."""
+    def items(self, job_id: str, status: ItemStatus | None = None, start: int = 0,
+              limit: int | None = None) -> list[ImportItem]:
+        """The job's items in file order from position `start`, at most `limit` (None: all);
+        only those with `status` when given."""
 
     @abstractmethod
     def progress(self, job: ImportJob, items: list[ImportItem], lease_until: datetime) -> None:
