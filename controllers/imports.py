@@ -83,7 +83,7 @@ def import_status(query, import_id: str):
     failed, error, created_at, finished_at, items: [{source_id, talk_id?, title?, status:
     imported|skipped|failed, error?}], next_offset}` — one item per conversation read, in file
     order (query `items`: `all` (default), `failed` only, or `none` for the counters alone), at
-    most `limit` (default and maximum 1000) from position `offset`; `next_offset` starts the
+    most `limit` (default and maximum 100, like every page) from position `offset`; `next_offset` starts the
     next page (null: no more). `failed`
     with `error` when the file held no conversation, none could be imported, the file broke off
     (the conversations before it stay imported), or the server process running it ended.

@@ -28,8 +28,8 @@ class ImportStatusQuerySchema(Schema):
                           metadata={"description": "Which items to list (`none`: counters only)"})
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={
         "description": "List items from this position in the file (a `next_offset`)"})
-    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000),
-                           metadata={"description": "At most this many items (1-1000)"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100),
+                           metadata={"description": "At most this many items (1-100)"})
 
 
 class ImportStartedSchema(Schema):

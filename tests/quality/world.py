@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from tests.support.chat_exports import as_bytes, chatgpt_export
 from tests.support.workflows import create_workflow, greeting_workflow
 
 WEBHOOK_HOST = "127.0.0.1"  # allow-listed in the quality settings; nothing listens on port 9
@@ -59,7 +60,13 @@ def seed_world(api, session) -> dict[str, str]:
                                                            "description": "Says hi"}))
     sessions = _created(client.get("/api/v1/auth/sessions", headers=headers))
     share = _created(client.post(f"/api/v1/talks/{talk['id']}/shares", headers=headers, json={}))
+    started = client.post("/api/v1/talks/import", headers=headers,
+                          content_type="multipart/form-data",
+                          data={"file": (io.BytesIO(as_bytes(chatgpt_export(1))),
+                                         "conversations.json")})
+    assert started.status_code == 202, started.get_json()
     return {
+        "import_id": started.get_json()["import_id"],
         "share_id": share["id"],
         "workspace_id": workspace_id,
         "talk_id": talk["id"],

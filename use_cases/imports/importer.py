@@ -128,7 +128,7 @@ class TalkImports:
         return job
 
     def status(self, user_id: str, job_id: str, items: str = "all", offset: int = 0,
-               limit: int = 1000) -> tuple[ImportJob, list[ImportItem], int | None]:
+               limit: int = 100) -> tuple[ImportJob, list[ImportItem], int | None]:
         """The job, a page of its items and where the next page starts (None: no more).
         `items`: `all`, `failed` or `none` (pollers that only need the counters); the page is
         the items from file position `offset`, at most `limit` of them (a report of 200,000
