@@ -70,6 +70,12 @@ def shutdown(container: Container) -> None:
         close()
 
 
+def warm_up(app: Flask) -> None:
+    """Loads what the first model call would (gunicorn.conf.py, before a worker takes requests):
+    otherwise the first user of every new or recycled worker waits seconds."""
+    app.extensions["synapscale"].gateway.warm_up()
+
+
 def drain(app: Flask) -> None:
     """The worker stops taking requests (gunicorn.conf.py): live event feeds end with close code
     1012 so their clients reconnect to another worker; requests in flight may still finish."""

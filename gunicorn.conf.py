@@ -116,8 +116,11 @@ def post_fork(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Watch for the worker leaving its loop (SIGTERM, max_requests, parent gone) and drain."""
-    from app import drain
+    """Warm the model gateway before the worker takes requests; watch for it leaving its loop
+    (SIGTERM, max_requests, parent gone) and drain."""
+    from app import drain, warm_up
+
+    warm_up(worker.wsgi)
 
     def watch() -> None:
         while worker.alive:

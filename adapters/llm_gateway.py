@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from adapters.event_loop_thread import EventLoopThread
 from adapters.llm_errors import upstream_error
 from adapters.model_catalogue import (
     LOCAL_URL_VARIABLE,
@@ -53,6 +54,8 @@ from entities.outbound import OutboundFailed, OutboundRefused
 from use_cases.gateway.ports import LLMGateway
 from use_cases.shared.ttl_cache import TtlCache
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONTEXT_WINDOW = 8192
 # Never passed on from a caller: where a call goes and with which credentials or headers (a
 # caller could point the server, and its keys, at any address), LiteLLM's own controls, and what
@@ -80,6 +83,9 @@ def extra_params() -> frozenset[str]:
 LOCAL_MODEL = "local/smollm2"
 EMBEDDING = "embedding"
 ADDRESS_CHECK_TTL_S = 30.0
+# Every model call runs on this one loop: LiteLLM's synchronous calls start a loop per call and
+# so never reuse a pooled HTTP client (adapters/event_loop_thread.py).
+LLM_CALLS = EventLoopThread("llm-calls")
 
 
 class LiteLLMGateway(LLMGateway):
@@ -180,7 +186,7 @@ class LiteLLMGateway(LLMGateway):
         requested, candidate, router, kwargs = self._prepare(request)
         started = time.perf_counter()
         try:
-            response = router.completion(model=candidate, **kwargs)
+            response = LLM_CALLS.run(router.acompletion(model=candidate, **kwargs))
         except Exception as exc:
             raise upstream_error(exc, requested) from exc
         latency_ms = (time.perf_counter() - started) * 1000
@@ -210,11 +216,11 @@ class LiteLLMGateway(LLMGateway):
         requested, candidate, router, kwargs = self._prepare(request)
         started = time.perf_counter()
         try:
-            response = router.completion(model=candidate, stream=True,
-                                         stream_options={"include_usage": True}, **kwargs)
+            response = LLM_CALLS.run(router.acompletion(
+                model=candidate, stream=True, stream_options={"include_usage": True}, **kwargs))
         except Exception as exc:
             raise upstream_error(exc, requested) from exc
-        return self._deltas(response, request, requested, candidate, started)
+        return self._deltas(LLM_CALLS.iterate(response), request, requested, candidate, started)
 
     def _deltas(self, response, request: ChatRequest, requested: str, candidate: str,
                 started: float) -> Iterator[StreamChunk]:
@@ -275,8 +281,8 @@ class LiteLLMGateway(LLMGateway):
                 kwargs[name] = getattr(request, name)
         started = time.perf_counter()
         try:
-            response = self._router(request.credentials).embedding(
-                model=candidates[0], input=request.input, **kwargs)
+            response = LLM_CALLS.run(self._router(request.credentials).aembedding(
+                model=candidates[0], input=request.input, **kwargs))
         except Exception as exc:
             raise upstream_error(exc, request.model) from exc
         latency_ms = (time.perf_counter() - started) * 1000
@@ -300,6 +306,27 @@ class LiteLLMGateway(LLMGateway):
 
     def passed_params(self) -> frozenset[str]:
         return extra_params()
+
+    def warm_up(self) -> None:
+        """Imports LiteLLM (~2 s of CPU) and makes one whole and one streamed call through the
+        default model's router with LiteLLM's `mock_response` (no provider is reached), which
+        loads the rest of its call path (~0.5 s more on a first call). Best effort: a failure
+        is logged and left to the first real call."""
+        try:
+            model = self.default_model({})
+            messages = [{"role": "user", "content": "warm up"}]
+            self.count_tokens(model, messages)
+            extra_params()
+            entry = self.catalogue.get(model)
+            if entry is None or entry.unavailable_reason() is not None:
+                return
+            router = self._router({})
+            LLM_CALLS.run(router.acompletion(model=model, messages=messages, mock_response="ok"))
+            for _chunk in LLM_CALLS.iterate(LLM_CALLS.run(router.acompletion(
+                    model=model, messages=messages, mock_response="ok", stream=True))):
+                pass
+        except Exception:
+            log.warning("could not warm up the model gateway", exc_info=True)
 
     # --- helpers -----------------------------------------------------------------------------
 

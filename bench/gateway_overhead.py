@@ -2,10 +2,12 @@
 next to the LiteLLM proxy doing the same job.
 
     python -m bench.gateway_overhead [--levels 1,20,100] [--duration 6] [--latency 0.05]
-                                     [--baseline <git ref>]
+                                     [--baseline <git ref>] [--provider-http]
 
 One mock OpenAI-compatible provider (tests/support/mock_provider.py, in its own process) answers
-every call after a fixed delay (50 ms; for streams, before the first token). It is called
+every call after a fixed delay (50 ms; for streams, before the first token), over HTTPS like a
+real provider (a self-signed certificate the servers trust; `--provider-http` for plain HTTP:
+a gateway that opens a connection per call pays a TLS handshake each time). It is called
 (a) directly, (b) through SynapScale's /v1/chat/completions under gunicorn (the project's
 gunicorn.conf.py, a workspace API key, rate limits on with a limit nobody reaches, a workspace
 budget nobody reaches, so every call holds and settles its reservation and writes its usage),
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -38,6 +42,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -104,7 +109,8 @@ class Result:
 
 # --- the mock provider, in a process of its own ---------------------------------------------------
 
-def serve_mock(port_file: str, latency: float) -> None:
+def serve_mock(port_file: str, latency: float, tls: str = "") -> None:
+    """`tls`: the directory of provider.pem/provider-key.pem, to answer over HTTPS."""
     from tests.support.mock_provider import MockProvider
 
     class QuietProvider(MockProvider):
@@ -118,16 +124,23 @@ def serve_mock(port_file: str, latency: float) -> None:
     provider._server.RequestHandlerClass = type("NoDelayHandler", (handler,),
                                                 {"disable_nagle_algorithm": True})
     provider._server.socket.listen(1024)  # socketserver's backlog of 5 drops connection bursts
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(Path(tls) / "provider.pem", Path(tls) / "provider-key.pem")
+        provider._server.socket = context.wrap_socket(provider._server.socket, server_side=True)
     provider.behave(None, hang=latency, reply="Hello benchmark, nice to meet you today")
     Path(port_file).write_text(str(provider.port))
     threading.Event().wait()
 
 
-def start_mock(workdir: Path, latency: float) -> tuple[subprocess.Popen, int]:
+def start_mock(workdir: Path, latency: float, tls: bool = False) -> tuple[subprocess.Popen, int]:
+    """The mock provider's process and port; with `tls`, it answers over HTTPS with the
+    certificate of `provider_certificate(workdir)`."""
     port_file = workdir / "mock.port"
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.gateway_overhead", "--serve-mock", str(port_file),
-         "--latency", str(latency)], cwd=ROOT, start_new_session=True)
+         "--latency", str(latency), *(["--tls-dir", str(workdir)] if tls else [])],
+        cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 30
     while not port_file.exists() or not port_file.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -136,12 +149,40 @@ def start_mock(workdir: Path, latency: float) -> tuple[subprocess.Popen, int]:
     return process, int(port_file.read_text())
 
 
-def write_catalogue(path: Path, mock_port: int) -> Path:
+def provider_certificate(workdir: Path) -> Path:
+    """A self-signed certificate (and key) for 127.0.0.1 in `workdir`: its path, which the
+    servers and the direct client trust (SSL_CERT_FILE, read by LiteLLM and by httpx)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
+            "127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    path = workdir / "provider.pem"
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (workdir / "provider-key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path
+
+
+def write_catalogue(path: Path, mock_port: int, scheme: str = "http") -> Path:
     """One model, LiteLLM proxy format: SynapScale's MODELS_CONFIG and the proxy's --config."""
     path.write_text(yaml.safe_dump({
         "model_list": [{
             "model_name": SYNAPSCALE_MODEL,
-            "litellm_params": {"model": f"openai/{MODEL}", "api_base": f"http://127.0.0.1:{mock_port}/v1",
+            "litellm_params": {"model": f"openai/{MODEL}",
+                               "api_base": f"{scheme}://127.0.0.1:{mock_port}/v1",
                                "api_key": "mock", "input_cost_per_token": 1e-6,
                                "output_cost_per_token": 2e-6},
         }],
@@ -263,7 +304,10 @@ async def one_call(session: aiohttp.ClientSession, target: Target, stream: bool)
 
 async def load(target: Target, stream: bool, concurrency: int, duration: float,
                warmup: float) -> Result:
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    # aiohttp trusts certifi's roots, not SSL_CERT_FILE: the mock's certificate is given here
+    cafile = os.environ.get("SSL_CERT_FILE") if target.url.startswith("https") else None
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False,
+                                     ssl=ssl.create_default_context(cafile=cafile) if cafile else True)
     timeout = aiohttp.ClientTimeout(total=60)
     latencies: list[float] = []
     errors: Counter = Counter()
@@ -316,7 +360,8 @@ def measure(targets: list[Target], levels: list[int], duration: float, warmup: f
 
 def print_table(results: list[Result], args) -> None:
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end of the run")
-    print(f"\nmock provider latency {args.latency * 1000:.0f} ms; {args.workers} worker(s) per "
+    print(f"\nmock provider latency {args.latency * 1000:.0f} ms over "
+          f"{'HTTP' if args.provider_http else 'HTTPS'}; {args.workers} worker(s) per "
           f"server; {args.duration:g} s per cell after {args.warmup:g} s warm-up; latency = "
           "full response as the client sees it; added = minus (a) direct at the same percentile\n")
     header = ("| mode | clients | path | req/s | p50 ms | p95 ms | p99 ms | added p50 | "
@@ -355,10 +400,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the servers' logs here")
     parser.add_argument("--baseline", metavar="REF",
                         help="also measure SynapScale at this commit, (b0), in the same run")
+    parser.add_argument("--provider-http", action="store_true",
+                        help="the mock provider answers over plain HTTP (default: HTTPS)")
     parser.add_argument("--serve-mock", metavar="PORT_FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--tls-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_mock:
-        serve_mock(args.serve_mock, args.latency)
+        serve_mock(args.serve_mock, args.latency, args.tls_dir)
         return
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     levels = [int(level) for level in args.levels.split(",")]
@@ -380,8 +428,12 @@ def main(argv: list[str] | None = None) -> None:
                 mongo_uri = mongo.ensure_running()
             # SynapScale's calls cost its database CPU too (the embedded one is in the count)
             database = (mongo.process.pid,) if mongo is not None and mongo.process else ()
-            mock, mock_port = start_mock(workdir, args.latency)
-            catalogue = write_catalogue(workdir / "models.yaml", mock_port)
+            tls = not args.provider_http
+            if tls:  # every server of the run, and the direct client, trust only the mock
+                os.environ["SSL_CERT_FILE"] = str(provider_certificate(workdir))
+            mock, mock_port = start_mock(workdir, args.latency, tls)
+            catalogue = write_catalogue(workdir / "models.yaml", mock_port,
+                                        "https" if tls else "http")
             ours_port, proxy_port = free_port(), free_port()
             synapscale, key = start_synapscale(workdir, ours_port, mongo_uri, catalogue,
                                                args.workers)
@@ -397,7 +449,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"http://127.0.0.1:{baseline_port}/v1/chat/completions", SYNAPSCALE_MODEL,
                     {"Authorization": f"Bearer {baseline_key}"}, (baseline.pid, *database))]
             targets = [
-                Target("(a) direct", f"http://127.0.0.1:{mock_port}/v1/chat/completions", MODEL,
+                Target("(a) direct", f"{'https' if tls else 'http'}://127.0.0.1:{mock_port}"
+                       "/v1/chat/completions", MODEL,
                        {"Authorization": "Bearer mock"}, (mock.pid,)),
                 Target("(b) synapscale", f"http://127.0.0.1:{ours_port}/v1/chat/completions",
                        SYNAPSCALE_MODEL, {"Authorization": f"Bearer {key}"},

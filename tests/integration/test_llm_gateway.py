@@ -459,3 +459,26 @@ def test_an_embedding_model_is_never_the_default_nor_a_chat_model(tmp_path, mock
     assert embedded.vectors == [embedding("a b c")]
     assert (embedded.usage.prompt_tokens, embedded.usage.cost_usd) == (3, 3 * INPUT_COST)
     assert mock_provider.requests == []
+
+
+def test_calls_reuse_pooled_connections_to_the_provider(gateway, mock_provider):
+    """LiteLLM's synchronous calls each built a new HTTP client, so every call opened a new
+    connection (a TLS handshake, against a real provider); calls share one pool now."""
+    mock_provider.reset()
+
+    for _ in range(5):
+        gateway.complete(ask())
+
+    assert len(mock_provider.requests) == 5
+    assert mock_provider.connections <= 1  # (the mock closes a stream's connection at its end)
+
+
+def test_a_stream_abandoned_midway_is_closed(gateway, mock_provider):
+    mock_provider.behave(PRIMARY, reply=" ".join(["word"] * 200), token_delay=0.01)
+    stream = gateway.stream(ask())
+    assert next(stream).delta
+
+    stream.close()
+
+    mock_provider.behave(PRIMARY, reply="after", token_delay=0)
+    assert gateway.complete(ask()).content == "after"  # the pool still serves calls

@@ -100,6 +100,7 @@ class MockProvider:
         self.requests: list[dict] = []  # bodies of POST /chat/completions, oldest first
         self.embedding_requests: list[dict] = []  # bodies of POST /embeddings
         self.request_headers: list[dict[str, str]] = []  # same order as `requests`
+        self.connections = 0  # TCP connections accepted
         self._behaviours: dict[str | None, Behaviour] = {}
         self._failures: dict[str | None, int] = {}
         self._lock = threading.Lock()
@@ -131,6 +132,7 @@ class MockProvider:
             self.requests.clear()
             self.embedding_requests.clear()
             self.request_headers.clear()
+            self.connections = 0
         self._wake = threading.Event()
 
     def close(self) -> None:
@@ -207,6 +209,11 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with provider._lock:
+                provider.connections += 1
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):

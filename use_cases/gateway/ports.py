@@ -51,6 +51,10 @@ class LLMGateway(ABC):
         """The ChatRequest.extra fields a call passes on to providers (the rest are ignored)."""
         return frozenset()
 
+    def warm_up(self) -> None:  # noqa: B027 - optional: most gateways have nothing to load
+        """Loads what a process's first call would (libraries, tokenizers, clients), so that no
+        user's call pays for it; a server calls it in each new worker before taking requests."""
+
     @abstractmethod
     def count_tokens(self, model: str, messages: list[dict],
                      tools: list[dict] | None = None) -> int:

@@ -1,0 +1,94 @@
+import asyncio
+import threading
+import time
+
+import pytest
+
+from adapters.event_loop_thread import EventLoopThread
+
+
+class Numbers:
+    """An async stream of 0..count-1 that remembers how far it was read and whether it was
+    closed (like LiteLLM's CustomStreamWrapper, it has `aclose`)."""
+
+    def __init__(self, count: int, fail_at: int | None = None):
+        self.count = count
+        self.fail_at = fail_at
+        self.read = 0
+        self.closed = threading.Event()
+        self.loop_thread: str | None = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> int:
+        self.loop_thread = threading.current_thread().name
+        if self.read == self.fail_at:
+            raise ValueError("the provider went away")
+        if self.read >= self.count:
+            raise StopAsyncIteration
+        self.read += 1
+        await asyncio.sleep(0)
+        return self.read - 1
+
+    async def aclose(self) -> None:
+        self.closed.set()
+
+
+@pytest.fixture(scope="module")
+def calls():
+    return EventLoopThread("test-calls")
+
+
+def test_a_coroutine_runs_on_the_loop_thread_and_its_result_or_error_comes_back(calls):
+    async def where() -> str:
+        return threading.current_thread().name
+
+    async def fail() -> None:
+        raise KeyError("no such model")
+
+    assert calls.run(where()) == "test-calls"
+    with pytest.raises(KeyError, match="no such model"):
+        calls.run(fail())
+
+
+def test_an_async_stream_is_read_in_order_and_closed(calls):
+    numbers = Numbers(50)
+
+    assert list(calls.iterate(numbers)) == list(range(50))
+    assert numbers.loop_thread == "test-calls"
+    assert numbers.closed.wait(2)
+
+
+def test_an_error_midway_comes_after_the_items_before_it(calls):
+    received = []
+
+    with pytest.raises(ValueError, match="went away"):
+        for item in calls.iterate(Numbers(10, fail_at=3)):
+            received.append(item)
+
+    assert received == [0, 1, 2]
+
+
+def test_a_slow_reader_holds_the_producer_back(calls):
+    numbers = Numbers(1_000)
+    stream = calls.iterate(numbers, window=8)
+
+    assert next(stream) == 0
+    time.sleep(0.2)  # the loop would read everything by now if nothing held it back
+
+    assert numbers.read <= 10
+    assert list(stream) == list(range(1, 1_000))
+
+
+def test_closing_a_stream_early_stops_reading_and_closes_it(calls):
+    numbers = Numbers(1_000_000)
+    stream = calls.iterate(numbers, window=4)
+    assert next(stream) == 0
+
+    stream.close()
+
+    assert numbers.closed.wait(2)
+    read = numbers.read
+    time.sleep(0.1)
+    assert numbers.read == read < 10
