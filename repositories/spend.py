@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from repositories.mongo import MongoRepository
-from use_cases.gateway.ports import Settlement, SpendRepository
+from use_cases.gateway.ports import HoldRequest, Settlement, SpendRepository
 
 
 def counter_id(scope: SpendScope, ref_id: str, month: str) -> str:
@@ -29,6 +29,20 @@ def counter_id(scope: SpendScope, ref_id: str, month: str) -> str:
 
 def _id(counter: Counter) -> str:
     return counter_id(counter.scope, counter.ref_id, counter.month)
+
+
+def _settle_holds(counter: Counter, holds: list[tuple[str, float, float]],
+                  now: datetime) -> UpdateOne:
+    """Replaces these holds ((hold id, held, cost)) by their costs, if the counter still has
+    every one of them (so a settlement written twice changes nothing)."""
+    ids = [hold_id for hold_id, _held, _cost in holds]
+    cost = sum(cost for _id, _held, cost in holds)
+    held = sum(held for _id, held, _cost in holds)
+    return UpdateOne(
+        {"_id": _id(counter), "holds.id": {"$all": ids}},
+        {"$inc": {"cost_usd": cost, "reserved_usd": -held, "committed_usd": cost - held,
+                  "requests": len(holds)},
+         "$pull": {"holds": {"id": {"$in": ids}}}, "$set": {"updated_at": now}})
 
 
 class MongoSpendRepository(MongoRepository, SpendRepository):
@@ -56,6 +70,40 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                 return True
             if not self._ensure(counter):
                 return False  # the counter was complete: the budget refused
+        return False
+
+    def hold_many(self, requests: list[HoldRequest]) -> list[bool]:
+        """The holds on one counter in one conditional update when they fit together (one write
+        where concurrent calls would each update the same document and conflict), else one by
+        one in order."""
+        results = [False] * len(requests)
+        by_counter: dict[Counter, list[int]] = {}
+        for index, request in enumerate(requests):
+            by_counter.setdefault(request[0], []).append(index)
+        for counter, indexes in by_counter.items():
+            if len(indexes) > 1 and self._hold_together(counter, [requests[i] for i in indexes]):
+                for index in indexes:
+                    results[index] = True
+                continue
+            for index in indexes:
+                results[index] = self.hold(*requests[index])
+        return results
+
+    def _hold_together(self, counter: Counter, requests: list[HoldRequest]) -> bool:
+        total = sum(amount for _counter, _id, amount, _budget, _expires in requests)
+        budget_usd = min(budget for _counter, _id, _amount, budget, _expires in requests)
+        holds = [{"id": hold_id, "amount": amount, "expires_at": expires_at}
+                 for _counter, hold_id, amount, _budget, expires_at in requests]
+        for _attempt in range(2):  # the second after creating (or completing) the counter
+            result = self.collection.update_one(
+                {"_id": _id(counter),
+                 "committed_usd": {"$lt": budget_usd, "$lte": budget_usd - total}},
+                {"$inc": {"reserved_usd": total, "committed_usd": total},
+                 "$push": {"holds": {"$each": holds}}, "$set": {"updated_at": utcnow()}})
+            if result.modified_count == 1:
+                return True
+            if not self._ensure(counter):
+                return False
         return False
 
     def settle(self, hold_id: str, counters: list[tuple[Counter, float]], cost_usd: float,
@@ -94,28 +142,35 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                     {"holds.id": 1}):
                 gone -= {(hold["id"], counter) for hold in doc.get("holds", [])
                          for _h, counter in doubtful if _id(counter) == doc["_id"]}
-        operations = []
+        held_by_counter: dict[Counter, list[tuple[str, float, float]]] = {}
         unheld: dict[Counter, list[float]] = {}
         for hold_id, counters, cost, _maybe_released in settlements:
             for counter, held in counters:
                 if held and (hold_id, counter) not in gone:
-                    operations.append(UpdateOne(
-                        {"_id": _id(counter), "holds.id": hold_id},
-                        {"$inc": {"cost_usd": cost, "reserved_usd": -held,
-                                  "committed_usd": cost - held, "requests": 1},
-                         "$pull": {"holds": {"id": hold_id}}, "$set": {"updated_at": now}}))
+                    holds = held_by_counter.setdefault(counter, [])
+                    if all(hold_id != other for other, _held, _cost in holds):  # once each
+                        holds.append((hold_id, held, cost))
                 else:  # no hold, or one released meanwhile: add the cost alone
                     total = unheld.setdefault(counter, [0.0, 0])
                     total[0] += cost
                     total[1] += 1
+        # one update per counter for all its holds (they are its document's hot spot); should
+        # one of them be gone (a batch written twice), each hold is then settled on its own
+        operations = [_settle_holds(counter, holds, now)
+                      for counter, holds in held_by_counter.items()]
         operations += [
             UpdateOne({"_id": _id(counter)},
                       {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
                        "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
                       upsert=True)
             for counter, (cost, requests) in unheld.items()]
-        if operations:
-            self.collection.bulk_write(operations, ordered=False)
+        if not operations:
+            return
+        result = self.collection.bulk_write(operations, ordered=False)
+        if result.matched_count + result.upserted_count < len(operations):
+            self.collection.bulk_write([_settle_holds(counter, [hold], now)
+                                        for counter, holds in held_by_counter.items()
+                                        if len(holds) > 1 for hold in holds], ordered=False)
 
     def release(self, counter: Counter, hold_id: str, held: float) -> bool:
         return self.collection.update_one(

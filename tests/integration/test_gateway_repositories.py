@@ -137,6 +137,59 @@ def test_concurrent_holds_never_commit_more_than_the_budget(db):
     assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.0, pytest.approx(0.9))
 
 
+def test_holds_taken_together_are_granted_as_one_by_one_in_order(db):
+    spend = stored(MongoSpendRepository, db)
+    other = Counter(SpendScope.API_KEY, "k1", COUNTER.month)
+
+    together = spend.hold_many([(COUNTER, "a", 0.2, 1.0, LATER), (COUNTER, "b", 0.3, 1.0, LATER),
+                                (other, "a", 0.2, 0.5, LATER)])
+    one_by_one = spend.hold_many([(COUNTER, "c", 0.4, 1.0, LATER), (COUNTER, "d", 0.2, 1.0, LATER),
+                                  (COUNTER, "e", 0.1, 1.0, LATER)])
+
+    assert together == [True, True, True]
+    assert one_by_one == [True, False, True]  # 0.2 would pass the budget; 0.1 still fits
+    totals = spend.totals([COUNTER, other])
+    assert totals[COUNTER] == SpendTotals(0.0, pytest.approx(1.0))
+    assert totals[other] == SpendTotals(0.0, pytest.approx(0.2))
+    assert {hold_id for _counter, hold_id, _amount in spend.expired_holds(
+        LATER + timedelta(seconds=1))} == {"a", "b", "c", "e"}
+    assert spend.hold_many([(COUNTER, "f", 0.0, 1.0, LATER)]) == [False]  # even 0 is refused
+
+
+def test_concurrent_batches_of_holds_never_commit_more_than_the_budget(db):
+    spend = stored(MongoSpendRepository, db)
+    granted = []
+
+    def hold_batch(batch):
+        requests = [(COUNTER, f"h{batch}-{i}", 0.0625, 1.0, LATER) for i in range(5)]
+        granted.extend(hold_id for (_c, hold_id, *_rest), ok
+                       in zip(requests, spend.hold_many(requests), strict=True) if ok)
+
+    threads = [threading.Thread(target=hold_batch, args=(b,)) for b in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(granted) == 16  # 1/16 is exact in binary: no rounding decides the last one
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.0, 1.0)
+
+
+def test_a_batch_of_settlements_is_exact_even_written_twice_or_after_one_of_them(db):
+    spend = stored(MongoSpendRepository, db)
+    assert spend.hold_many([(COUNTER, hold, 0.25, 1.0, LATER) for hold in "abc"]) == [True] * 3
+    batch = [(hold, [(COUNTER, 0.25)], cost, False) for hold, cost in
+             (("a", 0.125), ("b", 0.0625), ("c", 0.25))]
+
+    spend.settle_many(batch[:1])
+    spend.settle_many(batch + batch[1:2])  # "a" settled already; "b" twice in the batch
+    spend.settle_many(batch)
+
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.4375, 0.0)
+    assert spend.hold(COUNTER, "d", 0.5625, 1.0, LATER)  # the room is back, to the cent
+    assert not spend.hold(COUNTER, "e", 0.0625, 1.0, LATER)
+
+
 def test_settling_is_exact_and_a_second_settlement_of_the_hold_changes_nothing_held(db):
     spend = stored(MongoSpendRepository, db)
     assert spend.hold(COUNTER, "h1", 0.8, 1.0, LATER)

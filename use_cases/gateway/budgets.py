@@ -39,7 +39,12 @@ from entities.errors import BudgetExceeded
 from entities.workspace import WorkspaceRole
 from use_cases.gateway.budget_alerts import BudgetAlerts
 from use_cases.gateway.group_commit import GroupCommit
-from use_cases.gateway.ports import ApiKeyRepository, Settlement, SpendRepository
+from use_cases.gateway.ports import (
+    ApiKeyRepository,
+    HoldRequest,
+    Settlement,
+    SpendRepository,
+)
 from use_cases.shared.ttl_cache import TtlCache
 from use_cases.workspaces.access import WorkspaceAccess
 from use_cases.workspaces.ports import MembershipRepository, WorkspaceRepository
@@ -84,6 +89,10 @@ class Budgets:
         # batch's held counters for the alerts); each call waits for its own
         self._settlements: GroupCommit[Settlement, dict[Counter, SpendTotals]] = GroupCommit(
             self._settle_batch, "spend-commit")
+        # concurrent calls' holds on one budget share one conditional update (one writer per
+        # process: otherwise every call updates the same counter document and they conflict)
+        self._holds: GroupCommit[HoldRequest, dict[tuple[str, Counter], bool]] = GroupCommit(
+            self._hold_batch, "spend-holds")
 
     # --- every model call -------------------------------------------------------------------
 
@@ -97,16 +106,21 @@ class Budgets:
         counters = self._counters(workspace_id, api_key_id, user_id, month_of(now))
         reservation_id = uuid.uuid4().hex
         expires_at = now + timedelta(seconds=self.policy.hold_ttl_s)
+        pending = [(counter, budget, self._holds.enqueue(
+                        (counter, reservation_id, worst_case_usd, budget, expires_at)))
+                   for counter in counters
+                   if (budget := self._budget(counter, workspace_id)) is not None]
         holds: list[Hold] = []
-        for counter in counters:
-            budget = self._budget(counter, workspace_id)
-            if budget is None:
-                continue
-            if not self.spend.hold(counter, reservation_id, worst_case_usd, budget, expires_at):
-                for hold in holds:
-                    self.spend.release(hold.counter, reservation_id, hold.amount)
-                raise self._exceeded(counter, budget)
-            holds.append(Hold(counter, worst_case_usd, budget))
+        refused: tuple[Counter, float] | None = None
+        for counter, budget, batch in pending:
+            if (batch.wait() or {}).get((reservation_id, counter)):
+                holds.append(Hold(counter, worst_case_usd, budget))
+            elif refused is None:
+                refused = (counter, budget)
+        if refused is not None:
+            for hold in holds:
+                self.spend.release(hold.counter, reservation_id, hold.amount)
+            raise self._exceeded(*refused)
         return Reservation(reservation_id, tuple(counters), tuple(holds), expires_at)
 
     def settle(self, reservation: Reservation, cost_usd: float, workspace_id: str | None) -> None:
@@ -136,6 +150,13 @@ class Budgets:
                     except Exception:  # the call is paid for; an alert lost is logged, not raised
                         log.exception("could not send a budget alert")
         return finish
+
+    def _hold_batch(self, requests: builtins.list[HoldRequest]) -> dict[tuple[str, Counter], bool]:
+        """Takes a batch of holds; whether each (hold id, counter) was granted."""
+        granted = self.spend.hold_many(requests)
+        return {(hold_id, counter): ok
+                for (counter, hold_id, _amount, _budget, _expires), ok in zip(requests, granted,
+                                                                            strict=True)}
 
     def _settle_batch(self, settlements: builtins.list[Settlement]) -> dict[Counter, SpendTotals]:
         """Writes a batch of settlements; the totals of its counters, read once after."""

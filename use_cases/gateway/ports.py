@@ -149,6 +149,8 @@ class ApiKeyRepository(ABC):
 
 # (hold id, [(counter, amount held)], actual cost, whether the holds may have been released)
 Settlement = tuple[str, list[tuple[Counter, float]], float, bool]
+# (counter, hold id, amount, budget, expires at): the arguments of SpendRepository.hold
+HoldRequest = tuple[Counter, str, float, float, datetime]
 
 
 class SpendRepository(ABC):
@@ -164,6 +166,11 @@ class SpendRepository(ABC):
              expires_at: datetime) -> bool:
         """Atomically holds `amount` USD unless the counter's settled plus held spend would pass
         `budget_usd` (or already reached it); False, holding nothing, when it would."""
+
+    def hold_many(self, requests: list[HoldRequest]) -> list[bool]:
+        """Several calls' hold(), in order, in as few round trips as the store allows: what
+        each would have returned (a request may be refused only where hold() would refuse it)."""
+        return [self.hold(*request) for request in requests]
 
     @abstractmethod
     def settle(self, hold_id: str, counters: list[tuple[Counter, float]], cost_usd: float,
