@@ -196,19 +196,22 @@ def purpose(collection: str) -> str:
 
 
 def seed_messages(mongo_uri: str, database: str, talk_id: str, count: int) -> None:
-    """`count` messages numbered as the app numbers them, written in batches by a client that
-    waits as long as the embedded server needs (a retried batch would write twice)."""
+    """`count` messages stored as the app stores them (numbered, each the child of the one
+    before, the last the talk's current leaf), written in batches by a client that waits as
+    long as the embedded server needs (a retried batch would write twice)."""
     client = MongoClient(mongo_uri, socketTimeoutMS=600_000, retryWrites=False)
     db = client[database]
+    ids = [ObjectId() for _ in range(count)]
     batch = 5_000
     for start in range(0, count, batch):
         db["messages"].insert_many([
-            {"talk_id": ObjectId(talk_id), "seq": n + 1, "workspace_id": "", "user_id": "",
-             "role": "user" if n % 2 == 0 else "assistant", "content": f"message {n}",
+            {"_id": ids[n], "talk_id": ObjectId(talk_id), "seq": n + 1, "workspace_id": "",
+             "user_id": "", "role": "user" if n % 2 == 0 else "assistant",
+             "parent_id": ids[n - 1] if n else None, "content": f"message {n}",
              "status": "complete", "deleted": False, "file_ids": []}
             for n in range(start, min(count, start + batch))])
-    db["talks"].update_one({"_id": ObjectId(talk_id)},
-                           {"$set": {"last_seq": count, "message_count": count}})
+    db["talks"].update_one({"_id": ObjectId(talk_id)}, {"$set": {
+        "last_seq": count, "message_count": count, "current_leaf_id": ids[-1] if ids else None}})
     client.close()
 
 

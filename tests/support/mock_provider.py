@@ -296,15 +296,16 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
+            # chunked, so the connection stays open for the next call, as a provider's does
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.close_connection = True
             base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
                     "created": int(time.time()), "model": model}
 
             def send(payload: dict | str) -> None:
                 data = payload if isinstance(payload, str) else json.dumps(payload)
-                self.wfile.write(f"data: {data}\n\n".encode())
+                event = f"data: {data}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
 
             send({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
@@ -322,6 +323,7 @@ def _handler(provider: MockProvider) -> type[BaseHTTPRequestHandler]:
             if usage is not None:
                 send({**base, "choices": [], "usage": usage})
             send("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
 
         def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
             self._raw(status, json.dumps(payload).encode(), "application/json", headers)
