@@ -53,8 +53,10 @@ class EventLoopThread:
                     handed.put((_ITEM, item))
                     await room.acquire()
                 handed.put((_END, None))
-            except Exception as exc:
+            except BaseException as exc:  # cancelled too: a reader still waiting must wake
                 handed.put((_ERROR, exc))
+                if not isinstance(exc, Exception):
+                    raise
             finally:
                 close = getattr(items, "aclose", None)
                 if close is not None:
