@@ -230,3 +230,50 @@ def test_each_alert_threshold_is_marked_once(db):
     assert spend.mark_alerted(COUNTER, 0.5)
     assert not spend.mark_alerted(COUNTER, 0.5)
     assert spend.mark_alerted(COUNTER, 0.8)
+
+
+def test_a_late_settlement_keeps_its_cost_when_the_sweeper_releases_its_hold_meanwhile(db):
+    """The sweeper releases a late call's hold between the settlement's look-up of its holds and
+    its write: the cost must still be added (never lost), once."""
+    spend = stored(MongoSpendRepository, db)
+    soon = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    assert spend.hold(COUNTER, "late", 0.5, 1.0, soon)
+    assert spend.hold(COUNTER, "other", 0.25, 1.0, LATER)
+    collection = spend.collection
+
+    def then_sweep(name):  # the sweeper runs right after the settlement's first command
+        def command(*args, **kwargs):
+            result = getattr(collection, name)(*args, **kwargs)
+            if name == "find":
+                result = list(result)  # the look-up done, not a lazy cursor
+            if not swept:
+                swept.append(True)
+                collection.update_one(  # the sweeper's release, as release() writes it
+                    {"_id": "workspace:ws-holds:2026-03", "holds.id": "late"},
+                    {"$inc": {"reserved_usd": -0.5, "committed_usd": -0.5},
+                     "$pull": {"holds": {"id": "late"}}})
+            return result
+        return command
+
+    swept: list[bool] = []
+    spend.collection = _Patched(collection, **{name: then_sweep(name) for name in
+                                               ("find", "update_one", "bulk_write")})
+    spend.settle_many([("late", [(COUNTER, 0.5)], 0.125, True),
+                       ("other", [(COUNTER, 0.25)], 0.0625, False)])
+    spend.collection = collection
+
+    assert swept  # whichever won, the cost is there once
+
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.1875, 0.0)
+    assert db.spend.find_one({"_id": "workspace:ws-holds:2026-03"})["requests"] == 2
+
+
+class _Patched:
+    """A collection with some methods replaced (pymongo's Collection takes no new attributes)."""
+
+    def __init__(self, collection, **methods):
+        self._collection = collection
+        self._methods = methods
+
+    def __getattr__(self, name):
+        return self._methods.get(name) or getattr(self._collection, name)
