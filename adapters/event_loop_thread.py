@@ -10,6 +10,7 @@ the cached client and its connection pool (measured in the README, "Gateway over
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -42,7 +43,11 @@ class EventLoopThread:
         """A synchronous iterator over an async one. The loop reads ahead at most `window`
         items (a slow reader holds back the producer, as a synchronous stream would) and hands
         them over in a thread-safe queue. Closing it early cancels the reading, which closes
-        the async iterator (its `aclose()`, when it has one)."""
+        the async iterator (its `aclose()`, when it has one), even before the first item is read
+        (and so does dropping it: a caller that fails before reading still hangs up)."""
+        return _Stream(items, self._read(items, window), self.loop())
+
+    def _read(self, items: AsyncIterator[T], window: int) -> Iterator[T]:
         loop = self.loop()
         handed: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         room = asyncio.Semaphore(window)
@@ -92,3 +97,37 @@ class EventLoopThread:
 
 
 _ITEM, _END, _ERROR = "item", "end", "error"
+
+
+class _Stream(Iterator[T]):
+    """`reading` (a generator over `items`), which also closes `items` when closed or dropped
+    before its first item: a generator never started runs no `finally`."""
+
+    def __init__(self, items: AsyncIterator[T], reading: Iterator[T],
+                 loop: asyncio.AbstractEventLoop):
+        self._items = items
+        self._reading = reading
+        self._loop = loop
+        self._started = False
+        self._closed = False
+
+    def __next__(self) -> T:
+        self._started = True
+        return next(self._reading)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._reading, "close", None)
+        if self._started:
+            if close is not None:
+                close()  # its own `finally` cancels the reading, which closes `items`
+            return
+        aclose = getattr(self._items, "aclose", None)
+        if aclose is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(aclose(), self._loop)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the loop may be gone
+            self.close()

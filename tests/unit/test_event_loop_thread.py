@@ -92,3 +92,28 @@ def test_closing_a_stream_early_stops_reading_and_closes_it(calls):
     read = numbers.read
     time.sleep(0.1)
     assert numbers.read == read < 10
+
+
+def test_a_stream_closed_or_dropped_before_its_first_item_is_closed(calls):
+    """A caller that fails between getting a stream and reading it (its generator never started)
+    must still hang up on the provider."""
+    closed, dropped = Numbers(10), Numbers(10)
+
+    calls.iterate(closed).close()
+    stream = calls.iterate(dropped)
+    del stream
+
+    assert closed.closed.wait(2)
+    assert dropped.closed.wait(2)
+    assert closed.read == dropped.read == 0
+
+
+def test_a_stream_wrapped_in_a_generator_that_never_starts_is_closed(calls):
+    numbers = Numbers(10)
+
+    def deltas(stream):  # as the gateway's _deltas wraps iterate()
+        yield from stream
+
+    deltas(calls.iterate(numbers)).close()
+
+    assert numbers.closed.wait(2)
