@@ -164,10 +164,10 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         if not operations:
             return
         result = self.collection.bulk_write(operations, ordered=False)
-        if result.matched_count + result.upserted_count < len(operations):
-            self.collection.bulk_write([_settle_holds(counter, [hold], now)
-                                        for counter, holds in held_by_counter.items()
-                                        if len(holds) > 1 for hold in holds], ordered=False)
+        alone = [_settle_holds(counter, [hold], now) for counter, holds in held_by_counter.items()
+                 if len(holds) > 1 for hold in holds]
+        if alone and result.matched_count + result.upserted_count < len(operations):
+            self.collection.bulk_write(alone, ordered=False)
 
     def release(self, counter: Counter, hold_id: str, held: float) -> bool:
         return self.collection.update_one(

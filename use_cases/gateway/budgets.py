@@ -59,6 +59,10 @@ SCOPE_NAMES = {SpendScope.WORKSPACE: "workspace", SpendScope.API_KEY: "API key",
 class BudgetPolicy:
     hold_ttl_s: float = 600.0  # a call not settled by then is taken for dead and its hold released
     cache_ttl_s: float = 5.0  # budget amounts, between announcements
+    # a call ending this close to its hold's expiry may find the hold released by the time its
+    # settlement is written (the batch waits; another worker's clock may be ahead): it is then
+    # settled as one whose hold may be gone, so its cost is never lost
+    settle_margin_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ class Budgets:
         if not reservation.counters:
             return lambda: None
         held = {hold.counter: hold.amount for hold in reservation.holds}
-        swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
+        margin = timedelta(seconds=min(self.policy.settle_margin_s, self.policy.hold_ttl_s / 2))
+        swept = (reservation.expires_at is not None
+                 and self.clock() >= reservation.expires_at - margin)
         batch = self._settlements.enqueue((reservation.id, [(c, held.get(c, 0.0))
                                                             for c in reservation.counters],
                                            cost_usd, swept))
