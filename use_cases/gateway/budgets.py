@@ -116,11 +116,19 @@ class Budgets:
                    if (budget := self._budget(counter, workspace_id)) is not None]
         holds: list[Hold] = []
         refused: tuple[Counter, float] | None = None
-        for counter, budget, batch in pending:
-            if (batch.wait() or {}).get((reservation_id, counter)):
-                holds.append(Hold(counter, worst_case_usd, budget))
-            elif refused is None:
-                refused = (counter, budget)
+        try:
+            for counter, budget, batch in pending:
+                if (batch.wait() or {}).get((reservation_id, counter)):
+                    holds.append(Hold(counter, worst_case_usd, budget))
+                elif refused is None:
+                    refused = (counter, budget)
+        except Exception:  # a write failed (or timed out): drop whatever was granted
+            for counter, _budget, _batch in pending:
+                try:
+                    self.spend.release(counter, reservation_id, worst_case_usd)
+                except Exception:  # left to expire and be swept
+                    log.warning("could not release a budget hold", exc_info=True)
+            raise
         if refused is not None:
             for hold in holds:
                 self.spend.release(hold.counter, reservation_id, hold.amount)
