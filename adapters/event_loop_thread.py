@@ -22,13 +22,14 @@ T = TypeVar("T")
 
 class EventLoopThread:
     """Runs coroutines on a loop of its own, started on first use (and again in a forked
-    child, where the parent's thread does not exist)."""
+    child, where the parent's thread does not exist, or after its thread died)."""
 
     def __init__(self, name: str):
         self.name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
+        self._thread: threading.Thread | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """The coroutine's result, or its exception, in the calling thread. If the caller is
@@ -88,11 +89,13 @@ class EventLoopThread:
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
+            if (self._loop is None or self._pid != os.getpid() or self._thread is None
+                    or not self._thread.is_alive()):  # a loop nobody runs would hang its callers
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
-                threading.Thread(target=self._loop.run_forever, name=self.name,
-                                 daemon=True).start()
+                self._thread = threading.Thread(target=self._loop.run_forever, name=self.name,
+                                                daemon=True)
+                self._thread.start()
             return self._loop
 
 

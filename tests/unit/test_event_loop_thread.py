@@ -117,3 +117,25 @@ def test_a_stream_wrapped_in_a_generator_that_never_starts_is_closed(calls):
     deltas(calls.iterate(numbers)).close()
 
     assert numbers.closed.wait(2)
+
+
+def test_calls_go_on_after_the_loop_thread_died():
+    """Something stopped the loop (a BaseException out of a callback ends `run_forever`): the
+    next call gets a new loop instead of waiting forever on a loop nobody runs."""
+    calls = EventLoopThread("dying-calls")
+
+    async def answer() -> int:
+        return 42
+
+    assert calls.run(answer()) == 42
+    loop = calls.loop()
+    loop.call_soon_threadsafe(loop.stop)
+    for thread in threading.enumerate():
+        if thread.name == "dying-calls":
+            thread.join(2)
+
+    result: list[int] = []
+    caller = threading.Thread(target=lambda: result.append(calls.run(answer())), daemon=True)
+    caller.start()
+    caller.join(5)
+    assert result == [42]
