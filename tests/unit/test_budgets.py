@@ -214,3 +214,19 @@ def test_a_reservation_that_fails_midway_keeps_no_hold(budgets, identity, worksp
     counter = workspace_counter(workspace)
     assert spend.totals([counter])[counter].reserved_usd == 0
     budgets.reserve(workspace, None, owner.user_id, 0.8)  # the room is there
+
+
+def test_a_reservation_whose_budget_cannot_be_read_holds_nothing(budgets, identity, workspace,
+                                                                  owner, spend, monkeypatch):
+    """The member's budget cannot be read (the database went away) after the workspace's hold
+    was asked for: the call fails and no hold is left behind."""
+    settings(identity, workspace, monthly_budget_usd=1.0, member_monthly_budget_usd=1.0)
+
+    def unreadable(*_args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(identity.memberships, "get", unreadable)
+    with pytest.raises(ConnectionError):
+        budgets.reserve(workspace, None, owner.user_id, 0.8)
+
+    budgets.reserve(workspace, None, None, 1.0)  # written after any hold asked for before: fits

@@ -110,10 +110,11 @@ class Budgets:
         counters = self._counters(workspace_id, api_key_id, user_id, month_of(now))
         reservation_id = uuid.uuid4().hex
         expires_at = now + timedelta(seconds=self.policy.hold_ttl_s)
+        budgeted = [(counter, budget) for counter in counters  # all read before any hold
+                    if (budget := self._budget(counter, workspace_id)) is not None]
         pending = [(counter, budget, self._holds.enqueue(
                         (counter, reservation_id, worst_case_usd, budget, expires_at)))
-                   for counter in counters
-                   if (budget := self._budget(counter, workspace_id)) is not None]
+                   for counter, budget in budgeted]
         holds: list[Hold] = []
         refused: tuple[Counter, float] | None = None
         try:
