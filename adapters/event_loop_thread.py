@@ -61,6 +61,10 @@ class EventLoopThread:
                 handed.put((_END, None))
             except Exception as exc:
                 handed.put((_ERROR, exc))
+            except BaseException:  # cancelled (by the reader leaving, or from inside): a
+                # reader still waiting must not wait forever
+                handed.put((_ERROR, ConnectionAbortedError("the stream's reading was cancelled")))
+                raise
             finally:
                 close = getattr(items, "aclose", None)
                 if close is not None:

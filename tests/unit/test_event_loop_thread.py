@@ -139,3 +139,28 @@ def test_calls_go_on_after_the_loop_thread_died():
     caller.start()
     caller.join(5)
     assert result == [42]
+
+
+class Cancelled(Numbers):
+    """A stream whose reading is cancelled from inside (a library's own cancel scope)."""
+
+    async def __anext__(self) -> int:
+        if self.read == 2:
+            raise asyncio.CancelledError()
+        return await super().__anext__()
+
+
+def test_a_stream_cancelled_from_inside_ends_its_reader_with_an_error(calls):
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(list(calls.iterate(Cancelled(10))))
+        except BaseException as exc:  # whatever it is, it must come
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+
+    assert outcome and isinstance(outcome[0], BaseException)
