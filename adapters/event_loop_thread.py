@@ -10,6 +10,7 @@ the cached client and its connection pool (measured in the README, "Gateway over
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -21,13 +22,14 @@ T = TypeVar("T")
 
 class EventLoopThread:
     """Runs coroutines on a loop of its own, started on first use (and again in a forked
-    child, where the parent's thread does not exist)."""
+    child, where the parent's thread does not exist, or after its thread died)."""
 
     def __init__(self, name: str):
         self.name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
+        self._thread: threading.Thread | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """The coroutine's result, or its exception, in the calling thread. If the caller is
@@ -42,7 +44,11 @@ class EventLoopThread:
         """A synchronous iterator over an async one. The loop reads ahead at most `window`
         items (a slow reader holds back the producer, as a synchronous stream would) and hands
         them over in a thread-safe queue. Closing it early cancels the reading, which closes
-        the async iterator (its `aclose()`, when it has one)."""
+        the async iterator (its `aclose()`, when it has one), even before the first item is read
+        (and so does dropping it: a caller that fails before reading still hangs up)."""
+        return _Stream(items, self._read(items, window), self.loop())
+
+    def _read(self, items: AsyncIterator[T], window: int) -> Iterator[T]:
         loop = self.loop()
         handed: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         room = asyncio.Semaphore(window)
@@ -53,10 +59,12 @@ class EventLoopThread:
                     handed.put((_ITEM, item))
                     await room.acquire()
                 handed.put((_END, None))
-            except BaseException as exc:  # cancelled too: a reader still waiting must wake
+            except Exception as exc:
                 handed.put((_ERROR, exc))
-                if not isinstance(exc, Exception):
-                    raise
+            except BaseException:  # cancelled (by the reader leaving, or from inside): a
+                # reader still waiting must not wait forever
+                handed.put((_ERROR, ConnectionAbortedError("the stream's reading was cancelled")))
+                raise
             finally:
                 close = getattr(items, "aclose", None)
                 if close is not None:
@@ -85,12 +93,48 @@ class EventLoopThread:
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
+            if (self._loop is None or self._pid != os.getpid() or self._thread is None
+                    or not self._thread.is_alive()):  # a loop nobody runs would hang its callers
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
-                threading.Thread(target=self._loop.run_forever, name=self.name,
-                                 daemon=True).start()
+                self._thread = threading.Thread(target=self._loop.run_forever, name=self.name,
+                                                daemon=True)
+                self._thread.start()
             return self._loop
 
 
 _ITEM, _END, _ERROR = "item", "end", "error"
+
+
+class _Stream(Iterator[T]):
+    """`reading` (a generator over `items`), which also closes `items` when closed or dropped
+    before its first item: a generator never started runs no `finally`."""
+
+    def __init__(self, items: AsyncIterator[T], reading: Iterator[T],
+                 loop: asyncio.AbstractEventLoop):
+        self._items = items
+        self._reading = reading
+        self._loop = loop
+        self._started = False
+        self._closed = False
+
+    def __next__(self) -> T:
+        self._started = True
+        return next(self._reading)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._reading, "close", None)
+        if self._started:
+            if close is not None:
+                close()  # its own `finally` cancels the reading, which closes `items`
+            return
+        aclose = getattr(self._items, "aclose", None)
+        if aclose is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(aclose(), self._loop)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit the loop may be gone
+            self.close()

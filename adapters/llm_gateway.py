@@ -253,6 +253,10 @@ class LiteLLMGateway(LLMGateway):
             raise
         except Exception as exc:
             raise upstream_error(exc, requested) from exc
+        finally:  # hang up now, stopped or failed: a kept error's traceback keeps this frame
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
         content = "".join(parts)
         calls = [tool_calls[index] for index in sorted(tool_calls)] or None
         self._check_reply(content, calls, requested)

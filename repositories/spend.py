@@ -131,22 +131,19 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
     def settle_many(self, settlements: list[Settlement]) -> None:
         """One bulk write for any number of calls: holds replaced by costs, costs without a
         hold summed per counter. Holds that may have been released (their call outlived them)
-        are looked up first, so their cost is still added."""
+        are settled one by one as settle() does (the hold removed, else the cost added alone, in
+        one conditional update per counter): a look-up first, then the write, would lose the
+        cost of a hold the sweeper released in between."""
         now = utcnow()
-        doubtful = [(hold_id, counter) for hold_id, counters, _cost, maybe_released in settlements
-                    if maybe_released for counter, held in counters if held]
-        gone = set(doubtful)
-        if doubtful:
-            for doc in self.collection.find(
-                    {"_id": {"$in": list({_id(counter) for _h, counter in doubtful})}},
-                    {"holds.id": 1}):
-                gone -= {(hold["id"], counter) for hold in doc.get("holds", [])
-                         for _h, counter in doubtful if _id(counter) == doc["_id"]}
+        for hold_id, counters, cost, maybe_released in settlements:
+            if maybe_released:
+                self.settle(hold_id, counters, cost)
+        settlements = [settlement for settlement in settlements if not settlement[3]]
         held_by_counter: dict[Counter, list[tuple[str, float, float]]] = {}
         unheld: dict[Counter, list[float]] = {}
         for hold_id, counters, cost, _maybe_released in settlements:
             for counter, held in counters:
-                if held and (hold_id, counter) not in gone:
+                if held:
                     holds = held_by_counter.setdefault(counter, [])
                     if all(hold_id != other for other, _held, _cost in holds):  # once each
                         holds.append((hold_id, held, cost))
@@ -167,10 +164,10 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         if not operations:
             return
         result = self.collection.bulk_write(operations, ordered=False)
-        if result.matched_count + result.upserted_count < len(operations):
-            self.collection.bulk_write([_settle_holds(counter, [hold], now)
-                                        for counter, holds in held_by_counter.items()
-                                        if len(holds) > 1 for hold in holds], ordered=False)
+        alone = [_settle_holds(counter, [hold], now) for counter, holds in held_by_counter.items()
+                 if len(holds) > 1 for hold in holds]
+        if alone and result.matched_count + result.upserted_count < len(operations):
+            self.collection.bulk_write(alone, ordered=False)
 
     def release(self, counter: Counter, hold_id: str, held: float) -> bool:
         return self.collection.update_one(

@@ -12,11 +12,17 @@ from entities.budget import Counter, SpendScope, SpendTotals
 from entities.clock import utcnow
 from entities.llm import UsageRecord
 from entities.usage_report import UsageQuery
+from entities.workspace import WorkspaceSettings
 from repositories.api_keys import MongoApiKeyRepository
 from repositories.mongo import connect
 from repositories.spend import MongoSpendRepository
 from repositories.usage import MongoUsageRepository
 from repositories.usage_stats import MongoUsageStatistics
+from tests.fakes.gateway import api_key_repository
+from tests.fakes.identity import Identity
+from tests.fakes.shared import FakeClock
+from use_cases.gateway.budget_alerts import BudgetAlerts
+from use_cases.gateway.budgets import BudgetPolicy, Budgets
 
 
 @pytest.fixture
@@ -230,3 +236,96 @@ def test_each_alert_threshold_is_marked_once(db):
     assert spend.mark_alerted(COUNTER, 0.5)
     assert not spend.mark_alerted(COUNTER, 0.5)
     assert spend.mark_alerted(COUNTER, 0.8)
+
+
+def test_a_late_settlement_keeps_its_cost_when_the_sweeper_releases_its_hold_meanwhile(db):
+    """The sweeper releases a late call's hold between the settlement's look-up of its holds and
+    its write: the cost must still be added (never lost), once."""
+    spend = stored(MongoSpendRepository, db)
+    soon = datetime(2026, 3, 15, 12, tzinfo=UTC)
+    assert spend.hold(COUNTER, "late", 0.5, 1.0, soon)
+    assert spend.hold(COUNTER, "other", 0.25, 1.0, LATER)
+    collection = spend.collection
+
+    def then_sweep(name):  # the sweeper runs right after the settlement's first command
+        def command(*args, **kwargs):
+            result = getattr(collection, name)(*args, **kwargs)
+            if name == "find":
+                result = list(result)  # the look-up done, not a lazy cursor
+            if not swept:
+                swept.append(True)
+                collection.update_one(  # the sweeper's release, as release() writes it
+                    {"_id": "workspace:ws-holds:2026-03", "holds.id": "late"},
+                    {"$inc": {"reserved_usd": -0.5, "committed_usd": -0.5},
+                     "$pull": {"holds": {"id": "late"}}})
+            return result
+        return command
+
+    swept: list[bool] = []
+    spend.collection = _Patched(collection, **{name: then_sweep(name) for name in
+                                               ("find", "update_one", "bulk_write")})
+    spend.settle_many([("late", [(COUNTER, 0.5)], 0.125, True),
+                       ("other", [(COUNTER, 0.25)], 0.0625, False)])
+    spend.collection = collection
+
+    assert swept  # whichever won, the cost is there once
+
+    assert spend.totals([COUNTER])[COUNTER] == SpendTotals(0.1875, 0.0)
+    assert db.spend.find_one({"_id": "workspace:ws-holds:2026-03"})["requests"] == 2
+
+
+class _Patched:
+    """A collection with some methods replaced (pymongo's Collection takes no new attributes)."""
+
+    def __init__(self, collection, **methods):
+        self._collection = collection
+        self._methods = methods
+
+    def __getattr__(self, name):
+        return self._methods.get(name) or getattr(self._collection, name)
+
+
+def test_a_call_ending_just_before_its_hold_expires_keeps_its_cost_if_the_sweeper_wins(db):
+    """The call ends 0.1 s before its hold expires; its settlement is written after that (its
+    batch waited, or another worker's clock is ahead) and a sweeper released the hold first:
+    the cost is still counted, once."""
+    identity = Identity()
+    owner = identity.actor("owner@example.com")
+    workspace = identity.personal_workspace(owner)
+    identity.workspace_repo.update(workspace,
+                                   settings=WorkspaceSettings(monthly_budget_usd=1.0))
+    spend = stored(MongoSpendRepository, db)
+    clock = FakeClock(datetime(2026, 3, 15, 12, tzinfo=UTC))
+    alerts = BudgetAlerts(spend, identity.workspace_repo, identity.memberships, identity.users,
+                          identity.mailer, identity.events)
+    budgets = Budgets(identity.workspace_repo, identity.memberships, api_key_repository(), spend,
+                      identity.access, alerts, BudgetPolicy(hold_ttl_s=600, cache_ttl_s=0),
+                      clock=clock.wall)
+    counter = Counter(SpendScope.WORKSPACE, workspace, "2026-03")
+    reservation = budgets.reserve(workspace, None, None, 0.5)
+    clock.advance(599.9)
+    settle_many = spend.settle_many
+
+    def swept_first(settlements):
+        clock.advance(1)
+        assert budgets.release_expired() == 1
+        settle_many(settlements)
+
+    spend.settle_many = swept_first  # type: ignore[method-assign]
+    budgets.settle(reservation, 0.25, workspace)
+
+    assert spend.totals([counter])[counter] == SpendTotals(0.25, 0.0)
+
+
+def test_a_lone_settlement_written_twice_changes_nothing_and_raises_nothing(db):
+    spend = stored(MongoSpendRepository, db)
+    other = Counter(SpendScope.API_KEY, "k1", COUNTER.month)
+    assert spend.hold_many([(COUNTER, "a", 0.5, 1.0, LATER), (other, "a", 0.5, 1.0, LATER)]) \
+        == [True, True]
+    settlement = ("a", [(COUNTER, 0.5), (other, 0.5)], 0.125, False)
+
+    spend.settle_many([settlement])
+    spend.settle_many([settlement])  # one hold per counter, gone: nothing to fall back to
+
+    assert spend.totals([COUNTER, other]) == {COUNTER: SpendTotals(0.125, 0.0),
+                                              other: SpendTotals(0.125, 0.0)}

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -483,3 +484,46 @@ def test_a_stream_abandoned_midway_is_closed(gateway, mock_provider):
 
     mock_provider.behave(PRIMARY, reply="after", token_delay=0)
     assert gateway.complete(ask()).content == "after"  # the pool still serves calls
+
+
+class _Chunks:
+    """A provider stream (as LLM_CALLS.iterate hands it over) that records being closed."""
+
+    def __init__(self, texts: list[str]):
+        self._chunks = iter([SimpleNamespace(id="c1", usage=None, choices=[SimpleNamespace(
+            finish_reason=None, delta=SimpleNamespace(content=text, tool_calls=None))])
+            for text in texts])
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_stream_that_fails_midway_hangs_up_at_once_even_while_its_error_is_kept(gateway):
+    """The reply passes the size cap: the error raised keeps the reading frame alive (in its
+    traceback, as a use case storing the error does), so only an explicit close hangs up."""
+    chunks = _Chunks(["x" * 3_000, "y" * 3_000, "z"])
+    request = ask()
+
+    with pytest.raises(UpstreamError) as kept:
+        for _chunk in gateway._deltas(chunks, request, MOCK_DEFAULT_MODEL, MOCK_DEFAULT_MODEL, 0.0):
+            pass
+
+    assert kept.value is not None
+    assert chunks.closed
+
+
+def test_a_stream_stopped_by_its_reader_hangs_up_at_once(gateway):
+    chunks = _Chunks(["one", "two", "three"])
+    deltas = gateway._deltas(chunks, ask(), MOCK_DEFAULT_MODEL, MOCK_DEFAULT_MODEL, 0.0)
+    assert next(deltas).delta == "one"
+
+    deltas.close()  # use_cases/chat: stop generation
+
+    assert chunks.closed

@@ -192,3 +192,41 @@ def test_member_counters_are_per_workspace(budgets, identity, workspace, owner, 
 
     counter = Counter(SpendScope.MEMBER, member_ref(workspace, owner.user_id), "2026-03")
     assert spend.totals([counter])[counter].spent_usd == pytest.approx(0.25)
+
+
+def test_a_reservation_that_fails_midway_keeps_no_hold(budgets, identity, workspace, owner, spend,
+                                                        monkeypatch):
+    """The database fails on the member's hold after the workspace's was granted: the call
+    fails, and the workspace's budget is not left blocked until the hold expires."""
+    settings(identity, workspace, monthly_budget_usd=1.0, member_monthly_budget_usd=1.0)
+    hold = spend.hold
+
+    def failing(counter, *args):
+        if counter.scope is SpendScope.MEMBER:
+            raise ConnectionError("the database went away")
+        return hold(counter, *args)
+
+    monkeypatch.setattr(spend, "hold", failing)
+    with pytest.raises(ConnectionError):
+        budgets.reserve(workspace, None, owner.user_id, 0.8)
+    monkeypatch.setattr(spend, "hold", hold)
+
+    counter = workspace_counter(workspace)
+    assert spend.totals([counter])[counter].reserved_usd == 0
+    budgets.reserve(workspace, None, owner.user_id, 0.8)  # the room is there
+
+
+def test_a_reservation_whose_budget_cannot_be_read_holds_nothing(budgets, identity, workspace,
+                                                                  owner, spend, monkeypatch):
+    """The member's budget cannot be read (the database went away) after the workspace's hold
+    was asked for: the call fails and no hold is left behind."""
+    settings(identity, workspace, monthly_budget_usd=1.0, member_monthly_budget_usd=1.0)
+
+    def unreadable(*_args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(identity.memberships, "get", unreadable)
+    with pytest.raises(ConnectionError):
+        budgets.reserve(workspace, None, owner.user_id, 0.8)
+
+    budgets.reserve(workspace, None, None, 1.0)  # written after any hold asked for before: fits

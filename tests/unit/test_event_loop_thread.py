@@ -92,3 +92,75 @@ def test_closing_a_stream_early_stops_reading_and_closes_it(calls):
     read = numbers.read
     time.sleep(0.1)
     assert numbers.read == read < 10
+
+
+def test_a_stream_closed_or_dropped_before_its_first_item_is_closed(calls):
+    """A caller that fails between getting a stream and reading it (its generator never started)
+    must still hang up on the provider."""
+    closed, dropped = Numbers(10), Numbers(10)
+
+    calls.iterate(closed).close()
+    stream = calls.iterate(dropped)
+    del stream
+
+    assert closed.closed.wait(2)
+    assert dropped.closed.wait(2)
+    assert closed.read == dropped.read == 0
+
+
+def test_a_stream_wrapped_in_a_generator_that_never_starts_is_closed(calls):
+    numbers = Numbers(10)
+
+    def deltas(stream):  # as the gateway's _deltas wraps iterate()
+        yield from stream
+
+    deltas(calls.iterate(numbers)).close()
+
+    assert numbers.closed.wait(2)
+
+
+def test_calls_go_on_after_the_loop_thread_died():
+    """Something stopped the loop (a BaseException out of a callback ends `run_forever`): the
+    next call gets a new loop instead of waiting forever on a loop nobody runs."""
+    calls = EventLoopThread("dying-calls")
+
+    async def answer() -> int:
+        return 42
+
+    assert calls.run(answer()) == 42
+    loop = calls.loop()
+    loop.call_soon_threadsafe(loop.stop)
+    for thread in threading.enumerate():
+        if thread.name == "dying-calls":
+            thread.join(2)
+
+    result: list[int] = []
+    caller = threading.Thread(target=lambda: result.append(calls.run(answer())), daemon=True)
+    caller.start()
+    caller.join(5)
+    assert result == [42]
+
+
+class Cancelled(Numbers):
+    """A stream whose reading is cancelled from inside (a library's own cancel scope)."""
+
+    async def __anext__(self) -> int:
+        if self.read == 2:
+            raise asyncio.CancelledError()
+        return await super().__anext__()
+
+
+def test_a_stream_cancelled_from_inside_ends_its_reader_with_an_error(calls):
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(list(calls.iterate(Cancelled(10))))
+        except BaseException as exc:  # whatever it is, it must come
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+
+    assert outcome and isinstance(outcome[0], BaseException)

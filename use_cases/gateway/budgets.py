@@ -59,6 +59,10 @@ SCOPE_NAMES = {SpendScope.WORKSPACE: "workspace", SpendScope.API_KEY: "API key",
 class BudgetPolicy:
     hold_ttl_s: float = 600.0  # a call not settled by then is taken for dead and its hold released
     cache_ttl_s: float = 5.0  # budget amounts, between announcements
+    # a call ending this close to its hold's expiry may find the hold released by the time its
+    # settlement is written (the batch waits; another worker's clock may be ahead): it is then
+    # settled as one whose hold may be gone, so its cost is never lost
+    settle_margin_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -106,17 +110,26 @@ class Budgets:
         counters = self._counters(workspace_id, api_key_id, user_id, month_of(now))
         reservation_id = uuid.uuid4().hex
         expires_at = now + timedelta(seconds=self.policy.hold_ttl_s)
+        budgeted = [(counter, budget) for counter in counters  # all read before any hold
+                    if (budget := self._budget(counter, workspace_id)) is not None]
         pending = [(counter, budget, self._holds.enqueue(
                         (counter, reservation_id, worst_case_usd, budget, expires_at)))
-                   for counter in counters
-                   if (budget := self._budget(counter, workspace_id)) is not None]
+                   for counter, budget in budgeted]
         holds: list[Hold] = []
         refused: tuple[Counter, float] | None = None
-        for counter, budget, batch in pending:
-            if (batch.wait() or {}).get((reservation_id, counter)):
-                holds.append(Hold(counter, worst_case_usd, budget))
-            elif refused is None:
-                refused = (counter, budget)
+        try:
+            for counter, budget, batch in pending:
+                if (batch.wait() or {}).get((reservation_id, counter)):
+                    holds.append(Hold(counter, worst_case_usd, budget))
+                elif refused is None:
+                    refused = (counter, budget)
+        except Exception:  # a write failed (or timed out): drop whatever was granted
+            for counter, _budget, _batch in pending:
+                try:
+                    self.spend.release(counter, reservation_id, worst_case_usd)
+                except Exception:  # left to expire and be swept
+                    log.warning("could not release a budget hold", exc_info=True)
+            raise
         if refused is not None:
             for hold in holds:
                 self.spend.release(hold.counter, reservation_id, hold.amount)
@@ -136,7 +149,9 @@ class Budgets:
         if not reservation.counters:
             return lambda: None
         held = {hold.counter: hold.amount for hold in reservation.holds}
-        swept = reservation.expires_at is not None and self.clock() >= reservation.expires_at
+        margin = timedelta(seconds=min(self.policy.settle_margin_s, self.policy.hold_ttl_s / 2))
+        swept = (reservation.expires_at is not None
+                 and self.clock() >= reservation.expires_at - margin)
         batch = self._settlements.enqueue((reservation.id, [(c, held.get(c, 0.0))
                                                             for c in reservation.counters],
                                            cost_usd, swept))
