@@ -15,6 +15,10 @@ so no model server outlives the app. The supervisor writes what it knows to `sta
 """
 from __future__ import annotations
 
+# socket.create_connection() encodes host names with the idna codec, imported on first use: had
+# the supervisor thread's first probe been importing it while gunicorn forked a worker, the
+# worker would inherit the module's import lock held, and hang at its first codec look-up
+import encodings.idna  # noqa: F401
 import fcntl
 import importlib.util
 import json
