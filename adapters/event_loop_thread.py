@@ -5,7 +5,7 @@ Why: LiteLLM's synchronous Router calls run each call in a new event loop
 (`litellm_core_utils/asyncify.run_async_function`), and LiteLLM keys its HTTP client cache by
 the running loop (`caching/llm_caching_handler.LLMClientCache`), so every synchronous call built
 a new OpenAI SDK client and opened a new connection. Calls made on one long-lived loop reuse
-the cached client and its connection pool (measured in the README, "Gateway overhead").
+the cached client and its connection pool (README, "OpenAI-compatible gateway": the figures).
 """
 from __future__ import annotations
 
@@ -46,10 +46,11 @@ class EventLoopThread:
         them over in a thread-safe queue. Closing it early cancels the reading, which closes
         the async iterator (its `aclose()`, when it has one), even before the first item is read
         (and so does dropping it: a caller that fails before reading still hangs up)."""
-        return _Stream(items, self._read(items, window), self.loop())
-
-    def _read(self, items: AsyncIterator[T], window: int) -> Iterator[T]:
         loop = self.loop()
+        return _Stream(items, self._read(items, window, loop), loop)
+
+    def _read(self, items: AsyncIterator[T], window: int,
+              loop: asyncio.AbstractEventLoop) -> Iterator[T]:
         handed: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         room = asyncio.Semaphore(window)
 

@@ -45,6 +45,18 @@ def _settle_holds(counter: Counter, holds: list[tuple[str, float, float]],
          "$pull": {"holds": {"id": {"$in": ids}}}, "$set": {"updated_at": now}})
 
 
+def _identity(counter: Counter) -> dict:
+    return {"scope": counter.scope.value, "ref_id": counter.ref_id, "month": counter.month}
+
+
+def _add_cost(counter: Counter, cost: float, requests: int, now: datetime) -> UpdateOne:
+    """Adds the cost of calls that hold nothing on this counter (creating it if need be)."""
+    return UpdateOne({"_id": _id(counter)},
+                     {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
+                      "$set": {"updated_at": now}, "$setOnInsert": _identity(counter)},
+                     upsert=True)
+
+
 class MongoSpendRepository(MongoRepository, SpendRepository):
     collection_name = "spend"
     indexes = [([("holds.expires_at", ASCENDING)], {"name": "hold_expiry", "sparse": True})]
@@ -59,18 +71,7 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
 
     def hold(self, counter: Counter, hold_id: str, amount: float, budget_usd: float,
              expires_at: datetime) -> bool:
-        for _attempt in range(2):  # the second after creating (or completing) the counter
-            result = self.collection.update_one(
-                {"_id": _id(counter),
-                 "committed_usd": {"$lt": budget_usd, "$lte": budget_usd - amount}},
-                {"$inc": {"reserved_usd": amount, "committed_usd": amount},
-                 "$push": {"holds": {"id": hold_id, "amount": amount, "expires_at": expires_at}},
-                 "$set": {"updated_at": utcnow()}})
-            if result.modified_count == 1:
-                return True
-            if not self._ensure(counter):
-                return False  # the counter was complete: the budget refused
-        return False
+        return self._hold_together(counter, [(counter, hold_id, amount, budget_usd, expires_at)])
 
     def hold_many(self, requests: list[HoldRequest]) -> list[bool]:
         """The holds on one counter in one conditional update when they fit together (one write
@@ -90,6 +91,7 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         return results
 
     def _hold_together(self, counter: Counter, requests: list[HoldRequest]) -> bool:
+        """All these holds on `counter` in one conditional update, or none of them."""
         total = sum(amount for _counter, _id, amount, _budget, _expires in requests)
         budget_usd = min(budget for _counter, _id, _amount, budget, _expires in requests)
         holds = [{"id": hold_id, "amount": amount, "expires_at": expires_at}
@@ -103,7 +105,7 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
             if result.modified_count == 1:
                 return True
             if not self._ensure(counter):
-                return False
+                return False  # the counter was complete: the budget refused
         return False
 
     def settle(self, hold_id: str, counters: list[tuple[Counter, float]], cost_usd: float,
@@ -120,13 +122,8 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                 continue
             unheld.append(counter)  # no hold, or one released meanwhile: add the cost alone
         if unheld and (cost_usd or requests):
-            self.collection.bulk_write([
-                UpdateOne({"_id": _id(counter)},
-                          {"$inc": {"cost_usd": cost_usd, "committed_usd": cost_usd,
-                                    "requests": requests},
-                           "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
-                          upsert=True)
-                for counter in unheld], ordered=False)
+            self.collection.bulk_write([_add_cost(counter, cost_usd, requests, now)
+                                        for counter in unheld], ordered=False)
 
     def settle_many(self, settlements: list[Settlement]) -> None:
         """One bulk write for any number of calls: holds replaced by costs, costs without a
@@ -147,7 +144,7 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
                     holds = held_by_counter.setdefault(counter, [])
                     if all(hold_id != other for other, _held, _cost in holds):  # once each
                         holds.append((hold_id, held, cost))
-                else:  # no hold, or one released meanwhile: add the cost alone
+                else:  # no hold: add the cost alone
                     total = unheld.setdefault(counter, [0.0, 0])
                     total[0] += cost
                     total[1] += 1
@@ -155,12 +152,8 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         # one of them be gone (a batch written twice), each hold is then settled on its own
         operations = [_settle_holds(counter, holds, now)
                       for counter, holds in held_by_counter.items()]
-        operations += [
-            UpdateOne({"_id": _id(counter)},
-                      {"$inc": {"cost_usd": cost, "committed_usd": cost, "requests": requests},
-                       "$set": {"updated_at": now}, "$setOnInsert": self._identity(counter)},
-                      upsert=True)
-            for counter, (cost, requests) in unheld.items()]
+        operations += [_add_cost(counter, cost, int(requests), now)
+                       for counter, (cost, requests) in unheld.items()]
         if not operations:
             return
         result = self.collection.bulk_write(operations, ordered=False)
@@ -195,7 +188,7 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
         try:
             created = self.collection.update_one(
                 {"_id": _id(counter)},
-                {"$setOnInsert": {**self._identity(counter), "cost_usd": 0.0, "reserved_usd": 0.0,
+                {"$setOnInsert": {**_identity(counter), "cost_usd": 0.0, "reserved_usd": 0.0,
                                   "committed_usd": 0.0, "requests": 0, "holds": []}},
                 upsert=True).upserted_id is not None
         except DuplicateKeyError:  # created by a concurrent call in between
@@ -210,7 +203,3 @@ class MongoSpendRepository(MongoRepository, SpendRepository):
              "cost_usd": legacy.get("cost_usd", 0.0)},
             {"$set": {"committed_usd": legacy.get("cost_usd", 0.0), "reserved_usd": 0.0}})
         return True
-
-    @staticmethod
-    def _identity(counter: Counter) -> dict:
-        return {"scope": counter.scope.value, "ref_id": counter.ref_id, "month": counter.month}

@@ -124,15 +124,11 @@ class Budgets:
                 elif refused is None:
                     refused = (counter, budget)
         except Exception:  # a write failed (or timed out): drop whatever was granted
-            for counter, _budget, _batch in pending:
-                try:
-                    self.spend.release(counter, reservation_id, worst_case_usd)
-                except Exception:  # left to expire and be swept
-                    log.warning("could not release a budget hold", exc_info=True)
+            self._release(reservation_id, [counter for counter, _b, _batch in pending],
+                          worst_case_usd)
             raise
         if refused is not None:
-            for hold in holds:
-                self.spend.release(hold.counter, reservation_id, hold.amount)
+            self._release(reservation_id, [hold.counter for hold in holds], worst_case_usd)
             raise self._exceeded(*refused)
         return Reservation(reservation_id, tuple(counters), tuple(holds), expires_at)
 
@@ -165,6 +161,16 @@ class Budgets:
                     except Exception:  # the call is paid for; an alert lost is logged, not raised
                         log.exception("could not send a budget alert")
         return finish
+
+    def _release(self, reservation_id: str, counters: builtins.list[Counter],
+                 amount: float) -> None:
+        """Drops this reservation's holds (one that is not there changes nothing); a hold that
+        cannot be dropped now is left to expire and be swept."""
+        for counter in counters:
+            try:
+                self.spend.release(counter, reservation_id, amount)
+            except Exception:
+                log.warning("could not release a budget hold", exc_info=True)
 
     def _hold_batch(self, requests: builtins.list[HoldRequest]) -> dict[tuple[str, Counter], bool]:
         """Takes a batch of holds; whether each (hold id, counter) was granted."""
